@@ -1,0 +1,111 @@
+"""The Starlette app every service is: ``/graphql``, ``/healthz``, ``/readyz``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.federation import Schema
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from services.common.context import RequestContext, build_context
+from services.common.logs import new_request_id
+from services.common.runtime import ServiceRuntime
+
+access_log = logging.getLogger("dief.access")
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (kept from ``X-Request-Id`` if sane), logs it, returns it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = new_request_id(given or None)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+
+
+class ServiceGraphQL(GraphQL):
+    def __init__(self, schema: Schema, runtime: ServiceRuntime) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if runtime.settings.is_dev else None)
+        self.runtime = runtime
+
+    async def get_context(self, request: Request, response: Any) -> RequestContext:  # type: ignore[override]
+        return build_context(request, self.runtime)
+
+    async def process_result(  # type: ignore[override]
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        self.runtime.wake_relay()  # a mutation may have left events in the outbox
+        return await super().process_result(request, result)
+
+
+def create_app(
+    runtime: ServiceRuntime, schema: Schema, routes: Sequence[BaseRoute] = ()
+) -> Starlette:
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "alive", "service": runtime.service})
+
+    async def readyz(_: Request) -> JSONResponse:
+        checks = await runtime.ready()
+        ok = all(checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    graphql = ServiceGraphQL(schema, runtime)
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            *routes,
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.add_middleware(RequestIdMiddleware)
+    return app

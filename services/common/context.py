@@ -1,0 +1,52 @@
+"""What every resolver gets: the request, the runtime, and the caller (if any)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+
+from services.common.errors import Unauthenticated
+from services.common.principal import Principal, PrincipalVerifier
+
+if TYPE_CHECKING:
+    from services.common.runtime import ServiceRuntime
+
+
+@dataclass
+class RequestContext:
+    request: Request
+    runtime: ServiceRuntime
+    _principal: Principal | None
+    _refusal: Unauthenticated | None
+
+    @property
+    def principal(self) -> Principal | None:
+        """The verified caller, None without a token; a bad token is refused here."""
+        if self._refusal is not None:
+            raise self._refusal
+        return self._principal
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Send the token as 'Authorization: Bearer <token>'.")
+    return token.strip()
+
+
+def authenticate(request: Request, verifier: PrincipalVerifier) -> Principal | None:
+    token = bearer_token(request)
+    return verifier.verify(token) if token else None
+
+
+def build_context(request: Request, runtime: ServiceRuntime) -> RequestContext:
+    try:
+        principal = authenticate(request, runtime.verifier)
+    except Unauthenticated as refusal:
+        return RequestContext(request, runtime, None, refusal)
+    return RequestContext(request, runtime, principal, None)

@@ -1,0 +1,191 @@
+"""The connection to NATS, the DIEF stream, and a durable, idempotent consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+from pymongo.errors import DuplicateKeyError
+
+from services.common import mongo
+from services.common.events import CloudEvent
+
+log = logging.getLogger("dief.messaging")
+
+DUPLICATE_WINDOW_SECONDS = 120.0
+PROCESSED = "processed_events"
+
+
+async def connect_nats(url: str, name: str) -> NATS:
+    """Connect once; after that the client reconnects by itself, forever."""
+    return await nats.connect(
+        servers=[url],
+        name=name,
+        connect_timeout=2,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, name: str, max_age_days: int) -> None:
+    """Create the stream of ``dief.>`` or bring its configuration up to date."""
+    config = StreamConfig(
+        name=name,
+        subjects=["dief.>"],
+        storage=StorageType.FILE,
+        max_age=max_age_days * 86400.0,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        description="DIEF Exchange events (CloudEvents 1.0, JSON)",
+    )
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        await js.update_stream(config)
+
+
+class NatsLink:
+    """Keeps trying to reach NATS in the background until it succeeds."""
+
+    def __init__(self, url: str, name: str, stream: str, max_age_days: int) -> None:
+        self.url = url
+        self.name = name
+        self.stream = stream
+        self.max_age_days = max_age_days
+        self.nc: NATS | None = None
+        self.js: JetStreamContext | None = None
+        self.ready = asyncio.Event()
+
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    async def run(self) -> None:
+        delay = 0.2
+        while self.nc is None:
+            try:
+                nc = await connect_nats(self.url, self.name)
+                js = nc.jetstream()
+                await ensure_stream(js, self.stream, self.max_age_days)
+                self.nc, self.js = nc, js
+            except Exception as exc:
+                log.warning("NATS not reachable yet", extra={"error": str(exc), "url": self.url})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.ready.set()
+
+    async def close(self) -> None:
+        if self.nc is not None and not self.nc.is_closed:
+            await self.nc.drain()
+
+
+Handler = Callable[[CloudEvent], Awaitable[None]]
+
+
+def _was_handled(alias: str, consumer: str, event_id: str) -> bool:
+    return (
+        mongo.database(alias)[PROCESSED].count_documents({"_id": f"{consumer}:{event_id}"}, limit=1)
+        > 0
+    )
+
+
+def _mark_handled(alias: str, consumer: str, event_id: str) -> None:
+    try:
+        mongo.database(alias)[PROCESSED].insert_one(
+            {"_id": f"{consumer}:{event_id}", "at": datetime.now(UTC)}
+        )
+    except DuplicateKeyError:
+        pass
+
+
+class DurableConsumer:
+    """Handles each event of ``subject_filter`` once, acking after the handler succeeds.
+
+    Several replicas of a service share one durable name, so JetStream gives each message
+    to one of them; the processed-ids collection skips redeliveries and re-publications.
+    """
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        alias: str,
+        durable: str,
+        subject_filter: str,
+        handler: Handler,
+        stream: str = "DIEF",
+        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+    ) -> None:
+        self.js = js
+        self.alias = alias
+        self.durable = durable
+        self.subject_filter = subject_filter
+        self.handler = handler
+        self.stream = stream
+        self.deliver_policy = deliver_policy
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=self.deliver_policy,
+            filter_subject=self.subject_filter,
+            ack_wait=30,
+            max_deliver=-1,
+        )
+        return await self.js.pull_subscribe(
+            self.subject_filter, durable=self.durable, stream=self.stream, config=config
+        )
+
+    async def handle(self, event: CloudEvent) -> bool:
+        """Run the handler unless this event was handled before; True if it ran."""
+        # Marked after the handler: a crash in between means one more delivery, never a
+        # lost one, so handlers must be idempotent.
+        if await mongo.run_sync(_was_handled, self.alias, self.durable, event.id):
+            return False
+        await self.handler(event)
+        await mongo.run_sync(_mark_handled, self.alias, self.durable, event.id)
+        return True
+
+    async def run(self, batch: int = 50) -> None:
+        sub = None
+        while True:
+            try:
+                if sub is None:
+                    sub = await self._subscribe()
+                msgs = await sub.fetch(batch, timeout=1)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer not ready, retrying", extra={"error": str(exc)})
+                sub = None
+                await asyncio.sleep(1)
+                continue
+            for msg in msgs:
+                try:
+                    event = CloudEvent.from_json(msg.data)
+                except (ValueError, KeyError) as exc:
+                    log.error(
+                        "dropping a message that is not a DIEF event",
+                        extra={"error": str(exc), "subject": msg.subject},
+                    )
+                    await msg.term()
+                    continue
+                try:
+                    await self.handle(event)
+                except Exception:
+                    log.exception(
+                        "event handler failed; it will be redelivered", extra={"event_id": event.id}
+                    )
+                    await msg.nak(delay=1)
+                    continue
+                await msg.ack()

@@ -1,0 +1,93 @@
+"""The read side of the outbox: a relay that publishes pending events to JetStream.
+
+Each event is published with ``Nats-Msg-Id`` = its id, then marked sent. If NATS is down
+the events wait; if the relay dies between publishing and marking, the next run publishes
+again and JetStream's duplicate window drops the copy (consumers are idempotent too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.js import JetStreamContext
+
+from services.common import mongo
+from services.common.unit_of_work import OUTBOX
+
+log = logging.getLogger("dief.outbox")
+
+
+def pending_events(alias: str, limit: int = 100) -> list[dict[str, Any]]:
+    cursor = (
+        mongo.database(alias)[OUTBOX]
+        .find({"sent_at": None})
+        .sort([("created_at", 1), ("_id", 1)])
+        .limit(limit)
+    )
+    return list(cursor)
+
+
+def mark_sent(alias: str, event_id: str, sequence: int) -> None:
+    mongo.database(alias)[OUTBOX].update_one(
+        {"_id": event_id},
+        {"$set": {"sent_at": datetime.now(UTC), "stream_seq": sequence}},
+    )
+
+
+def ensure_outbox_indexes(alias: str) -> None:
+    mongo.database(alias)[OUTBOX].create_index([("sent_at", 1), ("created_at", 1)])
+
+
+class OutboxRelay:
+    """Publishes what the outbox holds, in order, until stopped."""
+
+    def __init__(self, alias: str, js: JetStreamContext, poll_seconds: float = 0.5) -> None:
+        self.alias = alias
+        self.js = js
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask for a publish round now (e.g. right after a commit)."""
+        self._wake.set()
+
+    async def publish_one(self, entry: dict[str, Any]) -> int:
+        ack = await self.js.publish(
+            entry["subject"],
+            bytes(entry["payload"]),
+            timeout=5,
+            headers={"Nats-Msg-Id": entry["_id"]},
+        )
+        return ack.seq
+
+    async def publish_pending(self) -> int:
+        """One round: publish and mark every pending event; stop at the first failure."""
+        sent = 0
+        while True:
+            batch = await mongo.run_sync(pending_events, self.alias)
+            if not batch:
+                return sent
+            for entry in batch:
+                seq = await self.publish_one(entry)
+                await mongo.run_sync(mark_sent, self.alias, entry["_id"], seq)
+                sent += 1
+
+    async def run(self) -> None:
+        backoff = self.poll_seconds
+        while True:
+            try:
+                await self.publish_pending()
+                backoff = self.poll_seconds
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS or MongoDB away: keep the events, try later
+                log.warning("outbox relay round failed, will retry", extra={"error": str(exc)})
+                backoff = min(backoff * 2, 10.0)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass

@@ -1,0 +1,86 @@
+"""Relay connections: ``first``/``after``, ``edges { cursor node }``, ``pageInfo``,
+``totalCount``. Cursors are opaque to clients."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from services.common.errors import ValidationFailed
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+@strawberry.type(description="Where a page stands in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items come before this page.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
+
+
+@strawberry.type(description="One item of a list and its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this item.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+    total_count: int = strawberry.field(description="How many items the whole list has.")
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        offset = int(value)
+        if kind != "o" or offset < 0:
+            raise ValueError(cursor)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValidationFailed("after is not a cursor of this list.", field="after") from exc
+    return offset
+
+
+def page_bounds(first: int | None, after: str | None) -> tuple[int, int]:
+    """(offset, limit) for a request; ``first`` must be 0..MAX_PAGE."""
+    limit = DEFAULT_PAGE if first is None else first
+    if not 0 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"first must be between 0 and {MAX_PAGE}.", field="first")
+    offset = decode_cursor(after) + 1 if after else 0
+    return offset, limit
+
+
+def paginate(
+    queryset: Any, first: int | None, after: str | None, to_node: Callable[[S], T]
+) -> Connection[T]:
+    """A page of a mongoengine queryset (already filtered and ordered)."""
+    offset, limit = page_bounds(first, after)
+    total = queryset.count()
+    items = list(queryset.skip(offset).limit(limit)) if limit else []
+    edges = [
+        Edge(cursor=encode_cursor(offset + i), node=to_node(item)) for i, item in enumerate(items)
+    ]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=offset + len(items) < total,
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )

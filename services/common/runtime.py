@@ -1,0 +1,94 @@
+"""A running service's connections and background tasks, started and stopped as one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from services.common import mongo
+from services.common.keys import ensure_dev_key
+from services.common.messaging import DurableConsumer, NatsLink
+from services.common.outbox import OutboxRelay, ensure_outbox_indexes
+from services.common.principal import PrincipalVerifier
+from services.common.settings import Settings
+
+log = logging.getLogger("dief.runtime")
+
+ConsumerFactory = Callable[["ServiceRuntime"], DurableConsumer]
+
+
+@dataclass
+class ServiceRuntime:
+    service: str
+    settings: Settings
+    on_start: list[Callable[[], None]] = field(default_factory=list)
+    consumers: list[ConsumerFactory] = field(default_factory=list)
+    verifier: PrincipalVerifier = field(init=False)
+    nats: NatsLink = field(init=False)
+    relay: OutboxRelay | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        if s.is_dev and not s.principal_jwks:
+            ensure_dev_key(s.keys_dir)
+        self.verifier = PrincipalVerifier(
+            s.principal_jwks_path,
+            issuer=s.principal_issuer,
+            audience=s.principal_audience,
+            algorithms=s.principal_algorithms,
+            leeway_seconds=s.principal_leeway_seconds,
+        )
+        self.nats = NatsLink(
+            s.nats_url, f"dief-{self.service}", s.stream_name, s.stream_max_age_days
+        )
+
+    @property
+    def alias(self) -> str:
+        return self.service
+
+    async def start(self) -> None:
+        mongo.connect(
+            self.alias, self.settings.mongodb_uri, self.settings.database_for(self.service)
+        )
+        await mongo.run_sync(ensure_outbox_indexes, self.alias)
+        for hook in self.on_start:
+            await mongo.run_sync(hook)
+        self._spawn(self._start_messaging())
+
+    async def _start_messaging(self) -> None:
+        await self.nats.run()
+        assert self.nats.js is not None
+        self.relay = OutboxRelay(self.alias, self.nats.js, self.settings.outbox_poll_seconds)
+        self._spawn(self.relay.run())
+        for make_consumer in self.consumers:
+            self._spawn(make_consumer(self).run())
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        task.add_done_callback(self._report_crash)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _report_crash(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task stopped", exc_info=task.exception())
+
+    def wake_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+    async def ready(self) -> dict[str, bool]:
+        return {
+            "mongodb": await mongo.run_sync(mongo.ping, self.alias),
+            "nats": self.nats.connected,
+        }
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.nats.close()

@@ -1,0 +1,86 @@
+"""Typed settings, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+
+
+class Settings(BaseSettings):
+    """Every setting of the suite; each environment variable is named in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="DIEF_", extra="ignore")
+
+    env: Environment = Environment.DEV
+    home: Path = Field(default=Path(".dief"), description="Local state: data, dev keys, logs.")
+    log_level: str = "INFO"
+
+    mongodb_uri: str = Field(
+        default="mongodb://127.0.0.1:27017/",
+        validation_alias=AliasChoices("MONGODB_URI", "DIEF_MONGODB_URI"),
+    )
+    contacts_db: str = "dief_contacts"
+    meetings_db: str = "dief_meetings"
+    cases_db: str = "dief_cases"
+
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        validation_alias=AliasChoices("NATS_URL", "DIEF_NATS_URL"),
+    )
+    stream_name: str = "DIEF"
+    stream_max_age_days: int = Field(default=365, ge=1)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+
+    # The principal token every subgraph call carries, signed by the gateway.
+    principal_jwks: str | None = Field(
+        default=None,
+        description="Path (or file:// URL) of the JWKS with the gateway's public signing keys. "
+        "Dev default: the local dev key under DIEF_HOME/keys.",
+    )
+    principal_issuer: str = "dief-gateway"
+    principal_audience: str = "dief-services"
+    principal_algorithms: list[str] = ["EdDSA", "ES256", "RS256"]
+    principal_leeway_seconds: int = 30
+
+    stale_after_days: int = Field(default=120, ge=1)
+
+    @model_validator(mode="after")
+    def _production_needs_real_keys(self) -> Settings:
+        if self.env is Environment.PROD and not self.principal_jwks:
+            raise ValueError("DIEF_PRINCIPAL_JWKS must be set when DIEF_ENV=prod")
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env is Environment.DEV
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def principal_jwks_path(self) -> Path:
+        if self.principal_jwks:
+            return Path(self.principal_jwks.removeprefix("file://"))
+        return self.keys_dir / "jwks.json"
+
+    def database_for(self, service: str) -> str:
+        return {
+            "contacts": self.contacts_db,
+            "meetings": self.meetings_db,
+            "cases": self.cases_db,
+        }[service]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

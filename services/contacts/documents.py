@@ -1,0 +1,142 @@
+"""How the contact directory is stored (MongoDB database of the contacts service)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from mongoengine import (
+    DateField,
+    DateTimeField,
+    DictField,
+    Document,
+    EmbeddedDocument,
+    EmbeddedDocumentListField,
+    EnumField,
+    ListField,
+    ObjectIdField,
+    StringField,
+)
+
+from services.contacts.domain import AttStatus, AuthorityKind, ContactRole
+
+ALIAS = "contacts"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StatusChange(EmbeddedDocument):
+    status = EnumField(AttStatus, required=True)
+    signature_date = DateField()
+    ratification_date = DateField()
+    entry_into_force_date = DateField()
+    withdrawal_date = DateField()
+    changed_at = DateTimeField(required=True)
+    changed_by = StringField(required=True)
+    note = StringField(max_length=1000)
+
+
+class State(Document):
+    meta = {"db_alias": ALIAS, "collection": "states", "indexes": ["status"]}
+
+    code = StringField(primary_key=True, regex=r"^[A-Z]{3}$")
+    name = StringField(required=True)
+    status = EnumField(AttStatus, required=True, default=AttStatus.NON_PARTY)
+    signature_date = DateField()
+    ratification_date = DateField()
+    entry_into_force_date = DateField()
+    withdrawal_date = DateField()
+    status_history = EmbeddedDocumentListField(StatusChange)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class Authority(Document):
+    meta = {
+        "db_alias": ALIAS,
+        "collection": "authorities",
+        "indexes": [("state_code", "kind")],
+    }
+
+    state_code = StringField(required=True)
+    kind = EnumField(AuthorityKind, required=True)
+    name = StringField(required=True, max_length=200)
+    email = StringField()
+    phone = StringField()
+    address = StringField(max_length=1000)
+    time_zone = StringField()
+    languages = ListField(StringField())
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class Contact(Document):
+    meta = {
+        "db_alias": ALIAS,
+        "collection": "contacts",
+        "indexes": [
+            ("state_code", "authority_kind"),
+            "last_verified_at",
+            {"fields": ("authority_id", "functional_email"), "unique": True},
+        ],
+    }
+
+    authority_id = ObjectIdField(required=True)
+    state_code = StringField(required=True)
+    authority_kind = EnumField(AuthorityKind, required=True)
+    name = StringField(required=True, max_length=200)
+    title = StringField(max_length=200)
+    functional_email = StringField(required=True)
+    personal_email = StringField()
+    phone = StringField()
+    mobile = StringField()
+    emergency_phone = StringField()
+    languages = ListField(StringField())
+    time_zone = StringField()
+    pgp_fingerprint = StringField()
+    roles = ListField(EnumField(ContactRole))
+    last_verified_at = DateTimeField()
+    verified_by = StringField()
+    source = StringField(default="MANUAL", choices=("MANUAL", "LDAP"))
+    archived_at = DateTimeField()
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    @property
+    def emails(self) -> set[str]:
+        return {e for e in (self.functional_email, self.personal_email) if e}
+
+
+class ChangeRecord(Document):
+    """Who changed what, when, with the record as it was before and after."""
+
+    meta = {
+        "db_alias": ALIAS,
+        "collection": "history",
+        "indexes": [("entity", "entity_id", "at")],
+        "ordering": ["at"],
+    }
+
+    entity = StringField(required=True, choices=("State", "Authority", "Contact"))
+    entity_id = StringField(required=True)
+    action = StringField(required=True)
+    actor = StringField(required=True)
+    actor_state = StringField()
+    at = DateTimeField(required=True, default=utcnow)
+    before = DictField()
+    after = DictField()
+
+
+def snapshot(doc: Document) -> dict[str, Any]:
+    """A plain copy of a document for the history (dates as ISO strings)."""
+    out: dict[str, Any] = {}
+    for key, value in doc.to_mongo().to_dict().items():
+        if key in ("_id", "status_history"):
+            continue
+        out[key] = (
+            value.isoformat()
+            if hasattr(value, "isoformat")
+            else (str(value) if key.endswith("_id") else value)
+        )
+    return out
