@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -97,12 +98,10 @@ def _was_handled(alias: str, consumer: str, event_id: str) -> bool:
 
 
 def _mark_handled(alias: str, consumer: str, event_id: str) -> None:
-    try:
+    with contextlib.suppress(DuplicateKeyError):
         mongo.database(alias)[PROCESSED].insert_one(
             {"_id": f"{consumer}:{event_id}", "at": datetime.now(UTC)}
         )
-    except DuplicateKeyError:
-        pass
 
 
 class DurableConsumer:

@@ -8,6 +8,7 @@ again and JetStream's duplicate window drops the copy (consumers are idempotent 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -87,7 +88,5 @@ class OutboxRelay:
                 log.warning("outbox relay round failed, will retry", extra={"error": str(exc)})
                 backoff = min(backoff * 2, 10.0)
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass

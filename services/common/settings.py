@@ -53,6 +53,10 @@ class Settings(BaseSettings):
 
     stale_after_days: int = Field(default=120, ge=1)
 
+    # Where `dief run` (make run) serves each service on this machine.
+    host: str = "127.0.0.1"
+    contacts_port: int = 8101
+
     @model_validator(mode="after")
     def _production_needs_real_keys(self) -> Settings:
         if self.env is Environment.PROD and not self.principal_jwks:

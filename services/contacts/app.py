@@ -22,8 +22,7 @@ HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "VALI
 
 def _state_vcards(principal: object, code: str) -> str:
     contacts = handlers.contacts_of_state(principal, code)  # type: ignore[arg-type]
-    authorities = {a.pk: a for a in Authority.objects(id__in=[c.authority_id
-                                                               for c in contacts])}
+    authorities = {a.pk: a for a in Authority.objects(id__in=[c.authority_id for c in contacts])}
     return vcard.state_cards(contacts, authorities)
 
 
@@ -40,8 +39,10 @@ def build(settings: Settings | None = None) -> Starlette:
             principal = authenticate(request, runtime.verifier)
             body = await run_sync(_state_vcards, principal, request.path_params["code"])
         except DiefError as refusal:
-            return JSONResponse({"error": refusal.message, **refusal.extensions},
-                                status_code=HTTP_STATUS.get(refusal.code, 400))
+            return JSONResponse(
+                {"error": refusal.message, **refusal.extensions},
+                status_code=HTTP_STATUS.get(refusal.code, 400),
+            )
         return Response(body, media_type="text/vcard; charset=utf-8")
 
     return create_app(runtime, schema, routes=[Route("/contacts/{code}.vcf", state_vcf)])

@@ -9,10 +9,10 @@ import strawberry
 from strawberry.types import Info
 
 from services.common.context import RequestContext
-from services.common.errors import DiefErrors
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
 from services.common.pagination import Connection, paginate
+from services.common.schema import SubgraphSchema
 from services.contacts import documents as docs
 from services.contacts import domain, handlers
 
@@ -525,10 +525,8 @@ class Mutation:
         return ContactPayload(contact=Contact.from_doc(doc, _stale_days(info)))
 
 
-schema = strawberry.federation.Schema(
+schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     types=[State, Authority, Contact],
-    extensions=[DiefErrors],
-    federation_version="2.9",
 )

@@ -9,8 +9,13 @@ from services.contacts.documents import Authority, Contact
 
 def escape(value: str) -> str:
     """RFC 6350 3.4: backslash, comma, semicolon and newline are escaped in text values."""
-    return (value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
-            .replace("\r\n", "\\n").replace("\n", "\\n"))
+    return (
+        value.replace("\\", "\\\\")
+        .replace(",", "\\,")
+        .replace(";", "\\;")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
 
 
 def fold(line: str) -> str:
@@ -29,8 +34,13 @@ def fold(line: str) -> str:
 
 
 def contact_card(contact: Contact, authority: Authority | None) -> str:
-    lines = ["BEGIN:VCARD", "VERSION:4.0", f"UID:urn:dief:contact:{contact.pk}",
-             f"FN:{escape(contact.name)}", "KIND:individual"]
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:4.0",
+        f"UID:urn:dief:contact:{contact.pk}",
+        f"FN:{escape(contact.name)}",
+        "KIND:individual",
+    ]
     if authority is not None:
         lines.append(f"ORG:{escape(authority.name)}")
     if contact.title:
@@ -38,8 +48,11 @@ def contact_card(contact: Contact, authority: Authority | None) -> str:
     lines.append(f"EMAIL;TYPE=work;PREF=1:{contact.functional_email}")
     if contact.personal_email:
         lines.append(f"EMAIL;TYPE=work:{contact.personal_email}")
-    phones = [("voice", contact.phone), ("cell", contact.mobile),
-              ("voice,x-emergency", contact.emergency_phone)]
+    phones = [
+        ("voice", contact.phone),
+        ("cell", contact.mobile),
+        ("voice,x-emergency", contact.emergency_phone),
+    ]
     for kind, number in phones:
         if number:
             lines.append(f'TEL;VALUE=uri;TYPE="{kind}":tel:{number}')

