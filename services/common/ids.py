@@ -18,7 +18,7 @@ def to_global_id(type_name: str, local_id: object) -> str:
 def from_global_id(global_id: str, expected_type: str, *, field: str = "id") -> ObjectId:
     """The ObjectId inside a global id of ``expected_type``; anything else is VALIDATION."""
     try:
-        decoded = base64.urlsafe_b64decode(global_id.encode()).decode()
+        decoded = base64.b64decode(global_id.encode(), altchars=b"-_", validate=True).decode()
         type_name, _, local = decoded.partition(":")
         if type_name != expected_type:
             raise ValueError(type_name)

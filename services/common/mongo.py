@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import mongoengine
+import pymongo
 from pymongo import MongoClient
 from pymongo.database import Database
 
@@ -41,9 +42,10 @@ def database(alias: str) -> Database:
     return mongoengine.get_db(alias)
 
 
-def ping(alias: str) -> bool:
+def ping(alias: str, timeout_seconds: float = 2.0) -> bool:
     try:
-        database(alias).command("ping")
+        with pymongo.timeout(timeout_seconds):
+            database(alias).command("ping")
     except Exception:
         return False
     return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -17,6 +18,7 @@ S = TypeVar("S")
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
+MAX_OFFSET = 2**31 - 1  # far beyond any list here, well inside MongoDB's 64-bit skip
 
 
 @strawberry.type(description="Where a page stands in the whole list.")
@@ -46,9 +48,11 @@ def encode_cursor(offset: int) -> str:
 
 def decode_cursor(cursor: str) -> int:
     try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        offset = int(value)
-        if kind != "o" or offset < 0:
+        decoded = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+        if not re.fullmatch(r"o:(0|[1-9][0-9]{0,9})", decoded):
+            raise ValueError(cursor)
+        offset = int(decoded[2:])
+        if offset >= MAX_OFFSET:
             raise ValueError(cursor)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise ValidationFailed("after is not a cursor of this list.", field="after") from exc

@@ -6,6 +6,7 @@ participant flag the gateway resolved from the contacts registry; expiry is shor
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -120,7 +121,9 @@ def principal_from_claims(claims: dict[str, object]) -> Principal:
     except ValueError as exc:
         raise Unauthenticated(f"The token names an unknown role: {exc}.") from exc
     state = claims.get("state")
-    if state is not None and (not isinstance(state, str) or len(state) != 3):
+    if state is not None and (
+        not isinstance(state, str) or not re.fullmatch(r"[A-Za-z]{3}", state)
+    ):
         raise Unauthenticated("The token's state must be an ISO 3166-1 alpha-3 code.")
     participant = claims.get("participant", False)
     if not isinstance(participant, bool):

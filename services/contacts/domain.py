@@ -233,7 +233,8 @@ _ZONES: frozenset[str] | None = None
 def _zone_names() -> frozenset[str]:
     global _ZONES
     if _ZONES is None:
-        _ZONES = frozenset(available_timezones())
+        # 'localtime' is the host's /etc/localtime alias, not an IANA zone name.
+        _ZONES = frozenset(available_timezones()) - {"localtime", "posixrules"}
     return _ZONES
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC
 
 from services.contacts.documents import Authority, Contact
 
@@ -14,6 +15,7 @@ def escape(value: str) -> str:
         .replace(",", "\\,")
         .replace(";", "\\;")
         .replace("\r\n", "\\n")
+        .replace("\r", "\\n")
         .replace("\n", "\\n")
     )
 
@@ -65,7 +67,10 @@ def contact_card(contact: Contact, authority: Authority | None) -> str:
     if contact.roles:
         lines.append("CATEGORIES:" + ",".join(r.value for r in contact.roles))
     if contact.updated_at:
-        lines.append("REV:" + contact.updated_at.strftime("%Y%m%dT%H%M%SZ"))
+        rev = contact.updated_at
+        if rev.tzinfo is not None:
+            rev = rev.astimezone(UTC)
+        lines.append("REV:" + rev.strftime("%Y%m%dT%H%M%SZ"))
     lines.append("END:VCARD")
     return "".join(fold(line) + "\r\n" for line in lines)
 

@@ -1,0 +1,279 @@
+"""Rule 20: the directory of enforcement authorities and contacts, over GraphQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from services.common.settings import Settings
+from services.contacts import handlers
+from tests.conftest import GraphQLClient, TokenFactory, error_codes
+from tests.test_contacts_api import PARTIES
+
+AUTHORITY_CREATE = """mutation($input: AuthorityCreateInput!) {
+  authorityCreate(input: $input) { authority { id stateCode kind name phone languages } }
+}"""
+CONTACT_CREATE = """mutation($input: ContactCreateInput!) {
+  contactCreate(input: $input) {
+    contact { id name functionalEmail phone emergencyPhone languages roles stale
+              lastVerifiedAt verifiedBy authority { name } }
+  }
+}"""
+CONTACT_UPDATE = """mutation($input: ContactUpdateInput!) {
+  contactUpdate(input: $input) { contact { id title phone } }
+}"""
+CONTACTS = """query($filter: ContactFilter, $first: Int) {
+  contacts(filter: $filter, first: $first) { totalCount edges { node { name stateCode } } }
+}"""
+
+
+@pytest.fixture
+def registry(contacts_app: Any) -> None:
+    handlers.seed_states(PARTIES)
+
+
+@pytest.fixture
+async def customs(gql: GraphQLClient, token: TokenFactory, registry: None) -> dict[str, Any]:
+    result = await gql(AUTHORITY_CREATE, {"input": {
+        "stateCode": "FRA", "kind": "CUSTOMS", "name": "Direction générale des douanes",
+        "phone": "+33 1 57 53 40 00", "languages": ["fr", "en"], "timeZone": "Europe/Paris",
+    }}, token(sub="marie", state="FRA"))
+    assert "errors" not in result, result
+    return result["data"]["authorityCreate"]["authority"]
+
+
+def contact_input(authority_id: str, **overrides: Any) -> dict[str, Any]:
+    return {"authorityId": authority_id, "name": "Jean Dupont",
+            "functionalEmail": "dief@douane.finances.gouv.fr", "phone": "+33 1 23 45 67 89",
+            "emergencyPhone": "+33 6 12 34 56 78", "languages": ["en", "fr", "de"],
+            "roles": ["DIEF_ENFORCEMENT_CONTACT"], **overrides}
+
+
+async def test_a_delegate_keeps_their_own_states_contacts(
+        gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any]) -> None:
+    """Rule 20: a State exchanges up-to-date contact details of its enforcement authorities."""
+    assert customs["phone"] == "+33157534000"
+    assert customs["languages"] == ["en", "fr"]  # UN languages first, in UN order
+    result = await gql(CONTACT_CREATE, {"input": contact_input(customs["id"])},
+                       token(sub="marie", state="FRA"))
+    assert "errors" not in result, result
+    contact = result["data"]["contactCreate"]["contact"]
+    assert contact["phone"] == "+33123456789"
+    assert contact["languages"] == ["en", "fr", "de"]
+    assert contact["stale"] is False and contact["verifiedBy"] == "marie"
+    assert contact["authority"]["name"] == "Direction générale des douanes"
+    # another participant reads it
+    seen = await gql(CONTACTS, {"filter": {"stateCode": "FRA"}}, token(state="DEU"))
+    assert seen["data"]["contacts"]["totalCount"] == 1
+
+
+async def test_a_delegate_cannot_touch_another_states_contacts(
+        gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any]) -> None:
+    """Rule 20: a State acts for itself only."""
+    result = await gql(CONTACT_CREATE, {"input": contact_input(customs["id"])},
+                       token(sub="hans", state="DEU"))
+    assert error_codes(result) == ["FORBIDDEN"]
+    created = await gql(CONTACT_CREATE, {"input": contact_input(customs["id"])},
+                        token(state="FRA"))
+    cid = created["data"]["contactCreate"]["contact"]["id"]
+    for mutation in ("contactUpdate(input: {id: $id, title: \"x\"}) { contact { id } }",
+                     "contactVerify(input: {id: $id}) { contact { id } }",
+                     "contactArchive(input: {id: $id}) { contact { id } }"):
+        refused = await gql(f"mutation($id: ID!) {{ {mutation} }}", {"id": cid},
+                            token(state="DEU"))
+        assert error_codes(refused) == ["FORBIDDEN"], mutation
+    refused = await gql(AUTHORITY_CREATE, {"input": {"stateCode": "FRA", "kind": "POLICE",
+                                                     "name": "x"}}, token(state="DEU"))
+    assert error_codes(refused) == ["FORBIDDEN"]
+
+
+async def test_the_secretariat_curates_every_state(
+        gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any]) -> None:
+    result = await gql(CONTACT_CREATE, {"input": contact_input(customs["id"])},
+                       token(sub="sec", roles=("secretariat",), participant=False))
+    assert "errors" not in result, result
+
+
+async def test_a_non_participant_cannot_keep_contacts(
+        gql: GraphQLClient, token: TokenFactory, registry: None) -> None:
+    result = await gql(AUTHORITY_CREATE, {"input": {"stateCode": "USA", "kind": "CUSTOMS",
+                                                    "name": "CBP"}},
+                       token(state="USA", participant=False))
+    assert error_codes(result) == ["FORBIDDEN"]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("functionalEmail", "not-an-email"),
+    ("phone", "01 23 45 67 89"),
+    ("emergencyPhone", "+33 12"),
+    ("languages", ["xx"]),
+    ("timeZone", "Mars/Olympus"),
+    ("pgpFingerprint", "abc"),
+    ("name", "x" * 201),
+    ("name", "   "),
+])
+async def test_bad_input_is_refused_and_nothing_is_written(
+        gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any],
+        settings: Settings, field: str, value: Any) -> None:
+    result = await gql(CONTACT_CREATE, {"input": contact_input(customs["id"], **{field: value})},
+                       token(state="FRA"))
+    assert error_codes(result) == ["VALIDATION"]
+    assert result["errors"][0]["extensions"]["field"] == field
+    db = MongoClient(settings.mongodb_uri)[settings.contacts_db]
+    assert db.contacts.count_documents({}) == 0
+    assert db.outbox.count_documents({"subject": "dief.contacts.contact.changed"}) == 0
+
+
+@pytest.mark.parametrize("bad_id", ["nonsense", "Q29udGFjdDp4", "QXV0aG9yaXR5OjE="])
+async def test_malformed_ids_are_validation_errors(gql: GraphQLClient, token: TokenFactory,
+                                                   registry: None, bad_id: str) -> None:
+    result = await gql("query($id: ID!) { contact(id: $id) { name } }", {"id": bad_id},
+                       token(state="FRA"))
+    assert error_codes(result) == ["VALIDATION"]
+
+
+async def test_unknown_state_code_is_refused(gql: GraphQLClient, token: TokenFactory,
+                                             registry: None) -> None:
+    result = await gql(AUTHORITY_CREATE, {"input": {"stateCode": "ZZZ", "kind": "POLICE",
+                                                    "name": "x"}},
+                       token(roles=("secretariat",)))
+    assert error_codes(result) == ["VALIDATION"]
+    assert result["errors"][0]["extensions"]["field"] == "stateCode"
+
+
+async def test_same_email_twice_at_one_authority_is_a_conflict(
+        gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any]) -> None:
+    first = await gql(CONTACT_CREATE, {"input": contact_input(customs["id"])}, token(state="FRA"))
+    assert "errors" not in first
+    second = await gql(CONTACT_CREATE, {"input": contact_input(
+        customs["id"], name="Other", functionalEmail="DIEF@douane.finances.gouv.fr")},
+        token(state="FRA"))
+    assert error_codes(second) == ["CONFLICT"]
+    assert second["errors"][0]["extensions"]["field"] == "functionalEmail"
+
+
+async def test_every_change_is_kept_in_the_history(
+        gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any]) -> None:
+    created = await gql(CONTACT_CREATE, {"input": contact_input(customs["id"])},
+                        token(sub="marie", state="FRA"))
+    cid = created["data"]["contactCreate"]["contact"]["id"]
+    await gql(CONTACT_UPDATE, {"input": {"id": cid, "title": "Head of unit"}},
+              token(sub="paul", state="FRA"))
+    history = await gql("query($id: ID!) { contactHistory(id: $id) { action actor before after } }",
+                        {"id": cid}, token(sub="sec", roles=("secretariat",)))
+    records = history["data"]["contactHistory"]
+    assert [(r["action"], r["actor"]) for r in records] == [("CREATED", "marie"),
+                                                              ("UPDATED", "paul")]
+    assert records[1]["before"].get("title") is None
+    assert records[1]["after"]["title"] == "Head of unit"
+    # another State may not read the history of France's contacts
+    refused = await gql("query($id: ID!) { contactHistory(id: $id) { action } }", {"id": cid},
+                        token(state="DEU"))
+    assert error_codes(refused) == ["FORBIDDEN"]
+
+
+async def test_stale_contacts_are_flagged_and_verification_refreshes_them(
+        gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any],
+        settings: Settings) -> None:
+    """Rule 20: up-to-date details; a contact unverified for 120 days is stale."""
+    created = await gql(CONTACT_CREATE, {"input": contact_input(customs["id"])},
+                        token(state="FRA"))
+    cid = created["data"]["contactCreate"]["contact"]["id"]
+    db = MongoClient(settings.mongodb_uri)[settings.contacts_db]
+    old = datetime.now(UTC) - timedelta(days=121)
+    db.contacts.update_many({}, {"$set": {"last_verified_at": old}})
+
+    stale = ("query($s: String) { staleContacts(stateCode: $s) "
+             "{ totalCount edges { node { id stale } } } }")
+    own = await gql(stale, {}, token(state="FRA"))
+    assert own["data"]["staleContacts"]["totalCount"] == 1
+    assert own["data"]["staleContacts"]["edges"][0]["node"]["stale"] is True
+    everyone = await gql(stale, {}, token(roles=("secretariat",)))
+    assert everyone["data"]["staleContacts"]["totalCount"] == 1
+    other = await gql(stale, {"s": "FRA"}, token(state="DEU"))
+    assert error_codes(other) == ["FORBIDDEN"]
+    filtered = await gql(CONTACTS, {"filter": {"stale": True}}, token(state="DEU"))
+    assert filtered["data"]["contacts"]["totalCount"] == 1
+
+    verified = await gql("mutation($id: ID!) { contactVerify(input: {id: $id}) "
+                         "{ contact { stale verifiedBy } } }", {"id": cid},
+                         token(sub="marie", state="FRA"))
+    assert verified["data"]["contactVerify"]["contact"] == {"stale": False, "verifiedBy": "marie"}
+    after = await gql(stale, {}, token(state="FRA"))
+    assert after["data"]["staleContacts"]["totalCount"] == 0
+
+
+async def test_contacts_filters(gql: GraphQLClient, token: TokenFactory,
+                                customs: dict[str, Any]) -> None:
+    await gql(CONTACT_CREATE, {"input": contact_input(customs["id"])}, token(state="FRA"))
+    await gql(CONTACT_CREATE, {"input": contact_input(
+        customs["id"], name="Anne Martin", functionalEmail="anne@douane.gouv.fr",
+        languages=["es"], roles=["NATIONAL_POINT_OF_CONTACT"])}, token(state="FRA"))
+
+    async def names(flt: dict[str, Any]) -> list[str]:
+        result = await gql(CONTACTS, {"filter": flt}, token(state="DEU"))
+        assert "errors" not in result, result
+        return [e["node"]["name"] for e in result["data"]["contacts"]["edges"]]
+
+    assert await names({}) == ["Anne Martin", "Jean Dupont"]
+    assert await names({"nameContains": "dupo"}) == ["Jean Dupont"]
+    assert await names({"nameContains": ".*"}) == []  # a pattern is searched as text
+    assert await names({"role": "NATIONAL_POINT_OF_CONTACT"}) == ["Anne Martin"]
+    assert await names({"language": "fr"}) == ["Jean Dupont"]
+    assert await names({"authorityKind": "POLICE"}) == []
+    assert await names({"stateCode": "DEU"}) == []
+
+
+async def test_archived_contacts_leave_lists_but_stay_in_history(
+        gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any]) -> None:
+    created = await gql(CONTACT_CREATE, {"input": contact_input(customs["id"])},
+                        token(state="FRA"))
+    cid = created["data"]["contactCreate"]["contact"]["id"]
+    archived = await gql("mutation($id: ID!) { contactArchive(input: {id: $id}) "
+                         "{ contact { archivedAt } } }", {"id": cid}, token(state="FRA"))
+    assert archived["data"]["contactArchive"]["contact"]["archivedAt"]
+    listed = await gql(CONTACTS, {}, token(state="FRA"))
+    assert listed["data"]["contacts"]["totalCount"] == 0
+    included = await gql(CONTACTS, {"filter": {"includeArchived": True}}, token(state="FRA"))
+    assert included["data"]["contacts"]["totalCount"] == 1
+    change = await gql(CONTACT_UPDATE, {"input": {"id": cid, "title": "x"}}, token(state="FRA"))
+    assert error_codes(change) == ["CONFLICT"]
+
+
+async def test_authority_update_and_listing(gql: GraphQLClient, token: TokenFactory,
+                                            customs: dict[str, Any]) -> None:
+    updated = await gql("mutation($id: ID!) { authorityUpdate(input: {id: $id, kind: BORDER_GUARD, "
+                        "email: \"Ops@Douane.gouv.fr\"}) { authority { kind email } } }",
+                        {"id": customs["id"]}, token(state="FRA"))
+    assert updated["data"]["authorityUpdate"]["authority"] == {
+        "kind": "BORDER_GUARD", "email": "ops@douane.gouv.fr"}
+    listed = await gql('{ authorities(stateCode: "FRA", kind: BORDER_GUARD) { name } '
+                       'state(code: "FRA") { authorities { kind } } }', token=token(state="DEU"))
+    assert listed["data"]["authorities"] == [{"name": "Direction générale des douanes"}]
+    assert listed["data"]["state"]["authorities"] == [{"kind": "BORDER_GUARD"}]
+
+
+async def test_vcard_export_follows_the_api_rules(
+        gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any],
+        contacts_http: Any) -> None:
+    await gql(CONTACT_CREATE, {"input": contact_input(customs["id"], name="Dupont, Jean")},
+              token(state="FRA"))
+    ok = await contacts_http.get("/contacts/FRA.vcf",
+                                 headers={"Authorization": f"Bearer {token(state='DEU')}"})
+    assert ok.status_code == 200
+    assert ok.headers["content-type"].startswith("text/vcard")
+    assert "BEGIN:VCARD\r\nVERSION:4.0\r\n" in ok.text
+    assert "FN:Dupont\\, Jean\r\n" in ok.text
+    assert "TEL;VALUE=uri;TYPE=\"voice\":tel:+33123456789" in ok.text
+    refused = await contacts_http.get(
+        "/contacts/FRA.vcf",
+        headers={"Authorization": f"Bearer {token(state='USA', participant=False)}"})
+    assert refused.status_code == 403
+    anonymous = await contacts_http.get("/contacts/FRA.vcf")
+    assert anonymous.status_code == 401
+    unknown = await contacts_http.get("/contacts/QQQ.vcf",
+                                      headers={"Authorization": f"Bearer {token(state='DEU')}"})
+    assert unknown.status_code == 400
