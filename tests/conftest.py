@@ -53,8 +53,13 @@ def signing_key(keys_dir: Path) -> SigningKey:
 
 
 @pytest.fixture
-def settings(mongodb: ServerProcess, nats: ServerProcess, keys_dir: Path,
-             signing_key: SigningKey, tmp_path: Path) -> Settings:
+def settings(
+    mongodb: ServerProcess,
+    nats: ServerProcess,
+    keys_dir: Path,
+    signing_key: SigningKey,
+    tmp_path: Path,
+) -> Settings:
     return Settings(
         env="dev",
         home=tmp_path / "home",
@@ -83,15 +88,29 @@ TokenFactory = Callable[..., str]
 def token(signing_key: SigningKey, settings: Settings) -> TokenFactory:
     """A principal token as the gateway would sign it."""
 
-    def make(sub: str = "alice", state: str | None = None, roles: tuple[str, ...] = ("delegate",),
-             participant: bool = True, ttl: int = 300, key: SigningKey | None = None,
-             issuer: str | None = None, audience: str | None = None) -> str:
-        principal = Principal(subject=sub, roles=frozenset(Role(r) for r in roles),
-                              state=state, participant=participant)
-        return sign_principal(principal, key or signing_key,
-                              issuer=issuer or settings.principal_issuer,
-                              audience=audience or settings.principal_audience,
-                              ttl_seconds=ttl)
+    def make(
+        sub: str = "alice",
+        state: str | None = None,
+        roles: tuple[str, ...] = ("delegate",),
+        participant: bool = True,
+        ttl: int = 300,
+        key: SigningKey | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+    ) -> str:
+        principal = Principal(
+            subject=sub,
+            roles=frozenset(Role(r) for r in roles),
+            state=state,
+            participant=participant,
+        )
+        return sign_principal(
+            principal,
+            key or signing_key,
+            issuer=issuer or settings.principal_issuer,
+            audience=audience or settings.principal_audience,
+            ttl_seconds=ttl,
+        )
 
     return make
 
@@ -100,12 +119,13 @@ class GraphQLClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None,
-                       token: str | None = None) -> dict[str, Any]:
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.http.post("/graphql", json={"query": query,
-                                                          "variables": variables or {}},
-                                         headers=headers)
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code == 200, response.text
         return response.json()
 

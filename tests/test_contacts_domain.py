@@ -19,8 +19,9 @@ from services.contacts.domain import AttStatus, StatusDates
 
 
 def caller(*roles: Role, state: str | None = None, participant: bool = False) -> Principal:
-    return Principal(subject="someone", roles=frozenset(roles), state=state,
-                     participant=participant)
+    return Principal(
+        subject="someone", roles=frozenset(roles), state=state, participant=participant
+    )
 
 
 SECRETARIAT = caller(Role.SECRETARIAT)
@@ -61,7 +62,8 @@ def assert_invalid(call, *args, field: str, **kwargs) -> ValidationFailed:
     [(AttStatus.STATE_PARTY, True), (AttStatus.SIGNATORY, True), (AttStatus.NON_PARTY, False)],
 )
 def test_states_parties_and_signatories_participate_non_parties_do_not(
-        status: AttStatus, participates: bool) -> None:
+    status: AttStatus, participates: bool
+) -> None:
     """Rules 1 and 6: States Parties and signatory States are the Forum's participants."""
     assert domain.is_participant(status) is participates
 
@@ -69,7 +71,9 @@ def test_states_parties_and_signatories_participate_non_parties_do_not(
 def test_every_att_status_has_a_participation_answer() -> None:
     """Rule 6: no status is left undecided."""
     assert {s for s in AttStatus if domain.is_participant(s)} == {
-        AttStatus.STATE_PARTY, AttStatus.SIGNATORY}
+        AttStatus.STATE_PARTY,
+        AttStatus.SIGNATORY,
+    }
 
 
 # --- status dates --------------------------------------------------------------------------
@@ -82,8 +86,10 @@ IN_FORCE = date(2014, 12, 24)
 @pytest.mark.parametrize(
     ("status", "dates"),
     [
-        (AttStatus.STATE_PARTY, StatusDates(signature=SIGNED, ratification=RATIFIED,
-                                            entry_into_force=IN_FORCE)),
+        (
+            AttStatus.STATE_PARTY,
+            StatusDates(signature=SIGNED, ratification=RATIFIED, entry_into_force=IN_FORCE),
+        ),
         (AttStatus.STATE_PARTY, StatusDates(ratification=RATIFIED)),  # accession
         (AttStatus.STATE_PARTY, StatusDates(signature=SIGNED, ratification=SIGNED)),
         (AttStatus.SIGNATORY, StatusDates(signature=SIGNED)),
@@ -102,19 +108,31 @@ def test_consistent_status_dates_are_accepted(status: AttStatus, dates: StatusDa
         (AttStatus.STATE_PARTY, StatusDates(signature=SIGNED), "ratificationDate"),
         (AttStatus.SIGNATORY, StatusDates(), "signatureDate"),
         (AttStatus.SIGNATORY, StatusDates(ratification=RATIFIED), "signatureDate"),
-        (AttStatus.STATE_PARTY, StatusDates(ratification=RATIFIED, withdrawal=date(2020, 1, 1)),
-         "withdrawalDate"),
-        (AttStatus.SIGNATORY, StatusDates(signature=SIGNED, withdrawal=date(2020, 1, 1)),
-         "withdrawalDate"),
-        (AttStatus.STATE_PARTY, StatusDates(signature=RATIFIED, ratification=SIGNED),
-         "ratificationDate"),
-        (AttStatus.STATE_PARTY, StatusDates(ratification=RATIFIED,
-                                            entry_into_force=RATIFIED - timedelta(days=1)),
-         "entryIntoForceDate"),
+        (
+            AttStatus.STATE_PARTY,
+            StatusDates(ratification=RATIFIED, withdrawal=date(2020, 1, 1)),
+            "withdrawalDate",
+        ),
+        (
+            AttStatus.SIGNATORY,
+            StatusDates(signature=SIGNED, withdrawal=date(2020, 1, 1)),
+            "withdrawalDate",
+        ),
+        (
+            AttStatus.STATE_PARTY,
+            StatusDates(signature=RATIFIED, ratification=SIGNED),
+            "ratificationDate",
+        ),
+        (
+            AttStatus.STATE_PARTY,
+            StatusDates(ratification=RATIFIED, entry_into_force=RATIFIED - timedelta(days=1)),
+            "entryIntoForceDate",
+        ),
     ],
 )
 def test_each_inconsistent_status_date_is_refused_naming_its_field(
-        status: AttStatus, dates: StatusDates, field: str) -> None:
+    status: AttStatus, dates: StatusDates, field: str
+) -> None:
     assert_invalid(domain.check_status_dates, status, dates, field=field)
 
 
@@ -167,11 +185,18 @@ def test_stale_before_agrees_with_is_stale(offset: timedelta) -> None:
         (FRA_OFFICER, True),
         (DEU_DELEGATE, True),
     ],
-    ids=["secretariat", "chair", "chair-with-state", "own-delegate", "own-officer",
-         "other-participant-delegate"],
+    ids=[
+        "secretariat",
+        "chair",
+        "chair-with-state",
+        "own-delegate",
+        "own-officer",
+        "other-participant-delegate",
+    ],
 )
 def test_secretariat_chair_and_participants_representatives_read_the_directory(
-        principal: Principal, registry_participant: bool) -> None:
+    principal: Principal, registry_participant: bool
+) -> None:
     """Rule 20: the directory is open to participants' representatives, the Chair and the
     Secretariat."""
     assert domain.may_read_directory(principal, registry_participant) is True
@@ -200,7 +225,8 @@ def test_registry_not_token_decides_participation_for_reading() -> None:
 )
 @pytest.mark.parametrize("registry_participant", [True, False])
 def test_experts_systems_and_stateless_delegates_cannot_read_the_directory(
-        principal: Principal, registry_participant: bool) -> None:
+    principal: Principal, registry_participant: bool
+) -> None:
     """Rule 20: only participants' representatives, the Chair and the Secretariat read it."""
     assert domain.may_read_directory(principal, registry_participant) is False
     assert_forbidden(domain.ensure_may_read_directory, principal, registry_participant)
@@ -216,8 +242,9 @@ def test_secretariat_manages_any_states_contacts(participant: bool) -> None:
     domain.ensure_may_manage(SECRETARIAT, "USA", participant)
 
 
-@pytest.mark.parametrize("principal", [FRA_DELEGATE, FRA_OFFICER],
-                         ids=["delegate", "enforcement-officer"])
+@pytest.mark.parametrize(
+    "principal", [FRA_DELEGATE, FRA_OFFICER], ids=["delegate", "enforcement-officer"]
+)
 def test_participant_state_keeps_its_own_contacts(principal: Principal) -> None:
     """Rule 20: a State keeps its own contacts."""
     domain.ensure_may_manage(principal, "FRA", True)
@@ -238,12 +265,23 @@ def test_participant_state_keeps_its_own_contacts(principal: Principal) -> None:
         (SYSTEM, "FRA", True),
         (DELEGATE_WITHOUT_STATE, "FRA", True),
     ],
-    ids=["delegate-of-another-state", "officer-of-another-state", "non-participant-own-state",
-         "non-participant-claiming-participation", "non-participant-other-state", "chair",
-         "chair-with-state", "expert", "expert-with-state", "system", "delegate-without-state"],
+    ids=[
+        "delegate-of-another-state",
+        "officer-of-another-state",
+        "non-participant-own-state",
+        "non-participant-claiming-participation",
+        "non-participant-other-state",
+        "chair",
+        "chair-with-state",
+        "expert",
+        "expert-with-state",
+        "system",
+        "delegate-without-state",
+    ],
 )
 def test_everyone_else_is_refused_managing_a_states_contacts(
-        principal: Principal, state_code: str, participant: bool) -> None:
+    principal: Principal, state_code: str, participant: bool
+) -> None:
     """Rules 6 and 20: only the State's own participant representatives or the Secretariat
     change its authorities and contacts."""
     refusal = assert_forbidden(domain.ensure_may_manage, principal, state_code, participant)
@@ -260,10 +298,26 @@ def test_secretariat_changes_att_status() -> None:
 
 @pytest.mark.parametrize(
     "principal",
-    [CHAIR, CHAIR_FROM_A_STATE, FRA_DELEGATE, FRA_OFFICER, DEU_DELEGATE, USA_DELEGATE, EXPERT,
-     SYSTEM],
-    ids=["chair", "chair-with-state", "own-delegate", "own-officer", "other-delegate",
-         "non-participant-delegate", "expert", "system"],
+    [
+        CHAIR,
+        CHAIR_FROM_A_STATE,
+        FRA_DELEGATE,
+        FRA_OFFICER,
+        DEU_DELEGATE,
+        USA_DELEGATE,
+        EXPERT,
+        SYSTEM,
+    ],
+    ids=[
+        "chair",
+        "chair-with-state",
+        "own-delegate",
+        "own-officer",
+        "other-delegate",
+        "non-participant-delegate",
+        "expert",
+        "system",
+    ],
 )
 def test_nobody_but_the_secretariat_changes_att_status(principal: Principal) -> None:
     """Rule 6: a State cannot make itself a participant, nor can anyone else but the
@@ -296,26 +350,29 @@ def test_country_name_of_a_known_code() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "normalised"),
-    [("npc@douane.gouv.fr", "npc@douane.gouv.fr"),
-     ("  NPC@Douane.Gouv.FR ", "npc@douane.gouv.fr")],
+    [("npc@douane.gouv.fr", "npc@douane.gouv.fr"), ("  NPC@Douane.Gouv.FR ", "npc@douane.gouv.fr")],
 )
 def test_email_is_normalised(raw: str, normalised: str) -> None:
     assert domain.email(raw, "functionalEmail") == normalised
 
 
-@pytest.mark.parametrize("raw", ["", "no-at-sign", "a@b", "a@localhost", "a b@example.org",
-                                 "a@@example.org", "@example.org"])
+@pytest.mark.parametrize(
+    "raw",
+    ["", "no-at-sign", "a@b", "a@localhost", "a b@example.org", "a@@example.org", "@example.org"],
+)
 def test_invalid_email_is_refused_naming_its_field(raw: str) -> None:
     assert_invalid(domain.email, raw, "functionalEmail", field="functionalEmail")
 
 
 @pytest.mark.parametrize(
     ("raw", "e164"),
-    [("+33 1 23 45 67 89", "+33123456789"),
-     ("+33123456789", "+33123456789"),
-     ("+44 20 7946 0958", "+442079460958"),
-     ("+49 (30) 123456789", "+4930123456789"),
-     ("+1-202-555-0143", "+12025550143")],
+    [
+        ("+33 1 23 45 67 89", "+33123456789"),
+        ("+33123456789", "+33123456789"),
+        ("+44 20 7946 0958", "+442079460958"),
+        ("+49 (30) 123456789", "+4930123456789"),
+        ("+1-202-555-0143", "+12025550143"),
+    ],
 )
 def test_phone_is_stored_in_e164(raw: str, e164: str) -> None:
     assert domain.phone(raw, "phone") == e164
@@ -328,8 +385,9 @@ def test_national_only_phone_number_is_refused(raw: str) -> None:
     assert "international" in refusal.message
 
 
-@pytest.mark.parametrize("raw", ["", "+", "+12", "+999 123", "+33 1", "not a number",
-                                 "+33 1 23 45 67 89 00 00"])
+@pytest.mark.parametrize(
+    "raw", ["", "+", "+12", "+999 123", "+33 1", "not a number", "+33 1 23 45 67 89 00 00"]
+)
 def test_invalid_phone_number_is_refused(raw: str) -> None:
     assert_invalid(domain.phone, raw, "emergencyPhone", field="emergencyPhone")
 
@@ -370,8 +428,19 @@ def test_iana_time_zone_is_accepted(name: str) -> None:
     assert domain.time_zone(f"  {name} ") == name
 
 
-@pytest.mark.parametrize("name", ["", "Mars/Olympus", "europe/paris", "+02:00", "CEST",
-                                  "../../etc/passwd", "/etc/localtime", "Europe/"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "Mars/Olympus",
+        "europe/paris",
+        "+02:00",
+        "CEST",
+        "../../etc/passwd",
+        "/etc/localtime",
+        "Europe/",
+    ],
+)
 def test_unknown_time_zone_is_refused(name: str) -> None:
     assert_invalid(domain.time_zone, name, field="timeZone")
 
@@ -384,16 +453,30 @@ def test_host_specific_localtime_alias_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "fingerprint"),
-    [("abcd " * 10, "ABCD" * 10),
-     ("0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567", "0123456789ABCDEF" * 2 + "01234567"),
-     ("f" * 64, "F" * 64)],
+    [
+        ("abcd " * 10, "ABCD" * 10),
+        ("0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567", "0123456789ABCDEF" * 2 + "01234567"),
+        ("f" * 64, "F" * 64),
+    ],
 )
 def test_pgp_fingerprint_is_compacted_and_upper_cased(raw: str, fingerprint: str) -> None:
     assert domain.pgp_fingerprint(raw) == fingerprint
 
 
-@pytest.mark.parametrize("raw", ["", "A" * 39, "A" * 41, "A" * 50, "A" * 63, "A" * 65,
-                                 "G" * 40, "0x" + "A" * 40, "A" * 20 + ":" + "A" * 20])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "A" * 39,
+        "A" * 41,
+        "A" * 50,
+        "A" * 63,
+        "A" * 65,
+        "G" * 40,
+        "0x" + "A" * 40,
+        "A" * 20 + ":" + "A" * 20,
+    ],
+)
 def test_malformed_pgp_fingerprint_is_refused(raw: str) -> None:
     assert_invalid(domain.pgp_fingerprint, raw, field="pgpFingerprint")
 
@@ -403,8 +486,7 @@ def test_text_is_stripped() -> None:
 
 
 def test_text_keeps_inner_newlines_for_multi_line_values() -> None:
-    assert domain.text("1 rue X\nParis", "address", max_length=domain.MAX_TEXT) == \
-        "1 rue X\nParis"
+    assert domain.text("1 rue X\nParis", "address", max_length=domain.MAX_TEXT) == "1 rue X\nParis"
 
 
 @pytest.mark.parametrize("raw", ["", "   ", "\n\t "])
@@ -422,8 +504,10 @@ def test_text_at_the_length_limit_is_accepted_one_more_is_refused() -> None:
     assert_invalid(domain.text, "x" * 11, "note", max_length=10, required=False, field="note")
 
 
-@pytest.mark.parametrize("raw", ["a\x00b", "a\rb", "a\r\nb", "a\tb", "a\x1bb", "a\x7fb",
-                                 "a\u200bb", "a\u2028b", "a\x85b"])
+@pytest.mark.parametrize(
+    "raw",
+    ["a\x00b", "a\rb", "a\r\nb", "a\tb", "a\x1bb", "a\x7fb", "a\u200bb", "a\u2028b", "a\x85b"],
+)
 def test_text_with_control_characters_is_refused(raw: str) -> None:
     refusal = assert_invalid(domain.text, raw, "name", field="name")
     assert "control" in refusal.message
@@ -431,6 +515,6 @@ def test_text_with_control_characters_is_refused(raw: str) -> None:
 
 def test_contact_roles_are_deduplicated_in_declaration_order() -> None:
     roles = domain.ContactRole
-    assert domain.contact_roles([roles.ALTERNATE, roles.NATIONAL_POINT_OF_CONTACT,
-                                 roles.ALTERNATE]) == [roles.NATIONAL_POINT_OF_CONTACT,
-                                                       roles.ALTERNATE]
+    assert domain.contact_roles(
+        [roles.ALTERNATE, roles.NATIONAL_POINT_OF_CONTACT, roles.ALTERNATE]
+    ) == [roles.NATIONAL_POINT_OF_CONTACT, roles.ALTERNATE]

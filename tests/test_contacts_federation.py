@@ -17,7 +17,8 @@ def registry(contacts_app: Any) -> None:
 
 
 async def test_subgraph_sdl_declares_federation_2_entities_and_authorisation(
-        gql: GraphQLClient) -> None:
+    gql: GraphQLClient,
+) -> None:
     result = await gql("{ _service { sdl } }")
     sdl = result["data"]["_service"]["sdl"]
     assert 'url: "https://specs.apollo.dev/federation/v2.9"' in sdl
@@ -33,7 +34,8 @@ ENTITIES = """query($reps: [_Any!]!) {
 
 
 async def test_entities_resolve_states_by_code_for_participants(
-        gql: GraphQLClient, token: TokenFactory, registry: None) -> None:
+    gql: GraphQLClient, token: TokenFactory, registry: None
+) -> None:
     reps = [{"__typename": "State", "code": "FRA"}, {"__typename": "State", "code": "ISR"}]
     result = await gql(ENTITIES, {"reps": reps}, token(state="DEU"))
     assert "errors" not in result, result
@@ -44,7 +46,8 @@ async def test_entities_resolve_states_by_code_for_participants(
 
 
 async def test_entities_are_refused_to_non_participants(
-        gql: GraphQLClient, token: TokenFactory, registry: None) -> None:
+    gql: GraphQLClient, token: TokenFactory, registry: None
+) -> None:
     reps = [{"__typename": "State", "code": "FRA"}]
     result = await gql(ENTITIES, {"reps": reps}, token(state="USA", participant=False))
     assert error_codes(result) == ["FORBIDDEN"]

@@ -30,14 +30,25 @@ def _env(home: Path, mongo: int, nats: int, contacts: int) -> dict[str, str]:
 
 
 def _dief(*args: str, env: dict[str, str]) -> str:
-    out = subprocess.run([sys.executable, "-m", "services.cli", *args], env=env,
-                         capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return out.stdout.strip()
 
 
 def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "run"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     deadline = time.monotonic() + 90
     assert proc.stdout is not None
@@ -59,10 +70,15 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 
 def _states(port: int, token: str) -> dict[str, object]:
-    response = httpx.post(f"http://127.0.0.1:{port}/graphql",
-                          json={"query": "{ states(filter: {participant: true}) "
-                                         "{ totalCount edges { node { code } } } }"},
-                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/graphql",
+        json={
+            "query": "{ states(filter: {participant: true}) "
+            "{ totalCount edges { node { code } } } }"
+        },
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     return response.json()
 
 
@@ -75,14 +91,12 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{contacts}/graphql" in banner
         assert "dief token" in banner
 
-        delegate = _dief("token", "--sub", "alice", "--state", "FRA", "--role", "delegate",
-                         env=env)
+        delegate = _dief("token", "--sub", "alice", "--state", "FRA", "--role", "delegate", env=env)
         answer = _states(contacts, delegate)
         assert "errors" not in answer, answer
         assert answer["data"]["states"]["totalCount"] > 0  # type: ignore[index]
 
-        outsider = _dief("token", "--sub", "bob", "--state", "USA", "--role", "delegate",
-                         env=env)
+        outsider = _dief("token", "--sub", "bob", "--state", "USA", "--role", "delegate", env=env)
         refused = _states(contacts, outsider)
         assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
 
@@ -106,9 +120,13 @@ def test_data_outlives_a_restart(tmp_path: Path) -> None:
         secretariat = _dief("token", "--sub", "sec", "--role", "secretariat", env=env)
         change = httpx.post(
             f"http://127.0.0.1:{env['DIEF_CONTACTS_PORT']}/graphql",
-            json={"query": 'mutation { stateStatusChange(input: {code: "NOR", status: '
-                           'SIGNATORY, signatureDate: "2013-06-03"}) { state { status } } }'},
-            headers={"Authorization": f"Bearer {secretariat}"}, timeout=10).json()
+            json={
+                "query": 'mutation { stateStatusChange(input: {code: "NOR", status: '
+                'SIGNATORY, signatureDate: "2013-06-03"}) { state { status } } }'
+            },
+            headers={"Authorization": f"Bearer {secretariat}"},
+            timeout=10,
+        ).json()
         assert change["data"]["stateStatusChange"]["state"]["status"] == "SIGNATORY", change
     finally:
         _stop(proc)

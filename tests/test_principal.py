@@ -51,8 +51,13 @@ ISSUER = "dief-gateway"
 AUDIENCE = "dief-services"
 ALGORITHMS = ["EdDSA", "ES256", "RS256"]
 
-DELEGATE = Principal(subject="alice", roles=frozenset({Role.DELEGATE}), state="FRA",
-                     participant=True, scopes=frozenset({"contacts:read", "contacts:write"}))
+DELEGATE = Principal(
+    subject="alice",
+    roles=frozenset({Role.DELEGATE}),
+    state="FRA",
+    participant=True,
+    scopes=frozenset({"contacts:read", "contacts:write"}),
+)
 
 
 @pytest.fixture
@@ -67,8 +72,9 @@ def other_key(tmp_path: Path) -> SigningKey:
 
 @pytest.fixture
 def verifier(tmp_path: Path, key: SigningKey) -> PrincipalVerifier:
-    return PrincipalVerifier(tmp_path / "keys" / JWKS_FILE, issuer=ISSUER, audience=AUDIENCE,
-                             algorithms=ALGORITHMS)
+    return PrincipalVerifier(
+        tmp_path / "keys" / JWKS_FILE, issuer=ISSUER, audience=AUDIENCE, algorithms=ALGORITHMS
+    )
 
 
 def b64url(data: bytes) -> str:
@@ -81,16 +87,24 @@ def b64json(obj: Any) -> str:
 
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    base: dict[str, Any] = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now,
-                            "nbf": now, "exp": now + 300, "roles": ["delegate"],
-                            "state": "FRA", "participant": True, "scope": ""}
+    base: dict[str, Any] = {
+        "sub": "alice",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "roles": ["delegate"],
+        "state": "FRA",
+        "participant": True,
+        "scope": "",
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not ...}
 
 
 def signed(key: SigningKey, body: dict[str, Any], **headers: Any) -> str:
-    return jwt.encode(body, key.private_key, algorithm="EdDSA",
-                      headers={"kid": key.kid, **headers})
+    return jwt.encode(body, key.private_key, algorithm="EdDSA", headers={"kid": key.kid, **headers})
 
 
 def refused(verifier: PrincipalVerifier, token: str) -> Unauthenticated:
@@ -138,8 +152,9 @@ def test_valid_token_round_trips(verifier: PrincipalVerifier, key: SigningKey) -
     assert verifier.verify(token) == DELEGATE
 
 
-def test_secretariat_token_without_state_round_trips(verifier: PrincipalVerifier,
-                                                     key: SigningKey) -> None:
+def test_secretariat_token_without_state_round_trips(
+    verifier: PrincipalVerifier, key: SigningKey
+) -> None:
     sec = Principal(subject="sec1", roles=frozenset({Role.SECRETARIAT, Role.CHAIR}))
     assert verifier.verify(sign_principal(sec, key, issuer=ISSUER, audience=AUDIENCE)) == sec
 
@@ -148,23 +163,31 @@ def test_lower_case_state_is_upper_cased(verifier: PrincipalVerifier, key: Signi
     assert verifier.verify(signed(key, claims(state="fra"))).state == "FRA"
 
 
-def test_hs_algorithms_are_never_accepted_even_if_configured(tmp_path: Path,
-                                                             key: SigningKey) -> None:
-    v = PrincipalVerifier(tmp_path / "keys" / JWKS_FILE, issuer=ISSUER, audience=AUDIENCE,
-                          algorithms=["EdDSA", "HS256", "hs512"])
+def test_hs_algorithms_are_never_accepted_even_if_configured(
+    tmp_path: Path, key: SigningKey
+) -> None:
+    v = PrincipalVerifier(
+        tmp_path / "keys" / JWKS_FILE,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        algorithms=["EdDSA", "HS256", "hs512"],
+    )
     assert v.algorithms == ["EdDSA"]
 
 
 def test_expired_token_is_refused(verifier: PrincipalVerifier, key: SigningKey) -> None:
-    token = sign_principal(DELEGATE, key, issuer=ISSUER, audience=AUDIENCE,
-                           ttl_seconds=-(verifier.leeway + 5))
+    token = sign_principal(
+        DELEGATE, key, issuer=ISSUER, audience=AUDIENCE, ttl_seconds=-(verifier.leeway + 5)
+    )
     assert "expired" in refused(verifier, token).message
 
 
-def test_token_just_expired_within_leeway_is_accepted(verifier: PrincipalVerifier,
-                                                      key: SigningKey) -> None:
-    token = sign_principal(DELEGATE, key, issuer=ISSUER, audience=AUDIENCE,
-                           ttl_seconds=-(verifier.leeway - 10))
+def test_token_just_expired_within_leeway_is_accepted(
+    verifier: PrincipalVerifier, key: SigningKey
+) -> None:
+    token = sign_principal(
+        DELEGATE, key, issuer=ISSUER, audience=AUDIENCE, ttl_seconds=-(verifier.leeway - 10)
+    )
     assert verifier.verify(token) == DELEGATE
 
 
@@ -184,21 +207,23 @@ def test_wrong_audience_is_refused(verifier: PrincipalVerifier, key: SigningKey)
 
 
 @pytest.mark.parametrize("missing", ["exp", "iat", "sub", "iss", "aud"])
-def test_token_missing_a_required_claim_is_refused(verifier: PrincipalVerifier,
-                                                   key: SigningKey, missing: str) -> None:
+def test_token_missing_a_required_claim_is_refused(
+    verifier: PrincipalVerifier, key: SigningKey, missing: str
+) -> None:
     refused(verifier, signed(key, claims(**{missing: ...})))
 
 
-def test_token_signed_by_an_unknown_key_is_refused(verifier: PrincipalVerifier,
-                                                   other_key: SigningKey) -> None:
+def test_token_signed_by_an_unknown_key_is_refused(
+    verifier: PrincipalVerifier, other_key: SigningKey
+) -> None:
     token = sign_principal(DELEGATE, other_key, issuer=ISSUER, audience=AUDIENCE)
     assert "key" in refused(verifier, token).message
 
 
 def test_token_signed_by_another_key_under_our_kid_is_refused(
-        verifier: PrincipalVerifier, key: SigningKey, other_key: SigningKey) -> None:
-    token = jwt.encode(claims(), other_key.private_key, algorithm="EdDSA",
-                       headers={"kid": key.kid})
+    verifier: PrincipalVerifier, key: SigningKey, other_key: SigningKey
+) -> None:
+    token = jwt.encode(claims(), other_key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
     refused(verifier, token)
 
 
@@ -207,8 +232,9 @@ def test_token_without_kid_is_refused(verifier: PrincipalVerifier, key: SigningK
     refused(verifier, token)
 
 
-def test_token_with_a_tampered_payload_is_refused(verifier: PrincipalVerifier,
-                                                  key: SigningKey) -> None:
+def test_token_with_a_tampered_payload_is_refused(
+    verifier: PrincipalVerifier, key: SigningKey
+) -> None:
     header, _, signature = signed(key, claims()).split(".")
     forged = b64json(claims(roles=["secretariat"]))
     refused(verifier, f"{header}.{forged}.{signature}")
@@ -216,8 +242,9 @@ def test_token_with_a_tampered_payload_is_refused(verifier: PrincipalVerifier,
 
 @pytest.mark.parametrize("kid_of_ours", [True, False])
 @pytest.mark.parametrize("alg", ["none", "None", "NONE"])
-def test_unsigned_alg_none_token_is_refused(verifier: PrincipalVerifier, key: SigningKey,
-                                            alg: str, kid_of_ours: bool) -> None:
+def test_unsigned_alg_none_token_is_refused(
+    verifier: PrincipalVerifier, key: SigningKey, alg: str, kid_of_ours: bool
+) -> None:
     header = {"alg": alg, "typ": "JWT", **({"kid": key.kid} if kid_of_ours else {})}
     body = b64json(claims(roles=["secretariat"]))
     refused(verifier, f"{b64json(header)}.{body}.")
@@ -227,8 +254,9 @@ def test_unsigned_alg_none_token_is_refused(verifier: PrincipalVerifier, key: Si
 def _public_key_secrets(key: SigningKey) -> list[bytes]:
     public = key.private_key.public_key()
     return [
-        public.public_bytes(serialization.Encoding.PEM,
-                            serialization.PublicFormat.SubjectPublicKeyInfo),
+        public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
         public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
         public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH),
         json.dumps(public_jwk(key)).encode(),
@@ -236,23 +264,28 @@ def _public_key_secrets(key: SigningKey) -> list[bytes]:
     ]
 
 
-@pytest.mark.parametrize("secret_index", range(5),
-                         ids=["pem", "raw", "openssh", "jwk-json", "jwk-x"])
+@pytest.mark.parametrize(
+    "secret_index", range(5), ids=["pem", "raw", "openssh", "jwk-json", "jwk-x"]
+)
 @pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])
 def test_hmac_token_keyed_with_the_public_key_is_refused(
-        verifier: PrincipalVerifier, key: SigningKey, alg: str, secret_index: int) -> None:
+    verifier: PrincipalVerifier, key: SigningKey, alg: str, secret_index: int
+) -> None:
     """Algorithm confusion: the public key is public, so an HMAC made with it proves
     nothing."""
     secret = _public_key_secrets(key)[secret_index]
     digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
-    signing_input = f"{b64json({'alg': alg, 'typ': 'JWT', 'kid': key.kid})}." \
-                    f"{b64json(claims(roles=['secretariat']))}"
+    signing_input = (
+        f"{b64json({'alg': alg, 'typ': 'JWT', 'kid': key.kid})}."
+        f"{b64json(claims(roles=['secretariat']))}"
+    )
     mac = hmac.new(secret, signing_input.encode(), digest).digest()
     refused(verifier, f"{signing_input}.{b64url(mac)}")
 
 
-def test_token_whose_alg_does_not_match_the_key_is_refused(verifier: PrincipalVerifier,
-                                                           key: SigningKey) -> None:
+def test_token_whose_alg_does_not_match_the_key_is_refused(
+    verifier: PrincipalVerifier, key: SigningKey
+) -> None:
     """An accepted algorithm name (ES256) over an Ed25519 key is still refused."""
     signing_input = f"{b64json({'alg': 'ES256', 'kid': key.kid})}.{b64json(claims())}"
     signature = key.private_key.sign(signing_input.encode())
@@ -260,67 +293,93 @@ def test_token_whose_alg_does_not_match_the_key_is_refused(verifier: PrincipalVe
 
 
 @pytest.mark.parametrize("roles", [..., [], None, "delegate", {"delegate": True}])
-def test_token_without_a_list_of_roles_is_refused(verifier: PrincipalVerifier, key: SigningKey,
-                                                  roles: Any) -> None:
+def test_token_without_a_list_of_roles_is_refused(
+    verifier: PrincipalVerifier, key: SigningKey, roles: Any
+) -> None:
     assert "roles" in refused(verifier, signed(key, claims(roles=roles))).message
 
 
-@pytest.mark.parametrize("roles", [["admin"], ["delegate", "root"], ["Delegate"], [1], [["x"]],
-                                   [None]])
-def test_token_naming_an_unknown_role_is_refused(verifier: PrincipalVerifier, key: SigningKey,
-                                                 roles: list[Any]) -> None:
+@pytest.mark.parametrize(
+    "roles", [["admin"], ["delegate", "root"], ["Delegate"], [1], [["x"]], [None]]
+)
+def test_token_naming_an_unknown_role_is_refused(
+    verifier: PrincipalVerifier, key: SigningKey, roles: list[Any]
+) -> None:
     assert "unknown role" in refused(verifier, signed(key, claims(roles=roles))).message
 
 
 @pytest.mark.parametrize("state", ["", "FR", "FRANCE", 250, ["FRA"], {"code": "FRA"}, True])
-def test_token_with_a_malformed_state_is_refused(verifier: PrincipalVerifier, key: SigningKey,
-                                                 state: Any) -> None:
+def test_token_with_a_malformed_state_is_refused(
+    verifier: PrincipalVerifier, key: SigningKey, state: Any
+) -> None:
     assert "state" in refused(verifier, signed(key, claims(state=state))).message
 
 
 @pytest.mark.parametrize("state", ["F1!", "123", "   "])
-def test_token_with_a_non_alphabetic_state_is_refused(verifier: PrincipalVerifier,
-                                                      key: SigningKey, state: str) -> None:
+def test_token_with_a_non_alphabetic_state_is_refused(
+    verifier: PrincipalVerifier, key: SigningKey, state: str
+) -> None:
     refused(verifier, signed(key, claims(state=state)))
 
 
 @pytest.mark.parametrize("participant", ["true", 1, None])
 def test_token_with_a_non_boolean_participant_flag_is_refused(
-        verifier: PrincipalVerifier, key: SigningKey, participant: Any) -> None:
+    verifier: PrincipalVerifier, key: SigningKey, participant: Any
+) -> None:
     refused(verifier, signed(key, claims(participant=participant)))
 
 
-def test_token_with_a_non_string_scope_is_refused(verifier: PrincipalVerifier,
-                                                  key: SigningKey) -> None:
+def test_token_with_a_non_string_scope_is_refused(
+    verifier: PrincipalVerifier, key: SigningKey
+) -> None:
     refused(verifier, signed(key, claims(scope=["contacts:read"])))
 
 
-def test_token_with_a_non_string_subject_is_refused(verifier: PrincipalVerifier,
-                                                    key: SigningKey) -> None:
+def test_token_with_a_non_string_subject_is_refused(
+    verifier: PrincipalVerifier, key: SigningKey
+) -> None:
     refused(verifier, signed(key, claims(sub=42)))
 
 
-@pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "a.b", "....", "Bearer x.y.z",
-                                   "eyJhbGciOiJFZERTQSJ9", "\x00\xff",
-                                   b64json(["not", "an", "object"]) + ".e30.sig"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "garbage",
+        "a.b.c",
+        "a.b",
+        "....",
+        "Bearer x.y.z",
+        "eyJhbGciOiJFZERTQSJ9",
+        "\x00\xff",
+        b64json(["not", "an", "object"]) + ".e30.sig",
+    ],
+)
 def test_garbage_token_is_refused(verifier: PrincipalVerifier, token: str) -> None:
     refused(verifier, token)
 
 
-@pytest.mark.parametrize("header", [{"alg": "EdDSA", "kid": ["x"]},
-                                    {"alg": "EdDSA", "kid": {"a": 1}},
-                                    {"alg": "EdDSA", "kid": 7},
-                                    {"alg": ["EdDSA"]},
-                                    {"alg": None},
-                                    {"kid": "x"}])
-def test_token_with_a_malformed_header_is_refused(verifier: PrincipalVerifier, key: SigningKey,
-                                                  header: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "EdDSA", "kid": ["x"]},
+        {"alg": "EdDSA", "kid": {"a": 1}},
+        {"alg": "EdDSA", "kid": 7},
+        {"alg": ["EdDSA"]},
+        {"alg": None},
+        {"kid": "x"},
+    ],
+)
+def test_token_with_a_malformed_header_is_refused(
+    verifier: PrincipalVerifier, key: SigningKey, header: dict[str, Any]
+) -> None:
     _, body, signature = signed(key, claims()).split(".")
     refused(verifier, f"{b64json(header)}.{body}.{signature}")
 
 
-def test_rotated_key_is_picked_up_from_the_jwks(tmp_path: Path, verifier: PrincipalVerifier,
-                                                key: SigningKey) -> None:
+def test_rotated_key_is_picked_up_from_the_jwks(
+    tmp_path: Path, verifier: PrincipalVerifier, key: SigningKey
+) -> None:
     assert verifier.verify(sign_principal(DELEGATE, key, issuer=ISSUER, audience=AUDIENCE))
     (tmp_path / "keys" / PRIVATE_KEY_FILE).unlink()
     rotated = ensure_dev_key(tmp_path / "keys")  # rewrites jwks.json with the new key only
@@ -333,9 +392,12 @@ def test_rotated_key_is_picked_up_from_the_jwks(tmp_path: Path, verifier: Princi
 
 
 def test_no_principal_is_unauthenticated_for_every_check() -> None:
-    for check in (require_authenticated, require_participant,
-                  lambda p: require_role(p, Role.SECRETARIAT),
-                  lambda p: acts_for_state(p, "FRA")):
+    for check in (
+        require_authenticated,
+        require_participant,
+        lambda p: require_role(p, Role.SECRETARIAT),
+        lambda p: acts_for_state(p, "FRA"),
+    ):
         with pytest.raises(Unauthenticated):
             check(None)
 
@@ -383,10 +445,21 @@ def test_global_id_round_trips() -> None:
 
 @pytest.mark.parametrize(
     "global_id",
-    ["", "garbage", "€", "!!!!", "Q29udGFjdA", b64url(b"Contact"), b64url(b"Contact:"),
-     b64url(b"Contact:xyz"), b64url(b"Contact:" + b"0" * 23), b64url(b"\xff\xfe:1"),
-     to_global_id("contact", ObjectId()), to_global_id("Authority", ObjectId()),
-     to_global_id("Contact", "abcdefghijkl")],
+    [
+        "",
+        "garbage",
+        "€",
+        "!!!!",
+        "Q29udGFjdA",
+        b64url(b"Contact"),
+        b64url(b"Contact:"),
+        b64url(b"Contact:xyz"),
+        b64url(b"Contact:" + b"0" * 23),
+        b64url(b"\xff\xfe:1"),
+        to_global_id("contact", ObjectId()),
+        to_global_id("Authority", ObjectId()),
+        to_global_id("Contact", "abcdefghijkl"),
+    ],
 )
 def test_malformed_or_wrong_type_global_id_is_a_validation_error(global_id: str) -> None:
     with pytest.raises(ValidationFailed) as info:
@@ -419,9 +492,21 @@ def test_page_bounds_default_and_continuation() -> None:
 
 @pytest.mark.parametrize(
     "cursor",
-    ["not-a-cursor", "o:5", "@@@@", "=", b64url(b"o:-1"), b64url(b"x:5"), b64url(b"o:abc"),
-     b64url(b"o:"), b64url(b"o"), b64url(b"5"), b64url(b"\xff\xfe"), b64url(b"o:1.5"),
-     b64url(b"o:" + b"9" * 5000)],
+    [
+        "not-a-cursor",
+        "o:5",
+        "@@@@",
+        "=",
+        b64url(b"o:-1"),
+        b64url(b"x:5"),
+        b64url(b"o:abc"),
+        b64url(b"o:"),
+        b64url(b"o"),
+        b64url(b"5"),
+        b64url(b"\xff\xfe"),
+        b64url(b"o:1.5"),
+        b64url(b"o:" + b"9" * 5000),
+    ],
 )
 def test_garbage_cursor_is_a_validation_error_naming_after(cursor: str) -> None:
     for call in (decode_cursor, lambda c: page_bounds(10, c)):

@@ -50,11 +50,13 @@ async def probe_app(settings: Settings) -> AsyncIterator[Any]:
 
 
 async def test_unexpected_errors_are_masked_with_a_request_id(
-        probe_app: Any, caplog: pytest.LogCaptureFixture) -> None:
+    probe_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     async with await _client(probe_app) as http:
         with caplog.at_level(logging.ERROR, logger="dief.errors"):
-            response = await http.post("/graphql", json={"query": "{ broken }"},
-                                       headers={"X-Request-Id": "req-123"})
+            response = await http.post(
+                "/graphql", json={"query": "{ broken }"}, headers={"X-Request-Id": "req-123"}
+            )
     error = response.json()["errors"][0]
     assert error["extensions"] == {"code": "INTERNAL", "requestId": "req-123"}
     assert "secret" not in response.text and "Traceback" not in response.text
@@ -70,16 +72,20 @@ async def test_refusals_keep_their_code_and_field(probe_app: Any) -> None:
     assert error["extensions"] == {"code": "NOT_FOUND", "field": "id"}
 
 
-async def test_a_bad_token_is_refused_not_taken_for_anonymous(
-        probe_app: Any, token: Any) -> None:
+async def test_a_bad_token_is_refused_not_taken_for_anonymous(probe_app: Any, token: Any) -> None:
     async with await _client(probe_app) as http:
         anonymous = await http.post("/graphql", json={"query": "{ whoami }"})
-        good = await http.post("/graphql", json={"query": "{ whoami }"},
-                               headers={"Authorization": f"Bearer {token(sub='ann')}"})
-        bad = await http.post("/graphql", json={"query": "{ whoami }"},
-                              headers={"Authorization": "Bearer garbage"})
-        basic = await http.post("/graphql", json={"query": "{ whoami }"},
-                                headers={"Authorization": "Basic YTpi"})
+        good = await http.post(
+            "/graphql",
+            json={"query": "{ whoami }"},
+            headers={"Authorization": f"Bearer {token(sub='ann')}"},
+        )
+        bad = await http.post(
+            "/graphql", json={"query": "{ whoami }"}, headers={"Authorization": "Bearer garbage"}
+        )
+        basic = await http.post(
+            "/graphql", json={"query": "{ whoami }"}, headers={"Authorization": "Basic YTpi"}
+        )
     assert anonymous.json()["data"] == {"whoami": "anonymous"}
     assert good.json()["data"] == {"whoami": "ann"}
     assert bad.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -16,21 +16,29 @@ FINGERPRINT = "0123456789ABCDEF0123456789ABCDEF01234567"
 
 
 def authority(**fields: Any) -> Authority:
-    doc = Authority(**{"state_code": "FRA", "kind": AuthorityKind.CUSTOMS,
-                       "name": "Direction générale des douanes", **fields})
+    doc = Authority(
+        **{
+            "state_code": "FRA",
+            "kind": AuthorityKind.CUSTOMS,
+            "name": "Direction générale des douanes",
+            **fields,
+        }
+    )
     doc.pk = ObjectId()
     return doc
 
 
 def contact(auth: Authority | None = None, **fields: Any) -> Contact:
-    doc = Contact(**{
-        "authority_id": auth.pk if auth else ObjectId(),
-        "state_code": "FRA",
-        "authority_kind": AuthorityKind.CUSTOMS,
-        "name": "Zoë Dupont",
-        "functional_email": "npc@douane.gouv.fr",
-        **fields,
-    })
+    doc = Contact(
+        **{
+            "authority_id": auth.pk if auth else ObjectId(),
+            "state_code": "FRA",
+            "authority_kind": AuthorityKind.CUSTOMS,
+            "name": "Zoë Dupont",
+            "functional_email": "npc@douane.gouv.fr",
+            **fields,
+        }
+    )
     doc.pk = ObjectId()
     return doc
 
@@ -114,9 +122,15 @@ def test_minimal_contact_has_only_what_is_known() -> None:
     c = contact(updated_at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC))
     card = vcard.contact_card(c, None)
     assert content_lines(card) == [
-        "BEGIN:VCARD", "VERSION:4.0", f"UID:urn:dief:contact:{c.pk}", "FN:Zoë Dupont",
-        "KIND:individual", "EMAIL;TYPE=work;PREF=1:npc@douane.gouv.fr",
-        "REV:20250102T030405Z", "END:VCARD"]
+        "BEGIN:VCARD",
+        "VERSION:4.0",
+        f"UID:urn:dief:contact:{c.pk}",
+        "FN:Zoë Dupont",
+        "KIND:individual",
+        "EMAIL;TYPE=work;PREF=1:npc@douane.gouv.fr",
+        "REV:20250102T030405Z",
+        "END:VCARD",
+    ]
 
 
 def test_full_contact_properties() -> None:
@@ -126,7 +140,10 @@ def test_full_contact_properties() -> None:
     assert content_lines(card).count("EMAIL;TYPE=work;PREF=1:npc@douane.gouv.fr") == 1
     assert "EMAIL;TYPE=work:zoe.dupont@douane.gouv.fr" in content_lines(card)
     assert [line for line in content_lines(card) if line.startswith("LANG")] == [
-        "LANG;PREF=1:fr", "LANG;PREF=2:en", "LANG;PREF=3:de"]
+        "LANG;PREF=1:fr",
+        "LANG;PREF=2:en",
+        "LANG;PREF=3:de",
+    ]
     assert "TZ;VALUE=text:Europe/Paris" in content_lines(card)
     assert prop(card, "CATEGORIES") == ["NATIONAL_POINT_OF_CONTACT,ALTERNATE"]
     assert prop(card, "REV") == ["20240506T070809Z"]
@@ -143,7 +160,7 @@ def test_tel_uses_tel_uris_with_e164_numbers() -> None:
     ]
     for value in prop(card, "TEL"):
         assert value.startswith("tel:+")
-        assert value[len("tel:+"):].isdigit()
+        assert value[len("tel:+") :].isdigit()
 
 
 def test_pgp_key_line_carries_the_fingerprint_as_openpgp4fpr() -> None:
@@ -175,14 +192,22 @@ def test_state_cards_of_no_contacts_is_empty() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "escaped"),
-    [("a,b", "a\\,b"), ("a;b", "a\\;b"), ("a\\b", "a\\\\b"), ("a\nb", "a\\nb"),
-     ("a\r\nb", "a\\nb"), ("\\,", "\\\\\\,"), ("plain: text", "plain: text"), ("", "")],
+    [
+        ("a,b", "a\\,b"),
+        ("a;b", "a\\;b"),
+        ("a\\b", "a\\\\b"),
+        ("a\nb", "a\\nb"),
+        ("a\r\nb", "a\\nb"),
+        ("\\,", "\\\\\\,"),
+        ("plain: text", "plain: text"),
+        ("", ""),
+    ],
 )
 def test_text_values_escape_backslash_comma_semicolon_and_newline(raw: str, escaped: str) -> None:
     assert vcard.escape(raw) == escaped
 
 
-@pytest.mark.parametrize("raw", ["Dupont, Zoë; \"Z\"\\n\nJr.", "\\\\;;,,\n\n", "a\\,b"])
+@pytest.mark.parametrize("raw", ['Dupont, Zoë; "Z"\\n\nJr.', "\\\\;;,,\n\n", "a\\,b"])
 def test_escaping_is_reversible(raw: str) -> None:
     assert unescape(vcard.escape(raw)) == raw
 
@@ -207,15 +232,17 @@ def octets(line: str) -> int:
 
 @pytest.mark.parametrize(
     "line",
-    ["FN:" + "x" * 72,                      # exactly 75 octets: not folded
-     "FN:" + "x" * 73,                      # 76 octets
-     "FN:" + "x" * 500,
-     "FN:" + "é" * 80,                      # 2-octet characters
-     "FN:" + "中文" * 60,                    # 3-octet characters
-     "FN:" + "🙂" * 40,                      # 4-octet characters
-     "FN:" + "ab€🙂" * 30,                   # a mix, so boundaries fall everywhere
-     "FN:x" + "é" * 36,                      # 2-octet character straddling octet 75
-     ""],
+    [
+        "FN:" + "x" * 72,  # exactly 75 octets: not folded
+        "FN:" + "x" * 73,  # 76 octets
+        "FN:" + "x" * 500,
+        "FN:" + "é" * 80,  # 2-octet characters
+        "FN:" + "中文" * 60,  # 3-octet characters
+        "FN:" + "🙂" * 40,  # 4-octet characters
+        "FN:" + "ab€🙂" * 30,  # a mix, so boundaries fall everywhere
+        "FN:x" + "é" * 36,  # 2-octet character straddling octet 75
+        "",
+    ],
 )
 def test_folded_lines_are_at_most_75_octets_and_unfold_to_the_original(line: str) -> None:
     folded = vcard.fold(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common import mongo
 from services.common.events import CloudEvent
+from services.common.tasks import raise_if_cancelled
 
 log = logging.getLogger("dief.messaging")
 
@@ -24,8 +26,33 @@ DUPLICATE_WINDOW_SECONDS = 120.0
 PROCESSED = "processed_events"
 
 
+class _ConnectionReporter:
+    """Logs NATS connection trouble without a line for every retry (one per 30 s)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._last = 0.0
+
+    async def error(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last >= 30:
+            self._last = now
+            log.warning(
+                "NATS connection trouble; retrying",
+                extra={"error": str(exc) or type(exc).__name__, "url": self.url},
+            )
+
+    async def disconnected(self) -> None:
+        log.warning("disconnected from NATS; events wait in the outbox", extra={"url": self.url})
+
+    async def reconnected(self) -> None:
+        log.info("reconnected to NATS", extra={"url": self.url})
+
+
 async def connect_nats(url: str, name: str) -> NATS:
-    """Connect once; after that the client reconnects by itself, forever."""
+    """Connect, waiting for the server as long as it takes; after that the client
+    reconnects by itself, forever."""
+    reporter = _ConnectionReporter(url)
     return await nats.connect(
         servers=[url],
         name=name,
@@ -33,6 +60,9 @@ async def connect_nats(url: str, name: str) -> NATS:
         allow_reconnect=True,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
+        error_cb=reporter.error,
+        disconnected_cb=reporter.disconnected,
+        reconnected_cb=reporter.reconnected,
     )
 
 
@@ -71,12 +101,16 @@ class NatsLink:
     async def run(self) -> None:
         delay = 0.2
         while self.nc is None:
+            nc: NATS | None = None
             try:
                 nc = await connect_nats(self.url, self.name)
                 js = nc.jetstream()
                 await ensure_stream(js, self.stream, self.max_age_days)
                 self.nc, self.js = nc, js
             except Exception as exc:
+                if nc is not None and not nc.is_closed:
+                    with contextlib.suppress(Exception):
+                        await nc.close()
                 log.warning("NATS not reachable yet", extra={"error": str(exc), "url": self.url})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -156,6 +190,7 @@ class DurableConsumer:
     async def run(self, batch: int = 50) -> None:
         sub = None
         while True:
+            raise_if_cancelled()
             try:
                 if sub is None:
                     sub = await self._subscribe()

@@ -8,7 +8,6 @@ again and JetStream's duplicate window drops the copy (consumers are idempotent 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from nats.js import JetStreamContext
 
 from services.common import mongo
+from services.common.tasks import raise_if_cancelled, wait_for_event
 from services.common.unit_of_work import OUTBOX
 
 log = logging.getLogger("dief.outbox")
@@ -79,6 +79,8 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = self.poll_seconds
         while True:
+            raise_if_cancelled()
+            self._wake.clear()  # before the round: a wake() during it asks for another
             try:
                 await self.publish_pending()
                 backoff = self.poll_seconds
@@ -87,6 +89,4 @@ class OutboxRelay:
             except Exception as exc:  # NATS or MongoDB away: keep the events, try later
                 log.warning("outbox relay round failed, will retry", extra={"error": str(exc)})
                 backoff = min(backoff * 2, 10.0)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            await wait_for_event(self._wake, backoff)

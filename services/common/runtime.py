@@ -86,9 +86,16 @@ class ServiceRuntime:
             "nats": self.nats.connected,
         }
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Cancel background work and close NATS; never wait longer than ``timeout`` each."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=timeout)
+            for task in stuck:
+                log.error("background task did not stop", extra={"task": repr(task)})
         self._tasks.clear()
-        await self.nats.close()
+        try:
+            await asyncio.wait_for(self.nats.close(), timeout)
+        except TimeoutError:
+            log.error("NATS connection did not close in time")

@@ -31,7 +31,9 @@ class SubgraphSchema(strawberry.federation.Schema):
         for error in errors:
             original = error.original_error
             if isinstance(original, DiefError):
-                log.info("refused", extra={"code": original.code, "reason": original.message,
-                                           "path": error.path})
+                log.info(
+                    "refused",
+                    extra={"code": original.code, "reason": original.message, "path": error.path},
+                )
             elif original is None:
                 log.info("invalid request", extra={"reason": error.message})

@@ -140,3 +140,29 @@ def snapshot(doc: Document) -> dict[str, Any]:
             else (str(value) if key.endswith("_id") else value)
         )
     return out
+
+
+def _shown(value: Any) -> str | None:
+    if value is None or value == [] or value == "":
+        return None
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _api_name(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def field_changes(
+    before: dict[str, Any], after: dict[str, Any]
+) -> list[tuple[str, str | None, str | None]]:
+    """(field, before, after) for every field whose shown value differs, by field name."""
+    skip = {"updated_at", "created_at"}
+    changes = []
+    for key in sorted((set(before) | set(after)) - skip):
+        old, new = _shown(before.get(key)), _shown(after.get(key))
+        if old != new:
+            changes.append((_api_name(key), old, new))
+    return changes

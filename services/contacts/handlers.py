@@ -185,13 +185,13 @@ def seed_states(statuses: dict[str, tuple[AttStatus, StatusDates]] | None = None
 
     existing = set(State.objects.scalar("code"))
     statuses = statuses or {}
-    created = 0
+    new_states = []
     for country in pycountry.countries:
         code = country.alpha_3
         if code in existing:
             continue
         status, dates = statuses.get(code, (AttStatus.NON_PARTY, StatusDates()))
-        State(
+        state = State(
             code=code,
             name=domain.country_name(code),
             status=status,
@@ -210,8 +210,12 @@ def seed_states(statuses: dict[str, tuple[AttStatus, StatusDates]] | None = None
                     changed_by="seed",
                 )
             ],
-        ).save(force_insert=True)
-        created += 1
+        )
+        state.validate()
+        new_states.append(state.to_mongo())
+    if new_states:
+        State._get_collection().insert_many(new_states, ordered=False)
+    created = len(new_states)
     return created
 
 

@@ -222,14 +222,33 @@ class Contact:
         return await Authority.resolve_reference(info, self.authority_id)
 
 
+@strawberry.type(description="One field as it was before a change and after it.")
+class FieldChange:
+    field: str = strawberry.field(description="The field's name, as in the API.")
+    before: str | None = strawberry.field(description="The value before (lists comma-joined).")
+    after: str | None = strawberry.field(description="The value after.")
+
+
 @strawberry.type(description="One change in a contact's history.")
 class ChangeRecord:
     action: str = strawberry.field(description="CREATED, UPDATED, VERIFIED or ARCHIVED.")
-    actor: str = strawberry.field(description="Who made the change.")
-    actor_state: str | None
-    at: datetime
-    before: strawberry.scalars.JSON = strawberry.field(description="The record before.")
-    after: strawberry.scalars.JSON = strawberry.field(description="The record after.")
+    actor: str = strawberry.field(description="Who made the change (token subject).")
+    actor_state: str | None = strawberry.field(description="The State they acted for.")
+    at: datetime = strawberry.field(description="When.")
+    changes: list[FieldChange] = strawberry.field(description="What changed.")
+
+    @classmethod
+    def from_doc(cls, doc: docs.ChangeRecord) -> ChangeRecord:
+        return cls(
+            action=doc.action,
+            actor=doc.actor,
+            actor_state=doc.actor_state,
+            at=doc.at,
+            changes=[
+                FieldChange(field=f, before=b, after=a)
+                for f, b, a in docs.field_changes(doc.before, doc.after)
+            ],
+        )
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -415,17 +434,7 @@ class Query:
     async def contact_history(self, info: Ctx, id: strawberry.ID) -> list[ChangeRecord]:
         oid = from_global_id(id, "Contact")
         found = await run_sync(handlers.contact_history, info.context.principal, oid)
-        return [
-            ChangeRecord(
-                action=r.action,
-                actor=r.actor,
-                actor_state=r.actor_state,
-                at=r.at,
-                before=r.before,
-                after=r.after,
-            )
-            for r in found
-        ]
+        return [ChangeRecord.from_doc(r) for r in found]
 
     @strawberry.federation.field(
         description="Contacts not verified for too long (rule 20): all of them "

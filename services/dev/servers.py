@@ -6,6 +6,8 @@ Used by ``dief run`` (``make run``) and by the test fixtures alike.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import shutil
 import signal
@@ -19,6 +21,18 @@ from pathlib import Path
 from typing import IO
 
 LOOPBACK = "127.0.0.1"
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when its parent dies, so nothing is orphaned."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # elsewhere the parent's own shutdown stops its children
 
 
 def free_port() -> int:
@@ -75,6 +89,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             env={**os.environ, **(self.env or {})},
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
         def up() -> bool:

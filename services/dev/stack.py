@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import os
 import signal
@@ -23,10 +21,9 @@ import httpx
 
 from services.common.keys import ensure_dev_key
 from services.common.settings import Settings
-from services.dev.servers import mongodb_server, nats_server, port_open
+from services.dev.servers import die_with_parent, mongodb_server, nats_server, port_open
 
 SERVICES = ("contacts",)
-PR_SET_PDEATHSIG = 1
 COLOURS = {"mongodb": 33, "nats": 32, "contacts": 36, "dief": 35}
 
 
@@ -57,8 +54,16 @@ def readable(line: str) -> str:
         return line
     if not isinstance(record, dict) or "message" not in record:
         return line
-    skip = {"time", "level", "name", "message", "service", "request_id", "exc_info",
-            "color_message"}
+    skip = {
+        "time",
+        "level",
+        "name",
+        "message",
+        "service",
+        "request_id",
+        "exc_info",
+        "color_message",
+    }
     extras = " ".join(f"{k}={v}" for k, v in record.items() if k not in skip)
     rid = record.get("request_id")
     rid_part = f" [{rid[:8]}]" if rid and rid != "-" else ""
@@ -76,15 +81,6 @@ async def pump_output(child: Child) -> None:
         say(child.name, readable(raw.decode(errors="replace").rstrip()))
 
 
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if the supervisor dies, so nothing is orphaned."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: Ctrl-C still stops every child through the supervisor
-
-
 async def start(child: Child) -> None:
     if port_open(child.port):
         raise RuntimeError(f"port {child.port} for {child.name} is already in use")
@@ -94,7 +90,7 @@ async def start(child: Child) -> None:
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, **child.env},
         start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     child.pump = asyncio.create_task(pump_output(child))
 
