@@ -439,3 +439,28 @@ async def test_another_state_cannot_change_an_authority(
         token(state="DEU"),
     )
     assert error_codes(result) == ["FORBIDDEN"]
+
+
+async def test_concurrent_edits_do_not_overwrite_each_other(
+    gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any], settings: Settings
+) -> None:
+    """Two people load the same contact; the second save is a CONFLICT, not a lost update."""
+    from services.common.errors import Conflict
+    from services.common.unit_of_work import unit_of_work
+    from services.contacts.documents import ALIAS, Contact
+
+    created = await gql(CONTACT_CREATE, {"input": contact_input(customs["id"])}, token(state="FRA"))
+    assert "errors" not in created
+    first, second = Contact.objects.get(), Contact.objects.get()
+    first.title = "Head of unit"
+    with unit_of_work(ALIAS) as uow:
+        uow.save(first)
+    second.title = "Deputy"
+    lost = handlers.event("contacts", "contact", "changed", subject="lost-update")
+    with pytest.raises(Conflict), unit_of_work(ALIAS) as uow:
+        uow.record(lost)
+        uow.save(second)
+    db = MongoClient(settings.mongodb_uri)[settings.contacts_db]
+    stored = db.contacts.find_one()
+    assert stored["title"] == "Head of unit" and stored["version"] == 1
+    assert db.outbox.find_one({"_id": lost.id}) is None

@@ -18,6 +18,7 @@ from mongoengine import Document
 from pymongo.client_session import ClientSession
 
 from services.common import mongo
+from services.common.errors import Conflict
 from services.common.events import CloudEvent
 
 OUTBOX = "outbox"
@@ -30,15 +31,38 @@ class UnitOfWork:
         self.events: list[CloudEvent] = []
 
     def save(self, doc: Document) -> Document:
-        """Validate now; write at commit. New documents get their id at once."""
+        """Validate now; write at commit.
+
+        A document with a ``version`` field is saved only if nobody changed it since it
+        was loaded (optimistic concurrency); otherwise the whole unit is a ``CONFLICT``.
+        """
         doc.validate()
         if doc.pk is None:
             doc.pk = ObjectId()
-        son = doc.to_mongo()
         collection = type(doc)._get_collection()
-        self._writes.append(
-            lambda s: collection.replace_one({"_id": son["_id"]}, son, upsert=True, session=s)
-        )
+        if "version" not in doc._fields:
+            son = doc.to_mongo()
+            self._writes.append(
+                lambda s: collection.replace_one({"_id": son["_id"]}, son, upsert=True, session=s)
+            )
+            return doc
+        expected = doc.version or 0
+        doc.version = expected + 1
+        son = doc.to_mongo()
+        guard = {
+            "_id": son["_id"],
+            "version": {"$in": [expected, None]} if expected == 0 else expected,
+        }
+
+        def write(session: ClientSession) -> None:
+            result = collection.replace_one(guard, son, session=session)
+            if result.matched_count == 0:
+                raise Conflict(
+                    f"This {type(doc).__name__.lower()} was changed by someone else in the "
+                    "meantime; reload it and try again."
+                )
+
+        self._writes.append(write)
         return doc
 
     def insert(self, doc: Document) -> Document:

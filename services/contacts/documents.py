@@ -13,6 +13,7 @@ from mongoengine import (
     EmbeddedDocument,
     EmbeddedDocumentListField,
     EnumField,
+    IntField,
     ListField,
     ObjectIdField,
     StringField,
@@ -50,6 +51,7 @@ class State(Document):
     withdrawal_date = DateField()
     status_history = EmbeddedDocumentListField(StatusChange)
     updated_at = DateTimeField(default=utcnow)
+    version = IntField(default=0, min_value=0)
 
 
 class Authority(Document):
@@ -69,6 +71,7 @@ class Authority(Document):
     languages = ListField(StringField())
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    version = IntField(default=0, min_value=0)
 
 
 class Contact(Document):
@@ -102,6 +105,7 @@ class Contact(Document):
     archived_at = DateTimeField()
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    version = IntField(default=0, min_value=0)
 
     @property
     def emails(self) -> set[str]:
@@ -159,7 +163,7 @@ def field_changes(
     before: dict[str, Any], after: dict[str, Any]
 ) -> list[tuple[str, str | None, str | None]]:
     """(field, before, after) for every field whose shown value differs, by field name."""
-    skip = {"updated_at", "created_at"}
+    skip = {"updated_at", "created_at", "version"}
     changes = []
     for key in sorted((set(before) | set(after)) - skip):
         old, new = _shown(before.get(key)), _shown(after.get(key))
