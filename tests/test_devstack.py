@@ -69,17 +69,22 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return rest
 
 
-def _states(port: int, token: str) -> dict[str, object]:
+def _graphql(port: int | str, token: str, query: str) -> dict[str, object]:
     response = httpx.post(
         f"http://127.0.0.1:{port}/graphql",
-        json={
-            "query": "{ states(filter: {participant: true}) "
-            "{ totalCount edges { node { code } } } }"
-        },
+        json={"query": query},
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     )
     return response.json()
+
+
+def _states(port: int, token: str) -> dict[str, object]:
+    return _graphql(
+        port,
+        token,
+        "{ states(filter: {participant: true}) { totalCount edges { node { code } } } }",
+    )
 
 
 def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
@@ -114,19 +119,15 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
 
 def test_data_outlives_a_restart(tmp_path: Path) -> None:
     env = _env(tmp_path / "dief", free_port(), free_port(), free_port())
-    secretariat = None
     proc, _ = _start(env)
     try:
         secretariat = _dief("token", "--sub", "sec", "--role", "secretariat", env=env)
-        change = httpx.post(
-            f"http://127.0.0.1:{env['DIEF_CONTACTS_PORT']}/graphql",
-            json={
-                "query": 'mutation { stateStatusChange(input: {code: "NOR", status: '
-                'SIGNATORY, signatureDate: "2013-06-03"}) { state { status } } }'
-            },
-            headers={"Authorization": f"Bearer {secretariat}"},
-            timeout=10,
-        ).json()
+        change = _graphql(
+            env["DIEF_CONTACTS_PORT"],
+            secretariat,
+            'mutation { stateStatusChange(input: {code: "NOR", status: SIGNATORY, '
+            'signatureDate: "2013-06-03"}) { state { status } } }',
+        )
         assert change["data"]["stateStatusChange"]["state"]["status"] == "SIGNATORY", change
     finally:
         _stop(proc)
