@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 
 from services.common.principal import Role
 from services.common.settings import get_settings
@@ -80,6 +82,52 @@ def cmd_seed_states(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_events_docs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.common import asyncapi
+    from services.common.settings import Settings
+    from services.event_catalogue import load_all
+
+    retention = Settings.model_fields["stream_max_age_days"].default  # the documented default
+    text = asyncapi.render(
+        asyncapi.document(
+            load_all(),
+            version=version("dief-exchange"),
+            retention_days=retention,
+        )
+    )
+    target = Path(args.output)
+    if args.check:
+        if not target.exists() or target.read_text() != text:
+            print(f"{target} is out of date: run 'dief events docs'", file=sys.stderr)
+            return 1
+        return 0
+    target.write_text(text)
+    print(f"wrote {target}")
+    return 0
+
+
+def cmd_events_tail(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import datetime
+
+    from services.events_tail import tail
+
+    since = datetime.fromisoformat(args.since.replace("Z", "+00:00")) if args.since else None
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            tail(
+                get_settings(),
+                subject=args.subject,
+                since=since,
+                from_seq=args.from_seq,
+                follow=not args.no_follow,
+            )
+        )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dief", description="DIEF Exchange command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -119,6 +167,25 @@ def parser() -> argparse.ArgumentParser:
         "--sample", action="store_true", help="also load the illustrative development statuses"
     )
     seed.set_defaults(func=cmd_seed_states)
+
+    events = sub.add_parser("events", help="the event stream").add_subparsers(
+        dest="events_command", required=True
+    )
+    docs = events.add_parser("docs", help="write the AsyncAPI document from the catalogue")
+    docs.add_argument("--output", default="docs/asyncapi.yaml")
+    docs.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    docs.set_defaults(func=cmd_events_docs)
+    tail = events.add_parser("tail", help="print events as JSON lines, replaying from JetStream")
+    tail.add_argument("--subject", default="dief.>", help="e.g. 'dief.meetings.>'")
+    start = tail.add_mutually_exclusive_group()
+    start.add_argument("--since", help="ISO 8601 time, e.g. 2026-01-01T00:00:00Z")
+    start.add_argument("--from-seq", type=int, help="stream sequence to start from")
+    tail.add_argument(
+        "--no-follow",
+        action="store_true",
+        help="stop when caught up instead of waiting for new events",
+    )
+    tail.set_defaults(func=cmd_events_tail)
     return p
 
 

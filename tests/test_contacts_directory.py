@@ -456,7 +456,16 @@ async def test_concurrent_edits_do_not_overwrite_each_other(
     with unit_of_work(ALIAS) as uow:
         uow.save(first)
     second.title = "Deputy"
-    lost = handlers.event("contacts", "contact", "changed", subject="lost-update")
+    lost = handlers.event(
+        "contacts",
+        "contact",
+        "changed",
+        subject=created["data"]["contactCreate"]["contact"]["id"],
+        contactId=created["data"]["contactCreate"]["contact"]["id"],
+        authorityId=customs["id"],
+        stateCode="FRA",
+        action="UPDATED",
+    )
     with pytest.raises(Conflict), unit_of_work(ALIAS) as uow:
         uow.record(lost)
         uow.save(second)

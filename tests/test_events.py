@@ -21,6 +21,7 @@ from nats.js.errors import NotFoundError
 from pymongo.errors import DuplicateKeyError
 
 from services.common import mongo
+from services.common.catalogue import EventData, declare
 from services.common.events import CloudEvent, event
 from services.common.messaging import PROCESSED, DurableConsumer, ensure_stream
 from services.common.outbox import OutboxRelay, pending_events
@@ -102,7 +103,13 @@ def outbox(alias: str) -> Any:
     return mongo.database(alias)[OUTBOX]
 
 
+class ThingHappened(EventData):
+    n: int
+
+
 def new_event(entity: str, **data: Any) -> CloudEvent:
+    """An event of a test-only type, declared in the catalogue like any other."""
+    declare("eventtests", entity, "happened", summary="test", why="test", data=ThingHappened)
     return event("eventtests", entity, "happened", subject=f"thing-{entity}", **data)
 
 

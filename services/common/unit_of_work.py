@@ -17,7 +17,7 @@ from bson import ObjectId
 from mongoengine import Document
 from pymongo.client_session import ClientSession
 
-from services.common import mongo
+from services.common import catalogue, mongo
 from services.common.errors import Conflict
 from services.common.events import CloudEvent
 
@@ -76,6 +76,8 @@ class UnitOfWork:
         return doc
 
     def record(self, event: CloudEvent) -> None:
+        """Add ``event`` to the outbox; it must be declared in the catalogue and match."""
+        catalogue.validate(event)
         self.events.append(event)
         entry = outbox_entry(event)
         outbox = mongo.database(self.alias)[OUTBOX]

@@ -21,6 +21,7 @@ from services.common.ids import to_global_id
 from services.common.principal import Principal, require_authenticated
 from services.common.unit_of_work import UnitOfWork, unit_of_work
 from services.contacts import domain
+from services.contacts import events as _declared_events  # noqa: F401 - the catalogue
 from services.contacts.documents import (
     ALIAS,
     Authority,
