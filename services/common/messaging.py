@@ -66,10 +66,13 @@ async def connect_nats(url: str, name: str) -> NATS:
     )
 
 
-async def ensure_stream(js: JetStreamContext, name: str, max_age_days: int) -> None:
+async def ensure_stream(
+    js: JetStreamContext, name: str, max_age_days: int, replicas: int = 1
+) -> None:
     """Create the stream of ``dief.>`` or bring its configuration up to date."""
     config = StreamConfig(
         name=name,
+        num_replicas=replicas,
         subjects=["dief.>"],
         storage=StorageType.FILE,
         max_age=max_age_days * 86400.0,
@@ -85,8 +88,11 @@ async def ensure_stream(js: JetStreamContext, name: str, max_age_days: int) -> N
 class NatsLink:
     """Keeps trying to reach NATS in the background until it succeeds."""
 
-    def __init__(self, url: str, name: str, stream: str, max_age_days: int) -> None:
+    def __init__(
+        self, url: str, name: str, stream: str, max_age_days: int, replicas: int = 1
+    ) -> None:
         self.url = url
+        self.replicas = replicas
         self.name = name
         self.stream = stream
         self.max_age_days = max_age_days
@@ -105,7 +111,7 @@ class NatsLink:
             try:
                 nc = await connect_nats(self.url, self.name)
                 js = nc.jetstream()
-                await ensure_stream(js, self.stream, self.max_age_days)
+                await ensure_stream(js, self.stream, self.max_age_days, self.replicas)
                 self.nc, self.js = nc, js
             except Exception as exc:
                 if nc is not None and not nc.is_closed:

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     )
     stream_name: str = "DIEF"
     stream_max_age_days: int = Field(default=365, ge=1)
+    stream_replicas: int = Field(default=1, ge=1, le=5)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
 
     # The principal token every subgraph call carries, signed by the gateway.
