@@ -31,12 +31,12 @@ slapd:
 
 ## test: installs what the tests need, then runs them against real servers
 test: install slapd
-	$(BIN)/ruff check services tests
+	$(BIN)/ruff check services gateway tests examples
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check services tests
-	$(BIN)/ruff format --check services tests
+	$(BIN)/ruff check services gateway tests examples
+	$(BIN)/ruff format --check services gateway tests examples
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""The federated gateway: one GraphQL endpoint in front of the subgraphs."""

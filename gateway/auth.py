@@ -1,0 +1,146 @@
+"""Verifying callers' OIDC JWTs at the gateway.
+
+The identity provider's public keys come from a JWKS file (dev) or URL (production),
+cached and refreshed when a token names a key id not seen before (rate-limited, so a flood
+of made-up key ids cannot turn into a flood of fetches). Only asymmetric algorithms are
+accepted; ``none`` and HMAC never are, whatever the configuration says.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import jwt
+
+from services.common.errors import Unauthenticated
+from services.common.principal import Principal, principal_from_claims
+
+ASYMMETRIC = frozenset(
+    {"EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+
+
+def parse_jwks(document: str) -> dict[str, jwt.PyJWK]:
+    data = json.loads(document)
+    keys: dict[str, jwt.PyJWK] = {}
+    for raw in data.get("keys", []):
+        if raw.get("kty") == "oct" or not raw.get("kid"):
+            continue  # symmetric keys and keys without an id are never used
+        try:
+            keys[raw["kid"]] = jwt.PyJWK(raw)
+        except jwt.PyJWTError:
+            continue  # a key type this library cannot use is skipped, not fatal
+    return keys
+
+
+class JwksSource:
+    """Public keys by id, from a file path or an http(s) URL."""
+
+    def __init__(
+        self,
+        location: str,
+        *,
+        min_refresh_seconds: float = 30.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.location = location
+        self.min_refresh_seconds = min_refresh_seconds
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._http = http
+
+    @property
+    def is_url(self) -> bool:
+        return self.location.startswith(("https://", "http://"))
+
+    async def _fetch(self) -> str:
+        if not self.is_url:
+            return Path(self.location.removeprefix("file://")).read_text()
+        client = self._http or httpx.AsyncClient(timeout=5.0)
+        try:
+            response = await client.get(self.location)
+            response.raise_for_status()
+            return response.text
+        finally:
+            if self._http is None:
+                await client.aclose()
+
+    async def refresh(self) -> None:
+        self._keys = parse_jwks(await self._fetch())
+        self._fetched_at = time.monotonic()
+
+    async def key(self, kid: str | None) -> jwt.PyJWK:
+        if kid is None:
+            raise Unauthenticated("The token names no key id (kid).")
+        if kid not in self._keys and (
+            time.monotonic() - self._fetched_at >= self.min_refresh_seconds
+        ):
+            try:
+                await self.refresh()
+            except (OSError, httpx.HTTPError, ValueError) as exc:
+                raise Unauthenticated(
+                    "The identity provider's keys cannot be loaded right now."
+                ) from exc
+        if kid not in self._keys:
+            raise Unauthenticated(
+                "The token was signed by a key the identity provider does not publish."
+            )
+        return self._keys[kid]
+
+
+@dataclass(frozen=True)
+class CallerPolicy:
+    issuer: str
+    audience: str
+    algorithms: frozenset[str]
+    leeway_seconds: int = 30
+
+    @classmethod
+    def build(
+        cls, issuer: str, audience: str, algorithms: Iterable[str], leeway_seconds: int = 30
+    ) -> CallerPolicy:
+        allowed = frozenset(algorithms) & ASYMMETRIC
+        if not allowed:
+            raise ValueError("at least one asymmetric algorithm must be allowed")
+        return cls(issuer, audience, allowed, leeway_seconds)
+
+
+class CallerVerifier:
+    def __init__(self, keys: JwksSource, policy: CallerPolicy) -> None:
+        self.keys = keys
+        self.policy = policy
+
+    async def verify(self, token: str) -> Principal:
+        """The caller the token names. Participation is not taken from the token: the
+        gateway sets it from the State registry."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("The bearer token is not a JWT.") from exc
+        algorithm = header.get("alg")
+        if algorithm not in self.policy.algorithms:
+            raise Unauthenticated(f"Token algorithm {algorithm!r} is not accepted.")
+        key = await self.keys.key(header.get("kid"))
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=[algorithm],
+                issuer=self.policy.issuer,
+                audience=self.policy.audience,
+                leeway=self.policy.leeway_seconds,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("The token has expired.") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise Unauthenticated("The token is not valid yet.") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"The token was refused: {exc}.") from exc
+        claims.pop("participant", None)  # never trusted from the caller
+        return principal_from_claims(claims)
