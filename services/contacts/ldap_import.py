@@ -1,0 +1,359 @@
+"""One sync run: read a State's national LDAP directory, plan, and apply it all or not at all.
+
+A run is recorded before it starts and completed when it ends, whatever happens. It
+applies nothing unless the source was read completely and every entry was accepted;
+then every contact written, every history record and every event is committed in one
+MongoDB transaction. A dry run plans the same way and writes only its record.
+
+Full runs read every entry and archive the contacts whose entry is gone; incremental runs
+read only the entries modified since the last successful run (``modifyTimestamp``) and
+archive nothing, since they cannot see deletions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bson import ObjectId
+from pymongo import InsertOne, ReplaceOne
+from pymongo.client_session import ClientSession
+
+from services.common import catalogue, mongo
+from services.common.errors import Conflict
+from services.common.events import event
+from services.common.ids import to_global_id
+from services.common.principal import Principal
+from services.common.secrets import SecretUnavailable, resolve_secret
+from services.common.unit_of_work import OUTBOX, outbox_entry
+from services.contacts import domain, handlers
+from services.contacts.documents import ALIAS, Authority, ChangeRecord, Contact, snapshot, utcnow
+from services.contacts.ldap_mapping import (
+    MAX_DETAILS,
+    SYNCED_FIELDS,
+    SourceEntry,
+    Synced,
+    SyncPlan,
+    changed_since_filter,
+    mapping_with_overrides,
+    plan_sync,
+    requested_attributes,
+    watermark,
+)
+from services.contacts.ldap_reader import SourceConnection, SourceUnreadable, connect, read_entries
+from services.contacts.ldap_sources import LdapSyncRun, LdapSyncSource, RunDetail, source_of
+
+log = logging.getLogger("dief.ldap.sync")
+
+DEFAULT_PAGE_SIZE = 500
+
+
+class RunFailed(RuntimeError):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def actor(code: str) -> str:
+    return f"ldap-sync:{code}"
+
+
+def last_watermark(code: str) -> tuple[str | None, str | None]:
+    """Where an incremental run starts: the newest change the last applied run read."""
+    last = (
+        LdapSyncRun.objects(state_code=code, status="SUCCEEDED", dry_run=False)
+        .order_by("-started_at")
+        .only("watermark", "watermark_attribute")
+        .first()
+    )
+    if last is None or not last.watermark:
+        return None, None
+    return last.watermark_attribute, last.watermark
+
+
+def start_run(
+    principal: Principal | None, state_code: str, *, full: bool, dry_run: bool, page_size: int
+) -> LdapSyncRun:
+    """``ldapSyncRun``: that State's representatives or the Secretariat."""
+    code = domain.state_code(state_code)
+    p = handlers.manager_of(principal, code)
+    source_of(code)  # NOT_FOUND before anything is recorded
+    return run_sync(
+        code, full=full, dry_run=dry_run, started_by=p.subject, trigger="API", page_size=page_size
+    )
+
+
+def run_sync(
+    code: str,
+    *,
+    full: bool,
+    dry_run: bool,
+    started_by: str,
+    trigger: str,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    timeout_seconds: float = 10.0,
+) -> LdapSyncRun:
+    source = source_of(code)
+    attribute, since = (None, None) if full else last_watermark(code)
+    run = LdapSyncRun(
+        state_code=code,
+        started_by=started_by,
+        trigger=trigger,
+        full=since is None,
+        dry_run=dry_run,
+        started_at=utcnow(),
+        status="RUNNING",
+        since_attribute=attribute,
+        since=since,
+    )
+    run.save()
+    try:
+        _run(source, run, page_size, timeout_seconds)
+        run.status = "SUCCEEDED"
+    except RunFailed as exc:
+        run.status, run.error_kind, run.error = "FAILED", exc.kind, exc.message
+    except SourceUnreadable as exc:
+        run.status, run.error_kind, run.error = "FAILED", exc.kind, exc.message
+    except SecretUnavailable as exc:
+        run.status, run.error_kind, run.error = "FAILED", "SECRET", str(exc)
+    except Conflict as exc:
+        run.status, run.error_kind, run.error = "FAILED", "CONFLICT", exc.message
+    except Exception as exc:  # recorded, then raised: a run never stays RUNNING
+        run.status, run.error_kind, run.error = "FAILED", "INTERNAL", type(exc).__name__
+        run.finished_at = utcnow()
+        run.save()
+        raise
+    run.finished_at = utcnow()
+    run.save()
+    log.info(
+        "ldap sync run",
+        extra={"state": code, "status": run.status, "full": run.full, "dryRun": dry_run},
+    )
+    return run
+
+
+def _run(source: LdapSyncSource, run: LdapSyncRun, page_size: int, timeout: float) -> None:
+    authority = Authority.objects(id=source.authority_id).first()
+    if authority is None or authority.state_code != source.state_code:
+        raise RunFailed("CONFIG", "the source's authority no longer exists")
+    mapping = mapping_with_overrides(source.mapping)
+    password = resolve_secret(source.secret_ref) if source.secret_ref else None
+    conn = connect(
+        SourceConnection(
+            url=source.url,
+            bind_dn=source.bind_dn,
+            password=password,
+            start_tls=source.start_tls,
+            verify_certificates=source.verify_certificates,
+            ca_file=source.ca_file,
+            timeout_seconds=timeout,
+        )
+    )
+    try:
+        found = read_entries(
+            conn,
+            base_dn=source.base_dn,
+            search_filter=changed_since_filter(source.filter, run.since_attribute, run.since),
+            scope=source.scope,
+            attributes=requested_attributes(mapping),
+            page_size=page_size,
+        )
+    finally:
+        conn.unbind()
+    run.pages, run.read = found.pages, len(found.entries)
+    run.watermark_attribute, run.watermark = watermark(
+        found.entries, run.since_attribute, run.since
+    )
+
+    synced = _synced(source.state_code)
+    plan = plan_sync(
+        found.entries,
+        synced,
+        mapping,
+        full=run.full,
+        taken_emails=_taken_emails(authority, source.state_code),
+    )
+    _count(run, plan)
+    if plan.rejected:
+        raise RunFailed(
+            "REJECTED",
+            f"{len(plan.rejected)} of {run.read} entries cannot be taken (see the details); "
+            "nothing was applied",
+        )
+    active = sum(not s.archived for s in synced)
+    if run.full and not found.entries and active:
+        raise RunFailed(
+            "EMPTY",
+            f"the source returned no entries; refusing to archive {active} contacts "
+            "(check the base DN, the filter and the bind account's rights)",
+        )
+    if not run.dry_run:
+        _apply(plan, authority, source.state_code, run.started_by)
+
+
+def _count(run: LdapSyncRun, plan: SyncPlan) -> None:
+    run.added, run.changed = len(plan.added), len(plan.changed)
+    run.archived, run.rejected = len(plan.archived), len(plan.rejected)
+    run.unchanged = plan.unchanged
+    details = plan.details
+    run.details = [
+        RunDetail(
+            action=d.action, dn=d.dn, key=d.key, reason=d.reason, fields=list(d.changed_fields)
+        )
+        for d in details[:MAX_DETAILS]
+    ]
+    run.details_truncated = len(details) > MAX_DETAILS
+
+
+def _synced(code: str) -> list[Synced]:
+    fields = ["id", "ldap_key", "archived_at", *SYNCED_FIELDS]
+    return [
+        Synced(
+            id=c.pk,
+            key=c.ldap_key,
+            fields={name: getattr(c, name) for name in SYNCED_FIELDS},
+            archived=c.archived_at is not None,
+        )
+        for c in Contact.objects(ldap_source=code, source="LDAP").only(*fields)
+    ]
+
+
+def _taken_emails(authority: Authority, code: str) -> dict[str, str]:
+    """Addresses in use at the authority: email -> entry key ("" for a hand-made contact).
+    The functional address stays taken while archived (a unique index holds it)."""
+    taken: dict[str, str] = {}
+    for c in Contact.objects(authority_id=authority.pk).only(
+        "functional_email", "personal_email", "archived_at", "ldap_source", "ldap_key"
+    ):
+        owner = c.ldap_key if c.ldap_source == code and c.ldap_key else ""
+        taken[c.functional_email] = owner
+        if c.personal_email and c.archived_at is None:
+            taken.setdefault(c.personal_email, owner)
+    return taken
+
+
+# --- applying a plan ---------------------------------------------------------------------
+
+
+def _contact_event(contact: Contact, action: str) -> Any:
+    return event(
+        "contacts",
+        "contact",
+        "changed",
+        subject=to_global_id("Contact", contact.pk),
+        contactId=to_global_id("Contact", contact.pk),
+        authorityId=to_global_id("Authority", contact.authority_id),
+        stateCode=contact.state_code,
+        action=action,
+    )
+
+
+def _apply(plan: SyncPlan, authority: Authority, code: str, started_by: str) -> None:
+    now = utcnow()
+    who = actor(code)
+    inserts: list[dict[str, Any]] = []
+    replaces: list[ReplaceOne[dict[str, Any]]] = []
+    history: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+
+    def record(contact: Contact, action: str, before: dict[str, Any] | None) -> None:
+        history.append(
+            ChangeRecord(
+                entity="Contact",
+                entity_id=str(contact.pk),
+                action=action,
+                actor=who,
+                actor_state=None,
+                at=now,
+                before=before or {},
+                after=snapshot(contact),
+            ).to_mongo()
+        )
+        change = _contact_event(contact, action)
+        catalogue.validate(change)
+        outbox.append(outbox_entry(change))
+
+    for entry, fields in plan.added:
+        contact = _new_contact(entry, fields, authority, code, started_by, now)
+        inserts.append(contact.to_mongo())
+        record(contact, "CREATED", None)
+
+    changed_ids = [synced.id for synced, _, _ in plan.changed] + [s.id for s in plan.archived]
+    loaded = {c.pk: c for c in Contact.objects(id__in=changed_ids)}
+    for synced, entry, differences in plan.changed:
+        contact = loaded[synced.id]
+        before = snapshot(contact)
+        for name, value in differences.items():
+            setattr(contact, name, value)
+        contact.ldap_dn = entry.dn
+        contact.archived_at = None
+        contact.last_verified_at, contact.verified_by = now, who
+        contact.updated_at = now
+        replaces.append(_guarded(contact))
+        record(contact, "UPDATED", before)
+    for synced in plan.archived:
+        contact = loaded[synced.id]
+        before = snapshot(contact)
+        contact.archived_at = contact.updated_at = now
+        replaces.append(_guarded(contact))
+        record(contact, "ARCHIVED", before)
+
+    if not (inserts or replaces):
+        return
+    contacts = Contact._get_collection()
+    history_collection = ChangeRecord._get_collection()
+    outbox_collection = mongo.database(ALIAS)[OUTBOX]
+
+    def write(session: ClientSession) -> None:
+        if inserts:
+            contacts.insert_many(inserts, ordered=True, session=session)
+        if replaces:
+            result = contacts.bulk_write(replaces, ordered=True, session=session)
+            if result.matched_count != len(replaces):
+                raise Conflict("a synced contact was changed meanwhile; run the sync again")
+        history_collection.bulk_write([InsertOne(h) for h in history], session=session)
+        outbox_collection.insert_many(outbox, ordered=True, session=session)
+
+    _transaction(write)
+
+
+def _transaction(write: Callable[[ClientSession], None]) -> None:
+    with mongo.client(ALIAS).start_session() as session:
+        session.with_transaction(write)
+
+
+def _guarded(contact: Contact) -> ReplaceOne[dict[str, Any]]:
+    expected = contact.version or 0
+    contact.version = expected + 1
+    contact.validate()
+    return ReplaceOne({"_id": contact.pk, "version": expected}, contact.to_mongo())
+
+
+def _new_contact(
+    entry: SourceEntry,
+    fields: dict[str, Any],
+    authority: Authority,
+    code: str,
+    started_by: str,
+    now: Any,
+) -> Contact:
+    contact = Contact(
+        authority_id=authority.pk,
+        state_code=code,
+        authority_kind=authority.kind,
+        source="LDAP",
+        ldap_source=code,
+        ldap_key=entry.key,
+        ldap_dn=entry.dn,
+        last_verified_at=now,
+        verified_by=actor(code),
+        created_at=now,
+        updated_at=now,
+        version=1,
+        **fields,
+    )
+    contact.pk = ObjectId()
+    contact.validate()
+    return contact

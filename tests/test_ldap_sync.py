@@ -1,0 +1,353 @@
+"""Importing a national LDAP directory into the DIEF directory, against a real slapd."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mongoengine
+import pytest
+from ldap3 import MODIFY_REPLACE, Connection, Server
+
+from services.common import mongo
+from services.common.settings import Settings
+from services.contacts.documents import ALIAS, Authority, ChangeRecord, Contact, State
+from services.contacts.domain import AttStatus, AuthorityKind
+from services.contacts.ldap_import import run_sync
+from services.contacts.ldap_sources import LdapSyncRun, LdapSyncSource
+from services.dev.servers import ServerProcess, free_port
+from services.dev.slapd import slapd_server, throwaway_certificates
+
+SUFFIX = "dc=fra,dc=example"
+ADMIN = f"cn=admin,{SUFFIX}"
+READER = f"cn=reader,{SUFFIX}"
+READER_PASSWORD = "reader-password"
+_bases = itertools.count(1)
+
+
+def admin(port: int) -> Connection:
+    return Connection(
+        Server(f"ldap://127.0.0.1:{port}"), ADMIN, "secret", auto_bind=True, raise_exceptions=True
+    )
+
+
+def populate_root(port: int) -> None:
+    conn = admin(port)
+    conn.add(SUFFIX, ["dcObject", "organization"], {"o": "Douane", "dc": "fra"})
+    conn.add(
+        READER, ["organizationalRole", "simpleSecurityObject"], {"userPassword": READER_PASSWORD}
+    )
+    conn.unbind()
+
+
+@pytest.fixture(scope="module")
+def source_ldap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    root = tmp_path_factory.mktemp("source-ldap")
+    server = slapd_server(root, suffix=SUFFIX, root_dn=ADMIN).start()
+    populate_root(server.port)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_ldap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
+    root = tmp_path_factory.mktemp("source-ldap-tls")
+    ca, cert, key = throwaway_certificates(root / "tls")
+    server = slapd_server(root, suffix=SUFFIX, root_dn=ADMIN, tls=(cert, key)).start()
+    populate_root(server.port)
+    yield server, ca
+    server.stop()
+
+
+def person(uid: str, **attributes: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "cn": f"Agent {uid}",
+        "sn": uid,
+        "mail": f"{uid}@douane.example",
+        "telephoneNumber": "+33 1 23 45 67 89",
+    }
+    values.update(attributes)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class People:
+    """A branch of the source directory of its own, for one test."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.base = f"ou=people{next(_bases)},{SUFFIX}"
+        self.conn = admin(port)
+        self.conn.add(self.base, ["organizationalUnit"])
+
+    def dn(self, uid: str) -> str:
+        return f"uid={uid},{self.base}"
+
+    def add(self, uid: str, **attributes: Any) -> None:
+        self.conn.add(self.dn(uid), ["inetOrgPerson"], person(uid, **attributes))
+
+    def change(self, uid: str, **attributes: Any) -> None:
+        self.conn.modify(self.dn(uid), {k: [(MODIFY_REPLACE, [v])] for k, v in attributes.items()})
+
+    def delete(self, uid: str) -> None:
+        self.conn.delete(self.dn(uid))
+
+
+@pytest.fixture
+def registry(settings: Settings, clean_databases: None) -> Iterator[Authority]:
+    mongo.connect(ALIAS, settings.mongodb_uri, settings.contacts_db)
+    State(code="FRA", name="France", status=AttStatus.STATE_PARTY).save()
+    customs = Authority(state_code="FRA", kind=AuthorityKind.CUSTOMS, name="Douane").save()
+    yield customs
+    mongoengine.disconnect(ALIAS)
+
+
+@pytest.fixture
+def people(source_ldap: ServerProcess) -> People:
+    return People(source_ldap.port)
+
+
+@pytest.fixture
+def source(registry: Authority, people: People, monkeypatch: pytest.MonkeyPatch) -> LdapSyncSource:
+    monkeypatch.setenv("FRA_LDAP_PASSWORD", READER_PASSWORD)
+    return LdapSyncSource(
+        state_code="FRA",
+        url=f"ldap://127.0.0.1:{people.port}",
+        bind_dn=READER,
+        secret_ref="env:FRA_LDAP_PASSWORD",
+        base_dn=people.base,
+        authority_id=registry.pk,
+    ).save()
+
+
+def sync(*, full: bool = False, dry_run: bool = False, page_size: int = 500) -> LdapSyncRun:
+    return run_sync(
+        "FRA", full=full, dry_run=dry_run, started_by="tester", trigger="CLI", page_size=page_size
+    )
+
+
+def synced() -> dict[str, Contact]:
+    return {c.ldap_dn.split(",")[0][4:]: c for c in Contact.objects(source="LDAP")}
+
+
+def actions(run: LdapSyncRun) -> list[tuple[str, str]]:
+    return sorted((d.action, (d.dn or d.key or "").split(",")[0]) for d in run.details)
+
+
+# --- full, incremental, deletion ---------------------------------------------------------
+
+
+def test_a_full_sync_reads_page_by_page_and_adds_every_entry(
+    source: LdapSyncSource, people: People
+) -> None:
+    for n in range(7):
+        people.add(f"agent{n}", title="Inspecteur", preferredLanguage="fr-FR, en;q=0.8")
+    run = sync(full=True, page_size=3)
+    assert (run.status, run.error) == ("SUCCEEDED", None)
+    assert (run.read, run.pages, run.added, run.changed, run.archived) == (7, 3, 7, 0, 0)
+    assert (run.started_by, run.trigger, run.full) == ("tester", "CLI", True)
+    assert run.finished_at >= run.started_at
+    contacts = synced()
+    assert len(contacts) == 7
+    one = contacts["agent3"]
+    assert (one.name, one.functional_email, one.phone, one.title, one.languages) == (
+        "Agent agent3",
+        "agent3@douane.example",
+        "+33123456789",
+        "Inspecteur",
+        ["en", "fr"],
+    )
+    assert (one.state_code, one.authority_kind, one.ldap_source) == ("FRA", "CUSTOMS", "FRA")
+    assert one.last_verified_at is not None
+    assert ChangeRecord.objects(entity="Contact", action="CREATED").count() == 7
+    outbox = mongo.database(ALIAS)["outbox"]
+    assert outbox.count_documents({"subject": "dief.contacts.contact.changed"}) == 7
+    again = sync(full=True)
+    assert (again.status, again.added, again.changed, again.unchanged) == ("SUCCEEDED", 0, 0, 7)
+
+
+def test_an_incremental_sync_reads_only_what_changed(
+    source: LdapSyncSource, people: People
+) -> None:
+    for n in range(5):
+        people.add(f"agent{n}")
+    first = sync()
+    assert first.full and first.added == 5, "the first run of a source is a full one"
+    people.change("agent2", title="Chef de bureau")
+    people.add("agent9")
+    run = sync()
+    assert (run.status, run.full) == ("SUCCEEDED", False)
+    assert run.since == first.watermark
+    assert run.read == 2, "it reads the changed entries, not all of them"
+    assert run.since_attribute == "entryCSN"
+    assert (run.added, run.changed, run.archived) == (1, 1, 0)
+    assert synced()["agent2"].title == "Chef de bureau"
+    assert "agent9" in synced()
+
+
+def test_an_entry_gone_from_the_source_archives_its_contact(
+    source: LdapSyncSource, people: People
+) -> None:
+    for n in range(3):
+        people.add(f"agent{n}")
+    sync(full=True)
+    people.delete("agent1")
+    incremental = sync()
+    assert incremental.archived == 0, "an incremental run cannot see deletions"
+    run = sync(full=True)
+    assert (run.status, run.archived) == ("SUCCEEDED", 1)
+    gone = synced()["agent1"]
+    assert gone.archived_at is not None
+    assert Contact.objects(id=gone.pk).count() == 1, "archived, never deleted"
+    people.add("agent1")  # a new entry: another entryUUID, the same address
+    back = sync(full=True)
+    assert back.status == "FAILED"
+    assert "agent1@douane.example is already used" in back.details[0].reason
+
+
+def test_contacts_entered_by_hand_are_never_touched(
+    source: LdapSyncSource, people: People, registry: Authority
+) -> None:
+    by_hand = Contact(
+        authority_id=registry.pk,
+        state_code="FRA",
+        authority_kind=AuthorityKind.CUSTOMS,
+        name="Saisi à la main",
+        functional_email="main@douane.example",
+    ).save()
+    people.add("agent0")
+    assert sync(full=True).added == 1
+    people.delete("agent0")
+    assert sync(full=True).archived == 1
+    kept = Contact.objects(id=by_hand.pk).first()
+    assert (kept.archived_at, kept.name, kept.version) == (None, "Saisi à la main", 0)
+
+
+def test_a_dry_run_returns_the_diff_and_writes_nothing_but_its_record(
+    source: LdapSyncSource, people: People
+) -> None:
+    for n in range(3):
+        people.add(f"agent{n}")
+    sync(full=True)
+    people.change("agent0", title="Directeur")
+    people.delete("agent1")
+    people.add("agent5")
+    run = sync(full=True, dry_run=True)
+    assert (run.status, run.dry_run) == ("SUCCEEDED", True)
+    assert actions(run) == [
+        ("ADDED", "uid=agent5"),
+        ("ARCHIVED", synced()["agent1"].ldap_key),
+        ("CHANGED", "uid=agent0"),
+    ]
+    assert [d.fields for d in run.details if d.action == "CHANGED"] == [["title"]]
+    assert synced()["agent0"].title is None
+    assert synced()["agent1"].archived_at is None
+    assert "agent5" not in synced()
+    assert sync().since == LdapSyncRun.objects(dry_run=False).order_by("started_at")[0].watermark
+
+
+def test_the_mapping_can_be_overridden(source: LdapSyncSource, people: People) -> None:
+    source.mapping = {"name": "displayName", "phone": "homePhone", "title": None}
+    source.save()
+    people.add("agent0", displayName="Jeanne Martin", homePhone="+33 6 12 34 56 78", title="X")
+    run = sync(full=True)
+    assert run.status == "SUCCEEDED", run.error
+    one = synced()["agent0"]
+    assert (one.name, one.phone, one.title) == ("Jeanne Martin", "+33612345678", None)
+
+
+# --- bad input and faults: all or nothing ------------------------------------------------
+
+
+def test_entries_without_mail_or_with_a_bad_phone_fail_the_run_with_reasons(
+    source: LdapSyncSource, people: People
+) -> None:
+    people.add("good")
+    people.add("nomail", mail=None)
+    people.add("badphone", telephoneNumber="01 23 45")
+    run = sync(full=True)
+    assert (run.status, run.error_kind, run.rejected, run.added) == ("FAILED", "REJECTED", 2, 1)
+    reasons = {d.dn.split(",")[0]: d.reason for d in run.details if d.action == "REJECTED"}
+    assert "no mail" in reasons["uid=nomail"]
+    assert "not an international phone number" in reasons["uid=badphone"]
+    assert Contact.objects.count() == 0, "a failed run applies nothing, not even the good entry"
+
+
+@pytest.mark.parametrize(
+    ("change", "kind", "words"),
+    [
+        ({"url": f"ldap://127.0.0.1:{free_port()}"}, "UNREACHABLE", "cannot reach"),
+        ({"secret_ref": "env:WRONG_PASSWORD"}, "CREDENTIALS", "invalid credentials"),
+        ({"secret_ref": "env:NOT_SET_ANYWHERE"}, "SECRET", "is not set"),
+        ({"base_dn": f"ou=nowhere,{SUFFIX}"}, "BASE_DN", "does not exist"),
+    ],
+)
+def test_a_source_that_cannot_be_read_fails_the_run_and_archives_nothing(
+    source: LdapSyncSource,
+    people: People,
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, str],
+    kind: str,
+    words: str,
+) -> None:
+    people.add("agent0")
+    assert sync(full=True).added == 1
+    monkeypatch.setenv("WRONG_PASSWORD", "not-the-password")
+    for name, value in change.items():
+        setattr(source, name, value)
+    source.save()
+    run = sync(full=True)
+    assert (run.status, run.error_kind) == ("FAILED", kind)
+    assert words in run.error
+    assert READER_PASSWORD not in run.error
+    assert synced()["agent0"].archived_at is None
+    assert LdapSyncRun.objects(status="RUNNING").count() == 0
+
+
+def test_an_empty_answer_never_archives_everything(source: LdapSyncSource, people: People) -> None:
+    people.add("agent0")
+    sync(full=True)
+    source.filter = "(objectClass=device)"  # matches nothing, as a bind without rights would
+    source.save()
+    run = sync(full=True)
+    assert (run.status, run.error_kind) == ("FAILED", "EMPTY")
+    assert synced()["agent0"].archived_at is None
+
+
+def test_tls_is_checked_against_the_configured_ca(
+    registry: Authority, tls_ldap: tuple[ServerProcess, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, ca = tls_ldap
+    branch = People(server.port)
+    branch.add("agent0")
+    monkeypatch.setenv("FRA_LDAP_PASSWORD", READER_PASSWORD)
+    source = LdapSyncSource(
+        state_code="FRA",
+        url=f"ldap://127.0.0.1:{server.port}",
+        start_tls=True,
+        bind_dn=READER,
+        secret_ref="env:FRA_LDAP_PASSWORD",
+        base_dn=branch.base,
+        authority_id=registry.pk,
+    ).save()
+    refused = sync(full=True)
+    assert (refused.status, refused.error_kind) == ("FAILED", "TLS"), refused.error
+    assert Contact.objects.count() == 0
+    source.ca_file = str(ca)
+    source.save()
+    run = sync(full=True)
+    assert (run.status, run.added) == ("SUCCEEDED", 1), run.error
+
+
+def test_filter_values_are_escaped(source: LdapSyncSource, people: People) -> None:
+    people.add("agent0")
+    first = sync(full=True)
+    run = LdapSyncRun.objects(id=first.pk).first()
+    run.watermark = "*)(uid=*"  # what a hostile or broken server could have sent
+    run.watermark_attribute = "modifyTimestamp"
+    run.save()
+    after = sync()
+    assert after.since == "*)(uid=*"
+    assert after.status == "SUCCEEDED", after.error
+    assert after.read == 0, "the value is compared, never read as filter syntax"
