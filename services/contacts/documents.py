@@ -82,6 +82,7 @@ class Contact(Document):
             ("state_code", "authority_kind"),
             "last_verified_at",
             {"fields": ("authority_id", "functional_email"), "unique": True},
+            ("ldap_source", "ldap_key"),
         ],
     }
 
@@ -102,6 +103,11 @@ class Contact(Document):
     last_verified_at = DateTimeField()
     verified_by = StringField()
     source = StringField(default="MANUAL", choices=("MANUAL", "LDAP"))
+    department = StringField(max_length=200)
+    # For source LDAP: the sync source (its State) and the entry's entryUUID and DN.
+    ldap_source = StringField()
+    ldap_key = StringField()
+    ldap_dn = StringField()
     archived_at = DateTimeField()
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
