@@ -85,6 +85,10 @@ def test_rule_15_the_stricter_audience_wins_for_a_section() -> None:
     assert Section.ACTORS not in domain.visible_sections(
         SECRETARIAT, "FRA", case_audience, sections
     )
+    # the other sections have the case's audience, which includes the Secretariat
+    assert domain.visible_sections(SECRETARIAT, "FRA", case_audience, sections) == (
+        set(Section) - {Section.ACTORS}
+    )
     assert domain.visible_sections(USA, "FRA", case_audience, sections) == set()
 
 

@@ -142,7 +142,8 @@ def visible_sections(
     case_audience: Audience,
     section_audiences: dict[Section, Audience],
 ) -> set[Section]:
-    """The sections of a case the viewer may read (empty: the case is not theirs to see)."""
+    """The sections of a case the viewer may read (empty: the case is not theirs to see).
+    A section without an audience of its own has the case's."""
     if not may_see(viewer, provider, case_audience):
         return set()
     return {
@@ -151,7 +152,7 @@ def visible_sections(
         if may_see(
             viewer,
             provider,
-            most_restrictive(case_audience, section_audiences.get(section, Audience())),
+            most_restrictive(case_audience, section_audiences.get(section, case_audience)),
         )
     }
 

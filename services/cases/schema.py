@@ -1,0 +1,996 @@
+"""The cases subgraph: types, queries and mutations. Resolvers only call handlers and
+turn the caller's view of a case into GraphQL; what a caller may see is decided before."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+from bson import ObjectId
+from bson.errors import InvalidId
+from strawberry.federation.schema_directives import Key
+from strawberry.federation.types import FieldSet
+from strawberry.types import Info
+
+from services.cases import attachments as att
+from services.cases import documents as docs
+from services.cases import domain, handlers, values, views
+from services.common.context import RequestContext
+from services.common.errors import ValidationFailed
+from services.common.ids import from_global_id, to_global_id
+from services.common.mongo import run_sync
+from services.common.pagination import Connection, Edge, PageInfo, encode_cursor
+from services.common.schema import SubgraphSchema
+
+Ctx = Info[RequestContext, None]
+
+# Policies the gateway knows (gateway/access.py); the subgraph decides case by case.
+READ_POLICY = [["participant"], ["secretariat"]]
+WRITE_POLICY = [["participant"]]
+CONCERN_POLICY = [["participant"], ["chair"], ["secretariat"]]
+
+DiversionCategory = strawberry.enum(
+    domain.DiversionCategory, description="Rule 19 categories a) to g)."
+)
+ItemKind = strawberry.enum(
+    domain.ItemKind, description="Treaty kinds: Article 2(1), ammunition, parts and components."
+)
+InvestigationStatus = strawberry.enum(domain.InvestigationStatus)
+CaseStatus = strawberry.enum(
+    domain.CaseStatus, description="DRAFT (the provider's alone) -> SHARED -> ARCHIVED."
+)
+Section = strawberry.enum(
+    domain.Section, description="Parts of a case that may have a stricter audience."
+)
+AudienceKind = strawberry.enum(domain.AudienceKind)
+IntendedUse = strawberry.enum(domain.IntendedUse, description="Operational use (rule 16).")
+UseDecision = strawberry.enum(domain.UseDecision)
+ConcernStatus = strawberry.enum(domain.ConcernStatus)
+ActorRole = strawberry.enum(values.ActorRole)
+ActorKind = strawberry.enum(values.ActorKind)
+RouteRole = strawberry.enum(values.RouteRole)
+ArrangementStatus = strawberry.enum(values.ArrangementStatus)
+
+
+def _oid(gid: strawberry.ID, kind: str, field: str = "id") -> Any:
+    return from_global_id(str(gid), kind, field=field)
+
+
+# --- references to other subgraphs -------------------------------------------------------
+
+
+@strawberry.federation.type(
+    directives=[Key(fields=FieldSet("code"), resolvable=False)],
+    description="A State (contacts).",
+)
+class State:
+    code: strawberry.ID
+
+
+def _state(code: str | None) -> State | None:
+    return State(code=strawberry.ID(code)) if code else None
+
+
+# --- case parts ---------------------------------------------------------------------------
+
+
+@strawberry.type(description="Who the provider shares with (rules 14, 15).")
+class Audience:
+    kind: AudienceKind
+    states: list[str] = strawberry.field(description="Named States (NAMED_STATES only).")
+    include_secretariat: bool
+
+    @classmethod
+    def of(cls, audience: domain.Audience) -> Audience:
+        return cls(
+            kind=audience.kind,
+            states=sorted(audience.states),
+            include_secretariat=audience.include_secretariat,
+        )
+
+
+@strawberry.type(description="A section's own audience (the stricter one applies).")
+class SectionAudience:
+    section: Section
+    audience: Audience
+
+
+@strawberry.type(description="The provider's handling note (rules 15, 16).")
+class Handling:
+    note: str | None
+    no_operational_use_without_consultation: bool
+
+
+@strawberry.type(description="How the diversion happened.")
+class Diversion:
+    details: str | None
+    diverted_on: date | None
+
+
+@strawberry.type(description="How, and how soon, the diversion was discovered.")
+class Discovery:
+    details: str | None
+    discovered_on: date | None
+    delay_days: int | None = strawberry.field(description="Days from diversion to discovery.")
+
+
+@strawberry.type(description="A person or company that took part.")
+class Actor:
+    role: ActorRole
+    name: str
+    kind: ActorKind
+    country: str | None
+
+
+@strawberry.type(description="Items concerned.")
+class Item:
+    kind: ItemKind
+    description: str | None
+    quantity: int | None
+    markings: list[str] = strawberry.field(description="Markings or serial numbers.")
+
+
+@strawberry.type(description="One country on the route, in order.")
+class RouteStop:
+    country: str
+    role: RouteRole
+
+
+@strawberry.type(description="A State named as involved, and its response.")
+class InvolvedState:
+    state: State
+    notified_at: datetime | None
+    response: str | None
+    responded_at: datetime | None
+
+
+@strawberry.type(description="Rule 22: briefings and attribution.")
+class Briefing:
+    excluded_from_briefings: bool
+    attribution_consent: bool
+
+
+@strawberry.type(description="A follow-up arrangement between States (rule 21).")
+class Arrangement:
+    id: strawberry.ID
+    states: list[str]
+    what: str
+    who: str | None
+    due_on: date | None
+    status: ArrangementStatus
+
+
+@strawberry.type(description="One earlier version of a shared case.")
+class CaseRevision:
+    revision: int = strawberry.field(description="The version that this edit replaced.")
+    changed_at: datetime
+    changed_sections: list[Section] = strawberry.field(
+        description="Sections changed, among those the caller may read."
+    )
+
+
+@strawberry.type(description="A document attached to a case or one of its sections.")
+class CaseAttachment:
+    id: strawberry.ID
+    filename: str
+    content_type: str
+    size: int
+    language: str
+    section: Section | None = strawberry.field(description="None: the case as a whole.")
+    uploaded_at: datetime
+    download_url: str = strawberry.field(description="GET with the same bearer token.")
+
+    @classmethod
+    def from_doc(cls, doc: docs.Attachment) -> CaseAttachment:
+        gid = to_global_id("Attachment", doc.pk)
+        return cls(
+            id=strawberry.ID(gid),
+            filename=doc.filename,
+            content_type=doc.content_type,
+            size=doc.size,
+            language=doc.language,
+            section=doc.section,
+            uploaded_at=doc.uploaded_at,
+            download_url=f"/cases/attachments/{gid}",
+        )
+
+
+# --- entities -----------------------------------------------------------------------------
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    authenticated=True,
+    description="A diversion case (rule 18), as the caller may see it: sections outside "
+    "the caller's audience are null and listed in withheldSections.",
+)
+class Case:
+    id: strawberry.ID
+    view: strawberry.Private[views.CaseView]
+
+    @classmethod
+    def of(cls, view: views.CaseView) -> Case:
+        return cls(id=strawberry.ID(to_global_id("Case", view.doc.pk)), view=view)
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Case:
+        view = await run_sync(handlers.read_case, info.context.principal, _oid(id, "Case"))
+        return cls.of(view)
+
+    @strawberry.field
+    def provider(self) -> State:
+        return State(code=strawberry.ID(self.view.doc.provider))
+
+    @strawberry.field
+    def status(self) -> CaseStatus:
+        return self.view.doc.status
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.view.doc.title
+
+    @strawberry.field(description="Current version number; it grows with each edit once shared.")
+    def revision(self) -> int:
+        return self.view.doc.revision
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.view.doc.created_at
+
+    @strawberry.field(description="When the case last changed.")
+    def updated_at(self) -> datetime:
+        return self.view.doc.updated_at
+
+    @strawberry.field
+    def shared_at(self) -> datetime | None:
+        return self.view.doc.shared_at
+
+    @strawberry.field
+    def archived_at(self) -> datetime | None:
+        return self.view.doc.archived_at
+
+    @strawberry.field
+    def categories(self) -> list[DiversionCategory]:
+        return self.view.categories
+
+    @strawberry.field
+    def investigation_status(self) -> InvestigationStatus:
+        return self.view.investigation_status
+
+    @strawberry.field(description="The case's audience, set by its provider.")
+    def audience(self) -> Audience:
+        return Audience.of(views.audience_of(self.view.doc.audience))
+
+    @strawberry.field(description="Sections' own audiences: for the provider only.")
+    def section_audiences(self) -> list[SectionAudience] | None:
+        if not self.view.is_provider:
+            return None
+        return [
+            SectionAudience(section=s, audience=Audience.of(a))
+            for s, a in views.section_audiences(self.view.doc).items()
+        ]
+
+    @strawberry.field
+    def handling(self) -> Handling:
+        h = self.view.doc.handling or docs.HandlingDoc()
+        return Handling(
+            note=h.note,
+            no_operational_use_without_consultation=h.no_operational_use_without_consultation,
+        )
+
+    @strawberry.field(description="Sections the caller may not read (their fields are null).")
+    def withheld_sections(self) -> list[Section]:
+        return self.view.withheld
+
+    @strawberry.field
+    def summary(self) -> str | None:
+        return self.view.summary
+
+    @strawberry.field
+    def diversion(self) -> Diversion | None:
+        d = self.view.diversion
+        return Diversion(details=d.details, diverted_on=d.diverted_on) if d else None
+
+    @strawberry.field
+    def discovery(self) -> Discovery | None:
+        d = self.view.discovery
+        if d is None:
+            return None
+        return Discovery(details=d.details, discovered_on=d.discovered_on, delay_days=d.delay_days)
+
+    @strawberry.field
+    def methods(self) -> str | None:
+        return self.view.methods
+
+    @strawberry.field
+    def actors(self) -> list[Actor] | None:
+        if self.view.actors is None:
+            return None
+        return [
+            Actor(
+                role=values.ActorRole(a.role),
+                name=a.name,
+                kind=values.ActorKind(a.kind),
+                country=a.country,
+            )
+            for a in self.view.actors
+        ]
+
+    @strawberry.field
+    def items(self) -> list[Item] | None:
+        if self.view.items is None:
+            return None
+        return [
+            Item(
+                kind=i.kind,
+                description=i.description,
+                quantity=i.quantity,
+                markings=list(i.markings),
+            )
+            for i in self.view.items
+        ]
+
+    @strawberry.field(description="Countries on the route, in order.")
+    def routes(self) -> list[RouteStop] | None:
+        if self.view.routes is None:
+            return None
+        return [
+            RouteStop(country=r.country, role=values.RouteRole(r.role)) for r in self.view.routes
+        ]
+
+    @strawberry.field(description="States named as involved, and their responses.")
+    def involved_states(self) -> list[InvolvedState]:
+        return [
+            InvolvedState(
+                state=State(code=strawberry.ID(i.state)),
+                notified_at=i.notified_at,
+                response=i.response,
+                responded_at=i.responded_at,
+            )
+            for i in self.view.doc.involved
+        ]
+
+    @strawberry.field
+    def briefing(self) -> Briefing:
+        return Briefing(
+            excluded_from_briefings=self.view.doc.excluded_from_briefings,
+            attribution_consent=self.view.doc.attribution_consent,
+        )
+
+    @strawberry.field(description="Presentations this case is linked to (rule 13).")
+    def presentation_ids(self) -> list[str]:
+        return list(self.view.doc.presentation_ids)
+
+    @strawberry.field(description="Follow-up arrangements the caller's State is in (rule 21).")
+    def arrangements(self) -> list[Arrangement]:
+        return [
+            Arrangement(
+                id=strawberry.ID(str(a.id)),
+                states=list(a.states),
+                what=a.what,
+                who=a.who,
+                due_on=a.due_on,
+                status=values.ArrangementStatus(a.status),
+            )
+            for a in self.view.arrangements
+        ]
+
+    @strawberry.field(description="Documents of the sections the caller may read.")
+    async def attachments(self) -> list[CaseAttachment]:
+        found = await run_sync(att.of_case, self.view.doc.pk)
+        return [CaseAttachment.from_doc(a) for a in self.view.attachments(found)]
+
+    @strawberry.field(description="Earlier versions: when the shared case changed.")
+    async def history(self, info: Ctx) -> list[CaseRevision]:
+        found = await run_sync(handlers.case_history, info.context.principal, self.view.doc.pk)
+        shown = {s.value for s in self.view.sections}
+        return [
+            CaseRevision(
+                revision=r.revision,
+                changed_at=r.changed_at,
+                changed_sections=[domain.Section(s) for s in r.changed_sections if s in shown],
+            )
+            for r in found
+        ]
+
+    @strawberry.field(description="Operational-use requests on this case the caller is party to.")
+    async def use_requests(self, info: Ctx) -> list[UseRequest]:
+        found = await run_sync(handlers.list_use_requests, info.context.principal, self.view.doc.pk)
+        return [UseRequest.from_doc(r) for r in found]
+
+    @strawberry.field(description="Disclosure concerns on this case the caller is party to.")
+    async def concerns(self, info: Ctx) -> list[DisclosureConcern]:
+        found = await run_sync(handlers.list_concerns, info.context.principal, self.view.doc.pk)
+        return [DisclosureConcern.from_doc(c) for c in found]
+
+
+@strawberry.federation.type(
+    keys=["id"], authenticated=True, description="An operational-use request (rule 16)."
+)
+class UseRequest:
+    id: strawberry.ID
+    doc: strawberry.Private[docs.UseRequest]
+
+    @classmethod
+    def from_doc(cls, doc: docs.UseRequest) -> UseRequest:
+        return cls(id=strawberry.ID(to_global_id("UseRequest", doc.pk)), doc=doc)
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> UseRequest:
+        oid = _oid(id, "UseRequest")
+        return cls.from_doc(await run_sync(handlers.get_use_request, info.context.principal, oid))
+
+    @strawberry.field
+    def case_id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Case", self.doc.case_id))
+
+    @strawberry.field
+    def provider(self) -> State:
+        return State(code=strawberry.ID(self.doc.provider))
+
+    @strawberry.field
+    def requester_state(self) -> State:
+        return State(code=strawberry.ID(self.doc.requester_state))
+
+    @strawberry.field
+    def use(self) -> IntendedUse:
+        return self.doc.use
+
+    @strawberry.field
+    def justification(self) -> str:
+        return self.doc.justification
+
+    @strawberry.field
+    def decision(self) -> UseDecision:
+        return self.doc.decision
+
+    @strawberry.field
+    def conditions(self) -> str | None:
+        return self.doc.conditions
+
+    @strawberry.field
+    def reason(self) -> str | None:
+        return self.doc.reason
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.doc.created_at
+
+    @strawberry.field
+    def decided_at(self) -> datetime | None:
+        return self.doc.decided_at
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    authenticated=True,
+    description="A suspected unauthorised disclosure raised bilaterally (rule 15).",
+)
+class DisclosureConcern:
+    id: strawberry.ID
+    doc: strawberry.Private[docs.DisclosureConcern]
+
+    @classmethod
+    def from_doc(cls, doc: docs.DisclosureConcern) -> DisclosureConcern:
+        return cls(id=strawberry.ID(to_global_id("DisclosureConcern", doc.pk)), doc=doc)
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> DisclosureConcern:
+        oid = _oid(id, "DisclosureConcern")
+        return cls.from_doc(await run_sync(handlers.get_concern, info.context.principal, oid))
+
+    @strawberry.field
+    def case_id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Case", self.doc.case_id))
+
+    @strawberry.field(description="The State that raised it (null: the Chair or Secretariat).")
+    def raised_by_state(self) -> State | None:
+        return _state(self.doc.raised_by_state)
+
+    @strawberry.field(description="CHAIR or SECRETARIAT when they raised it.")
+    def raised_by_role(self) -> str | None:
+        return self.doc.raised_by_role.upper() if self.doc.raised_by_role else None
+
+    @strawberry.field
+    def respondent(self) -> State:
+        return State(code=strawberry.ID(self.doc.respondent))
+
+    @strawberry.field
+    def description(self) -> str:
+        return self.doc.description
+
+    @strawberry.field
+    def explanation(self) -> str | None:
+        return self.doc.explanation
+
+    @strawberry.field
+    def remedial_measures(self) -> str | None:
+        return self.doc.remedial_measures
+
+    @strawberry.field
+    def closing_note(self) -> str | None:
+        return self.doc.closing_note
+
+    @strawberry.field
+    def status(self) -> ConcernStatus:
+        return self.doc.status
+
+    @strawberry.field
+    def raised_at(self) -> datetime:
+        return self.doc.raised_at
+
+    @strawberry.field
+    def explained_at(self) -> datetime | None:
+        return self.doc.explained_at
+
+    @strawberry.field
+    def closed_at(self) -> datetime | None:
+        return self.doc.closed_at
+
+
+@strawberry.federation.type(keys=["id"], description="A presentation at a meeting (meetings).")
+class Presentation:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Presentation:
+        return cls(id=id)
+
+    @strawberry.federation.field(
+        description="The case this presentation is linked to (rule 13), if the caller may read it.",
+        authenticated=True,
+    )
+    async def case(self, info: Ctx) -> Case | None:
+        view = await run_sync(handlers.case_for_presentation, info.context.principal, str(self.id))
+        return Case.of(view) if view else None
+
+
+@strawberry.type(description="One entry of a case's audit log (append-only).")
+class AuditEntry:
+    action: str = strawberry.field(description="READ, DOWNLOAD, CREATED, UPDATED, SHARED...")
+    actor: str = strawberry.field(description="Who (token subject).")
+    actor_state: str | None = strawberry.field(description="The State they acted for.")
+    actor_roles: list[str]
+    at: datetime
+    target: str | None = strawberry.field(description="What, beyond the case itself.")
+    request_id: str | None
+
+    @classmethod
+    def from_doc(cls, doc: docs.AuditEntry) -> AuditEntry:
+        return cls(
+            action=doc.action,
+            actor=doc.actor,
+            actor_state=doc.actor_state,
+            actor_roles=list(doc.actor_roles),
+            at=doc.at,
+            target=doc.target,
+            request_id=doc.request_id,
+        )
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+@strawberry.input(description="An audience: ALL_PARTICIPANTS, or the named States.")
+class AudienceInput:
+    kind: AudienceKind
+    states: list[str] = strawberry.field(default_factory=list)
+    include_secretariat: bool = False
+
+    def value(self) -> values.AudienceValue:
+        return values.AudienceValue(self.kind, tuple(self.states), self.include_secretariat)
+
+
+@strawberry.input(description="A stricter audience for one section.")
+class SectionAudienceInput:
+    section: Section
+    audience: AudienceInput
+
+
+@strawberry.input
+class ActorInput:
+    role: ActorRole
+    name: str
+    kind: ActorKind
+    country: str | None = None
+
+
+@strawberry.input
+class ItemInput:
+    kind: ItemKind
+    description: str | None = None
+    quantity: int | None = None
+    markings: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RouteStopInput:
+    country: str
+    role: RouteRole
+
+
+@strawberry.input(description="A case's content; on update, fields left out stay as they are.")
+class CaseFieldsInput:
+    title: str | None = strawberry.UNSET
+    summary: str | None = strawberry.UNSET
+    diversion_details: str | None = strawberry.UNSET
+    diverted_on: date | None = strawberry.UNSET
+    discovery_details: str | None = strawberry.UNSET
+    discovered_on: date | None = strawberry.UNSET
+    methods: str | None = strawberry.UNSET
+    actors: list[ActorInput] | None = strawberry.UNSET
+    investigation_status: InvestigationStatus | None = strawberry.UNSET
+    items: list[ItemInput] | None = strawberry.UNSET
+    routes: list[RouteStopInput] | None = strawberry.UNSET
+    categories: list[DiversionCategory] | None = strawberry.UNSET
+    audience: AudienceInput | None = strawberry.UNSET
+    section_audiences: list[SectionAudienceInput] | None = strawberry.UNSET
+    handling_note: str | None = strawberry.UNSET
+    no_operational_use_without_consultation: bool | None = strawberry.UNSET
+    involved_states: list[str] | None = strawberry.UNSET
+    presentation_id: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Create: link the case to a presentation (rule 13)."
+    )
+
+
+def case_fields(data: CaseFieldsInput) -> dict[str, Any]:
+    """The fields a client actually sent, as handler values."""
+    given: dict[str, Any] = {}
+    for name, value in vars(data).items():
+        if value is strawberry.UNSET:
+            continue
+        if name == "investigation_status" and value is None:
+            raise_null(name)
+        if name == "no_operational_use_without_consultation" and value is None:
+            raise_null(name)
+        if name == "actors":
+            value = [handlers.ActorValue(a.role, a.name, a.kind, a.country) for a in value or []]
+        elif name == "items":
+            value = [
+                handlers.ItemValue(i.kind, i.description, i.quantity, tuple(i.markings))
+                for i in value or []
+            ]
+        elif name == "routes":
+            value = [handlers.RouteValue(r.country, r.role) for r in value or []]
+        elif name == "audience":
+            value = (value or AudienceInput(kind=domain.AudienceKind.ALL_PARTICIPANTS)).value()
+        elif name == "section_audiences":
+            value = [(s.section, s.audience.value()) for s in value or []]
+        given[name] = value
+    return given
+
+
+def raise_null(name: str) -> None:
+    raise ValidationFailed(f"{name} cannot be null.", field=name)
+
+
+@strawberry.input(description="Search: every condition given must hold.")
+class CaseFilter:
+    categories: list[DiversionCategory] | None = None
+    item_kinds: list[ItemKind] | None = None
+    route_country: str | None = strawberry.field(default=None, description="ISO alpha-3.")
+    provider: str | None = None
+    status: CaseStatus | None = None
+    investigation_status: InvestigationStatus | None = None
+    shared_after: date | None = None
+    shared_before: date | None = None
+    discovered_after: date | None = None
+    discovered_before: date | None = None
+    words: str | None = strawberry.field(default=None, description="Words in title or summary.")
+
+    def value(self) -> handlers.CaseFilter:
+        return handlers.CaseFilter(
+            categories=list(self.categories or []),
+            item_kinds=list(self.item_kinds or []),
+            route_country=self.route_country,
+            provider=self.provider,
+            status=self.status,
+            investigation_status=self.investigation_status,
+            shared_after=self.shared_after,
+            shared_before=self.shared_before,
+            discovered_after=self.discovered_after,
+            discovered_before=self.discovered_before,
+            words=self.words,
+        )
+
+
+@strawberry.type(description="The case after the change, as the caller sees it.")
+class CasePayload:
+    case: Case
+
+
+def _payload(principal: Any, doc: docs.Case) -> CasePayload:
+    viewer = handlers.viewer_of(principal)
+    return CasePayload(case=Case.of(views.case_view(viewer, doc)))
+
+
+# --- root types ---------------------------------------------------------------------------
+
+
+@strawberry.type
+class Query:
+    @strawberry.federation.field(
+        description="One case; FORBIDDEN unless it is shared with the caller.",
+        policy=READ_POLICY,
+    )
+    async def case(self, info: Ctx, id: strawberry.ID) -> Case:
+        return await Case.resolve_reference(info, id)
+
+    @strawberry.federation.field(
+        description="Cases shared with the caller (and the caller's State's own).",
+        policy=READ_POLICY,
+    )
+    async def cases(
+        self,
+        info: Ctx,
+        filter: CaseFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Case]:
+        flt = (filter or CaseFilter()).value()
+        page = await run_sync(handlers.list_cases, info.context.principal, flt, first, after)
+        edges = [
+            Edge(cursor=encode_cursor(page.offset + i), node=Case.of(v))
+            for i, v in enumerate(page.views)
+        ]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.offset + len(edges) < page.total,
+                has_previous_page=page.offset > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page.total,
+        )
+
+    @strawberry.federation.field(
+        description="Who read, downloaded or changed a case: for its provider only.",
+        policy=WRITE_POLICY,
+    )
+    async def case_audit_log(
+        self, info: Ctx, case_id: strawberry.ID, first: int | None = None, after: str | None = None
+    ) -> Connection[AuditEntry]:
+        oid = _oid(case_id, "Case", "caseId")
+        found, offset, total = await run_sync(
+            handlers.audit_log, info.context.principal, oid, first, after
+        )
+        edges = [
+            Edge(cursor=encode_cursor(offset + i), node=AuditEntry.from_doc(e))
+            for i, e in enumerate(found)
+        ]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=offset + len(edges) < total,
+                has_previous_page=offset > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=total,
+        )
+
+    @strawberry.federation.field(
+        description="Operational-use requests the caller's State made or received.",
+        policy=WRITE_POLICY,
+    )
+    async def use_requests(
+        self, info: Ctx, case_id: strawberry.ID | None = None
+    ) -> list[UseRequest]:
+        oid = _oid(case_id, "Case", "caseId") if case_id else None
+        found = await run_sync(handlers.list_use_requests, info.context.principal, oid)
+        return [UseRequest.from_doc(r) for r in found]
+
+    @strawberry.federation.field(description="One operational-use request.", policy=WRITE_POLICY)
+    async def use_request(self, info: Ctx, id: strawberry.ID) -> UseRequest:
+        return await UseRequest.resolve_reference(info, id)
+
+    @strawberry.federation.field(
+        description="Disclosure concerns the caller is party to.", policy=CONCERN_POLICY
+    )
+    async def disclosure_concerns(
+        self, info: Ctx, case_id: strawberry.ID | None = None
+    ) -> list[DisclosureConcern]:
+        oid = _oid(case_id, "Case", "caseId") if case_id else None
+        found = await run_sync(handlers.list_concerns, info.context.principal, oid)
+        return [DisclosureConcern.from_doc(c) for c in found]
+
+    @strawberry.federation.field(description="One disclosure concern.", policy=CONCERN_POLICY)
+    async def disclosure_concern(self, info: Ctx, id: strawberry.ID) -> DisclosureConcern:
+        return await DisclosureConcern.resolve_reference(info, id)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.federation.mutation(
+        description="A new DRAFT case of the caller's State.", policy=WRITE_POLICY
+    )
+    async def case_create(self, info: Ctx, input: CaseFieldsInput) -> CasePayload:
+        p = info.context.principal
+        doc = await run_sync(handlers.create_case, p, case_fields(input))
+        return _payload(p, doc)
+
+    @strawberry.federation.mutation(
+        description="The provider edits its case (a shared case gets a new version).",
+        policy=WRITE_POLICY,
+    )
+    async def case_update(
+        self, info: Ctx, id: strawberry.ID, input: CaseFieldsInput
+    ) -> CasePayload:
+        p = info.context.principal
+        fields = case_fields(input)
+        if "presentation_id" in fields:
+            raise_null("presentation_id")
+        doc = await run_sync(handlers.update_case, p, _oid(id, "Case"), fields)
+        return _payload(p, doc)
+
+    @strawberry.federation.mutation(
+        description="Share a draft with its audience (rule 19: categories first).",
+        policy=WRITE_POLICY,
+    )
+    async def case_share(self, info: Ctx, id: strawberry.ID) -> CasePayload:
+        p = info.context.principal
+        doc = await run_sync(handlers.change_status, p, _oid(id, "Case"), domain.CaseStatus.SHARED)
+        return _payload(p, doc)
+
+    @strawberry.federation.mutation(description="Archive a shared case.", policy=WRITE_POLICY)
+    async def case_archive(self, info: Ctx, id: strawberry.ID) -> CasePayload:
+        p = info.context.principal
+        doc = await run_sync(
+            handlers.change_status, p, _oid(id, "Case"), domain.CaseStatus.ARCHIVED
+        )
+        return _payload(p, doc)
+
+    @strawberry.federation.mutation(
+        description="Rule 22: keep the case out of briefings; consent to attribution.",
+        policy=WRITE_POLICY,
+    )
+    async def case_set_briefing_consent(
+        self, info: Ctx, id: strawberry.ID, excluded_from_briefings: bool, attribution_consent: bool
+    ) -> CasePayload:
+        p = info.context.principal
+        doc = await run_sync(
+            handlers.set_briefing_consent,
+            p,
+            _oid(id, "Case"),
+            excluded_from_briefings,
+            attribution_consent,
+        )
+        return _payload(p, doc)
+
+    @strawberry.federation.mutation(
+        description="Rule 13: link the case to a presentation.", policy=WRITE_POLICY
+    )
+    async def case_link_presentation(
+        self, info: Ctx, id: strawberry.ID, presentation_id: strawberry.ID
+    ) -> CasePayload:
+        p = info.context.principal
+        doc = await run_sync(handlers.link_presentation, p, _oid(id, "Case"), str(presentation_id))
+        return _payload(p, doc)
+
+    @strawberry.federation.mutation(
+        description="Notify the involved States through the exchange.", policy=WRITE_POLICY
+    )
+    async def case_notify_involved_states(self, info: Ctx, id: strawberry.ID) -> CasePayload:
+        p = info.context.principal
+        doc = await run_sync(handlers.notify_involved, p, _oid(id, "Case"))
+        return _payload(p, doc)
+
+    @strawberry.federation.mutation(
+        description="An involved State attaches its response to the case.", policy=WRITE_POLICY
+    )
+    async def case_respond(self, info: Ctx, id: strawberry.ID, response: str) -> CasePayload:
+        p = info.context.principal
+        doc = await run_sync(handlers.respond_as_involved, p, _oid(id, "Case"), response)
+        return _payload(p, doc)
+
+    @strawberry.federation.mutation(
+        description="A follow-up arrangement with other States (rule 21).", policy=WRITE_POLICY
+    )
+    async def arrangement_create(
+        self,
+        info: Ctx,
+        case_id: strawberry.ID,
+        states: list[str],
+        what: str,
+        who: str | None = None,
+        due_on: date | None = None,
+    ) -> CasePayload:
+        p = info.context.principal
+        oid = _oid(case_id, "Case", "caseId")
+        doc = await run_sync(handlers.create_arrangement, p, oid, states, what, who, due_on)
+        return _payload(p, doc)
+
+    @strawberry.federation.mutation(
+        description="Mark an arrangement done or cancelled.", policy=WRITE_POLICY
+    )
+    async def arrangement_set_status(
+        self, info: Ctx, case_id: strawberry.ID, id: strawberry.ID, status: ArrangementStatus
+    ) -> CasePayload:
+        try:
+            arrangement_id = ObjectId(str(id))
+        except InvalidId as exc:
+            raise ValidationFailed("id is not an arrangement id.", field="id") from exc
+        p = info.context.principal
+        oid = _oid(case_id, "Case", "caseId")
+        doc = await run_sync(handlers.set_arrangement_status, p, oid, arrangement_id, status)
+        return _payload(p, doc)
+
+    @strawberry.federation.mutation(
+        description="Ask the provider before an operational use (rule 16).", policy=WRITE_POLICY
+    )
+    async def use_request_create(
+        self, info: Ctx, case_id: strawberry.ID, use: IntendedUse, justification: str
+    ) -> UseRequest:
+        oid = _oid(case_id, "Case", "caseId")
+        doc = await run_sync(handlers.request_use, info.context.principal, oid, use, justification)
+        return UseRequest.from_doc(doc)
+
+    @strawberry.federation.mutation(
+        description="The provider's final answer (rule 16).", policy=WRITE_POLICY
+    )
+    async def use_request_decide(
+        self,
+        info: Ctx,
+        id: strawberry.ID,
+        decision: UseDecision,
+        conditions: str | None = None,
+        reason: str | None = None,
+    ) -> UseRequest:
+        doc = await run_sync(
+            handlers.decide_use_request,
+            info.context.principal,
+            _oid(id, "UseRequest"),
+            decision,
+            conditions,
+            reason,
+        )
+        return UseRequest.from_doc(doc)
+
+    @strawberry.federation.mutation(
+        description="Raise a suspected unauthorised disclosure with a State (rule 15).",
+        policy=CONCERN_POLICY,
+    )
+    async def concern_raise(
+        self, info: Ctx, case_id: strawberry.ID, respondent: str, description: str
+    ) -> DisclosureConcern:
+        oid = _oid(case_id, "Case", "caseId")
+        doc = await run_sync(
+            handlers.raise_concern, info.context.principal, oid, respondent, description
+        )
+        return DisclosureConcern.from_doc(doc)
+
+    @strawberry.federation.mutation(
+        description="The respondent explains and records remedial measures.",
+        policy=CONCERN_POLICY,
+    )
+    async def concern_explain(
+        self, info: Ctx, id: strawberry.ID, explanation: str, remedial_measures: str
+    ) -> DisclosureConcern:
+        doc = await run_sync(
+            handlers.explain_concern,
+            info.context.principal,
+            _oid(id, "DisclosureConcern"),
+            explanation,
+            remedial_measures,
+        )
+        return DisclosureConcern.from_doc(doc)
+
+    @strawberry.federation.mutation(
+        description="Whoever raised the concern closes it.", policy=CONCERN_POLICY
+    )
+    async def concern_close(
+        self, info: Ctx, id: strawberry.ID, note: str | None = None
+    ) -> DisclosureConcern:
+        doc = await run_sync(
+            handlers.close_concern, info.context.principal, _oid(id, "DisclosureConcern"), note
+        )
+        return DisclosureConcern.from_doc(doc)
+
+
+schema = SubgraphSchema(
+    query=Query,
+    mutation=Mutation,
+    types=[Case, UseRequest, DisclosureConcern, Presentation, State],
+)
