@@ -31,7 +31,22 @@ def connect(alias: str, uri: str, database: str) -> Database:
         tz_aware=True,
         serverSelectionTimeoutMS=5000,
     )
+    forget_cached_collections(alias)
     return mongoengine.get_db(alias)
+
+
+def forget_cached_collections(alias: str) -> None:
+    """Drop the collections mongoengine cached on Document classes of ``alias``.
+
+    A class keeps the collection of the client it first saw; after a reconnect (tests,
+    restarts inside one process) it must look it up again from the new client.
+    """
+    from mongoengine.base.common import _get_documents_by_db
+    from mongoengine.connection import DEFAULT_CONNECTION_NAME
+
+    for doc_cls in _get_documents_by_db(alias, DEFAULT_CONNECTION_NAME):
+        if issubclass(doc_cls, mongoengine.Document):
+            doc_cls._collection = None
 
 
 def client(alias: str) -> MongoClient:

@@ -16,6 +16,7 @@ from typing import Any
 from bson import ObjectId
 from mongoengine import Document
 from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
 
 from services.common import catalogue, mongo
 from services.common.errors import Conflict
@@ -30,6 +31,11 @@ class UnitOfWork:
         self._writes: list[Callable[[ClientSession], None]] = []
         self.events: list[CloudEvent] = []
 
+    def _collection_of(self, doc: Document) -> Collection:
+        # From the alias's current database, not mongoengine's per-class cache: the session
+        # must come from the same client as every collection written in it.
+        return mongo.database(self.alias)[type(doc)._get_collection_name()]
+
     def save(self, doc: Document) -> Document:
         """Validate now; write at commit.
 
@@ -39,7 +45,7 @@ class UnitOfWork:
         doc.validate()
         if doc.pk is None:
             doc.pk = ObjectId()
-        collection = type(doc)._get_collection()
+        collection = self._collection_of(doc)
         if "version" not in doc._fields:
             son = doc.to_mongo()
             self._writes.append(
@@ -71,7 +77,7 @@ class UnitOfWork:
         if doc.pk is None:
             doc.pk = ObjectId()
         son = doc.to_mongo()
-        collection = type(doc)._get_collection()
+        collection = self._collection_of(doc)
         self._writes.append(lambda s: collection.insert_one(son, session=s))
         return doc
 
@@ -92,7 +98,7 @@ class UnitOfWork:
             for write in writes:
                 write(session)
 
-        with mongo.client(self.alias).start_session() as session:
+        with mongo.database(self.alias).client.start_session() as session:
             session.with_transaction(apply)
         self._writes.clear()
 
