@@ -11,8 +11,8 @@ from importlib.metadata import version
 from services.common.principal import Role
 from services.common.settings import get_settings
 
-SERVICES = {"contacts": "services.contacts.app:app"}
-DEFAULT_PORTS = {"contacts": 8101}
+SERVICES = {"contacts": "services.contacts.app:app", "cases": "services.cases.app:app"}
+DEFAULT_PORTS = {"contacts": 8101, "cases": 8103}
 
 
 def cmd_run(args: argparse.Namespace) -> int:

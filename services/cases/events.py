@@ -21,6 +21,18 @@ class CaseChanged(EventData):
     at: datetime = Field(description="When it happened.")
 
 
+class CaseShared(CaseChanged):
+    """A case became visible to its audience."""
+
+
+class CaseUpdated(CaseChanged):
+    """A shared case has a new version."""
+
+
+class CaseArchived(CaseChanged):
+    """A shared case was archived."""
+
+
 class UseRequestChanged(EventData):
     useRequestId: str = GLOBAL_ID
     caseId: str = GLOBAL_ID
@@ -49,7 +61,7 @@ CASE_UPDATED = declare(
     "updated",
     summary="A shared case was edited; a new version was recorded.",
     why="Readers' clients refresh the case through the API.",
-    data=CaseChanged,
+    data=CaseUpdated,
 )
 CASE_ARCHIVED = declare(
     "cases",
@@ -57,7 +69,7 @@ CASE_ARCHIVED = declare(
     "archived",
     summary="A provider archived a shared case.",
     why="Clients stop offering the case for new requests.",
-    data=CaseChanged,
+    data=CaseArchived,
 )
 USE_REQUEST_CHANGED = declare(
     "cases",

@@ -54,9 +54,23 @@ class Settings(BaseSettings):
 
     stale_after_days: int = Field(default=120, ge=1)
 
+    # Case exchange attachments (GridFS): largest file, and the content types accepted.
+    cases_attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    cases_attachment_types: list[str] = [
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "text/plain",
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.text",
+    ]
+
     # Where `dief run` (make run) serves each service on this machine.
     host: str = "127.0.0.1"
     contacts_port: int = 8101
+    cases_port: int = 8103
 
     @model_validator(mode="after")
     def _production_needs_real_keys(self) -> Settings:
