@@ -1,0 +1,520 @@
+"""The query planner: from one client operation to a `QueryPlan` over the subgraphs.
+
+`Planner(supergraph).plan(operation, fragments, variables) -> QueryPlan`. The operation has
+already been validated against `supergraph.api_schema`. `@skip`/`@include` are applied while
+planning, so a plan is valid for one set of those conditions (`condition_variables` names the
+variables they read; the executor keys its cache on their values).
+
+How fields are placed:
+- a root field goes to a subgraph that resolves it, preferring one already in the plan
+  (mutations: one step per run of consecutive fields on the same subgraph, in order);
+- a field stays in the current fetch when its subgraph resolves it (or `@provides` it);
+- otherwise the planner jumps to a subgraph that resolves it through `_entities`, preferring
+  one already planned at that path. The parent fetch also selects `__typename` and the key;
+  `@requires` fields, and key fields the parent cannot give, are planned in the parent
+  (possibly through other entity steps) and the new step waits for them;
+- a field that only an `@interfaceObject` subgraph resolves is fetched with the interface's
+  name as `__typename` in the representation;
+- abstract fields are planned per possible object type that the subgraph can return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    is_abstract_type,
+    is_composite_type,
+    print_ast,
+    value_from_ast,
+)
+from graphql.type import GraphQLBoolean
+
+from gateway.plan import (
+    FetchStep,
+    Projection,
+    QueryPlan,
+    RepSpec,
+    Selection,
+    SelField,
+    print_selection,
+    selection_variables,
+)
+from gateway.supergraph import Supergraph, parse_field_set
+
+INTERNAL_PREFIX = "_dief_"
+META_ROOT_FIELDS = {"__typename", "__schema", "__type"}
+
+
+class PlanningError(Exception):
+    """No subgraph can resolve part of the operation (the supergraph is inconsistent)."""
+
+
+@dataclass
+class NField:
+    """A field of the operation after fragments and conditions are applied."""
+
+    key: str
+    name: str
+    nodes: list[FieldNode]
+    return_type: GraphQLNamedType | None
+    internal: bool = False
+    mate: NField | None = None  # the client field an internal field shares its key with
+    _children: dict[str, list[NField]] = field(default_factory=dict)
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return tuple(self.nodes[0].arguments or ())
+
+
+def condition_variables(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> list[str]:
+    """Variables read by `@skip`/`@include` anywhere in the operation."""
+    names: list[str] = []
+    for node in [operation, *fragments.values()]:
+        stack = [node.selection_set]
+        while stack:
+            selection_set = stack.pop()
+            for sel in selection_set.selections:
+                for directive in sel.directives or ():
+                    if directive.name.value in ("skip", "include"):
+                        for arg in directive.arguments or ():
+                            if isinstance(arg.value, VariableNode):
+                                names.append(arg.value.name.value)
+                if getattr(sel, "selection_set", None):
+                    stack.append(sel.selection_set)
+    return sorted(set(names))
+
+
+class Collector:
+    """Collects the fields selected on an object type (fragments merged, conditions applied)."""
+
+    def __init__(
+        self, supergraph: Supergraph, fragments: dict[str, FragmentDefinitionNode], variables: dict
+    ) -> None:
+        self.schema = supergraph.schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def _included(self, node: Any) -> bool:
+        for directive in node.directives or ():
+            name = directive.name.value
+            if name not in ("skip", "include"):
+                continue
+            arg = next((a for a in directive.arguments or () if a.name.value == "if"), None)
+            value = bool(value_from_ast(arg.value, GraphQLBoolean, self.variables)) if arg else True
+            if (name == "skip") == value:
+                return False
+        return True
+
+    def _applies(self, condition: Any, type_name: str) -> bool:
+        if condition is None or condition.name.value == type_name:
+            return True
+        cond_type = self.schema.get_type(condition.name.value)
+        obj = self.schema.get_type(type_name)
+        if cond_type is None or obj is None or not is_abstract_type(cond_type):
+            return False
+        if not isinstance(obj, GraphQLObjectType):
+            # an interface object: fields selected on the interface itself apply
+            return cond_type.name == type_name
+        return self.schema.is_sub_type(cond_type, obj)  # type: ignore[arg-type]
+
+    def collect(self, type_name: str, selection_sets: list[SelectionSetNode]) -> list[NField]:
+        parent = self.schema.get_type(type_name)
+        fields_def = getattr(parent, "fields", {})
+        out: dict[str, NField] = {}
+
+        def visit(selection_set: SelectionSetNode, seen: frozenset[str]) -> None:
+            for sel in selection_set.selections:
+                if not self._included(sel):
+                    continue
+                if isinstance(sel, FieldNode):
+                    key = sel.alias.value if sel.alias else sel.name.value
+                    if key in out:
+                        out[key].nodes.append(sel)
+                        continue
+                    fdef = fields_def.get(sel.name.value)
+                    rtype = get_named_type(fdef.type) if fdef else None
+                    out[key] = NField(key, sel.name.value, [sel], rtype)
+                elif isinstance(sel, InlineFragmentNode):
+                    if self._applies(sel.type_condition, type_name):
+                        visit(sel.selection_set, seen)
+                elif isinstance(sel, FragmentSpreadNode):
+                    name = sel.name.value
+                    fragment = self.fragments.get(name)
+                    if fragment is None or name in seen:
+                        continue
+                    if self._applies(fragment.type_condition, type_name):
+                        visit(fragment.selection_set, seen | {name})
+
+        for selection_set in selection_sets:
+            visit(selection_set, frozenset())
+        return list(out.values())
+
+
+class Planner:
+    def __init__(self, supergraph: Supergraph) -> None:
+        self.sg = supergraph
+
+    def plan(
+        self,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict,
+    ) -> QueryPlan:
+        return _Planning(self.sg, operation, fragments, variables).run()
+
+
+class _Planning:
+    """One planning run; holds the steps being built."""
+
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict,
+    ) -> None:
+        self.sg = supergraph
+        self.operation = operation
+        self.collector = Collector(supergraph, fragments, variables)
+        self.steps: list[FetchStep] = []
+        self.groups: dict[tuple[int, tuple[str, ...], str], FetchStep] = {}
+
+    # --- fields ------------------------------------------------------------------------
+
+    def children(self, f: NField, type_name: str) -> list[NField]:
+        cached = f._children.get(type_name)
+        if cached is not None:
+            return cached
+        sets = [n.selection_set for n in f.nodes if n.selection_set]
+        if not f.internal:
+            result = self.collector.collect(type_name, sets)
+        else:
+            mates = self.children(f.mate, type_name) if f.mate else []
+            result = self._internal(self.collector.collect(type_name, sets), mates)
+        f._children[type_name] = result
+        return result
+
+    def field_set(self, type_name: str, fields: str, siblings: list[NField]) -> list[NField]:
+        raw = self.collector.collect(type_name, [parse_field_set(fields)])
+        return self._internal(raw, siblings)
+
+    @staticmethod
+    def _internal(raw: list[NField], siblings: list[NField]) -> list[NField]:
+        """Key/required fields, under the client's key when it is the same field."""
+        by_key = {s.key: s for s in siblings}
+        result = []
+        for f in raw:
+            mate = by_key.get(f.name)
+            if mate is not None and (mate.name != f.name or mate.args):
+                key, mate = INTERNAL_PREFIX + f.name, None
+            else:
+                key = f.name
+            result.append(NField(key, f.name, f.nodes, f.return_type, internal=True, mate=mate))
+        return result
+
+    def projections(self, fields: list[NField], type_name: str) -> list[Projection]:
+        result = []
+        for f in fields:
+            children: tuple[Projection, ...] = ()
+            if f.return_type is not None and is_composite_type(f.return_type):
+                kids: list[Projection] = []
+                for t in self._object_types(f.return_type.name):
+                    for p in self.projections(self.children(f, t), t):
+                        if p not in kids:
+                            kids.append(p)
+                children = tuple(kids)
+            result.append(Projection(f.name, f.key, children))
+        return result
+
+    def _object_types(self, name: str) -> list[str]:
+        named = self.sg.schema.get_type(name)
+        if named is not None and is_abstract_type(named):
+            return [t.name for t in self.sg.schema.get_possible_types(named)]  # type: ignore[arg-type]
+        return [name]
+
+    # --- steps -------------------------------------------------------------------------
+
+    def new_step(
+        self, graph: str, path: tuple[str, ...], kind: str, parent: FetchStep | None
+    ) -> FetchStep:
+        step = FetchStep(id=len(self.steps), graph=graph, path=path, kind=kind)
+        if parent is not None:
+            step.parent, step.root = parent.id, parent.root
+            step.deps.add(parent.id)
+        else:
+            step.root = step.id
+        self.steps.append(step)
+        return step
+
+    def group(self, parent: FetchStep, graph: str, path: tuple[str, ...]) -> FetchStep:
+        key = (parent.id, path, graph)
+        step = self.groups.get(key)
+        if step is None:
+            step = self.groups[key] = self.new_step(graph, path, "entities", parent)
+        return step
+
+    # --- planning ------------------------------------------------------------------------
+
+    def run(self) -> QueryPlan:
+        op = self.operation.operation
+        root_type = (
+            self.sg.schema.mutation_type
+            if op == OperationType.MUTATION
+            else self.sg.schema.query_type
+        )
+        if op == OperationType.SUBSCRIPTION or root_type is None:
+            raise PlanningError(f"{op.value} operations are not supported")
+        root = root_type.name
+        fields = self.collector.collect(root, [self.operation.selection_set])
+        mutation = op == OperationType.MUTATION
+        kind = "mutation" if mutation else "query"
+        by_graph: dict[str, FetchStep] = {}
+        roots: list[FetchStep] = []
+        if not mutation:
+            # fields only one subgraph resolves first, so shared ones join a planned fetch
+            fields = sorted(fields, key=lambda f: len(self.sg.field_graphs(root, f.name)) > 1)
+        for f in fields:
+            if f.name in META_ROOT_FIELDS:
+                continue
+            graphs = self.sg.field_graphs(root, f.name)
+            if not graphs:
+                raise PlanningError(f"no subgraph resolves {root}.{f.name}")
+            if mutation:
+                if roots and roots[-1].graph in graphs:
+                    step = roots[-1]
+                else:
+                    step = self.new_step(graphs[0], (), kind, None)
+                    roots.append(step)
+            else:
+                graph = next((g for g in graphs if g in by_graph), graphs[0])
+                step = by_graph.get(graph)
+                if step is None:
+                    step = by_graph[graph] = self.new_step(graph, (), kind, None)
+                    roots.append(step)
+            sel = step.selections.setdefault(root, {})
+            self.plan_fields(step, root, [f], (), sel, None, fields)
+        for step in self.steps:
+            self.compile(step, root)
+        self._check_acyclic()
+        return QueryPlan(kind, self.steps, [s.id for s in roots])
+
+    def plan_fields(
+        self,
+        step: FetchStep,
+        type_name: str,
+        fields: list[NField],
+        path: tuple[str, ...],
+        sel: Selection,
+        provided: dict | None,
+        siblings: list[NField] | None = None,
+    ) -> set[int]:
+        """Place `fields` of `type_name` at `path`; returns the steps that fetch them."""
+        siblings = fields if siblings is None else siblings
+        touched = {step.id}
+        for f in fields:
+            if f.name == "__typename":
+                continue
+            local = step.graph in self.sg.field_graphs(type_name, f.name)
+            if local or (provided is not None and f.name in provided):
+                sub = provided.get(f.name) if provided is not None else None
+                touched |= self.add_local(step, type_name, f, path, sel, sub)
+            else:
+                touched |= self.jump(step, type_name, f, path, sel, siblings)
+        return touched
+
+    def add_local(
+        self,
+        step: FetchStep,
+        type_name: str,
+        f: NField,
+        path: tuple[str, ...],
+        sel: Selection,
+        provided: dict | None,
+    ) -> set[int]:
+        rtype = f.return_type
+        existing = sel.get(f.key)
+        if rtype is None or not is_composite_type(rtype):
+            if existing is None:
+                sel[f.key] = SelField(f.name, f.args)
+            return {step.id}
+        abstract = is_abstract_type(rtype) and not self.sg.is_interface_object(
+            rtype.name, step.graph
+        )
+        if existing is None:
+            existing = sel[f.key] = SelField(f.name, f.args, abstract, {})
+        assert existing.children is not None
+        provides = self.sg.provides(type_name, f.name, step.graph)
+        if provides:
+            provided = _merge_provided(provided, _provided_tree(provides))
+        child_path = (*path, f.key)
+        touched = {step.id}
+        if abstract:
+            for obj in self.sg.possible_types_in_graph(rtype.name, step.graph):
+                child_sel = existing.children.setdefault(obj, {})
+                kids = self.children(f, obj)
+                touched |= self.plan_fields(step, obj, kids, child_path, child_sel, provided)
+        else:
+            child_sel = existing.children.setdefault(rtype.name, {})
+            kids = self.children(f, rtype.name)
+            touched |= self.plan_fields(step, rtype.name, kids, child_path, child_sel, provided)
+        return touched
+
+    def jump(
+        self,
+        step: FetchStep,
+        type_name: str,
+        f: NField,
+        path: tuple[str, ...],
+        sel: Selection,
+        siblings: list[NField],
+    ) -> set[int]:
+        """Fetch `f` from another subgraph through `_entities`."""
+        rep_type = type_name
+        graphs = self.sg.field_graphs(type_name, f.name)
+        if not graphs:
+            for iface in self.sg.interfaces_of(type_name):
+                candidates = [
+                    g
+                    for g in self.sg.field_graphs(iface, f.name)
+                    if self.sg.is_interface_object(iface, g)
+                ]
+                if candidates:
+                    graphs, rep_type = candidates, iface
+                    break
+        graphs = [g for g in graphs if self.sg.keys(rep_type, g)]
+        if not graphs:
+            raise PlanningError(f"no subgraph can resolve {type_name}.{f.name} as an entity")
+        planned = [g for g in graphs if (step.id, path, g) in self.groups]
+        graph, key = None, None
+        for g in planned + [g for g in graphs if g not in planned]:
+            for candidate in self.sg.keys(rep_type, g):
+                if self._resolvable(step.graph, type_name, candidate):
+                    graph, key = g, candidate
+                    break
+            if graph:
+                break
+        if graph is None or key is None:
+            graph = (planned or graphs)[0]
+            key = self.sg.keys(rep_type, graph)[0]
+        child = self.group(step, graph, path)
+        sel.setdefault("__typename", SelField("__typename"))
+        key_fields = self.field_set(type_name, key, siblings)
+        touched = self.plan_fields(step, type_name, key_fields, path, sel, None, siblings)
+        spec = child.reps.setdefault(type_name, RepSpec(rep_type))
+        spec.add(self.projections(key_fields, type_name), into_key=True)
+        child.deps |= touched - {child.id}
+        child_sel = child.selections.setdefault(rep_type, {})
+        touched |= self.plan_fields(child, rep_type, [f], path, child_sel, None)
+        required = self.sg.requires(rep_type, f.name, graph)
+        if required:
+            req_fields = self.field_set(type_name, required, siblings)
+            req_touched = self.plan_fields(step, type_name, req_fields, path, sel, None, siblings)
+            if child.id in req_touched:
+                raise PlanningError(f"{type_name}.{f.name} requires fields from its own fetch")
+            child.deps |= req_touched
+            spec.add(self.projections(req_fields, type_name), into_key=False)
+            touched |= req_touched
+        touched.add(child.id)
+        return touched
+
+    def _resolvable(self, graph: str, type_name: str, fields: str) -> bool:
+        def check(type_name: str, selection_set: SelectionSetNode) -> bool:
+            for sel in selection_set.selections:
+                if isinstance(sel, InlineFragmentNode):
+                    cond = sel.type_condition.name.value if sel.type_condition else type_name
+                    if not check(cond, sel.selection_set):
+                        return False
+                    continue
+                if not isinstance(sel, FieldNode) or sel.name.value == "__typename":
+                    continue
+                if graph not in self.sg.field_graphs(type_name, sel.name.value):
+                    return False
+                if sel.selection_set:
+                    parent = self.sg.schema.get_type(type_name)
+                    fdef = getattr(parent, "fields", {}).get(sel.name.value)
+                    if fdef is None or not check(get_named_type(fdef.type).name, sel.selection_set):
+                        return False
+            return True
+
+        return check(type_name, parse_field_set(fields))
+
+    # --- output ----------------------------------------------------------------------------
+
+    def compile(self, step: FetchStep, root: str) -> None:
+        names: set[str] = set()
+        for selection in step.selections.values():
+            selection_variables(selection, names)
+        definitions = {
+            d.variable.name.value: print_ast(d) for d in self.operation.variable_definitions or ()
+        }
+        used = tuple(n for n in definitions if n in names)
+        declared = [definitions[n] for n in used]
+        if step.kind == "entities":
+            declared.insert(0, "$representations: [_Any!]!")
+            inner = " ".join(
+                f"... on {t} {{ {print_selection(s) or '__typename'} }}"
+                for t, s in step.selections.items()
+            )
+            body = f"{{ _entities(representations: $representations) {{ {inner} }} }}"
+            keyword = "query"
+        else:
+            body = "{ " + (print_selection(step.selections.get(root, {})) or "__typename") + " }"
+            keyword = step.kind
+        header = f"{keyword}({', '.join(declared)}) " if declared else f"{keyword} "
+        step.document = header + body
+        step.variables = used
+
+    def _check_acyclic(self) -> None:
+        by_id = {s.id: s for s in self.steps}
+        state: dict[int, int] = {}
+
+        def visit(step_id: int) -> None:
+            if state.get(step_id) == 2:
+                return
+            if state.get(step_id) == 1:
+                raise PlanningError("the fetches of this operation depend on each other")
+            state[step_id] = 1
+            for dep in by_id[step_id].deps:
+                visit(dep)
+            state[step_id] = 2
+
+        for s in self.steps:
+            visit(s.id)
+
+
+def _provided_tree(fields: str) -> dict:
+    def tree(selection_set: SelectionSetNode) -> dict:
+        out: dict = {}
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                sub = tree(sel.selection_set) if sel.selection_set else {}
+                out[sel.name.value] = _merge_provided(out.get(sel.name.value), sub)
+            elif isinstance(sel, InlineFragmentNode):
+                out = _merge_provided(out, tree(sel.selection_set)) or {}
+        return out
+
+    return tree(parse_field_set(fields))
+
+
+def _merge_provided(a: dict | None, b: dict | None) -> dict | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    merged = dict(a)
+    for k, v in b.items():
+        merged[k] = _merge_provided(merged.get(k), v) or {}
+    return merged
