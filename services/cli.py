@@ -128,6 +128,65 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ldap_publish(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ldap3.core.exceptions import LDAPException
+
+    from services.common import mongo
+    from services.contacts import ldap_publish
+    from services.contacts.documents import ALIAS
+
+    settings = get_settings()
+    try:
+        config = ldap_publish.PublishConfig.from_settings(settings)
+    except ldap_publish.PublishNotConfigured as exc:
+        print(f"dief ldap publish: {exc}", file=sys.stderr)
+        return 2
+    if not (args.full or args.state):
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(ldap_publish.follow(settings))
+        return 0
+    mongo.connect(ALIAS, settings.mongodb_uri, settings.contacts_db)
+    try:
+        if args.full:
+            report = ldap_publish.publish_full(config)
+        else:
+            report = ldap_publish.publish_state(config, args.state.strip().upper())
+    except (LDAPException, ldap_publish.EmptyRegistry, ValueError) as exc:
+        print(f"dief ldap publish: {exc}", file=sys.stderr)
+        return 1
+    print(f"{'all participant States' if args.full else args.state.upper()}: {report}")
+    return 0
+
+
+def cmd_ldap_sync(args: argparse.Namespace) -> int:
+    import getpass
+
+    from services.common import mongo
+    from services.common.errors import DiefError
+    from services.contacts import ldap_import
+    from services.contacts.documents import ALIAS
+
+    settings = get_settings()
+    mongo.connect(ALIAS, settings.mongodb_uri, settings.contacts_db)
+    try:
+        run = ldap_import.run_sync(
+            args.state.strip().upper(),
+            full=args.full,
+            dry_run=args.dry_run,
+            started_by=f"cli:{getpass.getuser()}",
+            trigger="CLI",
+            page_size=settings.ldap_sync_page_size,
+            timeout_seconds=settings.ldap_sync_timeout_seconds,
+        )
+    except DiefError as exc:
+        print(f"dief ldap sync: {exc.message}", file=sys.stderr)
+        return 2
+    print(ldap_import.summary(run, details=args.dry_run or run.status == "FAILED"))
+    return 0 if run.status == "SUCCEEDED" else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dief", description="DIEF Exchange command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -186,6 +245,38 @@ def parser() -> argparse.ArgumentParser:
         help="stop when caught up instead of waiting for new events",
     )
     tail.set_defaults(func=cmd_events_tail)
+
+    ldap = sub.add_parser("ldap", help="the DIEF directory and LDAP").add_subparsers(
+        dest="ldap_command", required=True
+    )
+    publish = ldap.add_parser(
+        "publish",
+        help="publish the DIEF directory into OpenLDAP (deploy/openldap)",
+        description="Without an option: follow contact events and publish each change "
+        "until stopped. With --full or --state: reconcile once and exit.",
+    )
+    once = publish.add_mutually_exclusive_group()
+    once.add_argument(
+        "--full",
+        action="store_true",
+        help="reconcile the whole tree: add, change and remove entries until it matches",
+    )
+    once.add_argument("--state", help="reconcile one State's part (ISO 3166-1 alpha-3 code)")
+    publish.set_defaults(func=cmd_ldap_publish)
+    sync = ldap.add_parser(
+        "sync",
+        help="import a State's national LDAP directory into the DIEF directory",
+        description="Incremental (entries changed since the last applied run) unless --full; "
+        "the run is recorded either way.",
+    )
+    sync.add_argument("state", help="ISO 3166-1 alpha-3 code of the State whose source to read")
+    sync.add_argument(
+        "--full", action="store_true", help="read every entry; archive contacts whose entry is gone"
+    )
+    sync.add_argument(
+        "--dry-run", action="store_true", help="print what would change; change nothing"
+    )
+    sync.set_defaults(func=cmd_ldap_sync)
     return p
 
 

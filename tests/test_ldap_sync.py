@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import mongoengine
 import pytest
 from ldap3 import MODIFY_REPLACE, Connection, Server
+from pymongo import MongoClient
 
 from services.common import mongo
+from services.common.ids import to_global_id
 from services.common.settings import Settings
-from services.contacts.documents import ALIAS, Authority, ChangeRecord, Contact, State
+from services.contacts.documents import (
+    ALIAS,
+    Authority,
+    ChangeRecord,
+    Contact,
+    State,
+    utcnow,
+)
 from services.contacts.domain import AttStatus, AuthorityKind
 from services.contacts.ldap_import import run_sync
+from services.contacts.ldap_schedule import full_run_due, run_due
 from services.contacts.ldap_sources import LdapSyncRun, LdapSyncSource
 from services.dev.servers import ServerProcess, free_port
 from services.dev.slapd import slapd_server, throwaway_certificates
+from tests.conftest import GraphQLClient, TokenFactory, error_codes
 
 SUFFIX = "dc=fra,dc=example"
 ADMIN = f"cn=admin,{SUFFIX}"
@@ -351,3 +363,132 @@ def test_filter_values_are_escaped(source: LdapSyncSource, people: People) -> No
     assert after.since == "*)(uid=*"
     assert after.status == "SUCCEEDED", after.error
     assert after.read == 0, "the value is compared, never read as filter syntax"
+
+
+# --- the schedule ------------------------------------------------------------------------
+
+
+def test_the_schedule_runs_full_then_incremental_then_full_when_due(
+    source: LdapSyncSource, people: People, settings: Settings
+) -> None:
+    people.add("agent0")
+    start = utcnow()
+    first = run_due(settings, start)
+    assert [(r.trigger, r.started_by, r.full, r.status) for r in first] == [
+        ("SCHEDULE", "schedule", True, "SUCCEEDED")
+    ]
+    assert [r.full for r in run_due(settings, start + timedelta(hours=1))] == [False]
+    assert [r.full for r in run_due(settings, start + timedelta(hours=25))] == [True]
+    source.enabled = False
+    source.save()
+    assert run_due(settings, start + timedelta(hours=50)) == []
+
+
+def test_full_runs_are_due_once_the_last_one_is_old_enough() -> None:
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    day = timedelta(hours=24)
+    assert full_run_due(None, now, day)
+    assert not full_run_due(now - timedelta(hours=23), now, day)
+    assert full_run_due(now - day, now, day)
+
+
+# --- over GraphQL: sources, runs, records ------------------------------------------------
+
+SOURCE_SET = """mutation($input: LdapSyncSourceInput!) {
+  ldapSyncSourceSet(input: $input) {
+    source { stateCode url bindDn secretRef baseDn filter mapping { field attribute } }
+  }
+}"""
+RUN = """mutation($input: LdapSyncRunInput!) {
+  ldapSyncRun(input: $input) {
+    run { status errorKind error full dryRun trigger startedBy read added changed archived
+          rejected details { action dn reason fields } }
+  }
+}"""
+RUNS = """query($code: String!) {
+  ldapSyncRuns(stateCode: $code) { status dryRun added startedBy }
+}"""
+
+
+@pytest.fixture
+async def api_source(
+    contacts_app: Any,
+    gql: GraphQLClient,
+    token: TokenFactory,
+    people: People,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, Any]:
+    monkeypatch.setenv("FRA_LDAP_PASSWORD", READER_PASSWORD)
+    State(code="FRA", name="France", status=AttStatus.STATE_PARTY).save()
+    State(code="DEU", name="Germany", status=AttStatus.STATE_PARTY).save()
+    customs = Authority(state_code="FRA", kind=AuthorityKind.CUSTOMS, name="Douane").save()
+    source_input = {
+        "stateCode": "FRA",
+        "url": f"ldap://127.0.0.1:{people.port}",
+        "bindDn": READER,
+        "secretRef": "env:FRA_LDAP_PASSWORD",
+        "baseDn": people.base,
+        "authorityId": to_global_id("Authority", customs.pk),
+        "filter": "(&(objectClass=inetOrgPerson)(!(uid=external*)))",
+        "mapping": [{"field": "title", "attribute": "description"}],
+    }
+    return source_input
+
+
+async def test_a_state_keeps_its_source_and_the_password_is_never_stored(
+    api_source: dict[str, Any], gql: GraphQLClient, token: TokenFactory, settings: Settings
+) -> None:
+    fra = token(sub="marie", state="FRA")
+    typed_password = dict(api_source, secretRef=READER_PASSWORD)
+    refused = await gql(SOURCE_SET, {"input": typed_password}, fra)
+    assert error_codes(refused) == ["VALIDATION"]
+    assert READER_PASSWORD not in str(refused)
+    for bad in ({"url": "http://example.org"}, {"baseDn": "not a dn"}, {"filter": "(cn=x"}):
+        result = await gql(SOURCE_SET, {"input": dict(api_source, **bad)}, fra)
+        assert error_codes(result) == ["VALIDATION"], bad
+    other = await gql(SOURCE_SET, {"input": api_source}, token(sub="hans", state="DEU"))
+    assert error_codes(other) == ["FORBIDDEN"]
+
+    saved = await gql(SOURCE_SET, {"input": api_source}, fra)
+    assert "errors" not in saved, saved
+    source = saved["data"]["ldapSyncSourceSet"]["source"]
+    assert source["secretRef"] == "env:FRA_LDAP_PASSWORD"
+    mapping = {m["field"]: m["attribute"] for m in source["mapping"]}
+    assert (mapping["title"], mapping["functional_email"]) == ("description", "mail")
+    stored = MongoClient(settings.mongodb_uri)[settings.contacts_db]
+    assert READER_PASSWORD not in str(list(stored["ldap_sources"].find()))
+
+
+async def test_runs_from_the_mutation_are_recorded_with_their_diff(
+    api_source: dict[str, Any], gql: GraphQLClient, token: TokenFactory, people: People
+) -> None:
+    fra = token(sub="marie", state="FRA")
+    assert "errors" not in await gql(SOURCE_SET, {"input": api_source}, fra)
+    people.add("agent0", description="Inspectrice")
+    people.add("external1")  # left out by the source's filter
+    people.add("nomail", mail=None)
+    dry = (await gql(RUN, {"input": {"stateCode": "FRA", "dryRun": True}}, fra))["data"]
+    run = dry["ldapSyncRun"]["run"]
+    assert (run["status"], run["errorKind"], run["dryRun"], run["trigger"]) == (
+        "FAILED",
+        "REJECTED",
+        True,
+        "API",
+    )
+    assert sorted((d["action"], d["dn"].split(",")[0]) for d in run["details"]) == [
+        ("ADDED", "uid=agent0"),
+        ("REJECTED", "uid=nomail"),
+    ]
+    people.delete("nomail")
+    applied = await gql(RUN, {"input": {"stateCode": "FRA", "full": True}}, fra)
+    run = applied["data"]["ldapSyncRun"]["run"]
+    assert (run["status"], run["added"], run["startedBy"]) == ("SUCCEEDED", 1, "marie")
+    assert Contact.objects(source="LDAP").first().title == "Inspectrice"
+    runs = (await gql(RUNS, {"code": "FRA"}, fra))["data"]["ldapSyncRuns"]
+    assert [(r["status"], r["dryRun"]) for r in runs] == [("SUCCEEDED", False), ("FAILED", True)]
+    denied = await gql(RUN, {"input": {"stateCode": "FRA"}}, token(sub="hans", state="DEU"))
+    assert error_codes(denied) == ["FORBIDDEN"]
+    denied = await gql(RUNS, {"code": "FRA"}, token(sub="hans", state="DEU"))
+    assert error_codes(denied) == ["FORBIDDEN"]
+    missing = await gql(RUN, {"input": {"stateCode": "DEU"}}, token(sub="hans", state="DEU"))
+    assert error_codes(missing) == ["NOT_FOUND"]

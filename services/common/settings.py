@@ -67,6 +67,23 @@ class Settings(BaseSettings):
         "application/vnd.oasis.opendocument.text",
     ]
 
+    # Publishing the DIEF directory into OpenLDAP (deploy/openldap); off unless a URL is set.
+    ldap_publish_url: str | None = None  # ldap://, ldaps:// or ldapi://
+    ldap_publish_base_dn: str | None = None
+    ldap_publish_bind_dn: str | None = None  # default cn=publisher,ou=services,<base DN>
+    ldap_publish_secret_ref: str | None = None  # env:VARIABLE or file:/path, never the password
+    ldap_publish_start_tls: bool = False
+    ldap_publish_ca_file: str | None = None
+
+    # Importing national LDAP directories (sources are kept per State through the API).
+    ldap_sync_page_size: int = Field(default=500, ge=1, le=10_000)  # RFC 2696 page size
+    ldap_sync_timeout_seconds: int = Field(default=10, ge=1, le=300)
+    # The contacts service runs an incremental sync of every enabled source this often, and
+    # a full one (which also archives deleted entries) once the last full one is this old.
+    # Off while unset.
+    ldap_sync_interval_minutes: int | None = Field(default=None, ge=1)
+    ldap_sync_full_every_hours: int = Field(default=24, ge=1)
+
     # Where `dief run` (make run) serves each service on this machine.
     host: str = "127.0.0.1"
     contacts_port: int = 8101

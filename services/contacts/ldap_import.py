@@ -74,14 +74,26 @@ def last_watermark(code: str) -> tuple[str | None, str | None]:
 
 
 def start_run(
-    principal: Principal | None, state_code: str, *, full: bool, dry_run: bool, page_size: int
+    principal: Principal | None,
+    state_code: str,
+    *,
+    full: bool,
+    dry_run: bool,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    timeout_seconds: float = 10.0,
 ) -> LdapSyncRun:
     """``ldapSyncRun``: that State's representatives or the Secretariat."""
     code = domain.state_code(state_code)
     p = handlers.manager_of(principal, code)
     source_of(code)  # NOT_FOUND before anything is recorded
     return run_sync(
-        code, full=full, dry_run=dry_run, started_by=p.subject, trigger="API", page_size=page_size
+        code,
+        full=full,
+        dry_run=dry_run,
+        started_by=p.subject,
+        trigger="API",
+        page_size=page_size,
+        timeout_seconds=timeout_seconds,
     )
 
 
@@ -357,3 +369,23 @@ def _new_contact(
     contact.pk = ObjectId()
     contact.validate()
     return contact
+
+
+def summary(run: LdapSyncRun, *, details: bool = False, limit: int = 50) -> str:
+    """A run as a few lines of text (``dief ldap sync``)."""
+    kind = "full" if run.full else f"incremental since {run.since}"
+    head = (
+        f"{run.state_code}: {kind} {'dry run' if run.dry_run else 'run'} {run.status}: "
+        f"{run.read} read, {run.added} added, {run.changed} changed, {run.archived} archived, "
+        f"{run.unchanged} unchanged, {run.rejected} rejected"
+    )
+    lines = [head]
+    if run.error:
+        lines.append(f"  error ({run.error_kind}): {run.error}")
+    if details:
+        for d in run.details[:limit]:
+            what = d.reason or ", ".join(d.fields)
+            lines.append(f"  {d.action:<8} {d.dn or d.key}{': ' + what if what else ''}")
+        if len(run.details) > limit or run.details_truncated:
+            lines.append("  ...")
+    return "\n".join(lines)

@@ -94,7 +94,7 @@ def check_filter(text: str) -> str:
     if not (cleaned.startswith("(") and cleaned.endswith(")")):
         raise ValidationFailed("filter must be an LDAP filter in parentheses.", field="filter")
     try:
-        parse_filter(cleaned, None, "utf-8")
+        parse_filter(cleaned, None, False, True, None, False)
     except (LDAPException, IndexError, ValueError) as exc:
         raise ValidationFailed(f"filter: {exc}", field="filter") from None
     return cleaned

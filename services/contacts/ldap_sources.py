@@ -24,8 +24,9 @@ from mongoengine import (
     ObjectIdField,
     StringField,
 )
+from pymongo.errors import DuplicateKeyError
 
-from services.common.errors import NotFound, ValidationFailed
+from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.principal import Principal
 from services.common.unit_of_work import unit_of_work
 from services.contacts import domain, handlers
@@ -155,6 +156,11 @@ def check_secret_ref(value: str) -> str:
     return value.strip()
 
 
+def _mapping(overrides: dict[str, str | None] | None) -> dict[str, str | None]:
+    mapping_with_overrides(overrides)  # refuses unknown fields and bad attribute names
+    return {name: attribute or None for name, attribute in (overrides or {}).items()}
+
+
 def source_of(code: str) -> LdapSyncSource:
     source = LdapSyncSource.objects(state_code=code).first()
     if source is None:
@@ -192,20 +198,23 @@ def set_source(principal: Principal | None, given: SourceInput) -> LdapSyncSourc
         "filter": check_filter(given.filter),
         "scope": given.scope,
         "authority_id": authority.pk,
-        "mapping": {
-            k: v
-            for k, v in (given.mapping or {}).items()
-            if k in mapping_with_overrides(given.mapping)
-        },
+        "mapping": _mapping(given.mapping),
         "enabled": given.enabled,
     }
-    source = LdapSyncSource.objects(state_code=code).first() or LdapSyncSource(state_code=code)
+    existing = LdapSyncSource.objects(state_code=code).first()
+    source = existing or LdapSyncSource(state_code=code)
     for name, value in fields.items():
         setattr(source, name, value)
     source.updated_at = utcnow()
     source.updated_by = p.subject
-    with unit_of_work(ALIAS) as uow:
-        uow.save(source)
+    try:
+        with unit_of_work(ALIAS) as uow:
+            if existing:
+                uow.save(source)
+            else:
+                uow.insert(source)
+    except DuplicateKeyError:
+        raise Conflict(f"{code}'s source was set meanwhile; try again.") from None
     return source
 
 

@@ -15,6 +15,7 @@ from services.common.pagination import Connection, paginate
 from services.common.schema import SubgraphSchema
 from services.contacts import documents as docs
 from services.contacts import domain, handlers
+from services.contacts.ldap_schema import LdapMutation, LdapQuery
 
 Ctx = Info[RequestContext, None]
 
@@ -185,6 +186,9 @@ class Contact:
     )
     archived_at: datetime | None
     source: str = strawberry.field(description="MANUAL, or LDAP for synchronised entries.")
+    department: str | None = strawberry.field(
+        default=None, description="The unit within the authority (LDAP ou), if known."
+    )
 
     @classmethod
     def from_doc(cls, doc: docs.Contact, stale_after_days: int) -> Contact:
@@ -209,6 +213,7 @@ class Contact:
             stale=handlers.is_stale(doc, stale_after_days),
             archived_at=doc.archived_at,
             source=doc.source,
+            department=doc.department,
         )
 
     @classmethod
@@ -376,7 +381,7 @@ class ContactPayload:
 
 
 @strawberry.type
-class Query:
+class Query(LdapQuery):
     @strawberry.federation.field(description="One State of the registry.", policy=READ_POLICY)
     async def state(
         self, info: Ctx, code: Annotated[str, strawberry.argument(description="ISO alpha-3")]
@@ -454,7 +459,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(LdapMutation):
     @strawberry.federation.mutation(
         description="Record a State's ATT status (Secretariat only).", policy=SECRETARIAT_POLICY
     )
