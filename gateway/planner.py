@@ -350,9 +350,9 @@ class _Planning:
             if existing is None:
                 sel[f.key] = SelField(f.name, f.args)
             return {step.id}
-        abstract = is_abstract_type(rtype) and not self.sg.is_interface_object(
-            rtype.name, step.graph
-        )
+        if is_abstract_type(rtype) and self.sg.is_interface_object(rtype.name, step.graph):
+            return self.add_interface_object(step, f, path, sel, provided)
+        abstract = is_abstract_type(rtype)
         if existing is None:
             existing = sel[f.key] = SelField(f.name, f.args, abstract, {})
         assert existing.children is not None
@@ -371,6 +371,60 @@ class _Planning:
             kids = self.children(f, rtype.name)
             touched |= self.plan_fields(step, rtype.name, kids, child_path, child_sel, provided)
         return touched
+
+    def add_interface_object(
+        self,
+        step: FetchStep,
+        f: NField,
+        path: tuple[str, ...],
+        sel: Selection,
+        provided: dict | None,
+    ) -> set[int]:
+        """A field whose interface this subgraph only knows as an `@interfaceObject`.
+
+        Its fields on the interface are planned as usual; the object's real `__typename` and
+        the fields selected on its object types come from a subgraph that owns the
+        interface, through `_entities` with the interface's name as `__typename`.
+        """
+        assert f.return_type is not None
+        iface = f.return_type.name
+        existing = sel.get(f.key)
+        if existing is None:
+            existing = sel[f.key] = SelField(f.name, f.args, False, {})
+        assert existing.children is not None
+        child_sel = existing.children.setdefault(iface, {})
+        child_path = (*path, f.key)
+        kids = self.children(f, iface)
+        touched = self.plan_fields(step, iface, kids, child_path, child_sel, provided)
+        on_interface = {k.key for k in kids}
+        concrete = {
+            obj: [k for k in self.children(f, obj) if k.key not in on_interface]
+            for obj in self._object_types(iface)
+        }
+        owners = [
+            g
+            for g in self.sg.type_graphs(iface)
+            if not self.sg.is_interface_object(iface, g) and self.sg.keys(iface, g)
+        ]
+        if not owners:
+            raise PlanningError(f"no subgraph owns the interface {iface} with a key")
+        planned = [g for g in owners if (step.id, child_path, g) in self.groups]
+        graph = (planned or owners)[0]
+        keys = self.sg.keys(iface, graph)
+        key = next((k for k in keys if self._resolvable(step.graph, iface, k)), keys[0])
+        owner = self.group(step, graph, child_path)
+        child_sel.setdefault("__typename", SelField("__typename"))
+        key_fields = self.field_set(iface, key, kids)
+        key_touched = self.plan_fields(step, iface, key_fields, child_path, child_sel, None, kids)
+        spec = owner.reps.setdefault(iface, RepSpec(iface))
+        spec.add(self.projections(key_fields, iface), into_key=True)
+        owner.deps |= key_touched - {owner.id}
+        owner.selections.setdefault(iface, {})["__typename"] = SelField("__typename")
+        for obj, fields in concrete.items():
+            if fields:
+                obj_sel = owner.selections.setdefault(obj, {})
+                touched |= self.plan_fields(owner, obj, fields, child_path, obj_sel, None)
+        return touched | key_touched | {owner.id}
 
     def jump(
         self,

@@ -266,6 +266,10 @@ class ReviewsQuery:
     def reviews(self) -> list[Review]:
         return [_review(r) for r in REVIEWS]
 
+    @strawberry.field
+    def top_rated(self) -> list[Media]:
+        return [Media(id=strawberry.ID("b1")), Media(id=strawberry.ID("m1"))]
+
 
 reviews = strawberry.federation.Schema(
     query=ReviewsQuery, types=[ReviewsUser, ReviewsProduct, Review, Media]
@@ -278,6 +282,10 @@ reviews = strawberry.federation.Schema(
 class MediaInterface:
     id: strawberry.ID
     title: str
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> MediaInterface:
+        return next(m for m in _media() if m.id == id)
 
 
 @strawberry.federation.type(keys=["id"])
@@ -295,6 +303,13 @@ class MediaProduct:
     upc: str
 
 
+def _media() -> list[MediaInterface]:
+    return [
+        Book(id=strawberry.ID("b1"), title="Dune", author_name="Herbert"),
+        Movie(id=strawberry.ID("m1"), title="Alien", minutes=117),
+    ]
+
+
 SearchResult = Annotated[Book | MediaProduct, strawberry.union("SearchResult")]
 
 
@@ -302,10 +317,7 @@ SearchResult = Annotated[Book | MediaProduct, strawberry.union("SearchResult")]
 class MediaQuery:
     @strawberry.field
     def media(self) -> list[MediaInterface]:
-        return [
-            Book(id=strawberry.ID("b1"), title="Dune", author_name="Herbert"),
-            Movie(id=strawberry.ID("m1"), title="Alien", minutes=117),
-        ]
+        return _media()
 
     @strawberry.field
     def search(self, term: str) -> list[SearchResult]:

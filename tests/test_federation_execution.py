@@ -444,3 +444,48 @@ async def test_introspection_is_answered_from_the_api_schema(
         "data": {"__type": {"fields": [{"name": n} for n in ("id", "name", "username", "reviews")]}}
     }
     assert fetcher.calls == []
+
+
+async def test_interface_object_field_gets_its_real_type_from_the_interface_owner(
+    executor: Executor, fetcher: RecordingFetcher
+) -> None:
+    query = """{ topRated { __typename id rating title
+        ... on Book { authorName } ... on Movie { minutes } } }"""
+    result = await executor.execute(query)
+    assert result == {
+        "data": {
+            "topRated": [
+                {
+                    "__typename": "Book",
+                    "id": "b1",
+                    "rating": 5,
+                    "title": "Dune",
+                    "authorName": "Herbert",
+                },
+                {"__typename": "Movie", "id": "m1", "rating": 3, "title": "Alien", "minutes": 117},
+            ]
+        }
+    }
+    assert fetcher.calls == [
+        ("reviews", "query { topRated { id rating __typename } }", {}),
+        (
+            "media",
+            ENTITIES + "{ ... on Media { title __typename } ... on Book { authorName } "
+            "... on Movie { minutes } } }",
+            {
+                "representations": [
+                    {"__typename": "Media", "id": "b1"},
+                    {"__typename": "Media", "id": "m1"},
+                ]
+            },
+        ),
+    ]
+
+
+async def test_field_selected_on_one_member_only_comes_back_from_the_interface_object(
+    executor: Executor, fetcher: RecordingFetcher
+) -> None:
+    result = await executor.execute("{ media { id ... on Movie { rating } } }")
+    assert result == {"data": {"media": [{"id": "b1"}, {"id": "m1", "rating": 3}]}}
+    assert fetcher.graphs() == ["media", "reviews"]
+    assert reps(fetcher.calls[1]) == [{"__typename": "Media", "id": "m1"}]
