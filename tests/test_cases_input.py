@@ -10,7 +10,7 @@ import pytest
 from pymongo import MongoClient
 
 from tests import cases_support
-from tests.cases_support import CREATE, GET, LIST, Cases, case_input, codes, share_case
+from tests.cases_support import CREATE, GET, LIST, UPDATE, Cases, case_input, codes, share_case
 
 cases_settings = cases_support.cases_settings
 cases = cases_support.cases
@@ -235,3 +235,26 @@ async def test_attachments_follow_their_sections_audience(cases: Cases, attached
     ]
     assert len(downloads) == 2
     assert {actor for actor, _ in downloads} == {"deu-1", "nld-1"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"audience": None}, "audience"),
+        ({"sectionAudiences": None}, "sectionAudiences"),
+        ({"categories": None}, "categories"),
+        ({"title": None}, "title"),
+        ({"presentationId": "p-9"}, "presentationId"),
+    ],
+)
+async def test_an_update_cannot_blur_a_case_with_null(
+    cases: Cases, attached_case: str, change: dict[str, Any], field: str
+) -> None:
+    before = counts(cases)
+    result = await cases("provider", UPDATE, {"id": attached_case, "input": change})
+    assert codes(result) == ["VALIDATION"], result
+    assert result["errors"][0]["extensions"]["field"] == field
+    assert counts(cases) == before
+    still = await cases.ok("named2", GET, {"id": attached_case})
+    assert still["case"]["audience"]["states"] == ["DEU", "NLD"]
+    assert still["case"]["withheldSections"] == ["ACTORS"]

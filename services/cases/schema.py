@@ -634,16 +634,25 @@ class CaseFieldsInput:
     )
 
 
+# Left out, these keep their value; null would widen or blur the case, so it is refused.
+NOT_NULL = {
+    "title": "title",
+    "audience": "audience",
+    "section_audiences": "sectionAudiences",
+    "categories": "categories",
+    "investigation_status": "investigationStatus",
+    "no_operational_use_without_consultation": "noOperationalUseWithoutConsultation",
+}
+
+
 def case_fields(data: CaseFieldsInput) -> dict[str, Any]:
     """The fields a client actually sent, as handler values."""
     given: dict[str, Any] = {}
     for name, value in vars(data).items():
         if value is strawberry.UNSET:
             continue
-        if name == "investigation_status" and value is None:
-            raise_null(name)
-        if name == "no_operational_use_without_consultation" and value is None:
-            raise_null(name)
+        if value is None and name in NOT_NULL:
+            raise_null(NOT_NULL[name])
         if name == "actors":
             value = [handlers.ActorValue(a.role, a.name, a.kind, a.country) for a in value or []]
         elif name == "items":
@@ -654,15 +663,15 @@ def case_fields(data: CaseFieldsInput) -> dict[str, Any]:
         elif name == "routes":
             value = [handlers.RouteValue(r.country, r.role) for r in value or []]
         elif name == "audience":
-            value = (value or AudienceInput(kind=domain.AudienceKind.ALL_PARTICIPANTS)).value()
+            value = value.value()
         elif name == "section_audiences":
             value = [(s.section, s.audience.value()) for s in value or []]
         given[name] = value
     return given
 
 
-def raise_null(name: str) -> None:
-    raise ValidationFailed(f"{name} cannot be null.", field=name)
+def raise_null(field: str) -> None:
+    raise ValidationFailed(f"{field} cannot be null; leave it out to keep it.", field=field)
 
 
 @strawberry.input(description="Search: every condition given must hold.")
@@ -821,7 +830,9 @@ class Mutation:
         p = info.context.principal
         fields = case_fields(input)
         if "presentation_id" in fields:
-            raise_null("presentation_id")
+            raise ValidationFailed(
+                "Link a presentation with caseLinkPresentation.", field="presentationId"
+            )
         doc = await run_sync(handlers.update_case, p, _oid(id, "Case"), fields)
         return _payload(p, doc)
 
