@@ -13,6 +13,8 @@ from services.common.settings import get_settings
 
 SERVICES = {"contacts": "services.contacts.app:app", "cases": "services.cases.app:app"}
 DEFAULT_PORTS = {"contacts": 8101, "cases": 8103}
+SERVICES["gateway"] = "gateway.app:app"
+DEFAULT_PORTS["gateway"] = 8100
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -187,6 +189,32 @@ def cmd_ldap_sync(args: argparse.Namespace) -> int:
     return 0 if run.status == "SUCCEEDED" else 1
 
 
+def cmd_compose(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gateway import subgraphs
+
+    settings = get_settings()
+    try:
+        text = (
+            subgraphs.supergraph_in_process(settings)
+            if args.offline
+            else subgraphs.supergraph_from_running(settings)
+        )
+    except Exception as exc:
+        print(f"dief compose: {exc}", file=sys.stderr)
+        return 1
+    target = Path(args.output)
+    if args.check:
+        if not target.exists() or target.read_text().rstrip("\n") != text.rstrip("\n"):
+            print(f"{target} is out of date: run 'dief compose'", file=sys.stderr)
+            return 1
+        return 0
+    subgraphs.write_supergraph(text, target)
+    print(f"wrote {target} ({', '.join(subgraphs.subgraph_names(settings))})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dief", description="DIEF Exchange command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -277,6 +305,16 @@ def parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print what would change; change nothing"
     )
     sync.set_defaults(func=cmd_ldap_sync)
+    compose = sub.add_parser(
+        "compose",
+        help="compose gateway/supergraph.graphql from the running subgraphs' _service { sdl }",
+    )
+    compose.add_argument("--output", default="gateway/supergraph.graphql")
+    compose.add_argument(
+        "--offline", action="store_true", help="read each subgraph's schema in process instead"
+    )
+    compose.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    compose.set_defaults(func=cmd_compose)
     return p
 
 

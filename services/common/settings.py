@@ -84,6 +84,33 @@ class Settings(BaseSettings):
     ldap_sync_interval_minutes: int | None = Field(default=None, ge=1)
     ldap_sync_full_every_hours: int = Field(default=24, ge=1)
 
+    # The gateway: callers' JWTs, the principal tokens it signs, its modes and limits.
+    # Dev defaults accept the tokens `dief token` mints; prod must name the identity provider.
+    gateway_port: int = 8100
+    gateway_supergraph: Path = Path("gateway/supergraph.graphql")
+    gateway_jwks: str | None = None  # file path or https:// URL of the identity provider
+    gateway_issuer: str | None = None  # dev default: principal_issuer
+    gateway_audience: str | None = None  # dev default: principal_audience
+    gateway_algorithms: list[str] = ["EdDSA", "ES256", "RS256"]
+    gateway_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    gateway_signing_key: str | None = None  # PEM of the principal-token key; dev: the dev key
+    gateway_principal_ttl_seconds: int = Field(default=60, ge=5, le=900)
+    gateway_authorization_mode: str = Field(default="filter", pattern="^(filter|reject)$")
+    gateway_introspection: bool | None = None  # default: on in dev, off in prod
+    gateway_graphiql: bool | None = None  # default: on in dev, off in prod
+    gateway_persisted_queries: str = Field(default="apq", pattern="^(apq|trusted|off)$")
+    gateway_trusted_documents: str | None = None  # JSON manifest {sha256: document}
+    gateway_subgraph_timeout_seconds: float = Field(default=10.0, gt=0)
+    gateway_plan_cache_size: int = Field(default=1000, ge=1)
+    gateway_max_body_bytes: int = Field(default=256_000, ge=1024)
+    gateway_max_batch: int = Field(default=10, ge=1)
+    gateway_max_depth: int = Field(default=15, ge=1)
+    gateway_max_aliases: int = Field(default=30, ge=0)
+    gateway_max_root_fields: int = Field(default=20, ge=1)
+    gateway_max_tokens: int = Field(default=5000, ge=10)
+    gateway_max_cost: int = Field(default=20_000, ge=1)
+    gateway_default_list_size: int = Field(default=20, ge=1)
+
     # Where `dief run` (make run) serves each service on this machine.
     host: str = "127.0.0.1"
     contacts_port: int = 8101

@@ -121,6 +121,12 @@ def may_read_directory(principal: Principal, participant: bool) -> bool:
     return principal.represents_state and participant
 
 
+def may_read_registry(principal: Principal, participant: bool) -> bool:
+    """ATT statuses are public: the directory's readers and the system role (the gateway's
+    cache of who takes part) may read the State registry."""
+    return principal.has_role(Role.SYSTEM) or may_read_directory(principal, participant)
+
+
 def ensure_may_read_directory(principal: Principal, participant: bool) -> None:
     if not may_read_directory(principal, participant):
         if principal.represents_state:

@@ -99,15 +99,22 @@ def load_state(code: str) -> State:
     return state
 
 
+def registry_reader(principal: Principal | None) -> Principal:
+    p = require_authenticated(principal)
+    if not domain.may_read_registry(p, caller_is_participant(p)):
+        domain.ensure_may_read_directory(p, False)  # raises the directory's refusal
+    return p
+
+
 def get_state(principal: Principal | None, code: str) -> State:
-    reader(principal)
+    registry_reader(principal)
     return load_state(code)
 
 
 def list_states(
     principal: Principal | None, status: AttStatus | None, participant: bool | None
 ) -> Any:
-    reader(principal)
+    registry_reader(principal)
     query = State.objects.order_by("code")
     if status is not None:
         query = query.filter(status=status)

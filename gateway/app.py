@@ -1,0 +1,343 @@
+"""The gateway as an ASGI app: ``/graphql`` (POST, GET for queries), ``/healthz``,
+``/readyz``, ``/metrics``, and GraphiQL on ``GET /graphql`` from a browser when enabled.
+
+A request: body size and batch size checked, the caller's JWT verified (a bad token is
+``401 UNAUTHENTICATED``, no token is an anonymous caller), participation set from the
+registry, then each operation goes through ``gateway.pipeline``. Subgraph calls carry a
+principal token the gateway signs and the request id, never the caller's JWT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.access import scopes_of
+from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
+from gateway.executor import Executor
+from gateway.fetcher import HttpFetcher
+from gateway.limits import LimitExceeded, Limits, check_batch_size, check_body_size
+from gateway.metrics import GatewayMetrics
+from gateway.participants import ParticipantRegistry
+from gateway.persisted import PersistedQueries, load_manifest
+from gateway.pipeline import MutationOverGet, Outcome, Pipeline
+from gateway.principal_tokens import Call, PrincipalSigner, current_call, load_signing_key
+from gateway.supergraph import Supergraph
+from services.common.app import RequestIdMiddleware
+from services.common.context import bearer_token
+from services.common.errors import Unauthenticated
+from services.common.logs import current_request_id
+from services.common.principal import Principal
+from services.common.settings import Settings, get_settings
+
+log = logging.getLogger("dief.gateway")
+
+Fetch = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_body_bytes=settings.gateway_max_body_bytes,
+        max_batch=settings.gateway_max_batch,
+        max_tokens=settings.gateway_max_tokens,
+        max_depth=settings.gateway_max_depth,
+        max_aliases=settings.gateway_max_aliases,
+        max_root_fields=settings.gateway_max_root_fields,
+        max_cost=settings.gateway_max_cost,
+        default_list_size=settings.gateway_default_list_size,
+    )
+
+
+def caller_verifier(settings: Settings) -> CallerVerifier:
+    """Dev defaults accept the tokens ``dief token`` mints; prod must name its provider."""
+    if not settings.is_dev and not (
+        settings.gateway_jwks and settings.gateway_issuer and settings.gateway_audience
+    ):
+        raise ValueError(
+            "DIEF_GATEWAY_JWKS, DIEF_GATEWAY_ISSUER and DIEF_GATEWAY_AUDIENCE must be set "
+            "when DIEF_ENV=prod"
+        )
+    jwks = settings.gateway_jwks or str(settings.keys_dir / "jwks.json")
+    policy = CallerPolicy.build(
+        settings.gateway_issuer or settings.principal_issuer,
+        settings.gateway_audience or settings.principal_audience,
+        settings.gateway_algorithms,
+        settings.gateway_leeway_seconds,
+    )
+    return CallerVerifier(JwksSource(jwks), policy)
+
+
+def persisted_queries(settings: Settings) -> PersistedQueries:
+    trusted = None
+    if settings.gateway_trusted_documents:
+        trusted = load_manifest(Path(settings.gateway_trusted_documents))
+    return PersistedQueries(settings.gateway_persisted_queries, trusted)
+
+
+def _on(flag: bool | None, settings: Settings) -> bool:
+    return settings.is_dev if flag is None else flag
+
+
+class MeteredFetch:
+    """Counts each subgraph request by subgraph and outcome (ok, errors, failed)."""
+
+    def __init__(self, fetch: Fetch, metrics: GatewayMetrics) -> None:
+        self.fetch = fetch
+        self.metrics = metrics
+
+    async def __call__(
+        self, subgraph: str, query: str, variables: dict[str, Any]
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            result = await self.fetch(subgraph, query, variables)
+            outcome = "errors" if result.get("errors") else "ok"
+            return result
+        finally:
+            self.metrics.subgraph_fetches.labels(subgraph, outcome).inc()
+            self.metrics.subgraph_latency.labels(subgraph).observe(time.perf_counter() - started)
+
+
+def _json_error(status: int, message: str, code: str, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=headers or None,
+    )
+
+
+class Gateway:
+    """The parts of a running gateway, and its request handling."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        supergraph: Supergraph,
+        *,
+        fetch: Fetch | None = None,
+        contacts_url: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.supergraph = supergraph
+        self.metrics = GatewayMetrics()
+        self.verifier = caller_verifier(settings)
+        self.signer = PrincipalSigner(
+            load_signing_key(settings),
+            issuer=settings.principal_issuer,
+            audience=settings.principal_audience,
+            ttl_seconds=settings.gateway_principal_ttl_seconds,
+        )
+        self.fetcher: HttpFetcher | None = None
+        if fetch is None:
+            self.fetcher = HttpFetcher(
+                supergraph.subgraphs,
+                settings.gateway_subgraph_timeout_seconds,
+                self.signer.headers,
+            )
+            fetch = self.fetcher
+        self.executor = Executor(
+            supergraph,
+            MeteredFetch(fetch, self.metrics),
+            plan_cache_size=settings.gateway_plan_cache_size,
+        )
+        self.limits = limits_from(settings)
+        self.introspection = _on(settings.gateway_introspection, settings)
+        self.graphiql = _on(settings.gateway_graphiql, settings)
+        self.pipeline = Pipeline(
+            supergraph.api_schema,
+            supergraph,
+            self.executor,
+            limits=self.limits,
+            persisted=persisted_queries(settings),
+            reject_unauthorised=settings.gateway_authorization_mode == "reject",
+            introspection=self.introspection,
+            cache_size=settings.gateway_plan_cache_size,
+        )
+        contacts = contacts_url or supergraph.subgraphs.get("contacts")
+        if contacts is None:
+            contacts = f"http://{settings.host}:{settings.contacts_port}/graphql"
+        self.registry = ParticipantRegistry(
+            contacts,
+            settings.nats_url,
+            lambda principal: self.signer.sign(principal, current_request_id()),
+        )
+
+    # --- the caller -----------------------------------------------------------------------
+
+    async def caller(self, request: Request) -> Principal | None:
+        """The verified caller with participation from the registry; None if anonymous."""
+        token = bearer_token(request)
+        if token is None:
+            return None
+        claimed = await self.verifier.verify(token)
+        participant = claimed.represents_state and self.registry.is_participant(claimed.state)
+        caller = dataclasses.replace(claimed, participant=participant)
+        # Scopes are the gateway's own mapping (gateway.access), not the token's.
+        return dataclasses.replace(caller, scopes=scopes_of(caller))
+
+    # --- endpoints ------------------------------------------------------------------------
+
+    async def graphql(self, request: Request) -> Response:
+        if (
+            request.method == "GET"
+            and self.graphiql
+            and "text/html" in request.headers.get("accept", "")
+        ):
+            from strawberry.http.ides import get_graphql_ide_html
+
+            return HTMLResponse(get_graphql_ide_html("graphiql"))
+        started = time.perf_counter()
+        try:
+            payload = await self._payload(request)
+        except LimitExceeded as exc:
+            status = 413 if exc.limit == "bodySize" else 400
+            return JSONResponse({"errors": [exc.to_error()]}, status_code=status)
+        except ValueError as exc:
+            return _json_error(400, str(exc), "VALIDATION")
+        try:
+            principal = await self.caller(request)
+        except Unauthenticated as exc:
+            self.metrics.requests.labels("unknown", "unauthenticated").inc()
+            return _json_error(
+                401, exc.message, "UNAUTHENTICATED", **{"WWW-Authenticate": "Bearer"}
+            )
+        request_id = current_request_id()
+        token = current_call.set(Call(principal, request_id))
+        try:
+            if isinstance(payload, list):
+                check_batch_size(len(payload), self.limits)
+                outcomes = [
+                    await self._one(p, principal, request_id, request.method) for p in payload
+                ]
+                body: Any = [o.body for o in outcomes]
+            else:
+                outcome = await self._one(payload, principal, request_id, request.method)
+                outcomes, body = [outcome], outcome.body
+        except LimitExceeded as exc:
+            return JSONResponse({"errors": [exc.to_error()]}, status_code=400)
+        except MutationOverGet:
+            return _json_error(405, "Mutations are sent with POST.", "VALIDATION", Allow="POST")
+        finally:
+            current_call.reset(token)
+        elapsed = time.perf_counter() - started
+        for o in outcomes:
+            self.metrics.requests.labels(o.operation, o.outcome).inc()
+            self.metrics.latency.labels(o.operation).observe(elapsed / len(outcomes))
+        return JSONResponse(body)
+
+    async def _one(
+        self, payload: Any, principal: Principal | None, request_id: str, method: str
+    ) -> Outcome:
+        outcome = await self.pipeline.run(payload, principal, request_id, method=method)
+        if outcome.outcome in ("refused", "error"):
+            log.info(
+                "operation refused or failed",
+                extra={"outcome": outcome.outcome, "operation": outcome.operation},
+            )
+        return outcome
+
+    async def _payload(self, request: Request) -> Any:
+        if request.method == "GET":
+            params = request.query_params
+            payload: dict[str, Any] = {"query": params.get("query")}
+            if params.get("operationName"):
+                payload["operationName"] = params["operationName"]
+            for name in ("variables", "extensions"):
+                if params.get(name):
+                    try:
+                        payload[name] = json.loads(params[name])
+                    except ValueError as exc:
+                        raise ValueError(f"'{name}' is not valid JSON.") from exc
+            return payload
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit():
+            check_body_size(int(declared), self.limits)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            check_body_size(len(body), self.limits)
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ValueError("The request body is not valid JSON.") from exc
+
+    async def healthz(self, _: Request) -> JSONResponse:
+        return JSONResponse({"status": "alive", "service": "gateway"})
+
+    async def readyz(self, _: Request) -> JSONResponse:
+        checks = {
+            "registry": self.registry.loaded.is_set(),
+            "nats": self.registry.nc is not None and self.registry.nc.is_connected,
+        }
+        ok = all(checks.values())
+        body: dict[str, Any] = {"ready": ok, "checks": checks}
+        if not ok and self.registry.last_error:
+            body["reason"] = self.registry.last_error
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def metrics_endpoint(self, _: Request) -> Response:
+        self.metrics.observe_plan_cache(
+            self.executor.plan_cache_hits, self.executor.plan_cache_misses
+        )
+        self.metrics.participants.set(self.registry.participant_count)
+        return Response(self.metrics.render(), media_type=self.metrics.content_type)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        self.registry.start()
+        try:
+            yield
+        finally:
+            await self.registry.stop()
+            if self.fetcher is not None:
+                await self.fetcher.aclose()
+
+
+def supergraph_path(settings: Settings) -> Path:
+    """The configured file; a relative path not found here means the one beside this module."""
+    path = settings.gateway_supergraph
+    if not path.is_absolute() and not path.exists():
+        return Path(__file__).parent / path.name
+    return path
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    supergraph_sdl: str | None = None,
+    fetch: Fetch | None = None,
+    contacts_url: str | None = None,
+) -> Starlette:
+    settings = settings or get_settings()
+    sdl = supergraph_sdl if supergraph_sdl is not None else supergraph_path(settings).read_text()
+    gateway = Gateway(settings, Supergraph.parse(sdl), fetch=fetch, contacts_url=contacts_url)
+    app = Starlette(
+        routes=[
+            Route("/graphql", gateway.graphql, methods=["GET", "POST"]),
+            Route("/healthz", gateway.healthz),
+            Route("/readyz", gateway.readyz),
+            Route("/metrics", gateway.metrics_endpoint),
+        ],
+        lifespan=gateway.lifespan,
+    )
+    app.state.gateway = gateway
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def app() -> Starlette:  # uvicorn --factory gateway.app:app
+    return build()

@@ -1,0 +1,195 @@
+"""Which States take part in the Forum now, as the contacts registry says.
+
+Participation is never taken from a caller's token. At start the gateway subscribes to
+``dief.contacts.state.status_changed`` and then loads every State's status from the
+contacts subgraph (a GraphQL query with a short-lived system principal token); changes
+announced afterwards apply at once, so a State that stops being a participant loses
+access on its next request. Until the first load succeeds the gateway is not ready. After a
+NATS reconnection (events may have been missed) the registry is loaded again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+
+import httpx
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from services.common.principal import Principal, Role
+
+log = logging.getLogger("dief.gateway.participants")
+
+STATUS_CHANGED = "dief.contacts.state.status_changed"
+PAGE = 200
+STATES_QUERY = """
+query GatewayRegistry($first: Int!, $after: String) {
+  states(first: $first, after: $after) {
+    edges { node { code participant } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+REGISTRY_PRINCIPAL = Principal(subject="dief-gateway", roles=frozenset({Role.SYSTEM}))
+
+
+class RegistryUnavailable(Exception):
+    """The contacts registry could not be read."""
+
+
+TokenFactory = Callable[[Principal], str]
+
+
+async def fetch_statuses(http: httpx.AsyncClient, contacts_url: str, token: str) -> dict[str, bool]:
+    """Every State's participation, page by page."""
+    statuses: dict[str, bool] = {}
+    after: str | None = None
+    while True:
+        try:
+            response = await http.post(
+                contacts_url,
+                json={"query": STATES_QUERY, "variables": {"first": PAGE, "after": after}},
+                headers={"authorization": f"Bearer {token}"},
+            )
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RegistryUnavailable(f"contacts at {contacts_url}: {exc!r}") from exc
+        if response.status_code != 200 or body.get("errors") or not body.get("data"):
+            raise RegistryUnavailable(
+                f"contacts at {contacts_url} answered {response.status_code}: "
+                f"{json.dumps(body.get('errors'))[:300]}"
+            )
+        connection = body["data"]["states"]
+        for edge in connection["edges"]:
+            statuses[edge["node"]["code"]] = bool(edge["node"]["participant"])
+        if not connection["pageInfo"]["hasNextPage"]:
+            return statuses
+        after = connection["pageInfo"]["endCursor"]
+
+
+class ParticipantRegistry:
+    def __init__(
+        self,
+        contacts_url: str,
+        nats_url: str,
+        token_for: TokenFactory,
+        *,
+        retry_seconds: float = 2.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.contacts_url = contacts_url
+        self.nats_url = nats_url
+        self.token_for = token_for
+        self.retry_seconds = retry_seconds
+        self._http = http or httpx.AsyncClient(timeout=5.0)
+        self._statuses: dict[str, bool] = {}
+        self._changes_during_load: dict[str, bool] | None = None
+        self.loaded = asyncio.Event()
+        self.nc: NATS | None = None
+        self.last_error: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._reload: asyncio.Event = asyncio.Event()
+
+    # --- reading ------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.loaded.is_set() and self.nc is not None and self.nc.is_connected
+
+    def is_participant(self, state: str | None) -> bool:
+        """Unknown States and callers without a State are not participants."""
+        return state is not None and self._statuses.get(state, False)
+
+    @property
+    def participant_count(self) -> int:
+        return sum(self._statuses.values())
+
+    # --- keeping it current -------------------------------------------------------------
+
+    def apply_change(self, state: str, participant: bool) -> None:
+        self._statuses[state] = participant
+        if self._changes_during_load is not None:
+            self._changes_during_load[state] = participant
+        log.info("participation changed", extra={"state": state, "participant": participant})
+
+    async def _on_status_changed(self, msg: Msg) -> None:
+        try:
+            data = json.loads(msg.data)["data"]
+            state, participant = data["stateCode"], data["participant"]
+        except (ValueError, KeyError, TypeError):
+            log.error("ignoring a malformed status_changed event", extra={"subject": msg.subject})
+            return
+        if isinstance(state, str) and isinstance(participant, bool):
+            self.apply_change(state, participant)
+
+    async def load(self) -> None:
+        token = self.token_for(REGISTRY_PRINCIPAL)
+        self._changes_during_load = {}
+        try:
+            statuses = await fetch_statuses(self._http, self.contacts_url, token)
+            statuses.update(self._changes_during_load)  # newer than what was read
+        finally:
+            self._changes_during_load = None
+        self._statuses = statuses
+        self.loaded.set()
+        self.last_error = None
+        log.info("participant registry loaded", extra={"states": len(statuses)})
+
+    async def _connect(self) -> NATS:
+        async def reconnected() -> None:
+            self._reload.set()  # events may have been missed while away
+
+        async def error(exc: Exception) -> None:
+            self.last_error = f"NATS: {exc!r}"
+
+        return await nats.connect(
+            servers=[self.nats_url],
+            name="dief-gateway",
+            connect_timeout=2,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            reconnected_cb=reconnected,
+            error_cb=error,
+        )
+
+    async def run(self) -> None:
+        """Subscribe, load, then reload whenever NATS comes back; retries until stopped."""
+        while self.nc is None:
+            try:
+                nc = await self._connect()
+                await nc.subscribe(STATUS_CHANGED, cb=self._on_status_changed)
+                self.nc = nc
+            except Exception as exc:
+                self.last_error = f"NATS: {exc!r}"
+                log.warning("NATS not reachable yet", extra={"error": str(exc)})
+                await asyncio.sleep(self.retry_seconds)
+        self._reload.set()
+        while True:
+            await self._reload.wait()
+            self._reload.clear()
+            try:
+                await self.load()
+            except RegistryUnavailable as exc:
+                self.last_error = str(exc)
+                log.warning("participant registry not loaded", extra={"error": str(exc)})
+                await asyncio.sleep(self.retry_seconds)
+                self._reload.set()
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.nc is not None and not self.nc.is_closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.nc.close(), 5)
+        await self._http.aclose()

@@ -1,0 +1,267 @@
+"""One GraphQL operation through the gateway, HTTP aside.
+
+Persisted query → parse (token limit) and validate against the API schema (cached by
+document text) → choose the operation → limits → authorisation directives → plan and
+execute (the executor's plan cache) → mask errors and answer refused fields as null.
+Nothing reaches a subgraph before the limits and the authorisation have passed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+    OperationType,
+    specified_rules,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+from graphql.validation import NoSchemaIntrospectionCustomRule
+
+from gateway.access import scopes_of
+from gateway.authorization import (
+    Decision,
+    DirectiveSource,
+    RequestRefused,
+    answer_removed,
+    authorise,
+)
+from gateway.limits import (
+    LimitExceeded,
+    Limits,
+    check_operation,
+    parse_within_limits,
+    select_operation,
+)
+from gateway.masking import internal_error, mask_errors
+from gateway.persisted import PersistedQueries, PersistedQueryError
+from services.common.principal import Principal
+
+log = logging.getLogger("dief.gateway")
+
+
+class Executes(Protocol):
+    async def execute(
+        self,
+        document: DocumentNode,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+    ) -> dict[str, Any]: ...
+
+
+class MutationOverGet(Exception):
+    """GET must not change anything: mutations are POST only."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    document: DocumentNode | None
+    errors: tuple[dict[str, Any], ...]
+
+
+@dataclass
+class Outcome:
+    """The GraphQL response and how to count it."""
+
+    body: dict[str, Any]
+    operation: str  # query, mutation, subscription, or unknown
+    outcome: str  # ok, partial, refused, invalid, error
+
+
+def _error(message: str, code: str = "VALIDATION", **extensions: Any) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code, **extensions}}
+
+
+def _graphql_error(error: GraphQLError, code: str = "VALIDATION") -> dict[str, Any]:
+    formatted: dict[str, Any] = {"message": error.message, "extensions": {"code": code}}
+    if error.locations:
+        formatted["locations"] = [{"line": x.line, "column": x.column} for x in error.locations]
+    return formatted
+
+
+class _Lru(OrderedDict[Any, Any]):
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+
+    def lookup(self, key: Any) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def keep(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.capacity:
+            self.popitem(last=False)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        directives: DirectiveSource,
+        executor: Executes,
+        *,
+        limits: Limits,
+        persisted: PersistedQueries,
+        reject_unauthorised: bool = False,
+        introspection: bool = False,
+        cache_size: int = 1000,
+    ) -> None:
+        self.schema = schema
+        self.directives = directives
+        self.executor = executor
+        self.limits = limits
+        self.persisted = persisted
+        self.reject_unauthorised = reject_unauthorised
+        self.rules = list(specified_rules)
+        if not introspection:
+            self.rules.append(NoSchemaIntrospectionCustomRule)
+        self._documents = _Lru(cache_size)
+        self._decisions = _Lru(cache_size)
+
+    def parse(self, text: str) -> Parsed:
+        """Parsed and validated once per distinct document text."""
+        cached = self._documents.lookup(text)
+        if cached is not None:
+            return cached
+        try:
+            document = parse_within_limits(text, self.limits)
+        except GraphQLSyntaxError as exc:
+            parsed = Parsed(None, (_graphql_error(exc),))
+        else:
+            errors = validate(self.schema, document, self.rules)
+            parsed = Parsed(document, tuple(_graphql_error(e) for e in errors))
+        self._documents.keep(text, parsed)
+        return parsed
+
+    def authorised(
+        self,
+        text: str,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        principal: Principal | None,
+    ) -> Decision:
+        """Decisions depend on the document and what the caller holds: cached by both."""
+        held = None if principal is None else scopes_of(principal)
+        key = (text, operation.name.value if operation.name else None, held)
+        decision = self._decisions.lookup(key)
+        if decision is None:
+            decision = authorise(
+                self.schema,
+                self.directives,
+                document,
+                operation,
+                principal,
+                reject=self.reject_unauthorised,
+            )
+            self._decisions.keep(key, decision)
+        return decision
+
+    async def run(
+        self,
+        payload: Any,
+        principal: Principal | None,
+        request_id: str,
+        *,
+        method: str = "POST",
+    ) -> Outcome:
+        if not isinstance(payload, Mapping):
+            return Outcome(
+                {"errors": [_error("A GraphQL request is a JSON object.")]}, "unknown", "invalid"
+            )
+        query = payload.get("query")
+        variables = payload.get("variables") or {}
+        operation_name = payload.get("operationName") or None
+        extensions = payload.get("extensions") or {}
+        if (
+            (query is not None and not isinstance(query, str))
+            or not isinstance(variables, Mapping)
+            or (operation_name is not None and not isinstance(operation_name, str))
+            or not isinstance(extensions, Mapping)
+        ):
+            return Outcome(
+                {
+                    "errors": [
+                        _error(
+                            "query and operationName are strings; variables and "
+                            "extensions are objects."
+                        )
+                    ]
+                },
+                "unknown",
+                "invalid",
+            )
+        try:
+            text = self.persisted.resolve(query, extensions)
+        except PersistedQueryError as exc:
+            return Outcome({"errors": [exc.to_error()]}, "unknown", "invalid")
+        try:
+            parsed = self.parse(text)
+        except LimitExceeded as exc:
+            return Outcome({"errors": [exc.to_error()]}, "unknown", "invalid")
+        if parsed.errors or parsed.document is None:
+            return Outcome({"errors": list(parsed.errors)}, "unknown", "invalid")
+        document = parsed.document
+        try:
+            operation = select_operation(document, operation_name)
+        except GraphQLError as exc:
+            return Outcome({"errors": [_graphql_error(exc)]}, "unknown", "invalid")
+        kind = operation.operation.value
+        if method == "GET" and operation.operation is not OperationType.QUERY:
+            raise MutationOverGet
+        coerced = get_variable_values(
+            self.schema, operation.variable_definitions or (), dict(variables)
+        )
+        if isinstance(coerced, list):
+            return Outcome({"errors": [_graphql_error(e) for e in coerced]}, kind, "invalid")
+        try:
+            check_operation(self.schema, document, operation, coerced, self.limits)
+        except LimitExceeded as exc:
+            return Outcome({"errors": [exc.to_error()]}, kind, "invalid")
+        try:
+            decision = self.authorised(text, document, operation, principal)
+        except RequestRefused as refused:
+            return Outcome({"errors": refused.errors, "data": None}, kind, "refused")
+        return await self._execute(decision, dict(variables), operation_name, request_id, kind)
+
+    async def _execute(
+        self,
+        decision: Decision,
+        variables: dict[str, Any],
+        operation_name: str | None,
+        request_id: str,
+        kind: str,
+    ) -> Outcome:
+        refusals = decision.errors
+        if decision.document is None:
+            data = answer_removed({}, decision.removed)
+            return Outcome({"errors": refusals, "data": data}, kind, "refused")
+        if decision.removed:
+            (operation,) = decision.document.definitions
+            assert isinstance(operation, OperationDefinitionNode) and operation.name
+            operation_name = operation.name.value
+        try:
+            result = await self.executor.execute(decision.document, variables, operation_name)
+        except Exception:
+            log.exception("the executor failed", extra={"request_id": request_id})
+            return Outcome({"errors": [internal_error(request_id)], "data": None}, kind, "error")
+        errors = refusals + mask_errors(result.get("errors"), request_id)
+        data = answer_removed(result.get("data"), decision.removed)
+        body: dict[str, Any] = {}
+        if errors:
+            body["errors"] = errors
+        body["data"] = data
+        outcome = "ok" if not errors else ("partial" if data is not None else "error")
+        return Outcome(body, kind, outcome)

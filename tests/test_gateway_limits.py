@@ -1,0 +1,123 @@
+"""Limits on what one request may ask: pure checks on the parsed operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from graphql import build_schema
+
+from gateway.limits import (
+    LimitExceeded,
+    Limits,
+    check_batch_size,
+    check_body_size,
+    check_operation,
+    parse_within_limits,
+    select_operation,
+)
+
+SCHEMA = build_schema(
+    """
+    type Query {
+      me: Person
+      people(first: Int, after: String): PersonConnection!
+      tags: [String!]!
+    }
+    type PersonConnection { edges: [PersonEdge!]! totalCount: Int! }
+    type PersonEdge { node: Person! cursor: String! }
+    type Person { name: String friends(first: Int): [Person!]! best: Person }
+    """
+)
+
+
+def cost(query: str, limits: Limits | None = None, variables: dict[str, Any] | None = None) -> int:
+    limits = limits or Limits()
+    document = parse_within_limits(query, limits)
+    operation = select_operation(document, None)
+    return check_operation(SCHEMA, document, operation, variables or {}, limits)
+
+
+def refusal(query: str, limits: Limits, variables: dict[str, Any] | None = None) -> LimitExceeded:
+    with pytest.raises(LimitExceeded) as caught:
+        cost(query, limits, variables)
+    return caught.value
+
+
+def test_cost_weights_what_a_list_returns_by_first() -> None:
+    # people (1) + 100 x (edges 1 + node 1 + name 1)
+    assert cost("{ people(first: 100) { edges { node { name } } } }") == 1 + 100 * 3
+    assert cost("{ people(first: 10) { edges { node { name } } } }") == 1 + 10 * 3
+
+
+def test_cost_reads_first_from_variables() -> None:
+    query = "query($n: Int) { people(first: $n) { edges { node { name } } } }"
+    assert cost(query, variables={"n": 7}) == 1 + 7 * 3
+
+
+def test_lists_without_first_count_as_the_default_list_size() -> None:
+    limits = Limits(default_list_size=5)
+    assert cost("{ me { friends { name } } }", limits) == 1 + 1 + 5 * 1
+    assert cost("{ tags }", limits) == 1
+
+
+def test_nested_lists_multiply_and_a_costly_query_is_refused_with_its_estimate() -> None:
+    query = "{ people(first: 100) { edges { node { friends(first: 100) { name } } } } }"
+    error = refusal(query, Limits(max_cost=5000))
+    assert error.limit == "cost" and error.actual == 1 + 100 * (1 + 1 + 1 + 100)
+    assert error.to_error()["extensions"] == {
+        "code": "VALIDATION",
+        "limit": "cost",
+        "maximum": 5000,
+        "actual": error.actual,
+    }
+    assert "smaller 'first'" in error.message
+
+
+def test_depth_is_counted_through_fragments() -> None:
+    query = """
+      { me { ...F } }
+      fragment F on Person { best { best { best { name } } } }
+    """
+    assert cost(query, Limits(max_depth=5)) > 0
+    assert refusal(query, Limits(max_depth=4)).limit == "depth"
+
+
+def test_too_many_aliases_are_refused() -> None:
+    query = "{ " + " ".join(f"a{i}: me {{ name }}" for i in range(4)) + " }"
+    assert cost(query, Limits(max_aliases=4)) > 0
+    assert refusal(query, Limits(max_aliases=3)).limit == "aliases"
+
+
+def test_too_many_root_fields_are_refused() -> None:
+    query = "{ " + " ".join(f"a{i}: tags" for i in range(5)) + " }"
+    error = refusal(query, Limits(max_root_fields=4))
+    assert (error.limit, error.maximum, error.actual) == ("rootFields", 4, 5)
+
+
+def test_a_document_of_too_many_tokens_is_refused_while_parsing() -> None:
+    query = "{ " + " ".join("tags" for _ in range(100)) + " }"
+    with pytest.raises(LimitExceeded) as caught:
+        parse_within_limits(query, Limits(max_tokens=50))
+    assert caught.value.limit == "tokens"
+
+
+def test_body_and_batch_sizes() -> None:
+    limits = Limits(max_body_bytes=2000, max_batch=3)
+    check_body_size(2000, limits)
+    with pytest.raises(LimitExceeded, match="at most 2000"):
+        check_body_size(2001, limits)
+    check_batch_size(3, limits)
+    with pytest.raises(LimitExceeded, match="at most 3"):
+        check_batch_size(4, limits)
+    with pytest.raises(LimitExceeded, match="no operation"):
+        check_batch_size(0, limits)
+
+
+def test_a_fragment_cycle_does_not_loop() -> None:
+    query = """
+      { me { ...A } }
+      fragment A on Person { best { ...B } }
+      fragment B on Person { best { ...A } }
+    """
+    assert cost(query) > 0
