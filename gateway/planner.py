@@ -332,7 +332,7 @@ class _Planning:
                 sub = provided.get(f.name) if provided is not None else None
                 touched |= self.add_local(step, type_name, f, path, sel, sub)
             else:
-                touched |= self.jump(step, type_name, f, path, sel, siblings)
+                touched |= self.jump(step, type_name, f, path, sel, siblings, provided)
         return touched
 
     def add_local(
@@ -434,6 +434,7 @@ class _Planning:
         path: tuple[str, ...],
         sel: Selection,
         siblings: list[NField],
+        provided: dict | None,
     ) -> set[int]:
         """Fetch `f` from another subgraph through `_entities`."""
         rep_type = type_name
@@ -455,7 +456,7 @@ class _Planning:
         graph, key = None, None
         for g in planned + [g for g in graphs if g not in planned]:
             for candidate in self.sg.keys(rep_type, g):
-                if self._resolvable(step.graph, type_name, candidate):
+                if self._resolvable(step.graph, type_name, candidate, provided):
                     graph, key = g, candidate
                     break
             if graph:
@@ -466,7 +467,7 @@ class _Planning:
         child = self.group(step, graph, path)
         sel.setdefault("__typename", SelField("__typename"))
         key_fields = self.field_set(type_name, key, siblings)
-        touched = self.plan_fields(step, type_name, key_fields, path, sel, None, siblings)
+        touched = self.plan_fields(step, type_name, key_fields, path, sel, provided, siblings)
         spec = child.reps.setdefault(type_name, RepSpec(rep_type))
         spec.add(self.projections(key_fields, type_name), into_key=True)
         child.deps |= touched - {child.id}
@@ -475,7 +476,9 @@ class _Planning:
         required = self.sg.requires(rep_type, f.name, graph)
         if required:
             req_fields = self.field_set(type_name, required, siblings)
-            req_touched = self.plan_fields(step, type_name, req_fields, path, sel, None, siblings)
+            req_touched = self.plan_fields(
+                step, type_name, req_fields, path, sel, provided, siblings
+            )
             if child.id in req_touched:
                 raise PlanningError(f"{type_name}.{f.name} requires fields from its own fetch")
             child.deps |= req_touched
@@ -484,26 +487,34 @@ class _Planning:
         touched.add(child.id)
         return touched
 
-    def _resolvable(self, graph: str, type_name: str, fields: str) -> bool:
-        def check(type_name: str, selection_set: SelectionSetNode) -> bool:
+    def _resolvable(
+        self, graph: str, type_name: str, fields: str, provided: dict | None = None
+    ) -> bool:
+        """Whether `graph` can give these fields here (itself or through `@provides`)."""
+
+        def check(type_name: str, selection_set: SelectionSetNode, provided: dict | None) -> bool:
             for sel in selection_set.selections:
                 if isinstance(sel, InlineFragmentNode):
                     cond = sel.type_condition.name.value if sel.type_condition else type_name
-                    if not check(cond, sel.selection_set):
+                    if not check(cond, sel.selection_set, provided):
                         return False
                     continue
                 if not isinstance(sel, FieldNode) or sel.name.value == "__typename":
                     continue
-                if graph not in self.sg.field_graphs(type_name, sel.name.value):
+                name = sel.name.value
+                sub = provided.get(name) if provided is not None else None
+                if graph not in self.sg.field_graphs(type_name, name) and sub is None:
                     return False
                 if sel.selection_set:
                     parent = self.sg.schema.get_type(type_name)
-                    fdef = getattr(parent, "fields", {}).get(sel.name.value)
-                    if fdef is None or not check(get_named_type(fdef.type).name, sel.selection_set):
+                    fdef = getattr(parent, "fields", {}).get(name)
+                    if fdef is None:
+                        return False
+                    if not check(get_named_type(fdef.type).name, sel.selection_set, sub):
                         return False
             return True
 
-        return check(type_name, parse_field_set(fields))
+        return check(type_name, parse_field_set(fields), provided)
 
     # --- output ----------------------------------------------------------------------------
 

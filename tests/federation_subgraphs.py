@@ -8,9 +8,11 @@
   @requires(fields: "price weight")`, `delivery @override(from: "products")`.
 - reviews: `Review @key(id)` with `author: User @provides(fields: "username")` and a
   nullable `product` (null for one review), `User.reviews`, `Product.reviews`, and
-  `Media @interfaceObject` adding `rating`.
+  `Media @interfaceObject` adding `rating`, and `topRated: [Media!]!`.
 - media: `interface Media @key(id)` with `Book` and `Movie`, `union SearchResult = Book |
   Product`, where Product is a key-only stub.
+- loyalty: `User @key(username)` with `points` and `Product @key(name)` with `popularity`:
+  entities known by another key than their owners use.
 """
 
 from __future__ import annotations
@@ -215,8 +217,10 @@ class ReviewsProduct:
     upc: str
 
     @strawberry.field
-    def reviews(self) -> list[Review]:
-        return [_review(r) for r in REVIEWS if r["product"] == self.upc]
+    def reviews(self, min_length: int = 0) -> list[Review]:
+        return [
+            _review(r) for r in REVIEWS if r["product"] == self.upc and len(r["body"]) >= min_length
+        ]
 
     @classmethod
     def resolve_reference(cls, upc: str) -> ReviewsProduct:
@@ -329,12 +333,51 @@ class MediaQuery:
 
 media = strawberry.federation.Schema(query=MediaQuery, types=[Book, Movie, MediaProduct])
 
+# --- loyalty ----------------------------------------------------------------------------
+
+
+@strawberry.federation.type(name="User", keys=["username"])
+class LoyaltyUser:
+    username: str
+
+    @strawberry.field
+    def points(self) -> int:
+        return len(self.username) * 100
+
+    @classmethod
+    def resolve_reference(cls, username: str) -> LoyaltyUser:
+        return cls(username=username)
+
+
+@strawberry.federation.type(name="Product", keys=["name"])
+class LoyaltyProduct:
+    name: str = strawberry.federation.field(shareable=True)
+
+    @strawberry.field
+    def popularity(self) -> int:
+        return len(self.name)
+
+    @classmethod
+    def resolve_reference(cls, name: str) -> LoyaltyProduct:
+        return cls(name=name)
+
+
+@strawberry.type
+class LoyaltyQuery:
+    @strawberry.field
+    def loyalty_programme(self) -> str:
+        return "points"
+
+
+loyalty = strawberry.federation.Schema(query=LoyaltyQuery, types=[LoyaltyUser, LoyaltyProduct])
+
 SCHEMAS = {
     "accounts": accounts,
     "products": products,
     "inventory": inventory,
     "reviews": reviews,
     "media": media,
+    "loyalty": loyalty,
 }
 
 

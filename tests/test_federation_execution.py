@@ -441,7 +441,11 @@ async def test_introspection_is_answered_from_the_api_schema(
 ) -> None:
     result = await executor.execute('{ __type(name: "User") { fields { name } } }')
     assert result == {
-        "data": {"__type": {"fields": [{"name": n} for n in ("id", "name", "username", "reviews")]}}
+        "data": {
+            "__type": {
+                "fields": [{"name": n} for n in ("id", "name", "username", "points", "reviews")]
+            }
+        }
     }
     assert fetcher.calls == []
 
@@ -489,3 +493,93 @@ async def test_field_selected_on_one_member_only_comes_back_from_the_interface_o
     assert result == {"data": {"media": [{"id": "b1"}, {"id": "m1", "rating": 3}]}}
     assert fetcher.graphs() == ["media", "reviews"]
     assert reps(fetcher.calls[1]) == [{"__typename": "Media", "id": "m1"}]
+
+
+async def test_entity_known_by_another_key_uses_the_key_its_subgraph_resolves(
+    executor: Executor, fetcher: RecordingFetcher
+) -> None:
+    result = await executor.execute("{ me { points } }")
+    assert result == {"data": {"me": {"points": 300}}}
+    assert fetcher.calls == [
+        ("accounts", "query { me { __typename username } }", {}),
+        (
+            "loyalty",
+            ENTITIES + "{ ... on User { points } } }",
+            {"representations": [{"__typename": "User", "username": "ada"}]},
+        ),
+    ]
+
+
+async def test_provided_field_serves_as_a_key(
+    executor: Executor, fetcher: RecordingFetcher
+) -> None:
+    result = await executor.execute("{ reviews { author { points } } }")
+    points = [r["author"]["points"] for r in result["data"]["reviews"]]
+    assert points == [300, 400, 300, 400]
+    assert fetcher.calls[0] == (
+        "reviews",
+        "query { reviews { author { __typename username } } }",
+        {},
+    )
+    assert fetcher.graphs() == ["reviews", "loyalty"]
+
+
+async def test_key_the_parent_lacks_is_fetched_from_a_third_subgraph_first(
+    executor: Executor, fetcher: RecordingFetcher
+) -> None:
+    result = await executor.execute("{ reviews { product { popularity } } }")
+    assert result == {
+        "data": {
+            "reviews": [
+                {"product": {"popularity": 6}},
+                {"product": {"popularity": 4}},
+                {"product": {"popularity": 3}},
+                {"product": None},
+            ]
+        }
+    }
+    assert fetcher.graphs() == ["reviews", "products", "loyalty"]
+    assert fetcher.calls[1][1] == ENTITIES + "{ ... on Product { name } } }"
+    assert reps(fetcher.calls[2]) == [
+        {"__typename": "Product", "name": "Hammer"},
+        {"__typename": "Product", "name": "Kite"},
+        {"__typename": "Product", "name": "Saw"},
+    ]
+
+
+async def test_variables_used_in_an_entity_fetch_are_declared_and_sent(
+    executor: Executor, fetcher: RecordingFetcher
+) -> None:
+    query = "query($m: Int) { topProducts(first: 2) { reviews(minLength: $m) { body } } }"
+    result = await executor.execute(query, {"m": 7})
+    assert result == {
+        "data": {"topProducts": [{"reviews": []}, {"reviews": [{"body": "Flies well."}]}]}
+    }
+    assert fetcher.calls[1] == (
+        "reviews",
+        "query($representations: [_Any!]!, $m: Int) { _entities(representations: "
+        "$representations) { ... on Product { reviews(minLength: $m) { body } } } }",
+        {
+            "representations": [
+                {"__typename": "Product", "upc": "1"},
+                {"__typename": "Product", "upc": "2"},
+            ],
+            "m": 7,
+        },
+    )
+
+
+async def test_plan_cache_is_least_recently_used(
+    supergraph: Supergraph, fetcher: RecordingFetcher
+) -> None:
+    executor = Executor(supergraph, fetcher, plan_cache_size=2)
+    for query in (
+        "{ me { id } }",
+        "{ users { id } }",
+        "{ me { id } }",
+        "{ hello }",
+        "{ users { id } }",
+    ):
+        await executor.execute(query)
+    # "users" was evicted by "hello" (the least recently used then), "me" was kept
+    assert (executor.plan_cache_misses, executor.plan_cache_hits) == (4, 1)

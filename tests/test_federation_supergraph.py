@@ -230,6 +230,7 @@ def test_composed_supergraph_declares_every_federation_fact() -> None:
     assert (
         "type Product\n"
         '  @join__type(graph: INVENTORY, key: "upc")\n'
+        '  @join__type(graph: LOYALTY, key: "name")\n'
         '  @join__type(graph: MEDIA, key: "upc", resolvable: false)\n'
         '  @join__type(graph: PRODUCTS, key: "upc")\n'
         '  @join__type(graph: REVIEWS, key: "upc") {'
