@@ -187,6 +187,30 @@ async def test_use_request_answer_needs_its_explanation(
     assert still["useRequest"]["decision"] == "PENDING"
 
 
+COMMENT = """mutation($id: ID!, $t: String!) { useRequestComment(id: $id, text: $t) {
+  messages { state { code } author text } } }"""
+
+
+async def test_use_request_thread_is_for_the_two_sides(cases: Cases, shared_case: str) -> None:
+    made = await cases.ok("named", REQUEST, {"c": shared_case, "u": "INVESTIGATION", "j": "J"})
+    rid = made["useRequestCreate"]["id"]
+    await cases.ok("named", COMMENT, {"id": rid, "t": "Which parts may we use?"})
+    await cases.ok("provider", COMMENT, {"id": rid, "t": "Items and routes only"})
+    for who in ("named2", "other", "secretariat"):
+        assert codes(await cases(who, COMMENT, {"id": rid, "t": "x"})) == ["FORBIDDEN"], who
+    assert codes(await cases("named", COMMENT, {"id": rid, "t": " "})) == ["VALIDATION"]
+    entities = """query($r: [_Any!]!) { _entities(representations: $r) {
+      ... on UseRequest { decision messages { state { code } text } } } }"""
+    rep = {"r": [{"__typename": "UseRequest", "id": rid}]}
+    for who in ("provider", "named"):
+        seen = (await cases.ok(who, entities, rep))["_entities"][0]
+        assert [(m["state"]["code"], m["text"]) for m in seen["messages"]] == [
+            ("DEU", "Which parts may we use?"),
+            ("FRA", "Items and routes only"),
+        ]
+    assert codes(await cases("named2", entities, rep)) == ["FORBIDDEN"]
+
+
 # --- disclosure concerns (rule 15) --------------------------------------------------------
 
 RAISE = """mutation($c: ID!, $r: String!, $d: String!) {
@@ -233,6 +257,11 @@ async def test_concern_between_two_participants(cases: Cases, shared_case: str) 
         assert {"id": cid, "status": "CLOSED"} in seen["disclosureConcerns"]
     other = await cases.ok("provider", "{ disclosureConcerns { id } }")
     assert cid not in {c["id"] for c in other["disclosureConcerns"]}
+    entities = """query($r: [_Any!]!) { _entities(representations: $r) {
+      ... on DisclosureConcern { status } } }"""
+    rep = {"r": [{"__typename": "DisclosureConcern", "id": cid}]}
+    assert (await cases.ok("named2", entities, rep))["_entities"] == [{"status": "CLOSED"}]
+    assert codes(await cases("provider", entities, rep)) == ["FORBIDDEN"]
 
 
 async def test_concern_raised_by_the_chair(cases: Cases, shared_case: str) -> None:

@@ -169,6 +169,13 @@ class Attachment(Document):
     uploaded_at = DateTimeField(default=utcnow)
 
 
+class MessageDoc(EmbeddedDocument):
+    state = StringField(required=True)
+    author = StringField(required=True)
+    text = StringField(required=True, max_length=10000)
+    at = DateTimeField(default=utcnow)
+
+
 class UseRequest(Document):
     meta = {
         "db_alias": ALIAS,
@@ -187,6 +194,7 @@ class UseRequest(Document):
     reason = StringField(max_length=10000)
     decided_by = StringField()
     decided_at = DateTimeField()
+    messages = EmbeddedDocumentListField(MessageDoc)
     created_at = DateTimeField(default=utcnow)
     version = IntField(default=0, min_value=0)
 

@@ -30,6 +30,7 @@ from services.cases.documents import (
     HandlingDoc,
     InvolvedStateDoc,
     ItemDoc,
+    MessageDoc,
     RouteStopDoc,
     SectionAudienceDoc,
     UseRequest,
@@ -674,6 +675,27 @@ def decide_use_request(
         uow.save(request)
         _use_event(uow, request)
         uow.insert(audit_entry(case, viewer, f"USE_{request.decision.value}", str(request.pk)))
+    return request
+
+
+def comment_use_request(principal: Principal | None, request_id: ObjectId, text: str) -> UseRequest:
+    """Rule 16: the requester and the provider discuss the use; both see the thread."""
+    viewer = viewer_of(principal)
+    request = _visible_use_request(viewer, request_id)
+    assert viewer.participant_state is not None
+    request.messages = [
+        *request.messages,
+        MessageDoc(
+            state=viewer.participant_state,
+            author=viewer.principal.subject,
+            text=values.text(text, "text", max_length=10000),
+        ),
+    ]
+    case = load_case(request.case_id)
+    assert case is not None
+    with unit_of_work(ALIAS) as uow:
+        uow.save(request)
+        uow.insert(audit_entry(case, viewer, "USE_DISCUSSED", str(request.pk)))
     return request
 
 

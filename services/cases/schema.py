@@ -405,6 +405,14 @@ class Case:
         return [DisclosureConcern.from_doc(c) for c in found]
 
 
+@strawberry.type(description="One message between requester and provider.")
+class UseRequestMessage:
+    state: State
+    author: str
+    text: str
+    at: datetime
+
+
 @strawberry.federation.type(
     keys=["id"], authenticated=True, description="An operational-use request (rule 16)."
 )
@@ -460,6 +468,15 @@ class UseRequest:
     @strawberry.field
     def decided_at(self) -> datetime | None:
         return self.doc.decided_at
+
+    @strawberry.field(description="What the two sides wrote to each other, oldest first.")
+    def messages(self) -> list[UseRequestMessage]:
+        return [
+            UseRequestMessage(
+                state=State(code=strawberry.ID(m.state)), author=m.author, text=m.text, at=m.at
+            )
+            for m in self.doc.messages
+        ]
 
 
 @strawberry.federation.type(
@@ -956,6 +973,16 @@ class Mutation:
             decision,
             conditions,
             reason,
+        )
+        return UseRequest.from_doc(doc)
+
+    @strawberry.federation.mutation(
+        description="Write to the other side of an operational-use request.",
+        policy=WRITE_POLICY,
+    )
+    async def use_request_comment(self, info: Ctx, id: strawberry.ID, text: str) -> UseRequest:
+        doc = await run_sync(
+            handlers.comment_use_request, info.context.principal, _oid(id, "UseRequest"), text
         )
         return UseRequest.from_doc(doc)
 
