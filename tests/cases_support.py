@@ -128,7 +128,7 @@ CASE_FIELDS = """
   withheldSections summary methods
   diversion { details divertedOn } discovery { details discoveredOn delayDays }
   actors { role name kind country } items { kind quantity markings }
-  routes { country role } involvedStates { state { code } response }
+  routes { country role } involvedStates { code } involvements { state { code } response }
   briefing { excludedFromBriefings attributionConsent }
 """
 

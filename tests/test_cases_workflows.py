@@ -302,11 +302,12 @@ async def test_involved_states_are_notified_and_respond(cases: Cases) -> None:
     await cases.ok("named", respond, {"id": case_id, "r": "We confirm the transit"})
     seen = await cases.ok(
         "named2",
-        "query($id: ID!) { case(id: $id) { involvedStates "
+        "query($id: ID!) { case(id: $id) { involvedStates { code } involvements "
         "{ state { code } notifiedAt response } } }",
         {"id": case_id},
     )
-    [involved] = seen["case"]["involvedStates"]
+    assert seen["case"]["involvedStates"] == [{"code": "DEU"}]
+    [involved] = seen["case"]["involvements"]
     assert involved["state"] == {"code": "DEU"}
     assert involved["notifiedAt"] and involved["response"] == "We confirm the transit"
 

@@ -339,8 +339,12 @@ class Case:
             RouteStop(country=r.country, role=values.RouteRole(r.role)) for r in self.view.routes
         ]
 
-    @strawberry.field(description="States named as involved, and their responses.")
-    def involved_states(self) -> list[InvolvedState]:
+    @strawberry.field(description="States named as involved (rules 12, 13).")
+    def involved_states(self) -> list[State]:
+        return [State(code=strawberry.ID(i.state)) for i in self.view.doc.involved]
+
+    @strawberry.field(description="Each involved State: when it was notified, its response.")
+    def involvements(self) -> list[InvolvedState]:
         return [
             InvolvedState(
                 state=State(code=strawberry.ID(i.state)),
