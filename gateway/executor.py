@@ -47,10 +47,12 @@ from graphql.execution.values import get_variable_values
 
 from gateway.plan import FetchStep, Projection, QueryPlan
 from gateway.planner import Planner, PlanningError, condition_variables
+from gateway.shaper import Shaper
 from gateway.supergraph import Supergraph
 
 Fetch = Callable[[str, str, dict], Awaitable[dict]]
 NULL_FIELD = "Cannot return null for non-nullable field"
+INTROSPECTION = {"__schema", "__type"}
 
 
 def _error(message: str, code: str, **extensions: Any) -> dict:
@@ -65,7 +67,7 @@ class _Prepared:
     operation: OperationDefinitionNode
     fragments: dict[str, FragmentDefinitionNode]
     conditions: list[str]
-    plans: dict[tuple, QueryPlan] = field(default_factory=dict)
+    plans: dict[tuple, tuple[QueryPlan, Shaper | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,19 +158,29 @@ class Executor:
                 ]
             }
         condition = tuple(bool(coerced.get(n)) for n in prepared.conditions)
-        plan = prepared.plans.get(condition)
-        if plan is None:
+        cached = prepared.plans.get(condition)
+        if cached is None:
             self.plan_cache_misses += 1
             try:
                 plan = self.planner.plan(prepared.operation, prepared.fragments, coerced)
             except PlanningError as exc:
                 return {"errors": [_error(str(exc), "INTERNAL")], "data": None}
-            prepared.plans[condition] = plan
+            shaper = Shaper(
+                self.supergraph.api_schema, prepared.operation, prepared.fragments, coerced
+            )
+            if any(f.name in INTROSPECTION for f in shaper.fields):
+                shaper = None
+            cached = prepared.plans[condition] = (plan, shaper)
         else:
             self.plan_cache_hits += 1
+        plan, shaper = cached
         run = _Run()
         await self._run_plan(plan, raw_variables, run)
-        return self._shape(prepared, run, raw_variables)
+        if shaper is None:
+            return self._shape_introspection(prepared, run, raw_variables)
+        data, shape_errors = shaper.shape(run.data, run.failed)
+        errors = run.errors + shape_errors
+        return {"data": data, "errors": errors} if errors else {"data": data}
 
     def plan(
         self,
@@ -297,7 +309,8 @@ class Executor:
 
     # --- shaping ---------------------------------------------------------------------------
 
-    def _shape(self, prepared: _Prepared, run: _Run, variables: dict) -> dict:
+    def _shape_introspection(self, prepared: _Prepared, run: _Run, variables: dict) -> dict:
+        """graphql-core's execution answers operations that read the schema itself."""
         result = execute(
             self.supergraph.api_schema,
             prepared.document,

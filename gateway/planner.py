@@ -29,6 +29,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLNamedType,
     GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -101,9 +102,12 @@ class Collector:
     """Collects the fields selected on an object type (fragments merged, conditions applied)."""
 
     def __init__(
-        self, supergraph: Supergraph, fragments: dict[str, FragmentDefinitionNode], variables: dict
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict,
     ) -> None:
-        self.schema = supergraph.schema
+        self.schema = schema
         self.fragments = fragments
         self.variables = variables
 
@@ -188,7 +192,7 @@ class _Planning:
     ) -> None:
         self.sg = supergraph
         self.operation = operation
-        self.collector = Collector(supergraph, fragments, variables)
+        self.collector = Collector(supergraph.schema, fragments, variables)
         self.steps: list[FetchStep] = []
         self.groups: dict[tuple[int, tuple[str, ...], str], FetchStep] = {}
 

@@ -86,6 +86,7 @@ type Product
 {
   upc: String!
   name: String! @join__field(graph: PRODUCTS)
+  category: Category @join__field(graph: PRODUCTS)
   price: Int! @join__field(graph: INVENTORY, external: true) @join__field(graph: PRODUCTS)
   weight: Int! @join__field(graph: INVENTORY, external: true) @join__field(graph: PRODUCTS)
   inStock: Boolean @join__field(graph: INVENTORY) @requiresScopes(scopes: [["stock:read"]])
