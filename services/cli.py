@@ -11,8 +11,12 @@ from importlib.metadata import version
 from services.common.principal import Role
 from services.common.settings import get_settings
 
-SERVICES = {"contacts": "services.contacts.app:app", "cases": "services.cases.app:app"}
-DEFAULT_PORTS = {"contacts": 8101, "cases": 8103}
+SERVICES = {
+    "contacts": "services.contacts.app:app",
+    "meetings": "services.meetings.app:app",
+    "cases": "services.cases.app:app",
+}
+DEFAULT_PORTS = {"contacts": 8101, "meetings": 8102, "cases": 8103}
 SERVICES["gateway"] = "gateway.app:app"
 DEFAULT_PORTS["gateway"] = 8100
 

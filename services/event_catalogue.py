@@ -6,7 +6,11 @@ import importlib
 
 from services.common.catalogue import EventType, event_types
 
-EVENT_MODULES = {"contacts": "services.contacts.events", "cases": "services.cases.events"}
+EVENT_MODULES = {
+    "contacts": "services.contacts.events",
+    "meetings": "services.meetings.events",
+    "cases": "services.cases.events",
+}
 
 
 def load_all() -> list[EventType]:

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     # Dev defaults accept the tokens `dief token` mints; prod must name the identity provider.
     gateway_port: int = 8100
     gateway_supergraph: Path = Path("gateway/supergraph.graphql")
+    # Routing URLs by subgraph name, overriding the supergraph's (`dief run` sets them).
+    gateway_subgraph_urls: dict[str, str] = Field(default_factory=dict)
     gateway_jwks: str | None = None  # file path or https:// URL of the identity provider
     gateway_issuer: str | None = None  # dev default: principal_issuer
     gateway_audience: str | None = None  # dev default: principal_audience
@@ -114,6 +116,22 @@ class Settings(BaseSettings):
     # Where `dief run` (make run) serves each service on this machine.
     host: str = "127.0.0.1"
     contacts_port: int = 8101
+    meetings_port: int = 8102
+
+    # The meetings service: where it asks the contact directory for invitation recipients,
+    # document limits, its scheduler, and the SMTP server invitations go through (mail is
+    # off while smtp_host is unset; deliveries then wait, reported as PENDING).
+    meetings_contacts_url: str = "http://127.0.0.1:8101/graphql"
+    meetings_document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    meetings_scheduler_seconds: float = Field(default=30.0, gt=0)
+    meetings_reminder_days: list[int] = [14, 7, 1]
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "dief-secretariat@localhost"
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    smtp_max_attempts: int = Field(default=5, ge=1)
+    smtp_retry_seconds: float = Field(default=60.0, gt=0)
     cases_port: int = 8103
 
     @model_validator(mode="after")

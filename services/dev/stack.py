@@ -23,8 +23,8 @@ from services.common.keys import ensure_dev_key
 from services.common.settings import Settings
 from services.dev.servers import die_with_parent, mongodb_server, nats_server, port_open
 
-SERVICES = ("contacts", "cases")
-COLOURS = {"mongodb": 33, "nats": 32, "contacts": 36, "cases": 34, "dief": 35}
+SERVICES = ("contacts", "meetings", "cases")
+COLOURS = {"mongodb": 33, "nats": 32, "contacts": 36, "meetings": 31, "cases": 34, "dief": 35}
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Forum meetings: sessions, Chair, invitations, agendas, presentations, experts, briefings."""

@@ -1,0 +1,1163 @@
+"""Use cases of the meetings service: load, decide with the domain, save with events.
+
+Synchronous (mongoengine); the GraphQL layer runs them in a thread. Every function takes
+the caller and ``now`` (the service clock), so that time can be injected in tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import gridfs
+from bson import ObjectId
+
+from services.common import mongo
+from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.events import event
+from services.common.ids import to_global_id
+from services.common.principal import Principal, require_authenticated
+from services.common.unit_of_work import UnitOfWork, unit_of_work
+from services.meetings import access, agenda, briefing, domain, experts, participation
+from services.meetings import events as _declared_events  # noqa: F401 - the catalogue
+from services.meetings import presentations as rule12
+from services.meetings.deadlines import utc_day
+from services.meetings.documents import (
+    ALIAS,
+    AgendaItem,
+    AttributionConsent,
+    Briefing,
+    CaseObjection,
+    ChairAppointment,
+    ConfidentialityDecision,
+    Consultation,
+    Delivery,
+    ExpertProposal,
+    Invitation,
+    Meeting,
+    MeetingDocument,
+    Notification,
+    Objection,
+    ParticipantState,
+    Presentation,
+    Registration,
+    Response,
+    Session,
+)
+from services.meetings.experts import ExpertDecision, ExpertProposalStatus
+from services.meetings.timeline import TimelineFacts, TimelineItem, meeting_timeline
+from services.meetings.values import MAX_TEXT, state_code, text
+
+SERVICE = "meetings"
+
+
+def gid(kind: str, oid: object) -> str:
+    return to_global_id(kind, oid)
+
+
+def ensure_indexes() -> None:
+    for doc in (
+        Session,
+        ChairAppointment,
+        Meeting,
+        AgendaItem,
+        Presentation,
+        MeetingDocument,
+        ExpertProposal,
+        Registration,
+        Briefing,
+        Delivery,
+    ):
+        doc.ensure_indexes()
+
+
+# --- who is calling ----------------------------------------------------------------------
+
+
+def participant_now(principal: Principal) -> bool:
+    """Rules 1 and 6, as this service knows them now: the gateway's flag in the token and
+    the local register (fed by the contacts service's status events) must both say yes.
+    A State the register has not heard of yet is taken at the token's word."""
+    if not principal.participant or principal.state is None:
+        return False
+    known = ParticipantState.objects(code=principal.state).first()
+    return known is None or known.participant
+
+
+def caller(principal: Principal | None) -> tuple[Principal, bool]:
+    p = require_authenticated(principal)
+    return p, participant_now(p)
+
+
+def record_participant_status(code: str, participant: bool, changed_at: datetime) -> None:
+    """The read model's update; a later change wins, redeliveries change nothing."""
+    known = ParticipantState.objects(code=code).first()
+    if known is not None and known.changed_at >= changed_at:
+        return
+    ParticipantState(code=code, participant=participant, changed_at=changed_at).save()
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def _load(doc_type: type, oid: ObjectId, what: str):
+    found = doc_type.objects(pk=oid).first()
+    if found is None:
+        raise NotFound(f"No {what} with this id.", field="id")
+    return found
+
+
+def load_meeting(oid: ObjectId) -> Meeting:
+    return _load(Meeting, oid, "meeting")
+
+
+def load_session(oid: ObjectId) -> Session:
+    return _load(Session, oid, "session")
+
+
+def load_presentation(oid: ObjectId) -> Presentation:
+    return _load(Presentation, oid, "presentation")
+
+
+def load_proposal(oid: ObjectId) -> ExpertProposal:
+    return _load(ExpertProposal, oid, "expert proposal")
+
+
+def as_session(doc: Session) -> domain.Session:
+    return domain.Session(str(doc.pk), doc.kind, doc.name, doc.start_date, doc.end_date)
+
+
+def as_meeting(doc: Meeting) -> domain.Meeting:
+    return domain.Meeting(
+        str(doc.pk), str(doc.session_id), doc.start_date, doc.end_date, doc.venue, doc.status
+    )
+
+
+def meetings_in_year(year: int) -> list[domain.Meeting]:
+    found = Meeting.objects(start_date__gte=date(year, 1, 1), start_date__lte=date(year, 12, 31))
+    return [as_meeting(m) for m in found]
+
+
+def visible_meeting(principal: Principal | None, oid: ObjectId) -> Meeting:
+    """Rule 14: a meeting, for those who may see it (or anyone signed in once the
+    participants lifted the agenda's confidentiality)."""
+    p, part = caller(principal)
+    meeting = load_meeting(oid)
+    access.ensure_may_see_meeting(p, part, lifted=meeting.agenda_public)
+    return meeting
+
+
+def approved_experts(presentation_id: ObjectId) -> frozenset[str]:
+    return frozenset(
+        proposal.expert_subject
+        for proposal in ExpertProposal.objects(presentation_id=presentation_id)
+        if experts.is_approved(proposal.status, proposal.decision)
+    )
+
+
+def visible_presentation(principal: Principal | None, oid: ObjectId) -> Presentation:
+    """Rules 8 and 14: participants and organisers, or the expert approved for it."""
+    p, part = caller(principal)
+    pres = load_presentation(oid)
+    meeting = load_meeting(pres.meeting_id)
+    access.ensure_may_see_presentation(
+        p, part, approved_experts(pres.pk), lifted=meeting.agenda_public
+    )
+    return pres
+
+
+# --- sessions, meetings, Chair (rules 3, 4) ----------------------------------------------
+
+
+def create_session(
+    principal: Principal | None,
+    kind: domain.SessionKind,
+    name: str,
+    start_date: date,
+    end_date: date,
+) -> Session:
+    p = require_authenticated(principal)
+    access.ensure_secretariat(p, 3, "record a session")
+    domain.check_session(domain.Session("new", kind, name, start_date, end_date))
+    doc = Session(
+        kind=kind,
+        name=text(name, "name"),
+        start_date=start_date,
+        end_date=end_date,
+        created_by=p.subject,
+    )
+    with unit_of_work(ALIAS) as uow:
+        uow.insert(doc)
+    return doc
+
+
+def list_sessions(principal: Principal | None) -> list[Session]:
+    require_authenticated(principal)
+    return list(Session.objects.order_by("start_date"))
+
+
+@dataclass(frozen=True)
+class ScheduleInput:
+    session_id: ObjectId
+    start_date: date
+    end_date: date
+    venue: str
+    decided_by: str
+    decided_on: date
+
+
+def schedule_meeting(principal: Principal | None, now: datetime, data: ScheduleInput) -> Meeting:
+    """Rule 3: the CSP President decides, the Secretariat records it, within the session
+    and at most twice a calendar year."""
+    p = require_authenticated(principal)
+    access.ensure_secretariat(p, 3, "schedule a meeting")
+    session = as_session(load_session(data.session_id))
+    oid = ObjectId()
+    planned = domain.schedule_meeting(
+        str(oid),
+        session,
+        data.start_date,
+        data.end_date,
+        data.venue,
+        meetings_in_year(data.start_date.year),
+    )
+    doc = Meeting(
+        pk=oid,
+        session_id=data.session_id,
+        start_date=planned.start_date,
+        end_date=planned.end_date,
+        venue=planned.venue,
+        decided_by=text(data.decided_by, "decidedBy", rule=3),
+        decided_on=data.decided_on,
+        recorded_by=p.subject,
+        created_at=now,
+    )
+    with unit_of_work(ALIAS) as uow:
+        uow.insert(doc)
+        uow.record(
+            event(
+                SERVICE,
+                "meeting",
+                "scheduled",
+                gid("Meeting", oid),
+                meetingId=gid("Meeting", oid),
+                startDate=doc.start_date.isoformat(),
+                endDate=doc.end_date.isoformat(),
+            )
+        )
+    return doc
+
+
+def move_meeting(
+    principal: Principal | None,
+    oid: ObjectId,
+    start_date: date,
+    end_date: date,
+    venue: str | None,
+) -> Meeting:
+    """Rule 3 again for the new dates; the timeline follows, and a new invitation is due."""
+    p = require_authenticated(principal)
+    access.ensure_secretariat(p, 3, "move a meeting")
+    doc = load_meeting(oid)
+    session = as_session(load_session(doc.session_id))
+    before = doc.start_date
+    moved = domain.move_meeting(
+        as_meeting(doc), session, start_date, end_date, meetings_in_year(start_date.year), venue
+    )
+    doc.start_date, doc.end_date, doc.venue = moved.start_date, moved.end_date, moved.venue
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)
+        uow.record(
+            event(
+                SERVICE,
+                "meeting",
+                "moved",
+                gid("Meeting", oid),
+                meetingId=gid("Meeting", oid),
+                startDate=doc.start_date.isoformat(),
+                endDate=doc.end_date.isoformat(),
+                previousStartDate=before.isoformat(),
+            )
+        )
+    return doc
+
+
+def cancel_meeting(principal: Principal | None, now: datetime, oid: ObjectId) -> Meeting:
+    p = require_authenticated(principal)
+    access.ensure_secretariat(p, 3, "cancel a meeting")
+    doc = load_meeting(oid)
+    doc.status = domain.cancel_meeting(as_meeting(doc)).status
+    doc.cancelled_at = now
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)
+        uow.record(
+            event(
+                SERVICE,
+                "meeting",
+                "cancelled",
+                gid("Meeting", oid),
+                meetingId=gid("Meeting", oid),
+                cancelledAt=now.isoformat(),
+            )
+        )
+    return doc
+
+
+def list_meetings(principal: Principal | None, year: int | None):
+    p, part = caller(principal)
+    query = Meeting.objects.order_by("start_date")
+    if year is not None:
+        query = query.filter(start_date__gte=date(year, 1, 1), start_date__lte=date(year, 12, 31))
+    if not access.may_see_meeting(p, part):
+        access.ensure_may_see_meeting(p, part)
+    return query
+
+
+def appoint_chair(
+    principal: Principal | None,
+    now: datetime,
+    chair: str,
+    appointed_on: date,
+    appointed_by: str,
+) -> ChairAppointment:
+    """Rule 4: the CSP President appoints the Chair; the Secretariat records it."""
+    p = require_authenticated(principal)
+    access.ensure_secretariat(p, 4, "record the Chair's appointment")
+    appointment = domain.appoint_chair(chair, appointed_on, [])
+    doc = ChairAppointment(
+        chair=appointment.chair,
+        appointed_on=appointed_on,
+        appointed_by=text(appointed_by, "appointedBy", rule=4),
+        recorded_by=p.subject,
+        recorded_at=now,
+    )
+    with unit_of_work(ALIAS) as uow:
+        uow.insert(doc)
+    return doc
+
+
+def chair_appointments(principal: Principal | None) -> list[domain.ChairAppointment]:
+    require_authenticated(principal)
+    sessions = [as_session(s) for s in Session.objects]
+    return [
+        domain.appoint_chair(a.chair, a.appointed_on, sessions)
+        for a in ChairAppointment.objects.order_by("appointed_on", "recorded_at")
+    ]
+
+
+def current_chair(principal: Principal | None, on: date) -> domain.ChairAppointment | None:
+    """Rule 4: the Chair on a given day (term: until the end of the following CSP)."""
+    return domain.current_chair(chair_appointments(principal), on)
+
+
+# --- the invitation (rule 9) -------------------------------------------------------------
+
+
+def check_invitation(
+    principal: Principal | None,
+    now: datetime,
+    oid: ObjectId,
+    call_for_presentations: str,
+    late_reason: str | None,
+) -> domain.Invitation:
+    """Every check of rule 9, before the directory is asked for recipients."""
+    p = require_authenticated(principal)
+    doc = load_meeting(oid)
+    meeting = as_meeting(doc)
+    if doc.invitation is not None and domain.invitation_is_current(_as_invitation(doc), meeting):
+        raise Conflict("The invitation to this meeting has been issued already.", rule=9)
+    return domain.issue_invitation(
+        meeting,
+        issued_by=p,
+        issued_at=now,
+        call_for_presentations=call_for_presentations,
+        late_reason=late_reason,
+    )
+
+
+def _as_invitation(doc: Meeting) -> domain.Invitation:
+    inv = doc.invitation
+    return domain.Invitation(
+        str(doc.pk),
+        inv.start_date,
+        inv.end_date,
+        inv.venue,
+        inv.call_for_presentations,
+        inv.issued_at,
+        inv.late_reason,
+    )
+
+
+@dataclass(frozen=True)
+class Recipient:
+    state: str
+    email: str
+
+
+def issue_invitation(
+    principal: Principal | None,
+    now: datetime,
+    oid: ObjectId,
+    call_for_presentations: str,
+    late_reason: str | None,
+    recipients: Iterable[Recipient],
+) -> Meeting:
+    """Rule 9: record the invitation and one pending delivery per recipient address."""
+    invitation = check_invitation(principal, now, oid, call_for_presentations, late_reason)
+    p = require_authenticated(principal)
+    doc = load_meeting(oid)
+    unique = sorted({(r.state, r.email.strip().lower()) for r in recipients})
+    doc.invitation = Invitation(
+        issued_at=invitation.issued_at,
+        issued_by=p.subject,
+        call_for_presentations=invitation.call_for_presentations,
+        late_reason=invitation.late_reason,
+        start_date=invitation.start_date,
+        end_date=invitation.end_date,
+        venue=invitation.venue,
+        recipient_count=len(unique),
+    )
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)
+        Delivery.objects(meeting_id=oid, status="PENDING").delete()  # a superseded invitation
+        for state, email in unique:
+            uow.insert(
+                Delivery(
+                    meeting_id=oid,
+                    state=state,
+                    email=email,
+                    status="PENDING",
+                    next_attempt_at=now,
+                )
+            )
+        uow.record(
+            event(
+                SERVICE,
+                "invitation",
+                "issued",
+                gid("Meeting", oid),
+                meetingId=gid("Meeting", oid),
+                issuedAt=now.isoformat(),
+                late=invitation.late,
+                recipientCount=len(unique),
+            )
+        )
+    return doc
+
+
+def deliveries(principal: Principal | None, oid: ObjectId) -> list[Delivery]:
+    """Rule 9: the Secretariat sees how each invitation email went."""
+    p = require_authenticated(principal)
+    access.ensure_organiser(p, 9, "see the invitation's deliveries")
+    return list(Delivery.objects(meeting_id=oid).order_by("state", "email"))
+
+
+# --- the agenda (rules 10, 11, 14, 23) ---------------------------------------------------
+
+
+def _open_agenda(doc: Meeting) -> None:
+    if doc.status is domain.MeetingStatus.CANCELLED:
+        raise Conflict("This meeting is cancelled.", rule=3)
+    agenda.ensure_agenda_open(doc.agenda_status)
+
+
+def _next_position(oid: ObjectId) -> int:
+    last = AgendaItem.objects(meeting_id=oid).order_by("-position").first()
+    return 1 if last is None else last.position + 1
+
+
+def add_agenda_item(
+    principal: Principal | None, now: datetime, oid: ObjectId, title: str
+) -> AgendaItem:
+    """Rule 10: the Secretariat and the Chair draw up the draft agenda."""
+    p = require_authenticated(principal)
+    access.ensure_organiser(p, 10, "change the agenda")
+    doc = load_meeting(oid)
+    _open_agenda(doc)
+    item = AgendaItem(
+        meeting_id=oid,
+        position=_next_position(oid),
+        title=text(title, "title"),
+        created_by=p.subject,
+        created_at=now,
+    )
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)  # the meeting's version guards against a concurrent adoption
+        uow.insert(item)
+    return item
+
+
+def agenda_items(principal: Principal | None, oid: ObjectId) -> list[AgendaItem]:
+    visible_meeting(principal, oid)
+    return list(AgendaItem.objects(meeting_id=oid).order_by("position"))
+
+
+def load_agenda_item(principal: Principal | None, oid: ObjectId) -> AgendaItem:
+    item = _load(AgendaItem, oid, "agenda item")
+    visible_meeting(principal, item.meeting_id)
+    return item
+
+
+def distribute_agenda(principal: Principal | None, now: datetime, oid: ObjectId) -> Meeting:
+    """Rule 10: the draft agenda goes out at least 30 days ahead."""
+    p = require_authenticated(principal)
+    access.ensure_secretariat(p, 10, "distribute the draft agenda")
+    doc = load_meeting(oid)
+    if doc.status is domain.MeetingStatus.CANCELLED:
+        raise Conflict("This meeting is cancelled.", rule=3)
+    agenda.ensure_may_distribute(doc.agenda_status, doc.start_date, now)
+    doc.agenda_status = agenda.AgendaStatus.DISTRIBUTED
+    doc.agenda_distributed_at = now
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)
+        uow.record(
+            event(
+                SERVICE,
+                "agenda",
+                "distributed",
+                gid("Meeting", oid),
+                meetingId=gid("Meeting", oid),
+                distributedAt=now.isoformat(),
+            )
+        )
+    return doc
+
+
+def adopt_agenda(principal: Principal | None, now: datetime, oid: ObjectId) -> Meeting:
+    """Rules 10, 11, 12: adoption freezes the agenda and closes intentions to present."""
+    p = require_authenticated(principal)
+    access.ensure_organiser(p, 10, "adopt the agenda")
+    doc = load_meeting(oid)
+    scheduled = Presentation.objects(meeting_id=oid, agenda_item_id__ne=None)
+    late = sum(
+        1
+        for pres in scheduled
+        if not rule12.notified_in_time(doc.start_date, pres.involved_states, _notified(pres))
+    )
+    agenda.ensure_may_adopt(doc.agenda_status, late)
+    doc.agenda_status = agenda.AgendaStatus.ADOPTED
+    doc.agenda_adopted_at = now
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)
+        uow.record(
+            event(
+                SERVICE,
+                "agenda",
+                "adopted",
+                gid("Meeting", oid),
+                meetingId=gid("Meeting", oid),
+                adoptedAt=now.isoformat(),
+            )
+        )
+    return doc
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    media_type: str
+    language: str
+    content: bytes
+
+
+def attach_document(
+    principal: Principal | None,
+    now: datetime,
+    item_oid: ObjectId,
+    upload: Upload,
+    max_bytes: int,
+) -> MeetingDocument:
+    """Rules 10 and 23: a supporting document, in a UN language, size and type limited.
+    The organisers attach to any item; a presenting State to its own presentation."""
+    p, part = caller(principal)
+    item = _load(AgendaItem, item_oid, "agenda item")
+    doc = load_meeting(item.meeting_id)
+    pres = Presentation.objects(pk=item.presentation_id).first() if item.presentation_id else None
+    if not access.is_organiser(p):
+        if pres is None:
+            raise Forbidden("Only the Secretariat or the Chair may attach documents here.", rule=10)
+        access.ensure_acts_for(p, pres.presenting_state, part, rule=10)
+    _open_agenda(doc)
+    facts = agenda.check_document(
+        agenda.DocumentFacts(
+            upload.filename, upload.media_type, upload.language, len(upload.content)
+        ),
+        max_bytes,
+    )
+    fs = gridfs.GridFS(mongo.database(ALIAS))
+    file_id = fs.put(upload.content, filename=facts.filename, content_type=facts.media_type)
+    meta = MeetingDocument(
+        meeting_id=doc.pk,
+        agenda_item_id=item.pk,
+        presentation_id=item.presentation_id,
+        filename=facts.filename,
+        media_type=facts.media_type,
+        language=facts.language,
+        size=facts.size,
+        sha256=hashlib.sha256(upload.content).hexdigest(),
+        file_id=file_id,
+        uploaded_by=p.subject,
+        uploaded_at=now,
+    )
+    try:
+        with unit_of_work(ALIAS) as uow:
+            uow.save(doc)  # refused if the agenda was adopted in the meantime
+            uow.insert(meta)
+    except Exception:
+        fs.delete(file_id)
+        raise
+    return meta
+
+
+def documents_of_item(principal: Principal | None, item_oid: ObjectId) -> list[MeetingDocument]:
+    p, part = caller(principal)
+    item = _load(AgendaItem, item_oid, "agenda item")
+    meeting = load_meeting(item.meeting_id)
+    found = list(MeetingDocument.objects(agenda_item_id=item_oid))
+    if meeting.agenda_public or access.may_see_meeting(p, part):
+        return found
+    if item.presentation_id is not None:
+        access.ensure_may_see_presentation(p, part, approved_experts(item.presentation_id))
+        return found
+    access.ensure_may_see_meeting(p, part)
+    return found
+
+
+def _document_public(meeting: Meeting, doc_id: ObjectId) -> bool:
+    return any(d.target == "DOCUMENT" and d.document_id == doc_id for d in meeting.confidentiality)
+
+
+def read_document(principal: Principal | None, oid: ObjectId) -> tuple[MeetingDocument, bytes]:
+    """Rules 14 and 23: the file, for those who may see its item, or anyone signed in
+    once the participants made this document non-confidential."""
+    p, part = caller(principal)
+    meta = _load(MeetingDocument, oid, "document")
+    meeting = load_meeting(meta.meeting_id)
+    if not _document_public(meeting, meta.pk):
+        if meta.presentation_id is not None:
+            access.ensure_may_see_presentation(p, part, approved_experts(meta.presentation_id))
+        else:
+            access.ensure_may_see_meeting(p, part)
+    content = gridfs.GridFS(mongo.database(ALIAS)).get(meta.file_id).read()
+    return meta, content
+
+
+def lift_confidentiality(
+    principal: Principal | None,
+    now: datetime,
+    oid: ObjectId,
+    target: str,
+    document_id: ObjectId | None,
+    decided_on: date,
+) -> Meeting:
+    """Rule 14: the participants decided to make the agenda (or one document)
+    non-confidential; the Secretariat records it, and it is honoured from then on."""
+    p = require_authenticated(principal)
+    access.ensure_secretariat(p, 14, "record the participants' decision")
+    doc = load_meeting(oid)
+    if target == "DOCUMENT":
+        if document_id is None or not MeetingDocument.objects(pk=document_id, meeting_id=oid):
+            raise ValidationFailed("Name a document of this meeting.", field="documentId")
+    else:
+        document_id = None
+    doc.confidentiality.append(
+        ConfidentialityDecision(
+            target=target,
+            document_id=document_id,
+            decided_on=decided_on,
+            recorded_by=p.subject,
+            recorded_at=now,
+        )
+    )
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)
+    return doc
+
+
+# --- presentations (rules 11, 12) --------------------------------------------------------
+
+
+def _notified(pres: Presentation) -> dict[str, datetime]:
+    return {n.state: n.notified_at for n in pres.notifications}
+
+
+def intend_presentation(
+    principal: Principal | None,
+    now: datetime,
+    oid: ObjectId,
+    presenting_state: str,
+    title: str,
+    involved: list[str],
+) -> Presentation:
+    """Rule 11: a participant tells the Secretariat it intends to present, at the latest
+    when the draft agenda is adopted."""
+    p, part = caller(principal)
+    code = state_code(presenting_state, field="stateCode")
+    access.ensure_acts_for(p, code, part, rule=11)
+    doc = load_meeting(oid)
+    if doc.status is domain.MeetingStatus.CANCELLED:
+        raise Conflict("This meeting is cancelled.", rule=3)
+    agenda.ensure_may_intend_presentation(doc.agenda_status)
+    pres = Presentation(
+        meeting_id=oid,
+        presenting_state=code,
+        title=text(title, "title"),
+        involved_states=rule12.check_involved_states(code, involved),
+        intended_at=now,
+        intended_by=p.subject,
+    )
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)  # refused if the agenda was adopted in the meantime
+        uow.insert(pres)
+    return pres
+
+
+def notify_involved_states(
+    principal: Principal | None, now: datetime, oid: ObjectId
+) -> Presentation:
+    """Rule 12: notify the involved States at least 30 days ahead, asking for their
+    response at least 15 days ahead."""
+    p, part = caller(principal)
+    pres = load_presentation(oid)
+    if not p.is_secretariat:
+        access.ensure_acts_for(p, pres.presenting_state, part, rule=12)
+    if not pres.involved_states:
+        raise ValidationFailed("This presentation involves no other State.", rule=12)
+    meeting = load_meeting(pres.meeting_id)
+    reply_due = rule12.ensure_may_notify(meeting.start_date, now)
+    already = _notified(pres)
+    for state in pres.involved_states:
+        if state not in already:
+            pres.notifications.append(
+                Notification(state=state, notified_at=now, reply_due_on=reply_due)
+            )
+    with unit_of_work(ALIAS) as uow:
+        uow.save(pres)
+        uow.record(
+            event(
+                SERVICE,
+                "notification",
+                "sent",
+                gid("Presentation", oid),
+                meetingId=gid("Meeting", meeting.pk),
+                presentationId=gid("Presentation", oid),
+                notifiedAt=now.isoformat(),
+                replyDueOn=reply_due.isoformat(),
+            )
+        )
+    return pres
+
+
+def respond_to_presentation(
+    principal: Principal | None, now: datetime, oid: ObjectId, state: str, response: str
+) -> Presentation:
+    """Rule 12: an involved State's response, stored with the presentation."""
+    p, part = caller(principal)
+    code = state_code(state, field="stateCode")
+    access.ensure_acts_for(p, code, part, rule=12)
+    pres = load_presentation(oid)
+    rule12.ensure_may_respond(code, pres.involved_states, _notified(pres))
+    body = text(response, "response", max_length=MAX_TEXT, rule=12)
+    pres.responses = [r for r in pres.responses if r.state != code]
+    pres.responses.append(Response(state=code, text=body, at=now, by=p.subject))
+    with unit_of_work(ALIAS) as uow:
+        uow.save(pres)
+    return pres
+
+
+def schedule_presentation(principal: Principal | None, now: datetime, oid: ObjectId) -> AgendaItem:
+    """Rule 12: put a presentation on the draft agenda, only if every involved State was
+    notified 30 days ahead."""
+    p = require_authenticated(principal)
+    access.ensure_organiser(p, 12, "put a presentation on the agenda")
+    pres = load_presentation(oid)
+    doc = load_meeting(pres.meeting_id)
+    _open_agenda(doc)
+    if pres.agenda_item_id is not None:
+        raise Conflict("This presentation is on the agenda already.", rule=12)
+    rule12.ensure_may_schedule(doc.start_date, pres.involved_states, _notified(pres))
+    item = AgendaItem(
+        pk=ObjectId(),
+        meeting_id=doc.pk,
+        position=_next_position(doc.pk),
+        title=pres.title,
+        presentation_id=pres.pk,
+        created_by=p.subject,
+        created_at=now,
+    )
+    pres.agenda_item_id = item.pk
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)
+        uow.save(pres)
+        uow.insert(item)
+    return item
+
+
+def presentations_of_meeting(principal: Principal | None, oid: ObjectId) -> list[Presentation]:
+    visible_meeting(principal, oid)
+    return list(Presentation.objects(meeting_id=oid).order_by("intended_at"))
+
+
+def presentations_of_state(principal: Principal | None, code: str):
+    """The presentations a State gave or intends to give, for those who may see meetings."""
+    p, part = caller(principal)
+    access.ensure_may_see_meeting(p, part)
+    return Presentation.objects(presenting_state=code.upper()).order_by("intended_at")
+
+
+def meetings_of_state(principal: Principal | None, code: str):
+    """Rule 7: the meetings a State registered delegates for."""
+    p, part = caller(principal)
+    access.ensure_may_see_meeting(p, part)
+    ids = Registration.objects(state=code.upper()).distinct("meeting_id")
+    return Meeting.objects(pk__in=ids).order_by("start_date")
+
+
+def running_order(principal: Principal | None, oid: ObjectId) -> list[rule12.RunningOrderEntry]:
+    items = agenda_items(principal, oid)
+    pres = {x.pk: x for x in Presentation.objects(meeting_id=oid)}
+    return rule12.running_order(
+        rule12.ScheduledItem(
+            str(i.pk),
+            i.position,
+            str(i.presentation_id) if i.presentation_id else None,
+            tuple(pres[i.presentation_id].involved_states) if i.presentation_id in pres else (),
+        )
+        for i in items
+    )
+
+
+# --- non-state experts (rule 8) ----------------------------------------------------------
+
+
+def _proposal_event(uow: UnitOfWork, proposal: ExpertProposal, now: datetime) -> None:
+    uow.record(
+        event(
+            SERVICE,
+            "expert_proposal",
+            "changed",
+            gid("ExpertProposal", proposal.pk),
+            proposalId=gid("ExpertProposal", proposal.pk),
+            meetingId=gid("Meeting", proposal.meeting_id),
+            status=proposal.status.value,
+            changedAt=now.isoformat(),
+        )
+    )
+
+
+def propose_expert(
+    principal: Principal | None,
+    now: datetime,
+    presentation_oid: ObjectId,
+    expert_name: str,
+    expert_subject: str,
+    purpose: str,
+) -> ExpertProposal:
+    """Rule 8: at least 30 days ahead; circulated at once; the silence procedure opens."""
+    p, part = caller(principal)
+    if not p.represents_state or p.state is None:
+        raise Forbidden("A participant State proposes a non-state expert.", rule=8)
+    access.ensure_acts_for(p, p.state, part, rule=8)
+    pres = load_presentation(presentation_oid)
+    meeting = load_meeting(pres.meeting_id)
+    silence_ends = experts.ensure_may_propose(meeting.start_date, now)
+    proposal = ExpertProposal(
+        meeting_id=meeting.pk,
+        presentation_id=pres.pk,
+        proposing_state=p.state,
+        expert_name=text(expert_name, "expertName", max_length=200, rule=8),
+        expert_subject=text(expert_subject, "expertSubject", max_length=200, rule=8),
+        purpose=text(purpose, "purpose", max_length=MAX_TEXT, rule=8),
+        status=ExpertProposalStatus.SILENCE,
+        proposed_at=now,
+        proposed_by=p.subject,
+        silence_ends_on=silence_ends,
+    )
+    with unit_of_work(ALIAS) as uow:
+        uow.insert(proposal)
+        _proposal_event(uow, proposal, now)
+    return proposal
+
+
+def visible_proposal(principal: Principal | None, oid: ObjectId) -> ExpertProposal:
+    p, part = caller(principal)
+    proposal = load_proposal(oid)
+    if p.has_role(access.Role.EXPERT) and p.subject == proposal.expert_subject:
+        return proposal
+    access.ensure_may_see_meeting(p, part)
+    return proposal
+
+
+def proposals_of_meeting(principal: Principal | None, oid: ObjectId) -> list[ExpertProposal]:
+    visible_meeting(principal, oid)
+    return list(ExpertProposal.objects(meeting_id=oid).order_by("proposed_at"))
+
+
+def object_to_expert(principal: Principal | None, now: datetime, oid: ObjectId) -> ExpertProposal:
+    """Rule 8: a participant objects during the silence procedure."""
+    p, part = caller(principal)
+    proposal = load_proposal(oid)
+    access.ensure_acts_for(p, p.state or "", part, rule=8)
+    if p.state == proposal.proposing_state:
+        raise Conflict("The proposing State does not object to its own proposal.", rule=8)
+    experts.ensure_may_object(proposal.status, proposal.silence_ends_on, now)
+    if any(o.state == p.state for o in proposal.objections):
+        raise Conflict(f"{p.state} has objected already.", rule=8)
+    proposal.objections.append(Objection(state=p.state, at=now, by=p.subject))
+    proposal.status = ExpertProposalStatus.OBJECTED
+    with unit_of_work(ALIAS) as uow:
+        uow.save(proposal)
+        _proposal_event(uow, proposal, now)
+    return proposal
+
+
+def record_consultation(
+    principal: Principal | None, now: datetime, oid: ObjectId
+) -> ExpertProposal:
+    """Rule 8: the objecting and the proposing States record that they consulted."""
+    p, part = caller(principal)
+    proposal = load_proposal(oid)
+    access.ensure_acts_for(p, p.state or "", part, rule=8)
+    parties = {proposal.proposing_state, *(o.state for o in proposal.objections)}
+    if p.state not in parties:
+        raise Forbidden("Only the objecting and the proposing States consult.", rule=8)
+    experts.ensure_may_consult(proposal.status)
+    proposal.consultations.append(Consultation(state=p.state, at=now, by=p.subject))
+    with unit_of_work(ALIAS) as uow:
+        uow.save(proposal)
+    return proposal
+
+
+def resolve_objection(principal: Principal | None, now: datetime, oid: ObjectId) -> ExpertProposal:
+    """Rule 8: after consultation the objecting States withdraw their objection."""
+    p, part = caller(principal)
+    proposal = load_proposal(oid)
+    experts.ensure_may_resolve(proposal.status)
+    objecting = {o.state for o in proposal.objections}
+    if not p.is_secretariat:
+        access.ensure_acts_for(p, p.state or "", part, rule=8)
+        if p.state not in objecting:
+            raise Forbidden("Only an objecting State withdraws its objection.", rule=8)
+    proposal.status = ExpertProposalStatus.RESOLVED
+    proposal.resolved_at = now
+    with unit_of_work(ALIAS) as uow:
+        uow.save(proposal)
+        _proposal_event(uow, proposal, now)
+    return proposal
+
+
+def decide_on_expert(
+    principal: Principal | None,
+    now: datetime,
+    oid: ObjectId,
+    decision: ExpertDecision,
+    decided_on: date,
+) -> ExpertProposal:
+    """Rule 8: the meeting's participants' procedural decision, recorded by the organisers."""
+    p = require_authenticated(principal)
+    access.ensure_organiser(p, 8, "record the participants' decision")
+    proposal = load_proposal(oid)
+    experts.ensure_may_decide(proposal.status)
+    proposal.status = ExpertProposalStatus.DECIDED
+    proposal.decision = decision
+    proposal.decided_at = now
+    proposal.decided_on = decided_on
+    proposal.decision_recorded_by = p.subject
+    with unit_of_work(ALIAS) as uow:
+        uow.save(proposal)
+        _proposal_event(uow, proposal, now)
+    return proposal
+
+
+def advance_expert_proposals(now: datetime) -> int:
+    """Rule 8: let time act (silence over: approved; objection unresolved 20 days ahead:
+    referred). Idempotent; the scheduler runs it, also right after a restart."""
+    today = utc_day(now)
+    changed = 0
+    open_ = ExpertProposal.objects(
+        status__in=[ExpertProposalStatus.SILENCE, ExpertProposalStatus.OBJECTED]
+    )
+    for proposal in open_:
+        meeting = Meeting.objects(pk=proposal.meeting_id).only("start_date").first()
+        if meeting is None:
+            continue
+        new = experts.due_transition(
+            proposal.status, proposal.silence_ends_on, meeting.start_date, today
+        )
+        if new is None:
+            continue
+        proposal.status = new
+        if new is ExpertProposalStatus.APPROVED:
+            proposal.approved_at = now
+        else:
+            proposal.referred_at = now
+        try:
+            with unit_of_work(ALIAS) as uow:
+                uow.save(proposal)
+                _proposal_event(uow, proposal, now)
+        except Conflict:
+            continue  # someone acted on it meanwhile; the next round looks again
+        changed += 1
+    return changed
+
+
+# --- participation (rules 6, 7) ----------------------------------------------------------
+
+
+def register_delegate(
+    principal: Principal | None,
+    now: datetime,
+    oid: ObjectId,
+    state: str,
+    name: str,
+    function: participation.DelegateFunction,
+) -> Registration:
+    """Rules 6 and 7: a participant State registers its delegates; no one may refuse it."""
+    p, part = caller(principal)
+    code = state_code(state, field="stateCode")
+    if not p.represents_state or p.state != code:
+        raise Forbidden(f"Only representatives of {code} may register its delegates.", rule=6)
+    participation.ensure_may_register(code, part)
+    doc = load_meeting(oid)
+    if doc.status is domain.MeetingStatus.CANCELLED:
+        raise Conflict("This meeting is cancelled.", rule=3)
+    reg = Registration(
+        meeting_id=oid,
+        state=code,
+        name=participation.delegate_name(name),
+        function=function,
+        registered_by=p.subject,
+        registered_at=now,
+    )
+    with unit_of_work(ALIAS) as uow:
+        uow.insert(reg)
+    return reg
+
+
+def registrations(principal: Principal | None, oid: ObjectId) -> list[Registration]:
+    visible_meeting(principal, oid)
+    return list(Registration.objects(meeting_id=oid).order_by("state", "registered_at"))
+
+
+def figures(principal: Principal | None, oid: ObjectId) -> participation.ParticipationFigures:
+    return participation.participation_figures(
+        (r.state, r.function) for r in registrations(principal, oid)
+    )
+
+
+# --- oral briefings (rule 22) ------------------------------------------------------------
+
+
+def propose_briefing(
+    principal: Principal | None, now: datetime, oid: ObjectId, forum: str
+) -> Briefing:
+    p = require_authenticated(principal)
+    access.ensure_organiser(p, 22, "propose an oral briefing")
+    load_meeting(oid)
+    doc = Briefing(meeting_id=oid, forum=forum, proposed_by=p.subject, proposed_at=now)
+    with unit_of_work(ALIAS) as uow:
+        uow.insert(doc)
+    return doc
+
+
+def load_briefing(principal: Principal | None, oid: ObjectId) -> Briefing:
+    found = _load(Briefing, oid, "briefing")
+    visible_meeting(principal, found.meeting_id)
+    return found
+
+
+def briefings(principal: Principal | None, oid: ObjectId) -> list[Briefing]:
+    visible_meeting(principal, oid)
+    return list(Briefing.objects(meeting_id=oid).order_by("proposed_at"))
+
+
+def record_briefing_consensus(
+    principal: Principal | None, now: datetime, oid: ObjectId
+) -> Briefing:
+    """Rule 22: the participants agreed by consensus; the organisers record it."""
+    p = require_authenticated(principal)
+    access.ensure_organiser(p, 22, "record the participants' consensus")
+    doc = _load(Briefing, oid, "briefing")
+    briefing.ensure_may_record_consensus(doc.consensus_recorded_at is not None)
+    doc.consensus_recorded_at = now
+    doc.consensus_recorded_by = p.subject
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)
+    return doc
+
+
+def object_to_briefing(
+    principal: Principal | None, now: datetime, oid: ObjectId, presentation_oid: ObjectId
+) -> Briefing:
+    """Rule 22: a presenting State objects to a briefing based on its case; left out."""
+    p, part = caller(principal)
+    doc = _load(Briefing, oid, "briefing")
+    pres = load_presentation(presentation_oid)
+    if pres.meeting_id != doc.meeting_id:
+        raise ValidationFailed("That presentation is not of this meeting.", rule=22)
+    access.ensure_acts_for(p, p.state or "", part, rule=22)
+    briefing.ensure_may_object(p.state or "", pres.presenting_state)
+    if not any(o.presentation_id == pres.pk for o in doc.case_objections):
+        doc.case_objections.append(CaseObjection(presentation_id=pres.pk, state=p.state, at=now))
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)
+    return doc
+
+
+def consent_to_attribution(
+    principal: Principal | None, now: datetime, oid: ObjectId, state: str
+) -> Briefing:
+    """Rule 22: a State consents to being named in the briefing."""
+    p, part = caller(principal)
+    code = state_code(state, field="stateCode")
+    access.ensure_acts_for(p, code, part, rule=22)
+    doc = _load(Briefing, oid, "briefing")
+    load_meeting(doc.meeting_id)
+    if not any(c.state == code for c in doc.attribution_consents):
+        doc.attribution_consents.append(AttributionConsent(state=code, at=now, by=p.subject))
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)
+    return doc
+
+
+# --- the timeline ------------------------------------------------------------------------
+
+
+def _last_day(moments: Iterable[datetime | None]) -> date | None:
+    days = [utc_day(m) for m in moments if m is not None]
+    return max(days) if days else None
+
+
+def timeline_facts(doc: Meeting) -> TimelineFacts:
+    pres = list(Presentation.objects(meeting_id=doc.pk))
+    involved = [(p, s) for p in pres for s in p.involved_states]
+    notified = {(p.pk, n.state): n.notified_at for p in pres for n in p.notifications}
+    answered = {(p.pk, r.state): r.at for p in pres for r in p.responses}
+    proposals = list(ExpertProposal.objects(meeting_id=doc.pk))
+    silences = [x for x in proposals if x.status is ExpertProposalStatus.SILENCE]
+    objected = [x for x in proposals if x.objections]
+    return TimelineFacts(
+        invitation_issued_on=utc_day(doc.invitation.issued_at) if doc.invitation else None,
+        agenda_distributed_on=_last_day([doc.agenda_distributed_at]),
+        notifications_last_on=_last_day(notified.values()),
+        notifications_open=sum(1 for p, s in involved if (p.pk, s) not in notified),
+        responses_last_on=_last_day(answered.values()),
+        responses_open=sum(1 for p, s in involved if (p.pk, s) not in answered),
+        proposals_last_on=_last_day(x.proposed_at for x in proposals),
+        silence_ends_on=max((x.silence_ends_on for x in proposals), default=None),
+        silences_open=len(silences),
+        objections_resolved_on=_last_day(x.resolved_at or x.decided_at for x in objected),
+        objections_open=sum(1 for x in objected if x.status in (ExpertProposalStatus.OBJECTED,)),
+    )
+
+
+def timeline(principal: Principal | None, oid: ObjectId, now: datetime) -> list[TimelineItem]:
+    doc = visible_meeting(principal, oid)
+    return meeting_timeline(doc.start_date, timeline_facts(doc), utc_day(now))
+
+
+def timeline_of(doc: Meeting, now: datetime) -> list[TimelineItem]:
+    """For the scheduler (no caller): the same computation."""
+    return meeting_timeline(doc.start_date, timeline_facts(doc), utc_day(now))

@@ -1,0 +1,119 @@
+"""Rule 12: presentations that involve other States, their notification and response,
+and the right of reply in the running order. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from services.common.errors import Conflict, DeadlinePassed, ValidationFailed
+from services.meetings.deadlines import (
+    involved_state_notification_due,
+    involved_state_response_due,
+    on_or_before,
+    utc_day,
+)
+from services.meetings.values import state_code
+
+MAX_INVOLVED = 50
+
+
+def check_involved_states(presenting: str, involved: Iterable[str]) -> list[str]:
+    """The States a presentation involves: valid codes, no duplicates, not the presenter."""
+    codes = sorted({state_code(c, field="involvedStates") for c in involved})
+    if presenting in codes:
+        raise ValidationFailed(
+            "The presenting State is not one of the States its presentation involves.",
+            field="involvedStates",
+            rule=12,
+        )
+    if len(codes) > MAX_INVOLVED:
+        raise ValidationFailed("Too many involved States.", field="involvedStates", rule=12)
+    return codes
+
+
+def ensure_may_notify(start_date: date, at: datetime) -> date:
+    """Rule 12: involved States are notified at least 30 days ahead; returns the day by
+    which their response is asked (at least 15 days ahead)."""
+    due = involved_state_notification_due(start_date)
+    if not on_or_before(at, due):
+        raise DeadlinePassed(
+            f"Involved States had to be notified by {due.isoformat()} (30 days before the "
+            "meeting); this presentation can no longer go on the agenda.",
+            rule=12,
+        )
+    return involved_state_response_due(start_date)
+
+
+def notified_in_time(
+    start_date: date, involved: Iterable[str], notified_at: Mapping[str, datetime]
+) -> bool:
+    """Rule 12: every involved State was notified on or before the 30-day mark."""
+    due = involved_state_notification_due(start_date)
+    return all(s in notified_at and utc_day(notified_at[s]) <= due for s in involved)
+
+
+def ensure_may_schedule(
+    start_date: date, involved: Iterable[str], notified_at: Mapping[str, datetime]
+) -> None:
+    """Rule 12: a presentation whose involved States were not notified in time cannot be
+    scheduled on the agenda."""
+    if not notified_in_time(start_date, involved, notified_at):
+        raise Conflict(
+            "The States this presentation involves were not all notified 30 days before the "
+            "meeting; it cannot go on the agenda.",
+            rule=12,
+        )
+
+
+def ensure_may_respond(state: str, involved: Iterable[str], notified: Iterable[str]) -> None:
+    """Rule 12: an involved State, once notified, answers; its response goes with the
+    presentation."""
+    if state not in set(involved):
+        raise ValidationFailed(f"This presentation does not involve {state}.", rule=12)
+    if state not in set(notified):
+        raise Conflict(f"{state} has not been notified of this presentation yet.", rule=12)
+
+
+class RunningOrderKind(StrEnum):
+    ITEM = "ITEM"
+    PRESENTATION = "PRESENTATION"
+    RIGHT_OF_REPLY = "RIGHT_OF_REPLY"
+
+
+@dataclass(frozen=True)
+class ScheduledItem:
+    item_id: str
+    position: int
+    presentation_id: str | None
+    involved: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunningOrderEntry:
+    kind: RunningOrderKind
+    item_id: str
+    presentation_id: str | None = None
+    state: str | None = None
+
+
+def running_order(items: Iterable[ScheduledItem]) -> list[RunningOrderEntry]:
+    """Rule 12: after each presentation, every involved State has its right of reply."""
+    out: list[RunningOrderEntry] = []
+    for item in sorted(items, key=lambda i: i.position):
+        if item.presentation_id is None:
+            out.append(RunningOrderEntry(RunningOrderKind.ITEM, item.item_id))
+            continue
+        out.append(
+            RunningOrderEntry(RunningOrderKind.PRESENTATION, item.item_id, item.presentation_id)
+        )
+        out += [
+            RunningOrderEntry(
+                RunningOrderKind.RIGHT_OF_REPLY, item.item_id, item.presentation_id, state
+            )
+            for state in item.involved
+        ]
+    return out

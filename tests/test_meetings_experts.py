@@ -1,0 +1,233 @@
+"""Rule 8: non-state experts: the silence procedure closes by itself (also across a
+restart), objections, consultation, referral and decision; an approved expert sees only
+their presentation. And the participant register fed by the contacts service's events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from services.common.mongo import run_sync
+from services.common.settings import Settings
+from tests.conftest import GraphQLClient
+from tests.events_support import eventually
+from tests.meetings_support import (
+    ATTACH,
+    MEETING,
+    SCHEDULE_PRES,
+    Actors,
+    Clock,
+    build_meetings,
+    days_before,
+    intend,
+    new_meeting,
+    ok,
+    pdf,
+    refusal,
+)
+
+pytest_plugins = ["tests.meetings_support"]
+
+PROPOSE = """mutation($i: ExpertProposalCreateInput!) { expertProposalCreate(input: $i) {
+  expertProposal { id status silenceEndsOn approved } } }"""
+OBJECT = """mutation($id: ID!) { expertProposalObject(input: {id: $id}) {
+  expertProposal { status objections { stateCode } } } }"""
+CONSULT = """mutation($id: ID!) { expertProposalConsult(input: {id: $id}) {
+  expertProposal { consultations { stateCode } } } }"""
+DECIDE = """mutation($i: ExpertProposalDecideInput!) { expertProposalDecide(input: $i) {
+  expertProposal { status decision approved } } }"""
+STATUS = """query($id: ID!) { expertProposal(id: $id) { status approved } }"""
+
+
+async def propose(mq: GraphQLClient, who: Actors, pid: str) -> dict[str, Any]:
+    i = {
+        "presentationId": pid,
+        "expertName": "Dr Jane Expert",
+        "expertSubject": "expert-jane",
+        "purpose": "Forensic tracing of the rifles.",
+    }
+    return await mq(PROPOSE, {"i": i}, who.fra)
+
+
+async def test_rule_8_proposal_on_day_30_opens_silence_day_29_is_refused(
+    mq: GraphQLClient, who: Actors, clock: Clock
+) -> None:
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    clock.day(days_before(29))
+    late = refusal(await propose(mq, who, pid))
+    assert late["code"] == "DEADLINE_PASSED" and late["rule"] == 8
+    clock.day(days_before(30))
+    proposal = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    assert proposal["status"] == "SILENCE"
+    assert proposal["silenceEndsOn"] == days_before(25).isoformat()
+    i = {"presentationId": pid, "expertName": "X", "expertSubject": "x", "purpose": "y"}
+    usa = refusal(await mq(PROPOSE, {"i": i}, who.usa))
+    assert usa["code"] == "FORBIDDEN"
+
+
+async def test_rule_8_silence_procedure_closes_by_itself_across_a_restart(
+    meetings_settings: Settings, contacts_app: Any, clock: Clock, who: Actors
+) -> None:
+    from tests.meetings_support import seed_directory
+
+    await run_sync(seed_directory)
+    app = build_meetings(meetings_settings, clock, contacts_app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client,
+    ):
+        gql = GraphQLClient(client)
+        mid = await new_meeting(gql, who)
+        pid = await intend(gql, who, mid, [])
+        clock.day(days_before(40))
+        made = ok(await propose(gql, who, pid))["expertProposalCreate"]["expertProposal"]
+    # the service is down while the five days pass
+    clock.day(days_before(34))
+    app = build_meetings(meetings_settings, clock, contacts_app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client,
+    ):
+        gql = GraphQLClient(client)
+
+        async def approved() -> bool:
+            got = ok(await gql(STATUS, {"id": made["id"]}, who.deu))["expertProposal"]
+            return got["status"] == "APPROVED" and got["approved"]
+
+        await eventually(approved, what="the silence procedure to close by itself")
+
+
+async def test_rule_8_silence_still_open_on_its_fifth_day(
+    mq: GraphQLClient, who: Actors, clock: Clock, meetings_app: Any
+) -> None:
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    clock.day(days_before(40))
+    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    scheduler = meetings_app.state.meetings.scheduler
+    await run_sync(scheduler.round, clock.now + timedelta(days=5))
+    assert ok(await mq(STATUS, {"id": made["id"]}, who.deu))["expertProposal"]["status"] == (
+        "SILENCE"
+    )
+    clock.day(days_before(35))
+    ok(await mq(OBJECT, {"id": made["id"]}, who.deu))  # the fifth day: still in time
+
+
+async def test_rule_8_objection_consultation_referral_and_decision(
+    mq: GraphQLClient, who: Actors, clock: Clock, meetings_app: Any
+) -> None:
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    clock.day(days_before(40))
+    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    own = refusal(await mq(OBJECT, {"id": made["id"]}, who.fra))
+    assert own["code"] == "CONFLICT" and own["rule"] == 8
+    non_party = refusal(await mq(OBJECT, {"id": made["id"]}, who.usa))
+    assert non_party["code"] == "FORBIDDEN"
+    objected = ok(await mq(OBJECT, {"id": made["id"]}, who.deu))["expertProposalObject"]
+    assert objected["expertProposal"] == {
+        "status": "OBJECTED",
+        "objections": [{"stateCode": "DEU"}],
+    }
+    ok(await mq(CONSULT, {"id": made["id"]}, who.deu))
+    ok(await mq(CONSULT, {"id": made["id"]}, who.fra))
+    outsider = refusal(await mq(CONSULT, {"id": made["id"]}, who.isr))
+    assert outsider["code"] == "FORBIDDEN" and outsider["rule"] == 8
+    early = refusal(
+        await mq(
+            DECIDE,
+            {"i": {"id": made["id"], "decision": "APPROVED", "decidedOn": "2027-06-01"}},
+            who.chair,
+        )
+    )
+    assert early["code"] == "CONFLICT" and early["rule"] == 8
+    scheduler = meetings_app.state.meetings.scheduler
+    await run_sync(scheduler.round, clock.now + timedelta(days=19))  # day 21: not yet
+    assert ok(await mq(STATUS, {"id": made["id"]}, who.deu))["expertProposal"]["status"] == (
+        "OBJECTED"
+    )
+    await run_sync(scheduler.round, clock.now + timedelta(days=20))  # day 20: referred
+    assert ok(await mq(STATUS, {"id": made["id"]}, who.deu))["expertProposal"]["status"] == (
+        "REFERRED"
+    )
+    by_state = refusal(
+        await mq(
+            DECIDE,
+            {"i": {"id": made["id"], "decision": "APPROVED", "decidedOn": "2027-06-01"}},
+            who.fra,
+        )
+    )
+    assert by_state["code"] == "FORBIDDEN" and by_state["rule"] == 8
+    decided = ok(
+        await mq(
+            DECIDE,
+            {"i": {"id": made["id"], "decision": "REJECTED", "decidedOn": "2027-06-01"}},
+            who.chair,
+        )
+    )
+    assert decided["expertProposalDecide"]["expertProposal"] == {
+        "status": "DECIDED",
+        "decision": "REJECTED",
+        "approved": False,
+    }
+
+
+async def test_rule_8_approved_expert_sees_only_their_presentation_and_its_documents(
+    mq: GraphQLClient, http: httpx.AsyncClient, who: Actors, clock: Clock, meetings_app: Any
+) -> None:
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    other = await intend(mq, who, mid, [])
+    item = ok(await mq(SCHEDULE_PRES, {"id": pid}, who.sec))["presentationSchedule"]
+    item_id = item["agendaItem"]["id"]
+    i = {
+        "agendaItemId": item_id,
+        "filename": "tracing.pdf",
+        "mediaType": "application/pdf",
+        "language": "en",
+        "contentBase64": pdf(),
+    }
+    doc = ok(await mq(ATTACH, {"i": i}, who.fra))["documentAttach"]["document"]
+    q = """query($id: ID!) { presentation(id: $id) { title documents { id } } }"""
+    before = refusal(await mq(q, {"id": pid}, who.expert))
+    assert before["code"] == "FORBIDDEN" and before["rule"] == 8
+    clock.day(days_before(40))
+    ok(await propose(mq, who, pid))
+    await run_sync(meetings_app.state.meetings.scheduler.round, clock.now + timedelta(days=6))
+    seen = ok(await mq(q, {"id": pid}, who.expert))["presentation"]
+    assert seen["documents"] == [{"id": doc["id"]}]
+    got = await http.get(doc["downloadPath"], headers={"Authorization": f"Bearer {who.expert}"})
+    assert got.status_code == 200
+    assert refusal(await mq(q, {"id": other}, who.expert))["rule"] == 8
+    assert refusal(await mq(MEETING, {"id": mid}, who.expert))["rule"] == 8
+
+
+async def test_participant_register_follows_the_contacts_status_events(
+    mq: GraphQLClient, who: Actors, contacts_app: Any
+) -> None:
+    """Rules 1 and 6: a State that withdraws loses access here once the event arrives."""
+    from datetime import date
+
+    from services.contacts import handlers as contacts
+    from services.contacts.domain import AttStatus, StatusDates
+    from tests.meetings_support import SECRETARIAT
+
+    mid = await new_meeting(mq, who)
+    assert ok(await mq(MEETING, {"id": mid}, who.isr))["meeting"]["id"] == mid
+    change = contacts.StatusChangeInput(
+        code="ISR",
+        status=AttStatus.NON_PARTY,
+        dates=StatusDates(signature=date(2014, 12, 18), withdrawal=date(2019, 7, 18)),
+        note="Withdrew its signature.",
+    )
+    await run_sync(contacts.change_state_status, SECRETARIAT, change)
+    contacts_app.state.runtime.wake_relay()
+
+    async def refused() -> bool:
+        result = await mq(MEETING, {"id": mid}, who.isr)  # the token still says participant
+        return bool(result.get("errors")) and result["errors"][0]["extensions"]["rule"] == 14
+
+    await eventually(refused, timeout=20, what="ISR to lose access to meetings")
