@@ -16,6 +16,7 @@ by two subgraphs, a kind conflict, a key naming an unknown field.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -164,7 +165,7 @@ def _graph_enum(name: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return json.dumps(text, ensure_ascii=False)
 
 
 class _Subgraph:
@@ -528,7 +529,7 @@ def _renamed(directive: DirectiveNode, name: str) -> DirectiveNode:
 def _print_arg(arg: InputValueDefinitionNode) -> str:
     text = ""
     if arg.description is not None:
-        text += print_ast(arg.description) + " "
+        text += _quote(arg.description.value) + " "
     text += f"{arg.name.value}: {print_ast(arg.type)}"
     if arg.default_value is not None:
         text += " = " + print_ast(arg.default_value)

@@ -92,12 +92,8 @@ class Executor:
     def _prepare(
         self, document: DocumentNode | str, operation_name: str | None
     ) -> _Prepared | list[dict]:
-        if isinstance(document, str):
-            text = document
-        elif document.loc is not None:
-            text = document.loc.source.body
-        else:
-            text = print_ast(document)
+        # a document may have been rewritten after parsing: its printed form is its identity
+        text = document if isinstance(document, str) else print_ast(document)
         key = (text, operation_name)
         cached = self._cache.get(key)
         if cached is not None:
