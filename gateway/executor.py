@@ -219,16 +219,16 @@ class Executor:
     async def _run_step(self, step: FetchStep, variables: dict, run: _Run) -> None:
         step_variables = {n: variables[n] for n in step.variables if n in variables}
         if step.kind != "entities":
-            response = await self._fetch(
-                step, step_variables, run, [(k,) for k in _root_keys(step)]
-            )
+            roots = [(k,) for k in _root_keys(step)]
+            response = await self._fetch(step, step_variables, run, roots)
             if response is None:
                 return
             _merge(run.data, response.get("data") or {}, self.supergraph)
             for err in response.get("errors") or ():
-                run.errors.append(_subgraph_error(err, err.get("path")))
-                if err.get("path"):
-                    run.failed.append(tuple(err["path"]))
+                path = err.get("path")
+                run.errors.append(_subgraph_error(err, path))
+                # an error without a path (a refused request) explains all of this fetch
+                run.failed.extend([tuple(path)] if path else roots)
             return
         reps: list[dict] = []
         targets: list[list[tuple[list, dict]]] = []

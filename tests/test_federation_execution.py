@@ -583,3 +583,19 @@ async def test_plan_cache_is_least_recently_used(
         await executor.execute(query)
     # "users" was evicted by "hello" (the least recently used then), "me" was kept
     assert (executor.plan_cache_misses, executor.plan_cache_hits) == (4, 1)
+
+
+async def test_subgraph_refusing_the_whole_request_explains_every_null_once(
+    supergraph: Supergraph,
+) -> None:
+    async def refusing(subgraph: str, query: str, variables: dict) -> dict:
+        return {
+            "data": None,
+            "errors": [{"message": "Not allowed", "extensions": {"code": "FORBIDDEN"}}],
+        }
+
+    result = await Executor(supergraph, refusing).execute("{ me { id } users { id } }")
+    assert result == {
+        "data": None,
+        "errors": [{"message": "Not allowed", "extensions": {"code": "FORBIDDEN"}}],
+    }
