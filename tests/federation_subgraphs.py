@@ -396,16 +396,27 @@ def supergraph_sdl(names: list[str] | None = None) -> str:
     return compose({name: (url(name), sdl_of(SCHEMAS[name])) for name in names})
 
 
+_CLIENT: httpx.AsyncClient | None = None
+
+
+def _client() -> httpx.AsyncClient:
+    """One client over every in-process subgraph (making a client costs an SSL context)."""
+    global _CLIENT
+    if _CLIENT is None:
+        mounts = {
+            f"http://{name}.test": httpx.ASGITransport(app=GraphQL(schema))
+            for name, schema in SCHEMAS.items()
+        }
+        _CLIENT = httpx.AsyncClient(mounts=mounts)
+    return _CLIENT
+
+
 class RecordingFetcher:
     """An HttpFetcher over the in-process subgraphs that records every call."""
 
-    def __init__(self, names: list[str] | None = None) -> None:
-        names = names or list(SCHEMAS)
-        mounts = {
-            f"http://{name}.test": httpx.ASGITransport(app=GraphQL(SCHEMAS[name])) for name in names
-        }
-        client = httpx.AsyncClient(mounts=mounts)
-        self.inner = HttpFetcher({name: url(name) for name in names}, 5.0, None, client=client)
+    def __init__(self) -> None:
+        urls = {name: url(name) for name in SCHEMAS}
+        self.inner = HttpFetcher(urls, 5.0, None, client=_client())
         self.calls: list[tuple[str, str, dict]] = []
         self.down: set[str] = set()
 
