@@ -20,7 +20,14 @@ An exception from `fetch` becomes an error with `extensions.code` "INTERNAL" and
 Independent fetches run concurrently; every entity step sends one `_entities` request with
 its representations deduplicated; mutation root fields run strictly in order. Plans are
 cached by (document text, operation name) in an LRU of `plan_cache_size` entries
-(`plan_cache_hits`, `plan_cache_misses`).
+(`plan_cache_hits`, `plan_cache_misses`); a `DocumentNode` is keyed by its printed form, so
+passing the request's text is the fastest. `executor.plan(document, variables,
+operation_name)` returns the plan without running it.
+
+Fetches run in tasks started inside `execute`, so context variables set by the caller
+(request id, principal) are visible to `fetch` and to `HttpFetcher`'s `headers_factory`.
+The response is shaped by `gateway.shaper.Shaper`, built once per plan; operations reading
+`__schema`/`__type` are answered by graphql-core's execution over the API schema.
 """
 
 from __future__ import annotations

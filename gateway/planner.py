@@ -15,7 +15,13 @@ How fields are placed:
   (possibly through other entity steps) and the new step waits for them;
 - a field that only an `@interfaceObject` subgraph resolves is fetched with the interface's
   name as `__typename` in the representation;
-- abstract fields are planned per possible object type that the subgraph can return.
+- abstract fields are planned per possible object type that the subgraph can return;
+- a field returning an interface its subgraph knows only as an `@interfaceObject` also
+  fetches the real `__typename` (and fields selected on the object types) from a subgraph
+  that owns the interface.
+
+Not handled: subscriptions, `@defer`/`@stream`, `@fromContext`/`@context`,
+`@join__directive`; progressive `@override` labels count as a completed override.
 """
 
 from __future__ import annotations
