@@ -529,7 +529,7 @@ def _renamed(directive: DirectiveNode, name: str) -> DirectiveNode:
 def _print_arg(arg: InputValueDefinitionNode) -> str:
     text = ""
     if arg.description is not None:
-        text += _quote(arg.description.value) + " "
+        text += print_ast(arg.description) + " "
     text += f"{arg.name.value}: {print_ast(arg.type)}"
     if arg.default_value is not None:
         text += " = " + print_ast(arg.default_value)
