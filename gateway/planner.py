@@ -201,6 +201,7 @@ class _Planning:
         self.collector = Collector(supergraph.schema, fragments, variables)
         self.steps: list[FetchStep] = []
         self.groups: dict[tuple[int, tuple[str, ...], str], FetchStep] = {}
+        self._jumps: set[tuple[int, tuple[str, ...], str, str]] = set()
 
     # --- fields ------------------------------------------------------------------------
 
@@ -472,12 +473,19 @@ class _Planning:
             if graph:
                 break
         if graph is None or key is None:
+            # no key the parent can give: fetch one elsewhere first
             graph = (planned or graphs)[0]
             key = self.sg.keys(rep_type, graph)[0]
+            attempt = (step.id, path, type_name, f.name)
+            if attempt in self._jumps:
+                raise PlanningError(f"no subgraph can give a key to fetch {type_name}.{f.name}")
+            self._jumps.add(attempt)
         child = self.group(step, graph, path)
         sel.setdefault("__typename", SelField("__typename"))
         key_fields = self.field_set(type_name, key, siblings)
         touched = self.plan_fields(step, type_name, key_fields, path, sel, provided, siblings)
+        if child.id in touched:
+            raise PlanningError(f"no subgraph can give a key to fetch {type_name}.{f.name}")
         spec = child.reps.setdefault(type_name, RepSpec(rep_type))
         spec.add(self.projections(key_fields, type_name), into_key=True)
         child.deps |= touched - {child.id}

@@ -346,10 +346,20 @@ class Supergraph:
             graphs = [
                 e.graph
                 for e in entries
-                if e.graph is not None and not e.external and not e.used_overridden
+                if e.graph is not None
+                and not e.used_overridden
+                and (not e.external or self._in_own_key(type_name, field_name, e.graph))
             ]
         self._field_graphs_cache[(type_name, field_name)] = graphs
         return graphs
+
+    def _in_own_key(self, type_name: str, field_name: str, graph: str) -> bool:
+        """Federation 1 subgraphs mark key fields `@external`; they still know them."""
+        for key in self.all_keys(type_name, graph):
+            selections = parse_field_set(key).selections
+            if any(getattr(s, "name", None) and s.name.value == field_name for s in selections):
+                return True
+        return False
 
     def keys(self, type_name: str, graph: str) -> list[str]:
         """Field sets by which `graph` can resolve this entity (`_entities`)."""

@@ -306,3 +306,62 @@ def test_composed_supergraph_of_each_subgraph_alone_parses() -> None:
     for name, schema in SCHEMAS.items():
         supergraph = Supergraph.parse(compose({name: (url(name), sdl_of(schema))}))
         assert supergraph.subgraphs == {name: url(name)}
+
+
+def _mini(body: str) -> str:
+    header = STANDARD[: STANDARD.index("enum Category")]
+    graphs = """
+enum join__Graph {
+  A @join__graph(name: "a", url: "http://a.test/graphql")
+  B @join__graph(name: "b", url: "http://b.test/graphql")
+}
+scalar join__FieldSet
+scalar link__Import
+enum link__Purpose { SECURITY EXECUTION }
+scalar policy__Policy
+scalar requiresScopes__Scope
+"""
+    return header + graphs + body
+
+
+def test_federation_1_key_fields_marked_external_are_still_known_to_their_subgraph() -> None:
+    supergraph = Supergraph.parse(
+        _mini("""
+type Query @join__type(graph: A) { t: T @join__field(graph: A) }
+type T @join__type(graph: A, key: "id") @join__type(graph: B, key: "id", extension: true) {
+  id: ID! @join__field(graph: A) @join__field(graph: B, external: true)
+  b: Int @join__field(graph: B)
+}
+""")
+    )
+    assert supergraph.field_graphs("T", "id") == ["a", "b"]
+
+
+async def test_field_no_key_can_reach_is_a_planning_error_without_any_fetch() -> None:
+    supergraph = Supergraph.parse(
+        _mini("""
+type Query @join__type(graph: A) { t: T @join__field(graph: A) }
+type T @join__type(graph: A, key: "id") @join__type(graph: B, key: "sku") {
+  id: ID! @join__field(graph: A)
+  sku: ID! @join__field(graph: B)
+  b: Int @join__field(graph: B)
+}
+""")
+    )
+    calls: list[str] = []
+
+    async def fetch(subgraph: str, query: str, variables: dict) -> dict:
+        calls.append(subgraph)
+        return {"data": None}
+
+    result = await Executor(supergraph, fetch).execute("{ t { b } }")
+    assert result == {
+        "data": None,
+        "errors": [
+            {
+                "message": "no subgraph can give a key to fetch T.sku",
+                "extensions": {"code": "INTERNAL"},
+            }
+        ],
+    }
+    assert calls == []
