@@ -492,3 +492,40 @@ async def test_runs_from_the_mutation_are_recorded_with_their_diff(
     assert error_codes(denied) == ["FORBIDDEN"]
     missing = await gql(RUN, {"input": {"stateCode": "DEU"}}, token(sub="hans", state="DEU"))
     assert error_codes(missing) == ["NOT_FOUND"]
+
+
+# --- from the command line ---------------------------------------------------------------
+
+
+def test_dief_ldap_sync_prints_the_diff_and_says_how_it_went(
+    source: LdapSyncSource,
+    people: People,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from services.cli import main
+    from services.common.settings import get_settings
+
+    monkeypatch.setenv("DIEF_MONGODB_URI", settings.mongodb_uri)
+    monkeypatch.setenv("DIEF_CONTACTS_DB", settings.contacts_db)
+    get_settings.cache_clear()
+    try:
+        people.add("agent0")
+        assert main(["ldap", "sync", "fra", "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert "FRA: full dry run SUCCEEDED: 1 read, 1 added" in out
+        assert f"ADDED    uid=agent0,{people.base}" in out
+        assert Contact.objects.count() == 0
+        assert main(["ldap", "sync", "FRA", "--full"]) == 0
+        assert "1 added" in capsys.readouterr().out
+        people.add("nomail", mail=None)
+        assert main(["ldap", "sync", "FRA"]) == 1
+        out = capsys.readouterr().out
+        assert "incremental" in out and "FAILED" in out and "no mail" in out
+        assert main(["ldap", "sync", "DEU"]) == 2
+        assert "DEU has no LDAP sync source" in capsys.readouterr().err
+        runs = LdapSyncRun.objects(state_code="FRA").order_by("started_at")
+        assert {(r.trigger, r.started_by.startswith("cli:")) for r in runs} == {("CLI", True)}
+    finally:
+        get_settings.cache_clear()

@@ -83,6 +83,7 @@ class Contact(Document):
             "last_verified_at",
             {"fields": ("authority_id", "functional_email"), "unique": True},
             ("ldap_source", "ldap_key"),
+            ("authority_id", "personal_email"),
         ],
     }
 

@@ -13,11 +13,13 @@ archive nothing, since they cannot see deletions.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import InsertOne, ReplaceOne
+from pymongo import ReplaceOne
 from pymongo.client_session import ClientSession
 
 from services.common import catalogue, mongo
@@ -28,7 +30,7 @@ from services.common.principal import Principal
 from services.common.secrets import SecretUnavailable, resolve_secret
 from services.common.unit_of_work import OUTBOX, outbox_entry
 from services.contacts import domain, handlers
-from services.contacts.documents import ALIAS, Authority, ChangeRecord, Contact, snapshot, utcnow
+from services.contacts.documents import ALIAS, Authority, ChangeRecord, Contact, utcnow
 from services.contacts.ldap_mapping import (
     MAX_DETAILS,
     SYNCED_FIELDS,
@@ -163,6 +165,7 @@ def _run(source: LdapSyncSource, run: LdapSyncRun, page_size: int, timeout: floa
             timeout_seconds=timeout,
         )
     )
+    clock = time.perf_counter()
     try:
         found = read_entries(
             conn,
@@ -174,20 +177,24 @@ def _run(source: LdapSyncSource, run: LdapSyncRun, page_size: int, timeout: floa
         )
     finally:
         conn.unbind()
+    run.read_seconds = round(time.perf_counter() - clock, 3)
+    clock = time.perf_counter()
     run.pages, run.read = found.pages, len(found.entries)
     run.watermark_attribute, run.watermark = watermark(
         found.entries, run.since_attribute, run.since
     )
 
-    synced = _synced(source.state_code)
+    keys = None if run.full else [e.key for e in found.entries if e.key]
+    synced = _synced(source.state_code, keys)
     plan = plan_sync(
         found.entries,
         synced,
         mapping,
         full=run.full,
-        taken_emails=_taken_emails(authority, source.state_code),
+        taken_emails=_taken_emails(authority, source.state_code, found.entries, mapping, keys),
     )
     _count(run, plan)
+    run.plan_seconds = round(time.perf_counter() - clock, 3)
     if plan.rejected:
         raise RunFailed(
             "REJECTED",
@@ -202,7 +209,9 @@ def _run(source: LdapSyncSource, run: LdapSyncRun, page_size: int, timeout: floa
             "(check the base DN, the filter and the bind account's rights)",
         )
     if not run.dry_run:
-        _apply(plan, authority, source.state_code, run.started_by)
+        clock = time.perf_counter()
+        _apply(plan, authority, source.state_code)
+        run.apply_seconds = round(time.perf_counter() - clock, 3)
 
 
 def _count(run: LdapSyncRun, plan: SyncPlan) -> None:
@@ -219,50 +228,137 @@ def _count(run: LdapSyncRun, plan: SyncPlan) -> None:
     run.details_truncated = len(details) > MAX_DETAILS
 
 
-def _synced(code: str) -> list[Synced]:
-    fields = ["id", "ldap_key", "archived_at", *SYNCED_FIELDS]
+def _synced(code: str, keys: list[str] | None) -> list[Synced]:
+    """The contacts this source made: all of them for a full run, else those of ``keys``.
+    Read without mongoengine: a full run of a large directory reads thousands."""
+    query: dict[str, Any] = {"ldap_source": code}
+    if keys is not None:
+        query["ldap_key"] = {"$in": keys}
+    projection = ["_id", "ldap_key", "archived_at", *SYNCED_FIELDS]
     return [
         Synced(
-            id=c.pk,
-            key=c.ldap_key,
-            fields={name: getattr(c, name) for name in SYNCED_FIELDS},
-            archived=c.archived_at is not None,
+            id=son["_id"],
+            key=son["ldap_key"],
+            fields={name: son.get(name) for name in SYNCED_FIELDS},
+            archived=son.get("archived_at") is not None,
         )
-        for c in Contact.objects(ldap_source=code, source="LDAP").only(*fields)
+        for son in Contact._get_collection().find(query, projection)
     ]
 
 
-def _taken_emails(authority: Authority, code: str) -> dict[str, str]:
+def _taken_emails(
+    authority: Authority,
+    code: str,
+    entries: list[SourceEntry],
+    mapping: dict[str, str | None],
+    keys: list[str] | None,
+) -> dict[str, str]:
     """Addresses in use at the authority: email -> entry key ("" for a hand-made contact).
-    The functional address stays taken while archived (a unique index holds it)."""
+    The functional address stays taken while archived (a unique index holds it). For an
+    incremental run, only the addresses the entries read could clash with."""
+    queries: list[dict[str, Any]] = [{"authority_id": authority.pk}]
+    if keys is not None:
+        wanted = sorted(
+            {
+                v.strip().lower()
+                for e in entries
+                for attribute in (mapping["functional_email"], mapping["personal_email"])
+                for v in e.values(attribute)
+            }
+        )
+        queries = [  # one query per index: an $or of the two would scan the collection
+            {"authority_id": authority.pk, "functional_email": {"$in": wanted}},
+            {"authority_id": authority.pk, "personal_email": {"$in": wanted}},
+        ]
     taken: dict[str, str] = {}
-    for c in Contact.objects(authority_id=authority.pk).only(
-        "functional_email", "personal_email", "archived_at", "ldap_source", "ldap_key"
-    ):
-        owner = c.ldap_key if c.ldap_source == code and c.ldap_key else ""
-        taken[c.functional_email] = owner
-        if c.personal_email and c.archived_at is None:
-            taken.setdefault(c.personal_email, owner)
+    projection = ["functional_email", "personal_email", "archived_at", "ldap_source", "ldap_key"]
+    found = [son for query in queries for son in Contact._get_collection().find(query, projection)]
+    for son in found:
+        key = son.get("ldap_key")
+        owner = key if son.get("ldap_source") == code and key else ""
+        taken[son["functional_email"]] = owner
+        if son.get("personal_email") and son.get("archived_at") is None:
+            taken.setdefault(son["personal_email"], owner)
     return taken
 
 
 # --- applying a plan ---------------------------------------------------------------------
 
 
-def _contact_event(contact: Contact, action: str) -> Any:
-    return event(
+def _event_entry(son: dict[str, Any], action: str) -> dict[str, Any]:
+    change = event(
         "contacts",
         "contact",
         "changed",
-        subject=to_global_id("Contact", contact.pk),
-        contactId=to_global_id("Contact", contact.pk),
-        authorityId=to_global_id("Authority", contact.authority_id),
-        stateCode=contact.state_code,
+        subject=to_global_id("Contact", son["_id"]),
+        contactId=to_global_id("Contact", son["_id"]),
+        authorityId=to_global_id("Authority", son["authority_id"]),
+        stateCode=son["state_code"],
         action=action,
     )
+    catalogue.validate(change)
+    return outbox_entry(change)
 
 
-def _apply(plan: SyncPlan, authority: Authority, code: str, started_by: str) -> None:
+def snapshot_son(son: dict[str, Any]) -> dict[str, Any]:
+    """``documents.snapshot`` of a contact already in its stored form."""
+    return {
+        key: (
+            value.isoformat()
+            if hasattr(value, "isoformat")
+            else (str(value) if key.endswith("_id") else value)
+        )
+        for key, value in son.items()
+        if key not in ("_id", "status_history")
+    }
+
+
+def _history(
+    son: dict[str, Any], action: str, before: dict[str, Any] | None, who: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "_id": ObjectId(),
+        "entity": "Contact",
+        "entity_id": str(son["_id"]),
+        "action": action,
+        "actor": who,
+        "at": now,
+        "before": before or {},
+        "after": snapshot_son(son),
+    }
+
+
+def new_contact_son(
+    entry: SourceEntry,
+    fields: dict[str, Any],
+    authority: Authority,
+    code: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new contact as stored, made straight from fields the mapping validated (what
+    ``Contact(...).to_mongo()`` gives, without its cost per document)."""
+    son: dict[str, Any] = {
+        "_id": ObjectId(),
+        "authority_id": authority.pk,
+        "state_code": code,
+        "authority_kind": authority.kind.value,
+    }
+    for name in ("name", "title", "functional_email", "personal_email", "phone", "mobile"):
+        if fields.get(name) is not None:
+            son[name] = fields[name]
+    son["languages"] = list(fields.get("languages") or [])
+    son["roles"] = []
+    son["last_verified_at"] = now
+    son["verified_by"] = actor(code)
+    son["source"] = "LDAP"
+    if fields.get("department") is not None:
+        son["department"] = fields["department"]
+    son.update(ldap_source=code, ldap_key=entry.key, ldap_dn=entry.dn)
+    son.update(created_at=now, updated_at=now, version=1)
+    return son
+
+
+def _apply(plan: SyncPlan, authority: Authority, code: str) -> None:
     now = utcnow()
     who = actor(code)
     inserts: list[dict[str, Any]] = []
@@ -271,32 +367,21 @@ def _apply(plan: SyncPlan, authority: Authority, code: str, started_by: str) -> 
     outbox: list[dict[str, Any]] = []
 
     def record(contact: Contact, action: str, before: dict[str, Any] | None) -> None:
-        history.append(
-            ChangeRecord(
-                entity="Contact",
-                entity_id=str(contact.pk),
-                action=action,
-                actor=who,
-                actor_state=None,
-                at=now,
-                before=before or {},
-                after=snapshot(contact),
-            ).to_mongo()
-        )
-        change = _contact_event(contact, action)
-        catalogue.validate(change)
-        outbox.append(outbox_entry(change))
+        son = contact.to_mongo().to_dict()
+        history.append(_history(son, action, before, who, now))
+        outbox.append(_event_entry(son, action))
 
     for entry, fields in plan.added:
-        contact = _new_contact(entry, fields, authority, code, started_by, now)
-        inserts.append(contact.to_mongo())
-        record(contact, "CREATED", None)
+        son = new_contact_son(entry, fields, authority, code, now)
+        inserts.append(son)
+        history.append(_history(son, "CREATED", None, who, now))
+        outbox.append(_event_entry(son, "CREATED"))
 
     changed_ids = [synced.id for synced, _, _ in plan.changed] + [s.id for s in plan.archived]
     loaded = {c.pk: c for c in Contact.objects(id__in=changed_ids)}
     for synced, entry, differences in plan.changed:
         contact = loaded[synced.id]
-        before = snapshot(contact)
+        before = snapshot_son(contact.to_mongo().to_dict())
         for name, value in differences.items():
             setattr(contact, name, value)
         contact.ldap_dn = entry.dn
@@ -307,7 +392,7 @@ def _apply(plan: SyncPlan, authority: Authority, code: str, started_by: str) -> 
         record(contact, "UPDATED", before)
     for synced in plan.archived:
         contact = loaded[synced.id]
-        before = snapshot(contact)
+        before = snapshot_son(contact.to_mongo().to_dict())
         contact.archived_at = contact.updated_at = now
         replaces.append(_guarded(contact))
         record(contact, "ARCHIVED", before)
@@ -325,7 +410,7 @@ def _apply(plan: SyncPlan, authority: Authority, code: str, started_by: str) -> 
             result = contacts.bulk_write(replaces, ordered=True, session=session)
             if result.matched_count != len(replaces):
                 raise Conflict("a synced contact was changed meanwhile; run the sync again")
-        history_collection.bulk_write([InsertOne(h) for h in history], session=session)
+        history_collection.insert_many(history, ordered=True, session=session)
         outbox_collection.insert_many(outbox, ordered=True, session=session)
 
     _transaction(write)
@@ -341,34 +426,6 @@ def _guarded(contact: Contact) -> ReplaceOne[dict[str, Any]]:
     contact.version = expected + 1
     contact.validate()
     return ReplaceOne({"_id": contact.pk, "version": expected}, contact.to_mongo())
-
-
-def _new_contact(
-    entry: SourceEntry,
-    fields: dict[str, Any],
-    authority: Authority,
-    code: str,
-    started_by: str,
-    now: Any,
-) -> Contact:
-    contact = Contact(
-        authority_id=authority.pk,
-        state_code=code,
-        authority_kind=authority.kind,
-        source="LDAP",
-        ldap_source=code,
-        ldap_key=entry.key,
-        ldap_dn=entry.dn,
-        last_verified_at=now,
-        verified_by=actor(code),
-        created_at=now,
-        updated_at=now,
-        version=1,
-        **fields,
-    )
-    contact.pk = ObjectId()
-    contact.validate()
-    return contact
 
 
 def summary(run: LdapSyncRun, *, details: bool = False, limit: int = 50) -> str:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from ldap3.core.exceptions import LDAPException
@@ -145,14 +146,14 @@ class SourceEntry:
     dn: str
     attributes: Attributes
 
+    @cached_property
+    def _by_name(self) -> dict[str, list[str]]:
+        return {name.lower(): values for name, values in self.attributes.items()}
+
     def values(self, attribute: str | None) -> list[str]:
         if not attribute:
             return []
-        lowered = attribute.lower()
-        for name, values in self.attributes.items():
-            if name.lower() == lowered:
-                return [v.strip() for v in values if v and v.strip()]
-        return []
+        return [v.strip() for v in self._by_name.get(attribute.lower(), ()) if v and v.strip()]
 
     def first(self, attribute: str | None) -> str | None:
         found = self.values(attribute)

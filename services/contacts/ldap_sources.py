@@ -19,6 +19,7 @@ from mongoengine import (
     Document,
     EmbeddedDocument,
     EmbeddedDocumentListField,
+    FloatField,
     IntField,
     ListField,
     ObjectIdField,
@@ -98,6 +99,10 @@ class LdapSyncRun(Document):
     archived = IntField(default=0)
     unchanged = IntField(default=0)
     rejected = IntField(default=0)
+    # Where the time went: reading the source, planning, and the MongoDB transaction.
+    read_seconds = FloatField()
+    plan_seconds = FloatField()
+    apply_seconds = FloatField()
     details = EmbeddedDocumentListField(RunDetail)
     details_truncated = BooleanField(default=False)
 

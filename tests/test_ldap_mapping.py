@@ -1,0 +1,250 @@
+"""National LDAP entries as DIEF contacts, and the plan of a sync run, without any server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from bson import ObjectId
+
+from services.common.errors import ValidationFailed
+from services.contacts.documents import Authority, Contact
+from services.contacts.domain import AuthorityKind
+from services.contacts.ldap_import import new_contact_son, snapshot_son
+from services.contacts.ldap_mapping import (
+    DEFAULT_MAPPING,
+    Rejected,
+    SourceEntry,
+    Synced,
+    changed_since_filter,
+    check_filter,
+    contact_fields,
+    mapping_with_overrides,
+    plan_sync,
+    requested_attributes,
+    watermark,
+)
+from services.contacts.ldap_sources import check_secret_ref, check_url
+
+
+def entry(uid: str, **attributes: Any) -> SourceEntry:
+    values: dict[str, Any] = {
+        "entryUUID": f"uuid-{uid}",
+        "cn": f"Agent {uid}",
+        "mail": f"{uid}@douane.example",
+    }
+    values.update(attributes)
+    return SourceEntry(
+        f"uid={uid},ou=people,dc=fra,dc=example",
+        {k: v if isinstance(v, list) else [v] for k, v in values.items() if v is not None},
+    )
+
+
+MAPPING = mapping_with_overrides(None)
+
+
+# --- mapping -----------------------------------------------------------------------------
+
+
+def test_inetorgperson_attributes_become_contact_fields() -> None:
+    fields = contact_fields(
+        entry(
+            "jd",
+            mail=["Jean.Dupont@Douane.example", "jean@perso.example"],
+            telephoneNumber="+33 1 23 45 67 89",
+            MOBILE="+33612345678",  # attribute names match without case
+            title="Inspecteur",
+            ou="Enquêtes",
+            preferredLanguage="fr-FR, en;q=0.8, de",
+        ),
+        MAPPING,
+    )
+    assert fields == {
+        "name": "Agent jd",
+        "functional_email": "jean.dupont@douane.example",
+        "personal_email": "jean@perso.example",
+        "phone": "+33123456789",
+        "mobile": "+33612345678",
+        "title": "Inspecteur",
+        "department": "Enquêtes",
+        "languages": ["en", "fr", "de"],
+    }
+
+
+def test_the_name_falls_back_to_given_name_and_surname() -> None:
+    fields = contact_fields(entry("x", cn=None, givenName="Jeanne", sn="Martin"), MAPPING)
+    assert fields["name"] == "Jeanne Martin"
+
+
+@pytest.mark.parametrize(
+    ("attributes", "reason"),
+    [
+        ({"mail": None}, "no mail"),
+        ({"mail": "not-an-address"}, "mail"),
+        ({"telephoneNumber": "01 23 45 67 89"}, "not an international phone number"),
+        ({"mobile": "+33 12"}, "not a valid phone number"),
+        ({"preferredLanguage": "klingon"}, "not an ISO 639-1"),
+        ({"entryUUID": None}, "no entryUUID"),
+        ({"cn": None, "sn": None}, "name must not be empty"),
+    ],
+)
+def test_entries_the_directory_cannot_take_are_rejected_with_a_reason(
+    attributes: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(Rejected, match=reason):
+        contact_fields(entry("x", **attributes), MAPPING)
+
+
+def test_the_mapping_is_overridden_field_by_field() -> None:
+    mapping = mapping_with_overrides({"name": "displayName", "title": None, "phone": ""})
+    assert mapping["name"] == "displayName"
+    assert mapping["title"] is None and mapping["phone"] is None
+    assert mapping["functional_email"] == DEFAULT_MAPPING["functional_email"]
+    assert "displayName" in requested_attributes(mapping)
+    assert {"entryUUID", "entryCSN", "modifyTimestamp"} <= set(requested_attributes(mapping))
+    for bad in ({"nickname": "cn"}, {"name": "c n"}, {"functional_email": None}):
+        with pytest.raises(ValidationFailed):
+            mapping_with_overrides(bad)
+
+
+# --- filters, URLs, secrets --------------------------------------------------------------
+
+
+def test_values_put_in_filters_are_escaped() -> None:
+    base = "(objectClass=inetOrgPerson)"
+    assert changed_since_filter(base, None, None) == base
+    assert (
+        changed_since_filter(base, "modifyTimestamp", "20260101000000Z")
+        == "(&(objectClass=inetOrgPerson)(modifyTimestamp>=20260101000000Z))"
+    )
+    hostile = changed_since_filter(base, "modifyTimestamp", "*)(uid=*")
+    assert hostile == "(&(objectClass=inetOrgPerson)(modifyTimestamp>=\\2a\\29\\28uid=\\2a))"
+    csn = "20260101000000.000001Z#000000#000#000000"
+    assert changed_since_filter(base, "entryCSN", csn) == (
+        f"(&(objectClass=inetOrgPerson)(entryCSN>={csn})(!(entryCSN={csn})))"
+    )
+
+
+def test_source_settings_are_checked() -> None:
+    assert check_filter(" (&(objectClass=person)(ou=x)) ") == "(&(objectClass=person)(ou=x))"
+    for bad in ("objectClass=person", "(cn=a)(cn=b)", "(cn=x"):
+        with pytest.raises(ValidationFailed):
+            check_filter(bad)
+    assert check_url("ldaps://ldap.douane.example:636", False)
+    for url, start_tls in (("http://x", False), ("ldaps://x", True), ("ldap.example", False)):
+        with pytest.raises(ValidationFailed):
+            check_url(url, start_tls)
+    assert check_secret_ref("env:FRA_LDAP") == "env:FRA_LDAP"
+    assert check_secret_ref("file:/run/secrets/fra") == "file:/run/secrets/fra"
+    with pytest.raises(ValidationFailed) as refused:
+        check_secret_ref("hunter2")
+    assert "hunter2" not in refused.value.message
+
+
+# --- plans -------------------------------------------------------------------------------
+
+
+def synced(uid: str, archived: bool = False, **fields: Any) -> Synced:
+    base = contact_fields(entry(uid), MAPPING)
+    base.update(fields)
+    return Synced(id=ObjectId(), key=f"uuid-{uid}", fields=base, archived=archived)
+
+
+def test_a_plan_adds_changes_restores_and_archives() -> None:
+    same, renamed, gone, back = (
+        synced("same"),
+        synced("renamed", name="Old Name"),
+        synced("gone"),
+        synced("back", archived=True),
+    )
+    plan = plan_sync(
+        [entry("same"), entry("renamed"), entry("back"), entry("new")],
+        [same, renamed, gone, back],
+        MAPPING,
+        full=True,
+    )
+    assert [e.key for e, _ in plan.added] == ["uuid-new"]
+    assert [(s.key, sorted(d)) for s, _, d in plan.changed] == [
+        ("uuid-renamed", ["name"]),
+        ("uuid-back", []),
+    ]
+    assert [s.key for s in plan.archived] == ["uuid-gone"]
+    assert plan.unchanged == 1
+    assert sorted(d.action for d in plan.details) == ["ADDED", "ARCHIVED", "CHANGED", "RESTORED"]
+
+
+def test_an_incremental_plan_never_archives() -> None:
+    plan = plan_sync([entry("a")], [synced("a"), synced("b")], MAPPING, full=False)
+    assert plan.archived == [] and plan.unchanged == 1
+
+
+def test_a_rejected_entry_is_no_reason_to_archive_its_contact() -> None:
+    plan = plan_sync([entry("a", mail=None)], [synced("a")], MAPPING, full=True)
+    assert plan.archived == []
+    assert [reason for _, reason in plan.rejected] == ["no mail: a contact needs an email address"]
+
+
+def test_addresses_are_never_shared_within_an_authority() -> None:
+    plan = plan_sync(
+        [entry("a", mail="shared@douane.example"), entry("b", mail="shared@douane.example")],
+        [],
+        MAPPING,
+        full=True,
+        taken_emails={"hand@douane.example": ""},
+    )
+    assert [e.key for e, _ in plan.added] == ["uuid-a"]
+    assert [r for _, r in plan.rejected] == [
+        "shared@douane.example is already used by another entry at this authority"
+    ]
+    by_hand = plan_sync(
+        [entry("c", mail="hand@douane.example")],
+        [],
+        MAPPING,
+        full=True,
+        taken_emails={"hand@douane.example": ""},
+    )
+    assert "a contact entered by hand" in by_hand.rejected[0][1]
+
+
+def test_the_watermark_prefers_entry_csn_and_falls_back_to_modify_timestamp() -> None:
+    csn_a, csn_b = "20260101000000.000001Z#000000#000#000000", "20260102000000.000001Z#0#0#0"
+    with_csn = [
+        entry("a", entryCSN=csn_a, modifyTimestamp="20260101000000Z"),
+        entry("b", entryCSN=csn_b, modifyTimestamp="20260102000000Z"),
+    ]
+    assert watermark(with_csn, None, None) == ("entryCSN", csn_b)
+    assert watermark([], "entryCSN", csn_a) == ("entryCSN", csn_a), "nothing read: unchanged"
+    stamps = [entry("a", modifyTimestamp="20260103000000Z")]
+    assert watermark(stamps, None, None) == ("modifyTimestamp", "20260103000000Z")
+    assert watermark(stamps, "entryCSN", csn_a) == ("modifyTimestamp", "20260103000000Z")
+
+
+# --- stored form -------------------------------------------------------------------------
+
+
+def test_new_contacts_are_stored_as_mongoengine_would_store_them() -> None:
+    authority = Authority(id=ObjectId(), state_code="FRA", kind=AuthorityKind.CUSTOMS, name="D")
+    one = entry("jd", telephoneNumber="+33123456789", ou="Enquêtes", preferredLanguage="fr")
+    fields = contact_fields(one, MAPPING)
+    now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    son = new_contact_son(one, fields, authority, "FRA", now)
+    expected = Contact(
+        id=son["_id"],
+        authority_id=authority.pk,
+        state_code="FRA",
+        authority_kind=AuthorityKind.CUSTOMS,
+        source="LDAP",
+        ldap_source="FRA",
+        ldap_key="uuid-jd",
+        ldap_dn=one.dn,
+        last_verified_at=now,
+        verified_by="ldap-sync:FRA",
+        created_at=now,
+        updated_at=now,
+        version=1,
+        **fields,
+    )
+    expected.validate()
+    assert son == expected.to_mongo().to_dict()
+    assert snapshot_son(son)["authority_id"] == str(authority.pk)
