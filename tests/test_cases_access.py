@@ -268,3 +268,31 @@ async def test_narrowing_the_audience_removes_access_at_once(
     assert codes(await cases("other", GET, {"id": case_id})) == ["FORBIDDEN"]
     listed = await cases.ok("other", LIST, {"filter": {"words": "echo"}})
     assert listed["cases"]["totalCount"] == 0
+
+
+async def test_history_names_only_sections_the_reader_may_read(cases: Cases) -> None:
+    case_id = await share_case(
+        cases,
+        "provider",
+        "Foxtrot history",
+        audience={"kind": "NAMED_STATES", "states": ["DEU", "NLD"]},
+        sectionAudiences=[
+            {"section": "ACTORS", "audience": {"kind": "NAMED_STATES", "states": ["DEU"]}}
+        ],
+    )
+    update = (
+        "mutation($id: ID!, $i: CaseFieldsInput!) "
+        "{ caseUpdate(id: $id, input: $i) { case { id } } }"
+    )
+    change = {
+        "summary": "Revised summary",
+        "actors": [{"role": "CARRIER", "name": "Shipping Co", "kind": "COMPANY"}],
+    }
+    await cases.ok("provider", update, {"id": case_id, "i": change})
+    q = "query($id: ID!) { case(id: $id) { revision history { revision changedSections } } }"
+    deu = await cases.ok("named", q, {"id": case_id})
+    assert deu["case"]["history"] == [{"revision": 1, "changedSections": ["ACTORS", "SUMMARY"]}]
+    nld = await cases.ok("named2", q, {"id": case_id})
+    assert nld["case"]["revision"] == 2
+    assert nld["case"]["history"] == [{"revision": 1, "changedSections": ["SUMMARY"]}]
+    assert codes(await cases("other", q, {"id": case_id})) == ["FORBIDDEN"]
