@@ -1,6 +1,10 @@
 """Fixtures and helpers of the meetings tests: the meetings app against real servers
 (MongoDB-wire with GridFS, NATS), the contacts app in-process for invitation recipients,
-a real SMTP server (aiosmtpd), a settable service clock, and the callers' tokens."""
+a real SMTP server (aiosmtpd), a settable service clock, and the callers' tokens.
+
+Loaded as a plugin by the meetings test modules. PYTEST_DONT_REWRITE: its few asserts
+carry their own messages.
+"""
 
 from __future__ import annotations
 

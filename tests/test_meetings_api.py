@@ -450,3 +450,53 @@ async def test_events_carry_no_agenda_content_no_involved_states_and_no_names(
     payloads = b" ".join(o["payload"] for o in outbox)
     for forbidden in (b"DEU", b"FRA", b"Secret", b"Rifles", b"Geneva", b"President"):
         assert forbidden not in payloads
+
+
+# --- rule 14: every confidential read, every outsider -----------------------------------
+
+CONFIDENTIAL_READS = {
+    "meeting": "query($m: ID!) { meeting(id: $m) { venue } }",
+    "meetings": "{ meetings { totalCount edges { node { venue } } } }",
+    "presentation": "query($p: ID!) { presentation(id: $p) { title } }",
+    "agendaItem": "query($i: ID!) { agendaItem(id: $i) { title } }",
+    "expertProposal": "query($e: ID!) { expertProposal(id: $e) { purpose } }",
+    "statePresentations": """{ _entities(representations: [{__typename: "State", code: "FRA"}])
+      { ... on State { presentations { totalCount } } } }""",
+    "entityMeeting": """query($m: _Any!) { _entities(representations: [$m])
+      { ... on Meeting { venue } } }""",
+}
+
+
+async def test_rule_14_outsiders_are_refused_on_every_confidential_read(
+    mq: GraphQLClient, who: Actors, clock: Clock
+) -> None:
+    """A non-party State, an expert outside their item and an anonymous caller get
+    nothing on any read; a participant gets each."""
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, ["DEU"])
+    ok(await mq(NOTIFY, {"id": pid}, who.fra))
+    item = ok(await mq(SCHEDULE_PRES, {"id": pid}, who.sec))["presentationSchedule"]
+    clock.day(days_before(40))
+    propose = """mutation($i: ExpertProposalCreateInput!) { expertProposalCreate(input: $i) {
+      expertProposal { id } } }"""
+    i = {
+        "presentationId": pid,
+        "expertName": "Dr X",
+        "expertSubject": "someone-else",
+        "purpose": "Tracing.",
+    }
+    eid = ok(await mq(propose, {"i": i}, who.fra))["expertProposalCreate"]["expertProposal"]["id"]
+    ids = {"m": mid, "p": pid, "i": item["agendaItem"]["id"], "e": eid}
+    for read, query in CONFIDENTIAL_READS.items():
+        used = {k: v for k, v in ids.items() if f"${k}" in query}
+        if read == "entityMeeting":
+            used = {"m": {"__typename": "Meeting", "id": mid}}
+        assert ok(await mq(query, used, who.isr)), read  # a participant reads it
+        for outsider, token, code in (
+            ("non-party", who.usa, "FORBIDDEN"),
+            ("expert", who.expert, "FORBIDDEN"),
+            ("anonymous", None, "UNAUTHENTICATED"),
+        ):
+            result = await mq(query, used, token)
+            assert refusal(result)["code"] == code, (read, outsider)
+            assert "Rifles" not in str(result) and "Geneva" not in str(result), (read, outsider)
