@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from bson import ObjectId
 
 from services.common.errors import ValidationFailed
+from services.common.secrets import SecretUnavailable, resolve_secret
 from services.contacts.documents import Authority, Contact
 from services.contacts.domain import AuthorityKind
 from services.contacts.ldap_import import new_contact_son, snapshot_son
@@ -248,3 +250,28 @@ def test_new_contacts_are_stored_as_mongoengine_would_store_them() -> None:
     expected.validate()
     assert son == expected.to_mongo().to_dict()
     assert snapshot_son(son)["authority_id"] == str(authority.pk)
+
+
+# --- secrets by reference ----------------------------------------------------------------
+
+
+def test_secrets_are_read_from_the_environment_or_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIEF_TEST_SECRET", "s3cret")
+    assert resolve_secret("env:DIEF_TEST_SECRET") == "s3cret"
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("from-file\n")
+    assert resolve_secret(f"file:{secret_file}") == "from-file"
+    (tmp_path / "empty").write_text("")
+    monkeypatch.delenv("DIEF_TEST_MISSING", raising=False)
+    for reference, words in (
+        ("env:DIEF_TEST_MISSING", "is not set"),
+        (f"file:{tmp_path / 'absent'}", "cannot read"),
+        (f"file:{tmp_path / 'empty'}", "is empty"),
+        ("s3cret", "env:VARIABLE or file:/path"),
+        ("vault:x", "unknown secret scheme"),
+    ):
+        with pytest.raises(SecretUnavailable, match=words) as refused:
+            resolve_secret(reference)
+        assert "s3cret" not in str(refused.value), "a message never repeats a secret"

@@ -64,12 +64,18 @@ def source_ldap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
 
 
 @pytest.fixture(scope="module")
-def tls_ldap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
+def tls_ldap(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ServerProcess, Path, int]]:
+    """A source offering StartTLS on its ldap:// port and TLS on an ldaps:// one."""
     root = tmp_path_factory.mktemp("source-ldap-tls")
     ca, cert, key = throwaway_certificates(root / "tls")
-    server = slapd_server(root, suffix=SUFFIX, root_dn=ADMIN, tls=(cert, key)).start()
+    ldaps_port = free_port()
+    server = slapd_server(
+        root, suffix=SUFFIX, root_dn=ADMIN, tls=(cert, key), ldaps_port=ldaps_port
+    ).start()
     populate_root(server.port)
-    yield server, ca
+    yield server, ca, ldaps_port
     server.stop()
 
 
@@ -327,17 +333,25 @@ def test_an_empty_answer_never_archives_everything(source: LdapSyncSource, peopl
     assert synced()["agent0"].archived_at is None
 
 
+@pytest.mark.parametrize("scheme", ["starttls", "ldaps"])
 def test_tls_is_checked_against_the_configured_ca(
-    registry: Authority, tls_ldap: tuple[ServerProcess, Path], monkeypatch: pytest.MonkeyPatch
+    registry: Authority,
+    tls_ldap: tuple[ServerProcess, Path, int],
+    monkeypatch: pytest.MonkeyPatch,
+    scheme: str,
 ) -> None:
-    server, ca = tls_ldap
+    server, ca, ldaps_port = tls_ldap
     branch = People(server.port)
     branch.add("agent0")
     monkeypatch.setenv("FRA_LDAP_PASSWORD", READER_PASSWORD)
     source = LdapSyncSource(
         state_code="FRA",
-        url=f"ldap://127.0.0.1:{server.port}",
-        start_tls=True,
+        url=(
+            f"ldap://127.0.0.1:{server.port}"
+            if scheme == "starttls"
+            else f"ldaps://127.0.0.1:{ldaps_port}"
+        ),
+        start_tls=scheme == "starttls",
         bind_dn=READER,
         secret_ref="env:FRA_LDAP_PASSWORD",
         base_dn=branch.base,
@@ -345,6 +359,7 @@ def test_tls_is_checked_against_the_configured_ca(
     ).save()
     refused = sync(full=True)
     assert (refused.status, refused.error_kind) == ("FAILED", "TLS"), refused.error
+    assert READER_PASSWORD not in refused.error
     assert Contact.objects.count() == 0
     source.ca_file = str(ca)
     source.save()
@@ -529,3 +544,16 @@ def test_dief_ldap_sync_prints_the_diff_and_says_how_it_went(
         assert {(r.trigger, r.started_by.startswith("cli:")) for r in runs} == {("CLI", True)}
     finally:
         get_settings.cache_clear()
+
+
+def test_a_one_level_source_leaves_deeper_entries_out(
+    source: LdapSyncSource, people: People
+) -> None:
+    people.add("agent0")
+    people.conn.add(f"ou=retired,{people.base}", ["organizationalUnit"])
+    people.conn.add(f"uid=old,ou=retired,{people.base}", ["inetOrgPerson"], person("old"))
+    source.scope = "ONE_LEVEL"
+    source.save()
+    run = sync(full=True)
+    assert (run.status, run.read, run.added) == ("SUCCEEDED", 1, 1)
+    assert set(synced()) == {"agent0"}

@@ -21,6 +21,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReplaceOne
 from pymongo.client_session import ClientSession
+from pymongo.errors import DuplicateKeyError
 
 from services.common import catalogue, mongo
 from services.common.errors import Conflict
@@ -134,6 +135,9 @@ def run_sync(
         run.status, run.error_kind, run.error = "FAILED", "SECRET", str(exc)
     except Conflict as exc:
         run.status, run.error_kind, run.error = "FAILED", "CONFLICT", exc.message
+    except DuplicateKeyError:
+        run.status, run.error_kind = "FAILED", "CONFLICT"
+        run.error = "an address was taken by another contact meanwhile; run the sync again"
     except Exception as exc:  # recorded, then raised: a run never stays RUNNING
         run.status, run.error_kind, run.error = "FAILED", "INTERNAL", type(exc).__name__
         run.finished_at = utcnow()

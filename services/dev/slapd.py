@@ -66,14 +66,20 @@ def slapd_server(
     root_password: str = "secret",
     port: int | None = None,
     tls: tuple[Path, Path] | None = None,
+    ldaps_port: int | None = None,
 ) -> ServerProcess:
+    """``tls`` offers StartTLS on ``port``; ``ldaps_port`` (with ``tls``) also serves
+    ldaps:// there."""
     port = port or free_port()
     (work_dir / "db").mkdir(parents=True, exist_ok=True)
     conf = work_dir / "slapd.conf"
     conf.write_text(slapd_conf(work_dir, suffix, root_dn, root_password, tls))
+    urls = f"ldap://{LOOPBACK}:{port}/"
+    if tls and ldaps_port:
+        urls += f" ldaps://{LOOPBACK}:{ldaps_port}/"
     return ServerProcess(
         "slapd",
-        [slapd_binary(), "-h", f"ldap://{LOOPBACK}:{port}/", "-f", str(conf), "-d", "0"],
+        [slapd_binary(), "-h", urls, "-f", str(conf), "-d", "0"],
         port,
         work_dir / "slapd.log",
     )
