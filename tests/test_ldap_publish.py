@@ -23,6 +23,7 @@ from services.contacts.domain import AttStatus, AuthorityKind
 from services.contacts.ldap_publish import (
     EmptyRegistry,
     PublishConfig,
+    PublishNotConfigured,
     make_consumer,
     publish_full,
 )
@@ -255,3 +256,62 @@ async def _eventually(check: Any, seconds: float = 15.0) -> bool:
             return True
         await asyncio.sleep(0.1)
     return False
+
+
+def test_publish_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIEF_TEST_PUBLISHER", "publisher-secret")
+    good = {
+        "ldap_publish_url": "ldaps://directory.dief.example",
+        "ldap_publish_base_dn": BASE_DN,
+        "ldap_publish_secret_ref": "env:DIEF_TEST_PUBLISHER",
+    }
+    config = PublishConfig.from_settings(Settings(**good))
+    assert config.target.bind_dn == LAYOUT.publisher_dn
+    assert config.target.password == "publisher-secret"
+    assert "publisher-secret" not in repr(config)
+    for change, words in (
+        ({"ldap_publish_url": None}, "URL is not set"),
+        ({"ldap_publish_url": "http://x"}, "must be ldap://"),
+        ({"ldap_publish_base_dn": "not a dn"}, "BASE_DN"),
+        ({"ldap_publish_secret_ref": "env:DIEF_TEST_UNSET"}, "is not set"),
+        ({"env": "prod", "principal_jwks": "k.json", "ldap_publish_url": "ldap://x"}, "TLS"),
+    ):
+        with pytest.raises(PublishNotConfigured, match=words):
+            PublishConfig.from_settings(Settings(**{**good, **change}))
+
+
+def test_dief_ldap_publish_full_reconciles_once(
+    directory: ServerProcess,
+    registry: dict[str, Any],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from services.cli import main
+    from services.common.settings import get_settings
+
+    for name, value in {
+        "DIEF_MONGODB_URI": settings.mongodb_uri,
+        "DIEF_CONTACTS_DB": settings.contacts_db,
+        "DIEF_LDAP_PUBLISH_URL": f"ldap://127.0.0.1:{directory.port}",
+        "DIEF_LDAP_PUBLISH_BASE_DN": BASE_DN,
+        "DIEF_LDAP_PUBLISH_SECRET_REF": "env:DIEF_TEST_PUBLISHER",
+        "DIEF_TEST_PUBLISHER": "publisher-secret",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        root = bind(directory, ROOT_DN, "secret")
+        jean = LAYOUT.contact_dn("FRA", registry["fra"].pk, registry["jean"].pk)
+        assert jean not in tree(root), "each test's registry has new ids"
+        assert main(["ldap", "publish", "--full"]) == 0
+        assert "all participant States:" in capsys.readouterr().out
+        assert jean in tree(root)
+        assert main(["ldap", "publish", "--state", "FRA"]) == 0
+        assert "FRA: 0 added, 0 modified, 0 deleted" in capsys.readouterr().out
+        monkeypatch.setenv("DIEF_LDAP_PUBLISH_SECRET_REF", "env:DIEF_TEST_UNSET")
+        get_settings.cache_clear()
+        assert main(["ldap", "publish", "--full"]) == 2
+        assert "DIEF_LDAP_PUBLISH_SECRET_REF" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
