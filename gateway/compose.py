@@ -357,7 +357,7 @@ class _Composer:
 
     def _check(self) -> None:
         for t in self.types.values():
-            if t.kind != "type" or t.name in ("Query", "Mutation"):
+            if t.kind != "type":
                 continue
             for fname, per_graph in t.fields.items():
                 resolving = [
@@ -494,9 +494,12 @@ class _Composer:
             if needs_join:
                 for g in sorted(per_graph):
                     f = per_graph[g]
-                    if self._overridden(t, fname, g):
-                        continue
                     args = [f"graph: {_graph_enum(g)}"]
+                    if self._overridden(t, fname, g):
+                        if not self._is_key_field(t, g, fname):
+                            continue
+                        # still part of this subgraph's key, which planners may use
+                        args.append("usedOverridden: true")
                     if f.requires:
                         args.append(f"requires: {_quote(f.requires)}")
                     if f.provides:

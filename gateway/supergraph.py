@@ -334,7 +334,7 @@ class Supergraph:
         return None
 
     def field_graphs(self, type_name: str, field_name: str) -> list[str]:
-        """Subgraphs that resolve this field on this type (external/overridden excluded)."""
+        """Subgraphs that resolve this field on this type (not where external or overridden)."""
         cached = self._field_graphs_cache.get((type_name, field_name))
         if cached is not None:
             return cached
@@ -347,14 +347,16 @@ class Supergraph:
                 e.graph
                 for e in entries
                 if e.graph is not None
-                and not e.used_overridden
-                and (not e.external or self._in_own_key(type_name, field_name, e.graph))
+                and (
+                    not (e.external or e.used_overridden)
+                    or self._in_own_key(type_name, field_name, e.graph)
+                )
             ]
         self._field_graphs_cache[(type_name, field_name)] = graphs
         return graphs
 
     def _in_own_key(self, type_name: str, field_name: str, graph: str) -> bool:
-        """Federation 1 subgraphs mark key fields `@external`; they still know them."""
+        """A subgraph knows its key fields, even `@external` (Federation 1) or overridden."""
         for key in self.all_keys(type_name, graph):
             selections = parse_field_set(key).selections
             if any(getattr(s, "name", None) and s.name.value == field_name for s in selections):

@@ -365,3 +365,35 @@ type T @join__type(graph: A, key: "id") @join__type(graph: B, key: "sku") {
         ],
     }
     assert calls == []
+
+
+FED = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: [{}])\n'
+
+
+def test_root_fields_in_two_subgraphs_must_be_shareable() -> None:
+    a = FED.format('"@key"') + "type Query { now: String }"
+    b = FED.format('"@key"') + "type Query { now: String }"
+    with pytest.raises(CompositionError, match=r"Query\.now"):
+        compose({"a": ("http://a", a), "b": ("http://b", b)})
+
+
+def test_overridden_key_field_stays_usable_as_the_old_subgraph_key() -> None:
+    old = FED.format('"@key"') + (
+        'type Query { items: [Item!]! } type Item @key(fields: "sku") { sku: ID! name: String }'
+    )
+    new = FED.format('"@key", "@override"') + (
+        'type Item @key(fields: "sku") { sku: ID! @override(from: "old") price: Int }'
+    )
+    sdl = compose({"old": ("http://old", old), "new": ("http://new", new)})
+    assert (
+        '  sku: ID! @join__field(graph: NEW, override: "old") '
+        "@join__field(graph: OLD, usedOverridden: true)"
+    ) in sdl
+    supergraph = Supergraph.parse(sdl)
+    assert supergraph.field_graphs("Item", "sku") == ["new", "old"]
+    plan = Executor(supergraph, _no_fetch).plan("{ items { name price } }")
+    assert plan.describe() == [("old", "query", ()), ("new", "entities", ("items",))]
+
+
+async def _no_fetch(subgraph: str, query: str, variables: dict) -> dict:
+    raise AssertionError("planning only")
