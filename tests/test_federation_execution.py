@@ -599,3 +599,24 @@ async def test_subgraph_refusing_the_whole_request_explains_every_null_once(
         "data": None,
         "errors": [{"message": "Not allowed", "extensions": {"code": "FORBIDDEN"}}],
     }
+
+
+async def test_nested_fragments_on_unions_and_interfaces_with_conditions(
+    executor: Executor, fetcher: RecordingFetcher
+) -> None:
+    query = """query($full: Boolean!) {
+      search(term: "x") { ...S }
+    }
+    fragment S on SearchResult {
+      ... on Media { title ...R @include(if: $full) }
+      ... on Product @skip(if: $full) { upc }
+      ... on Product { name }
+    }
+    fragment R on Media { rating }"""
+    result = await executor.execute(query, {"full": True})
+    assert result == {"data": {"search": [{"title": "Dune", "rating": 5}, {"name": "Kite"}]}}
+    assert sorted(fetcher.graphs()) == ["media", "products", "reviews"]
+    fetcher.calls.clear()
+    result = await executor.execute(query, {"full": False})
+    assert result == {"data": {"search": [{"title": "Dune"}, {"upc": "2", "name": "Kite"}]}}
+    assert fetcher.graphs() == ["media", "products"]
