@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from services.common.mongo import run_sync
 from tests.conftest import GraphQLClient
@@ -23,6 +24,7 @@ from tests.meetings_support import (
     RESPOND,
     SCHEDULE,
     SCHEDULE_PRES,
+    SECRETARIAT,
     SESSION,
     START,
     Actors,
@@ -78,6 +80,39 @@ async def test_rule_3_third_meeting_in_a_year_is_a_conflict(mq: GraphQLClient, w
     assert second["decidedBy"] == "CSP13 President"
     third = refusal(await schedule(mq, who, session, date(2027, 10, 1), date(2027, 10, 2)))
     assert third["code"] == "CONFLICT" and third["rule"] == 3
+
+
+async def test_rule_3_two_meetings_scheduled_at_once_cannot_both_take_the_last_slot(
+    mq: GraphQLClient, who: Actors, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bson import ObjectId
+
+    from services.common.ids import from_global_id
+    from services.meetings import handlers
+
+    session = await new_session(mq, who)
+    ok(await schedule(mq, who, session, date(2027, 3, 1), date(2027, 3, 2)))
+    counted = handlers.meetings_in_year
+
+    def another_request_commits_meanwhile(year: int) -> list:
+        seen = counted(year)  # this request sees one meeting: a slot is free
+        monkeypatch.setattr(handlers, "meetings_in_year", counted)
+        other = handlers.ScheduleInput(
+            ObjectId(from_global_id(session, "Session")),
+            date(2027, 10, 1),
+            date(2027, 10, 2),
+            "Vienna",
+            "President",
+            date(2027, 1, 10),
+        )
+        handlers.schedule_meeting(SECRETARIAT, clock.now, other)  # takes that slot first
+        return seen
+
+    monkeypatch.setattr(handlers, "meetings_in_year", another_request_commits_meanwhile)
+    late = refusal(await schedule(mq, who, session))
+    assert late["code"] == "CONFLICT"
+    listed = ok(await mq("{ meetings(year: 2027) { totalCount } }", token=who.sec))
+    assert listed["meetings"]["totalCount"] == 2
 
 
 async def test_rule_3_only_the_secretariat_schedules(mq: GraphQLClient, who: Actors) -> None:
@@ -327,6 +362,27 @@ async def test_rule_12_notification_on_day_29_is_refused_and_it_cannot_be_schedu
     assert late["code"] == "DEADLINE_PASSED" and late["rule"] == 12
     unscheduled = refusal(await mq(SCHEDULE_PRES, {"id": pid}, who.sec))
     assert unscheduled["code"] == "CONFLICT" and unscheduled["rule"] == 12
+
+
+async def test_rule_12_meeting_moved_earlier_leaves_a_late_notification_off_the_adopted_agenda(
+    mq: GraphQLClient, who: Actors, clock: Clock
+) -> None:
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, ["DEU"])
+    clock.day(days_before(31))
+    ok(await mq(NOTIFY, {"id": pid}, who.fra))
+    ok(await mq(SCHEDULE_PRES, {"id": pid}, who.sec))
+    ok(await mq(DISTRIBUTE, {"id": mid}, who.sec))
+    move = """mutation($i: MeetingMoveInput!) { meetingMove(input: $i) { meeting { id } } }"""
+    ok(
+        await mq(
+            move, {"i": {"id": mid, "startDate": "2027-05-30", "endDate": "2027-05-31"}}, who.sec
+        )
+    )
+    refused = refusal(await mq(ADOPT, {"id": mid}, who.sec))
+    assert refused["code"] == "CONFLICT" and refused["rule"] == 12
+    q = """query($id: ID!) { presentation(id: $id) { notifiedInTime } }"""
+    assert ok(await mq(q, {"id": pid}, who.deu))["presentation"]["notifiedInTime"] is False
 
 
 async def test_rule_12_only_the_presenting_state_notifies(mq: GraphQLClient, who: Actors) -> None:

@@ -139,3 +139,21 @@ async def test_rule_9_delivery_failing_every_retry_is_reported_failed(
     assert "451" in failed["lastError"]
     hidden = refusal(await mq(q, {"id": mid}, who.fra))
     assert hidden["code"] == "FORBIDDEN"
+
+
+async def test_rule_9_a_moved_meeting_needs_a_new_invitation(
+    mq: GraphQLClient, who: Actors, clock: Clock, inbox: Inbox
+) -> None:
+    mid = await new_meeting(mq, who)
+    clock.day(days_before(60))
+    ok(await mq(ISSUE, {"i": {"meetingId": mid, "callForPresentations": CALL}}, who.sec))
+    move = """mutation($i: MeetingMoveInput!) { meetingMove(input: $i) { meeting { id } } }"""
+    i = {"id": mid, "startDate": "2027-06-15", "endDate": "2027-06-16"}
+    ok(await mq(move, {"i": i}, who.sec))
+    timeline = """query($id: ID!) { meeting(id: $id) { timeline { kind status } } }"""
+    items = ok(await mq(timeline, {"id": mid}, who.sec))["meeting"]["timeline"]
+    assert {i["kind"]: i["status"] for i in items}["INVITATION"] == "PENDING"
+    again = ok(await mq(ISSUE, {"i": {"meetingId": mid, "callForPresentations": CALL}}, who.sec))
+    assert again["invitationIssue"]["meeting"]["invitation"]["late"] is False
+    [_, second] = inbox.to("zoll@deu.example.org")
+    assert "2027-06-15 to 2027-06-16" in second.get_payload()[0].get_payload(decode=True).decode()

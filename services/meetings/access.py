@@ -92,3 +92,11 @@ def ensure_acts_for(principal: Principal, state: str, participant_now: bool, rul
         raise Forbidden(
             f"{state} is not a participant (State Party or signatory) of the Forum.", rule=6
         )
+
+
+def own_participant_state(principal: Principal, participant_now: bool, rule: int) -> str:
+    """The State a representative acts for, which must be a participant now."""
+    if not principal.represents_state or principal.state is None:
+        raise Forbidden("Only a participant State's representative may do this.", rule=rule)
+    ensure_acts_for(principal, principal.state, participant_now, rule)
+    return principal.state

@@ -107,6 +107,16 @@ class Meeting(Document):
         return any(d.target == "AGENDA" for d in self.confidentiality)
 
 
+class CalendarYear(Document):
+    """Rule 3's guard: every meeting scheduled or moved into a year saves this document,
+    so that two Secretariat members scheduling at once cannot both take the last slot."""
+
+    meta = {"db_alias": ALIAS, "collection": "calendar_years"}
+
+    year = IntField(primary_key=True)
+    version = IntField(default=0, min_value=0)
+
+
 class AgendaItem(Document):
     meta = {
         "db_alias": ALIAS,

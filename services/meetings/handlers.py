@@ -29,6 +29,7 @@ from services.meetings.documents import (
     AgendaItem,
     AttributionConsent,
     Briefing,
+    CalendarYear,
     CaseObjection,
     ChairAppointment,
     ConfidentialityDecision,
@@ -135,6 +136,14 @@ def as_meeting(doc: Meeting) -> domain.Meeting:
     )
 
 
+def calendar_year(year: int) -> CalendarYear:
+    """The year's guard document, created on first use (outside any transaction)."""
+    mongo.database(ALIAS)[CalendarYear._get_collection_name()].update_one(
+        {"_id": year}, {"$setOnInsert": {"version": 0}}, upsert=True
+    )
+    return CalendarYear.objects.get(pk=year)
+
+
 def meetings_in_year(year: int) -> list[domain.Meeting]:
     found = Meeting.objects(start_date__gte=date(year, 1, 1), start_date__lte=date(year, 12, 31))
     return [as_meeting(m) for m in found]
@@ -214,6 +223,7 @@ def schedule_meeting(principal: Principal | None, now: datetime, data: ScheduleI
     p = require_authenticated(principal)
     access.ensure_secretariat(p, 3, "schedule a meeting")
     session = as_session(load_session(data.session_id))
+    year = calendar_year(data.start_date.year)  # read before counting: see CalendarYear
     oid = ObjectId()
     planned = domain.schedule_meeting(
         str(oid),
@@ -235,6 +245,7 @@ def schedule_meeting(principal: Principal | None, now: datetime, data: ScheduleI
         created_at=now,
     )
     with unit_of_work(ALIAS) as uow:
+        uow.save(year)
         uow.insert(doc)
         uow.record(
             event(
@@ -263,11 +274,13 @@ def move_meeting(
     doc = load_meeting(oid)
     session = as_session(load_session(doc.session_id))
     before = doc.start_date
+    year = calendar_year(start_date.year)
     moved = domain.move_meeting(
         as_meeting(doc), session, start_date, end_date, meetings_in_year(start_date.year), venue
     )
     doc.start_date, doc.end_date, doc.venue = moved.start_date, moved.end_date, moved.venue
     with unit_of_work(ALIAS) as uow:
+        uow.save(year)
         uow.save(doc)
         uow.record(
             event(
@@ -857,16 +870,14 @@ def propose_expert(
 ) -> ExpertProposal:
     """Rule 8: at least 30 days ahead; circulated at once; the silence procedure opens."""
     p, part = caller(principal)
-    if not p.represents_state or p.state is None:
-        raise Forbidden("A participant State proposes a non-state expert.", rule=8)
-    access.ensure_acts_for(p, p.state, part, rule=8)
+    proposing = access.own_participant_state(p, part, rule=8)
     pres = load_presentation(presentation_oid)
     meeting = load_meeting(pres.meeting_id)
     silence_ends = experts.ensure_may_propose(meeting.start_date, now)
     proposal = ExpertProposal(
         meeting_id=meeting.pk,
         presentation_id=pres.pk,
-        proposing_state=p.state,
+        proposing_state=proposing,
         expert_name=text(expert_name, "expertName", max_length=200, rule=8),
         expert_subject=text(expert_subject, "expertSubject", max_length=200, rule=8),
         purpose=text(purpose, "purpose", max_length=MAX_TEXT, rule=8),
@@ -899,7 +910,7 @@ def object_to_expert(principal: Principal | None, now: datetime, oid: ObjectId) 
     """Rule 8: a participant objects during the silence procedure."""
     p, part = caller(principal)
     proposal = load_proposal(oid)
-    access.ensure_acts_for(p, p.state or "", part, rule=8)
+    access.own_participant_state(p, part, rule=8)
     if p.state == proposal.proposing_state:
         raise Conflict("The proposing State does not object to its own proposal.", rule=8)
     experts.ensure_may_object(proposal.status, proposal.silence_ends_on, now)
@@ -919,7 +930,7 @@ def record_consultation(
     """Rule 8: the objecting and the proposing States record that they consulted."""
     p, part = caller(principal)
     proposal = load_proposal(oid)
-    access.ensure_acts_for(p, p.state or "", part, rule=8)
+    access.own_participant_state(p, part, rule=8)
     parties = {proposal.proposing_state, *(o.state for o in proposal.objections)}
     if p.state not in parties:
         raise Forbidden("Only the objecting and the proposing States consult.", rule=8)
@@ -937,7 +948,7 @@ def resolve_objection(principal: Principal | None, now: datetime, oid: ObjectId)
     experts.ensure_may_resolve(proposal.status)
     objecting = {o.state for o in proposal.objections}
     if not p.is_secretariat:
-        access.ensure_acts_for(p, p.state or "", part, rule=8)
+        access.own_participant_state(p, part, rule=8)
         if p.state not in objecting:
             raise Forbidden("Only an objecting State withdraws its objection.", rule=8)
     proposal.status = ExpertProposalStatus.RESOLVED
@@ -1097,10 +1108,10 @@ def object_to_briefing(
     pres = load_presentation(presentation_oid)
     if pres.meeting_id != doc.meeting_id:
         raise ValidationFailed("That presentation is not of this meeting.", rule=22)
-    access.ensure_acts_for(p, p.state or "", part, rule=22)
-    briefing.ensure_may_object(p.state or "", pres.presenting_state)
+    state = access.own_participant_state(p, part, rule=22)
+    briefing.ensure_may_object(state, pres.presenting_state)
     if not any(o.presentation_id == pres.pk for o in doc.case_objections):
-        doc.case_objections.append(CaseObjection(presentation_id=pres.pk, state=p.state, at=now))
+        doc.case_objections.append(CaseObjection(presentation_id=pres.pk, state=state, at=now))
     with unit_of_work(ALIAS) as uow:
         uow.save(doc)
     return doc
@@ -1130,6 +1141,13 @@ def _last_day(moments: Iterable[datetime | None]) -> date | None:
     return max(days) if days else None
 
 
+def _invitation_is_current(doc: Meeting) -> bool:
+    """Rule 9: once the meeting moves, the invitation sent no longer names its dates."""
+    return doc.invitation is not None and domain.invitation_is_current(
+        _as_invitation(doc), as_meeting(doc)
+    )
+
+
 def timeline_facts(doc: Meeting) -> TimelineFacts:
     pres = list(Presentation.objects(meeting_id=doc.pk))
     involved = [(p, s) for p in pres for s in p.involved_states]
@@ -1139,7 +1157,9 @@ def timeline_facts(doc: Meeting) -> TimelineFacts:
     silences = [x for x in proposals if x.status is ExpertProposalStatus.SILENCE]
     objected = [x for x in proposals if x.objections]
     return TimelineFacts(
-        invitation_issued_on=utc_day(doc.invitation.issued_at) if doc.invitation else None,
+        invitation_issued_on=(
+            utc_day(doc.invitation.issued_at) if _invitation_is_current(doc) else None
+        ),
         agenda_distributed_on=_last_day([doc.agenda_distributed_at]),
         notifications_last_on=_last_day(notified.values()),
         notifications_open=sum(1 for p, s in involved if (p.pk, s) not in notified),
