@@ -221,6 +221,30 @@ async def test_rule_14_lifted_confidentiality_is_honoured(mq: GraphQLClient, who
     assert ok(await mq(MEETING, {"id": mid}, who.usa))["meeting"]["id"] == mid
 
 
+async def test_rule_14_a_document_made_non_confidential_is_served_to_any_signed_in_caller(
+    mq: GraphQLClient, http: httpx.AsyncClient, who: Actors
+) -> None:
+    mid = await new_meeting(mq, who)
+    item = await add_item(mq, who, mid)
+    i = {
+        "agendaItemId": item,
+        "filename": "public.pdf",
+        "mediaType": "application/pdf",
+        "language": "en",
+        "contentBase64": pdf(),
+    }
+    doc = ok(await mq(ATTACH, {"i": i}, who.sec))["documentAttach"]["document"]
+    usa = {"Authorization": f"Bearer {who.usa}"}
+    assert (await http.get(doc["downloadPath"], headers=usa)).status_code == 403
+    lift = """mutation($i: ConfidentialityLiftInput!) { confidentialityLift(input: $i) {
+      meeting { id } } }"""
+    i = {"meetingId": mid, "target": "DOCUMENT", "documentId": doc["id"], "decidedOn": "2027-06-02"}
+    ok(await mq(lift, {"i": i}, who.sec))
+    assert (await http.get(doc["downloadPath"], headers=usa)).status_code == 200
+    assert refusal(await mq(MEETING, {"id": mid}, who.usa))["rule"] == 14  # the rest stays
+    assert (await http.get(doc["downloadPath"])).status_code == 401
+
+
 # --- rules 10, 11, 23: the agenda --------------------------------------------------------
 
 
