@@ -131,6 +131,9 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.supergraph = supergraph
+        for name, url in settings.gateway_subgraph_urls.items():
+            if name in supergraph.subgraphs:
+                supergraph.subgraphs[name] = url
         self.metrics = GatewayMetrics()
         self.verifier = caller_verifier(settings)
         self.signer = PrincipalSigner(

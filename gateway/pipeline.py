@@ -21,6 +21,7 @@ from graphql import (
     GraphQLSyntaxError,
     OperationDefinitionNode,
     OperationType,
+    print_ast,
     specified_rules,
     validate,
 )
@@ -52,7 +53,7 @@ log = logging.getLogger("dief.gateway")
 class Executes(Protocol):
     async def execute(
         self,
-        document: DocumentNode,
+        document: DocumentNode | str,
         variables: Mapping[str, Any] | None,
         operation_name: str | None,
     ) -> dict[str, Any]: ...
@@ -152,12 +153,13 @@ class Pipeline:
         document: DocumentNode,
         operation: OperationDefinitionNode,
         principal: Principal | None,
-    ) -> Decision:
-        """Decisions depend on the document and what the caller holds: cached by both."""
+    ) -> tuple[Decision, str]:
+        """Decisions depend on the document and what the caller holds: cached by both.
+        Returns the decision and the text of the document to run."""
         held = None if principal is None else scopes_of(principal)
         key = (text, operation.name.value if operation.name else None, held)
-        decision = self._decisions.lookup(key)
-        if decision is None:
+        cached = self._decisions.lookup(key)
+        if cached is None:
             decision = authorise(
                 self.schema,
                 self.directives,
@@ -166,8 +168,15 @@ class Pipeline:
                 principal,
                 reject=self.reject_unauthorised,
             )
-            self._decisions.keep(key, decision)
-        return decision
+            # The executor caches plans by document text: give it the same text each time.
+            runnable = (
+                text
+                if decision.document is document or decision.document is None
+                else print_ast(decision.document)
+            )
+            cached = (decision, runnable)
+            self._decisions.keep(key, cached)
+        return cached
 
     async def run(
         self,
@@ -231,14 +240,17 @@ class Pipeline:
         except LimitExceeded as exc:
             return Outcome({"errors": [exc.to_error()]}, kind, "invalid")
         try:
-            decision = self.authorised(text, document, operation, principal)
+            decision, runnable = self.authorised(text, document, operation, principal)
         except RequestRefused as refused:
             return Outcome({"errors": refused.errors, "data": None}, kind, "refused")
-        return await self._execute(decision, dict(variables), operation_name, request_id, kind)
+        return await self._execute(
+            decision, runnable, dict(variables), operation_name, request_id, kind
+        )
 
     async def _execute(
         self,
         decision: Decision,
+        runnable: str,
         variables: dict[str, Any],
         operation_name: str | None,
         request_id: str,
@@ -253,7 +265,7 @@ class Pipeline:
             assert isinstance(operation, OperationDefinitionNode) and operation.name
             operation_name = operation.name.value
         try:
-            result = await self.executor.execute(decision.document, variables, operation_name)
+            result = await self.executor.execute(runnable, variables, operation_name)
         except Exception:
             log.exception("the executor failed", extra={"request_id": request_id})
             return Outcome({"errors": [internal_error(request_id)], "data": None}, kind, "error")

@@ -166,6 +166,20 @@ def plan(settings: Settings) -> list[Child]:
                 ready_url=f"http://{settings.host}:{port}/readyz",
             )
         )
+    # The gateway last: it is ready once it has read the State registry from contacts.
+    gateway_argv = [sys.executable, "-m", "services.cli", "serve", "gateway"]
+    routes = {
+        s: f"http://{settings.host}:{getattr(settings, f'{s}_port')}/graphql" for s in SERVICES
+    }
+    children.append(
+        Child(
+            "gateway",
+            [*gateway_argv, "--host", settings.host, "--port", str(settings.gateway_port)],
+            settings.gateway_port,
+            {**env, "DIEF_GATEWAY_SUBGRAPH_URLS": json.dumps(routes)},
+            ready_url=f"http://{settings.host}:{settings.gateway_port}/readyz",
+        )
+    )
     return children
 
 
@@ -180,6 +194,8 @@ def seed_registry(settings: Settings) -> int:
 
 def banner(settings: Settings) -> list[str]:
     lines = ["DIEF Exchange is running."]
+    gateway = f"http://{settings.host}:{settings.gateway_port}"
+    lines.append(f"  gateway   {gateway}/graphql  (the one endpoint for clients; {gateway}/readyz)")
     for service in SERVICES:
         base = f"http://{settings.host}:{getattr(settings, f'{service}_port')}"
         lines.append(f"  {service:<9} {base}/graphql  (GraphiQL in a browser; {base}/readyz)")
