@@ -343,4 +343,6 @@ def build(
 
 
 def app() -> Starlette:  # uvicorn --factory gateway.app:app
+    # One line per subgraph request would drown the access log; metrics count them.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return build()
