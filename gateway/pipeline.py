@@ -228,6 +228,9 @@ class Pipeline:
         except GraphQLError as exc:
             return Outcome({"errors": [_graphql_error(exc)]}, "unknown", "invalid")
         kind = operation.operation.value
+        if operation.operation is OperationType.SUBSCRIPTION:
+            message = "Subscriptions are not served here; follow the events on NATS instead."
+            return Outcome({"errors": [_error(message)]}, kind, "invalid")
         if method == "GET" and operation.operation is not OperationType.QUERY:
             raise MutationOverGet
         coerced = get_variable_values(
