@@ -236,6 +236,26 @@ def select_operation(document: DocumentNode, operation_name: str | None) -> Oper
     return operations[0]
 
 
+def _root_fields(
+    selection_set: SelectionSetNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    visiting: frozenset[str],
+) -> int:
+    """Root fields, counting those that fragments at the root bring in."""
+    count = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            count += 1
+        elif isinstance(selection, InlineFragmentNode):
+            count += _root_fields(selection.selection_set, fragments, visiting)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is not None and name not in visiting:
+                count += _root_fields(fragment.selection_set, fragments, visiting | {name})
+    return count
+
+
 def root_type(
     schema: GraphQLSchema, operation: OperationDefinitionNode
 ) -> GraphQLObjectType | None:
@@ -250,7 +270,10 @@ def check_operation(
     limits: Limits,
 ) -> int:
     """Depth, aliases, root fields and cost of ``operation``; returns the cost estimate."""
-    roots = sum(1 for s in operation.selection_set.selections if isinstance(s, FieldNode))
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    roots = _root_fields(operation.selection_set, fragments, frozenset())
     if roots > limits.max_root_fields:
         raise LimitExceeded(
             "rootFields",
@@ -259,9 +282,6 @@ def check_operation(
             f"The operation asks {roots} root fields; at most {limits.max_root_fields} are "
             "accepted.",
         )
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
     walker = _Walker(schema, fragments, variables, limits)
     cost = walker.cost(operation.selection_set, root_type(schema, operation), 1, frozenset())
     if cost > limits.max_cost:

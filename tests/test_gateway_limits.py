@@ -93,6 +93,10 @@ def test_too_many_root_fields_are_refused() -> None:
     query = "{ " + " ".join(f"a{i}: tags" for i in range(5)) + " }"
     error = refusal(query, Limits(max_root_fields=4))
     assert (error.limit, error.maximum, error.actual) == ("rootFields", 4, 5)
+    hidden = (
+        "{ ...R ... on Query { c: tags d: tags } } fragment R on Query { a: tags b: tags e: tags }"
+    )
+    assert refusal(hidden, Limits(max_root_fields=4)).actual == 5
 
 
 def test_a_document_of_too_many_tokens_is_refused_while_parsing() -> None:
