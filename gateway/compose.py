@@ -175,6 +175,7 @@ class _Subgraph:
         self.name = name
         self.document: DocumentNode = parse(sdl, no_location=True)
         self.renames: dict[str, str] = {}
+        self.prefixes = ["federation__", "link__"]
         self.roots = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
         for definition in self.document.definitions:
             if isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
@@ -189,20 +190,20 @@ class _Subgraph:
         match = re.search(r"/([A-Za-z_]+)/v\d+\.\d+", url)
         if not match:
             return
-        feature = args.get("as") or match.group(1)
+        if args.get("as"):
+            self.prefixes.append(f"{args['as']}__")
         for item in args.get("import") or ():
             if isinstance(item, dict):
                 name, alias = item["name"].lstrip("@"), (item.get("as") or item["name"]).lstrip("@")
             else:
                 name = alias = str(item).lstrip("@")
             self.renames[alias] = name
-        self.prefix = feature
 
     def canonical(self, directive: DirectiveNode) -> str:
         name = directive.name.value
         if name in self.renames:
             return self.renames[name]
-        for prefix in ("federation__", "link__"):
+        for prefix in self.prefixes:
             if name.startswith(prefix):
                 return name[len(prefix) :]
         return name
@@ -213,7 +214,6 @@ class _Composer:
         self.urls = {name: url for name, (url, _) in subgraphs.items()}
         self.subgraphs = [_Subgraph(name, sdl) for name, (_, sdl) in sorted(subgraphs.items())]
         self.types: dict[str, _Type] = {}
-        self.root_names: dict[str, str] = {}
 
     def run(self) -> str:
         for sub in self.subgraphs:
@@ -233,9 +233,8 @@ class _Composer:
             name = definition.name.value
             if name in FEDERATION_TYPES or name.startswith(("federation__", "link__")):
                 continue
-            if name in renamed_roots:
+            if name in renamed_roots:  # e.g. `mutation: AccountsMutation` becomes Mutation
                 name = renamed_roots[name].capitalize()
-                self.root_names[renamed_roots[definition.name.value]] = name
             directives = {sub.canonical(d): d for d in definition.directives or ()}
             if kind == "type" and "interfaceObject" in directives:
                 kind = "interface"
@@ -248,23 +247,13 @@ class _Composer:
             t = self.types.get(name)
             if t is None:
                 t = self.types[name] = _Type(name, kind)
-            elif t.kind != kind and "interfaceObject" not in directives:
-                if (
-                    t.kind == "interface"
-                    and self._only_interface_objects(t)
-                    and kind == "interface"
-                ):
-                    pass
-                else:
-                    raise CompositionError(
-                        f"{name} is a {t.kind} in one subgraph, a {kind} in {sub.name}"
-                    )
+            elif t.kind != kind:
+                raise CompositionError(
+                    f"{name} is a {t.kind} in one subgraph, a {kind} in {sub.name}"
+                )
             if t.description is None and definition.description is not None:
                 t.description = definition.description
             self._read_type(sub, t, definition, kind, directives)
-
-    def _only_interface_objects(self, t: _Type) -> bool:
-        return all(any(j.get("isInterfaceObject") for j in js) for js in t.graphs.values())
 
     def _read_type(
         self, sub: _Subgraph, t: _Type, definition: Any, kind: str, directives: dict
