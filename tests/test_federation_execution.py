@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
@@ -620,3 +621,26 @@ async def test_nested_fragments_on_unions_and_interfaces_with_conditions(
     result = await executor.execute(query, {"full": False})
     assert result == {"data": {"search": [{"title": "Dune"}, {"upc": "2", "name": "Kite"}]}}
     assert fetcher.graphs() == ["media", "products"]
+
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+async def test_fetches_see_the_callers_context_variables(
+    supergraph: Supergraph, fetcher: RecordingFetcher
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def fetch(subgraph: str, query: str, variables: dict) -> dict:
+        seen.append((subgraph, REQUEST_ID.get()))
+        return await fetcher(subgraph, query, variables)
+
+    executor = Executor(supergraph, fetch)
+    REQUEST_ID.set("req-42")
+    await executor.execute('{ me { name } product(upc: "1") { reviews { body } inStock } }')
+    assert sorted(seen) == [
+        ("accounts", "req-42"),
+        ("inventory", "req-42"),
+        ("products", "req-42"),
+        ("reviews", "req-42"),
+    ]
