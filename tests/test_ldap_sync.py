@@ -557,3 +557,41 @@ def test_a_one_level_source_leaves_deeper_entries_out(
     run = sync(full=True)
     assert (run.status, run.read, run.added) == ("SUCCEEDED", 1, 1)
     assert set(synced()) == {"agent0"}
+
+
+def test_the_contacts_service_runs_the_schedule_and_the_publisher_only_when_set_up(
+    settings: Settings,
+) -> None:
+    from services.contacts.ldap_schedule import SyncSchedule, background_work
+
+    assert background_work(settings) == []
+    scheduled = settings.model_copy(update={"ldap_sync_interval_minutes": 15})
+    (make,) = background_work(scheduled)
+    runtime = type("Runtime", (), {"settings": scheduled})()
+    assert isinstance(make(runtime), SyncSchedule)
+    publishing = settings.model_copy(update={"ldap_publish_url": "ldaps://directory.example"})
+    assert len(background_work(publishing)) == 1
+
+
+async def test_the_schedule_loop_syncs_then_waits_its_interval(
+    source: LdapSyncSource, people: People, settings: Settings
+) -> None:
+    import asyncio
+
+    from services.contacts.ldap_schedule import SyncSchedule
+
+    people.add("agent0")
+    waited: list[float] = []
+
+    async def stop_after_one_round(seconds: float) -> None:
+        waited.append(seconds)
+        raise asyncio.CancelledError
+
+    schedule = SyncSchedule(
+        settings.model_copy(update={"ldap_sync_interval_minutes": 5}), sleep=stop_after_one_round
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await schedule.run()
+    assert waited == [300.0]
+    run = LdapSyncRun.objects(trigger="SCHEDULE").first()
+    assert (run.status, run.full, run.added) == ("SUCCEEDED", True, 1)
