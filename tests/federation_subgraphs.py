@@ -5,7 +5,8 @@
 - products: `Product @key(upc)` (name, price, weight, category enum, `delivery` later
   overridden), `topProducts(first:)`, `product(upc:)`, shared `hello`, mutation `productAdd`.
 - inventory: `Product` extension: `inStock` (fails for upc "3"), `shippingEstimate
-  @requires(fields: "price weight")`, `delivery @override(from: "products")`.
+  @requires(fields: "price weight")`, `packaging @requires(fields: "dimensions { size }")`,
+  `delivery @override(from: "products")`.
 - reviews: `Review @key(id)` with `author: User @provides(fields: "username")` and a
   nullable `product` (null for one review), `User.reviews`, `Product.reviews`, and
   `Media @interfaceObject` adding `rating`, and `topRated: [Media!]!`.
@@ -98,6 +99,12 @@ PRODUCTS: dict[str, dict] = {
 }
 
 
+@strawberry.federation.type(shareable=True)
+class Dimensions:
+    size: str
+    mass: int
+
+
 @strawberry.federation.type(keys=["upc"])
 class Product:
     upc: str
@@ -106,6 +113,7 @@ class Product:
     weight: int
     category: Category
     delivery: str
+    dimensions: Dimensions
 
     @classmethod
     def resolve_reference(cls, upc: str) -> Product:
@@ -121,6 +129,7 @@ def _product(upc: str) -> Product:
         weight=data["weight"],
         category=data["category"],
         delivery="products",
+        dimensions=Dimensions(size="large" if data["weight"] > 5 else "small", mass=data["weight"]),
     )
 
 
@@ -174,9 +183,19 @@ class InventoryProduct:
     def delivery(self) -> str:
         return "inventory"
 
+    dimensions: Dimensions | None = strawberry.federation.field(external=True, default=None)
+
+    @strawberry.federation.field(requires=["dimensions { size }"])
+    def packaging(self) -> str:
+        assert self.dimensions is not None
+        return f"{self.dimensions.size} box"
+
     @classmethod
-    def resolve_reference(cls, upc: str, price: int = 0, weight: int = 0) -> InventoryProduct:
-        return cls(upc=upc, price=price, weight=weight)
+    def resolve_reference(
+        cls, upc: str, price: int = 0, weight: int = 0, dimensions: dict | None = None
+    ) -> InventoryProduct:
+        found = Dimensions(size=dimensions["size"], mass=0) if dimensions else None
+        return cls(upc=upc, price=price, weight=weight, dimensions=found)
 
 
 @strawberry.type

@@ -644,3 +644,26 @@ async def test_fetches_see_the_callers_context_variables(
         ("products", "req-42"),
         ("reviews", "req-42"),
     ]
+
+
+async def test_nested_required_fields_are_sent_as_nested_objects(
+    executor: Executor, fetcher: RecordingFetcher
+) -> None:
+    result = await executor.execute(
+        "{ topProducts(first: 2) { name packaging dimensions { mass } } }"
+    )
+    assert result == {
+        "data": {
+            "topProducts": [
+                {"name": "Hammer", "packaging": "large box", "dimensions": {"mass": 6}},
+                {"name": "Kite", "packaging": "small box", "dimensions": {"mass": 2}},
+            ]
+        }
+    }
+    assert fetcher.calls[0][1] == (
+        "query { topProducts(first: 2) { name __typename upc dimensions { size mass } } }"
+    )
+    assert reps(fetcher.calls[1]) == [
+        {"__typename": "Product", "upc": "1", "dimensions": {"size": "large"}},
+        {"__typename": "Product", "upc": "2", "dimensions": {"size": "small"}},
+    ]
