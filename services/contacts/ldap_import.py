@@ -6,8 +6,8 @@ then every contact written, every history record and every event is committed in
 MongoDB transaction. A dry run plans the same way and writes only its record.
 
 Full runs read every entry and archive the contacts whose entry is gone; incremental runs
-read only the entries modified since the last successful run (``modifyTimestamp``) and
-archive nothing, since they cannot see deletions.
+read only the entries changed since the last applied run (by ``entryCSN`` where the server
+keeps it, else ``modifyTimestamp``) and archive nothing, since they cannot see deletions.
 """
 
 from __future__ import annotations
