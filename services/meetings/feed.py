@@ -3,7 +3,7 @@ concern its State (``GET /meetings/calendar.ics``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from services.common.ids import to_global_id
 from services.common.principal import Principal, require_authenticated
@@ -13,14 +13,15 @@ from services.meetings.documents import Meeting, Presentation
 from services.meetings.domain import MeetingStatus
 
 
-def _deadline(uid: str, summary: str, day: object) -> CalendarEntry:
-    return CalendarEntry(uid=uid, summary=summary, first_day=day, last_day=day)  # type: ignore[arg-type]
+def _deadline(uid: str, summary: str, day: date) -> CalendarEntry:
+    return CalendarEntry(uid=uid, summary=summary, first_day=day, last_day=day)
 
 
 def feed_entries(principal: Principal) -> list[CalendarEntry]:
-    """Meetings not cancelled, from today on is the caller's business; all are listed so
-    a calendar keeps its history. Deadlines: expert proposals (any participant), and for
-    the caller's State its own presentations' notifications and the responses asked of it."""
+    """Every meeting not cancelled (past ones too, so that a calendar keeps its history),
+    with the deadlines that concern the caller: expert proposals (any participant may
+    propose), and for the caller's State the notifications its own presentations owe and
+    the responses asked of it (rule 12)."""
     state = principal.state
     entries: list[CalendarEntry] = []
     for meeting in Meeting.objects(status=MeetingStatus.SCHEDULED).order_by("start_date"):

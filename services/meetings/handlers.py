@@ -323,8 +323,7 @@ def list_meetings(principal: Principal | None, year: int | None):
     query = Meeting.objects.order_by("start_date")
     if year is not None:
         query = query.filter(start_date__gte=date(year, 1, 1), start_date__lte=date(year, 12, 31))
-    if not access.may_see_meeting(p, part):
-        access.ensure_may_see_meeting(p, part)
+    access.ensure_may_see_meeting(p, part)
     return query
 
 
@@ -432,19 +431,21 @@ def issue_invitation(
         venue=invitation.venue,
         recipient_count=len(unique),
     )
+    fresh = [
+        Delivery(
+            pk=ObjectId(),
+            meeting_id=oid,
+            state=state,
+            email=email,
+            status="PENDING",
+            next_attempt_at=now,
+        )
+        for state, email in unique
+    ]
     with unit_of_work(ALIAS) as uow:
         uow.save(doc)
-        Delivery.objects(meeting_id=oid, status="PENDING").delete()  # a superseded invitation
-        for state, email in unique:
-            uow.insert(
-                Delivery(
-                    meeting_id=oid,
-                    state=state,
-                    email=email,
-                    status="PENDING",
-                    next_attempt_at=now,
-                )
-            )
+        for delivery in fresh:
+            uow.insert(delivery)
         uow.record(
             event(
                 SERVICE,
@@ -457,6 +458,8 @@ def issue_invitation(
                 recipientCount=len(unique),
             )
         )
+    # A superseded invitation (the meeting moved) is not sent any more.
+    Delivery.objects(meeting_id=oid, status="PENDING", pk__nin=[d.pk for d in fresh]).delete()
     return doc
 
 

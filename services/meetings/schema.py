@@ -308,10 +308,11 @@ class State:
     async def presentations(
         self, info: Ctx, first: int | None = None, after: str | None = None
     ) -> Connection[Presentation]:
-        found = await run_sync(
-            lambda: list(handlers.presentations_of_state(info.context.principal, str(self.code)))
-        )
-        return paginate_list(found, first, after, Presentation.from_doc)
+        def page() -> Connection[Presentation]:
+            found = list(handlers.presentations_of_state(info.context.principal, str(self.code)))
+            return paginate_list(found, first, after, Presentation.from_doc)
+
+        return await run_sync(page)  # from_doc reads each meeting's first day
 
     @strawberry.field(description="Rule 7: the meetings this State registered delegates for.")
     async def meetings_participated(
