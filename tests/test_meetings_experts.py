@@ -231,3 +231,31 @@ async def test_participant_register_follows_the_contacts_status_events(
         return bool(result.get("errors")) and result["errors"][0]["extensions"]["rule"] == 14
 
     await eventually(refused, timeout=20, what="ISR to lose access to meetings")
+
+
+RESOLVE = """mutation($id: ID!) { expertProposalResolve(input: {id: $id}) {
+  expertProposal { status approved } } }"""
+
+
+async def test_rule_8_objection_withdrawn_after_consultation_resolves_the_proposal(
+    mq: GraphQLClient, who: Actors, clock: Clock
+) -> None:
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    clock.day(days_before(40))
+    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    timeline = """query($id: ID!) { meeting(id: $id) { timeline { kind dueOn status } } }"""
+    items = ok(await mq(timeline, {"id": mid}, who.fra))["meeting"]["timeline"]
+    silence = {i["kind"]: i for i in items}["SILENCE_PROCEDURE_END"]
+    assert silence == {
+        "kind": "SILENCE_PROCEDURE_END",
+        "dueOn": days_before(35).isoformat(),
+        "status": "PENDING",
+    }
+    early = refusal(await mq(RESOLVE, {"id": made["id"]}, who.deu))
+    assert early["code"] == "CONFLICT" and early["rule"] == 8
+    ok(await mq(OBJECT, {"id": made["id"]}, who.deu))
+    not_objecting = refusal(await mq(RESOLVE, {"id": made["id"]}, who.isr))
+    assert not_objecting["code"] == "FORBIDDEN" and not_objecting["rule"] == 8
+    resolved = ok(await mq(RESOLVE, {"id": made["id"]}, who.deu))["expertProposalResolve"]
+    assert resolved["expertProposal"] == {"status": "RESOLVED", "approved": True}

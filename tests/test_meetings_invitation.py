@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from icalendar import Calendar
 
 from services.common.mongo import run_sync
+from services.common.settings import Settings
+from services.dev.servers import free_port
 from tests.conftest import GraphQLClient
 from tests.meetings_support import (
     END,
@@ -17,10 +20,12 @@ from tests.meetings_support import (
     Clock,
     Inbox,
     add_item,
+    build_meetings,
     days_before,
     new_meeting,
     ok,
     refusal,
+    seed_directory,
 )
 
 pytest_plugins = ["tests.meetings_support"]
@@ -157,3 +162,25 @@ async def test_rule_9_a_moved_meeting_needs_a_new_invitation(
     assert again["invitationIssue"]["meeting"]["invitation"]["late"] is False
     [_, second] = inbox.to("zoll@deu.example.org")
     assert "2027-06-15 to 2027-06-16" in second.get_payload()[0].get_payload(decode=True).decode()
+
+
+async def test_rule_9_unreachable_mail_server_keeps_every_delivery_pending_with_its_error(
+    meetings_settings: Settings, contacts_app: Any, clock: Clock, who: Actors
+) -> None:
+    """Nothing is dropped: each address waits, with the error, for the next attempt."""
+    unreachable = meetings_settings.model_copy(update={"smtp_port": free_port()})
+    await run_sync(seed_directory)
+    app = build_meetings(unreachable, clock, contacts_app)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://m") as client:
+            gql = GraphQLClient(client)
+            mid = await new_meeting(gql, who)
+            clock.day(days_before(55))
+            i = {"meetingId": mid, "callForPresentations": CALL}
+            inv = ok(await gql(ISSUE, {"i": i}, who.sec))["invitationIssue"]["meeting"]
+            deliveries = inv["invitation"]["deliveries"]
+            assert {d["email"] for d in deliveries} == PARTICIPANT_ADDRESSES
+            for delivery in deliveries:
+                assert delivery["status"] == "PENDING" and delivery["attempts"] == 1
+                assert "cannot reach the mail server" in delivery["lastError"]
