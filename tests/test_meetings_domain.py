@@ -367,3 +367,9 @@ def test_timeline_moves_with_the_meeting() -> None:
     assert before[TimelineItemKind.INVITATION] == days_before(50)
     assert after[TimelineItemKind.INVITATION] == days_before(40)
     assert all(after[k] - before[k] == timedelta(days=10) for k in before)
+
+
+def test_rule_8_objection_resolved_only_when_every_objector_withdrew() -> None:
+    assert not experts.objections_resolved({"DEU", "ISR"}, {"DEU"})
+    assert experts.objections_resolved({"DEU", "ISR"}, {"DEU", "ISR"})
+    assert not experts.objections_resolved(set(), set())

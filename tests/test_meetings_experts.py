@@ -259,3 +259,18 @@ async def test_rule_8_objection_withdrawn_after_consultation_resolves_the_propos
     assert not_objecting["code"] == "FORBIDDEN" and not_objecting["rule"] == 8
     resolved = ok(await mq(RESOLVE, {"id": made["id"]}, who.deu))["expertProposalResolve"]
     assert resolved["expertProposal"] == {"status": "RESOLVED", "approved": True}
+
+
+async def test_rule_8_with_two_objecting_states_both_must_withdraw(
+    mq: GraphQLClient, who: Actors, clock: Clock
+) -> None:
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    clock.day(days_before(40))
+    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    ok(await mq(OBJECT, {"id": made["id"]}, who.deu))
+    ok(await mq(OBJECT, {"id": made["id"]}, who.isr))
+    one = ok(await mq(RESOLVE, {"id": made["id"]}, who.deu))["expertProposalResolve"]
+    assert one["expertProposal"] == {"status": "OBJECTED", "approved": False}
+    both = ok(await mq(RESOLVE, {"id": made["id"]}, who.isr))["expertProposalResolve"]
+    assert both["expertProposal"] == {"status": "RESOLVED", "approved": True}

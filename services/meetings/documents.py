@@ -193,6 +193,7 @@ class Objection(EmbeddedDocument):
     state = StringField(required=True)
     at = DateTimeField(required=True)
     by = StringField(required=True)
+    withdrawn_at = DateTimeField()
 
 
 class Consultation(EmbeddedDocument):

@@ -73,6 +73,11 @@ def ensure_may_resolve(status: ExpertProposalStatus) -> None:
         raise Conflict("Only a proposal under objection can be resolved.", rule=8)
 
 
+def objections_resolved(objecting: set[str], withdrawn: set[str]) -> bool:
+    """Rule 8: the objection is resolved once every objecting State has withdrawn."""
+    return bool(objecting) and objecting <= withdrawn
+
+
 def ensure_may_decide(status: ExpertProposalStatus) -> None:
     """Rule 8: the participants decide on an objection referred to them."""
     if status is not ExpertProposalStatus.REFERRED:

@@ -945,20 +945,32 @@ def record_consultation(
 
 
 def resolve_objection(principal: Principal | None, now: datetime, oid: ObjectId) -> ExpertProposal:
-    """Rule 8: after consultation the objecting States withdraw their objection."""
+    """Rule 8: after consultation an objecting State withdraws its objection; once every
+    objecting State has, the proposal is resolved (the expert may attend). The Secretariat
+    records a resolution the States reached together."""
     p, part = caller(principal)
     proposal = load_proposal(oid)
     experts.ensure_may_resolve(proposal.status)
-    objecting = {o.state for o in proposal.objections}
-    if not p.is_secretariat:
-        access.own_participant_state(p, part, rule=8)
-        if p.state not in objecting:
+    if p.is_secretariat:
+        withdrawing = {o.state for o in proposal.objections}
+    else:
+        state = access.own_participant_state(p, part, rule=8)
+        if state not in {o.state for o in proposal.objections}:
             raise Forbidden("Only an objecting State withdraws its objection.", rule=8)
-    proposal.status = ExpertProposalStatus.RESOLVED
-    proposal.resolved_at = now
+        withdrawing = {state}
+    for objection in proposal.objections:
+        if objection.state in withdrawing and objection.withdrawn_at is None:
+            objection.withdrawn_at = now
+    objecting = {o.state for o in proposal.objections}
+    withdrawn = {o.state for o in proposal.objections if o.withdrawn_at is not None}
+    resolved = experts.objections_resolved(objecting, withdrawn)
+    if resolved:
+        proposal.status = ExpertProposalStatus.RESOLVED
+        proposal.resolved_at = now
     with unit_of_work(ALIAS) as uow:
         uow.save(proposal)
-        _proposal_event(uow, proposal, now)
+        if resolved:
+            _proposal_event(uow, proposal, now)
     return proposal
 
 
