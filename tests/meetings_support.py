@@ -1,4 +1,4 @@
-"""Fixtures and helpers of the meetings tests: the meetings app against real servers
+"""Fixtures and shared steps of the meetings tests: the meetings app against real servers
 (MongoDB-wire with GridFS, NATS), the contacts app in-process for invitation recipients,
 a real SMTP server (aiosmtpd), a settable service clock, and the callers' tokens.
 

@@ -3,7 +3,7 @@
 No database, no web, no clock: every date or instant is passed in. The other rules of the
 meetings service live beside this module: ``deadlines`` (the dates), ``agenda`` (rules 10,
 11, 23), ``presentations`` (rule 12), ``experts`` (rule 8), ``participation`` (rules 6, 7),
-``confidentiality`` (rules 14, 23), ``briefing`` (rule 22) and ``timeline`` (all dates of
+``access`` (rules 8, 14: who sees what), ``briefing`` (rule 22) and ``timeline`` (all dates of
 one meeting). Rule numbers are those of the DIEF Terms of Reference.
 
 Rule 17 (no minutes, no official report): nothing here or beside it stores what was said in
