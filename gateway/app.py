@@ -14,10 +14,12 @@ import dataclasses
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -118,6 +120,31 @@ def _json_error(status: int, message: str, code: str, **headers: str) -> JSONRes
     )
 
 
+class VerifiedTokens:
+    """Callers' tokens already verified, kept until they expire (at most ``keep_seconds``),
+    so a client's every request does not pay for a signature check. Participation is never
+    cached: it is read from the registry on each request."""
+
+    def __init__(self, verifier: CallerVerifier, capacity: int = 10_000, keep_seconds: int = 60):
+        self.verifier = verifier
+        self.capacity = capacity
+        self.keep_seconds = keep_seconds
+        self._tokens: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    async def caller(self, token: str) -> Principal:
+        now = time.time()
+        known = self._tokens.get(token)
+        if known is not None and known[1] > now:
+            self._tokens.move_to_end(token)
+            return known[0]
+        principal = await self.verifier.verify(token)
+        expires = jwt.decode(token, options={"verify_signature": False}).get("exp", now)
+        self._tokens[token] = (principal, min(float(expires), now + self.keep_seconds))
+        while len(self._tokens) > self.capacity:
+            self._tokens.popitem(last=False)
+        return principal
+
+
 class Gateway:
     """The parts of a running gateway, and its request handling."""
 
@@ -136,6 +163,7 @@ class Gateway:
                 supergraph.subgraphs[name] = url
         self.metrics = GatewayMetrics()
         self.verifier = caller_verifier(settings)
+        self.verified = VerifiedTokens(self.verifier)
         self.signer = PrincipalSigner(
             load_signing_key(settings),
             issuer=settings.principal_issuer,
@@ -184,7 +212,7 @@ class Gateway:
         token = bearer_token(request)
         if token is None:
             return None
-        claimed = await self.verifier.verify(token)
+        claimed = await self.verified.caller(token)
         participant = claimed.represents_state and self.registry.is_participant(claimed.state)
         caller = dataclasses.replace(claimed, participant=participant)
         # Scopes are the gateway's own mapping (gateway.access), not the token's.

@@ -76,8 +76,27 @@ async def test_registry_overrides_a_participant_flag_it_disagrees_with(
 async def test_experts_and_systems_cannot_read_the_directory(
     gql: GraphQLClient, token: TokenFactory, registry: None, roles: tuple[str]
 ) -> None:
-    result = await gql(STATES, {}, token(state=None, roles=roles))
+    result = await gql("{ contacts { totalCount } }", {}, token(state=None, roles=roles))
     assert error_codes(result) == ["FORBIDDEN"]
+    result = await gql('{ authorities(stateCode: "FRA") { id } }', {}, token(roles=roles))
+    assert error_codes(result) == ["FORBIDDEN"]
+
+
+async def test_experts_cannot_read_the_state_registry(
+    gql: GraphQLClient, token: TokenFactory, registry: None
+) -> None:
+    result = await gql(STATES, {}, token(state=None, roles=("expert",)))
+    assert error_codes(result) == ["FORBIDDEN"]
+
+
+async def test_the_system_role_reads_the_state_registry_for_the_gateways_cache(
+    gql: GraphQLClient, token: TokenFactory, registry: None
+) -> None:
+    """ATT statuses are public; the gateway keeps who takes part from this list."""
+    result = await gql(STATES, {"first": 200}, token(state=None, roles=("system",)))
+    assert "errors" not in result, result
+    nodes = [e["node"] for e in result["data"]["states"]["edges"]]
+    assert {"code": "FRA", "name": "France", "status": "STATE_PARTY", "participant": True} in nodes
 
 
 async def test_no_token_is_unauthenticated(gql: GraphQLClient, registry: None) -> None:
