@@ -36,3 +36,13 @@ def test_the_committed_supergraph_carries_our_authorisation_directives() -> None
     assert supergraph.field_directives("Query", "states") == {"policy": [["directory_reader"]]}
     assert supergraph.type_directives("State").get("authenticated") is True
     assert "join__Graph" not in supergraph.api_schema.type_map
+
+
+def test_dief_compose_check_reports_drift(tmp_path: Path) -> None:
+    from services.cli import main
+
+    stale = tmp_path / "supergraph.graphql"
+    stale.write_text("schema { query: Query }\n")
+    assert main(["compose", "--offline", "--check", "--output", str(stale)]) == 1
+    assert main(["compose", "--offline", "--output", str(stale)]) == 0
+    assert main(["compose", "--offline", "--check", "--output", str(stale)]) == 0
