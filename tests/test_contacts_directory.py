@@ -389,6 +389,7 @@ ALL_READS = [
     "query($id: ID!) { contactHistory(id: $id) { action } }",
     "{ staleContacts { totalCount } }",
 ]
+REGISTRY_READS = ALL_READS[:2]
 
 
 @pytest.mark.parametrize("query", ALL_READS)
@@ -405,6 +406,10 @@ async def test_every_read_refuses_callers_outside_the_forum(
         "system": token(roles=("system",)),
     }
     result = await gql(query, {"id": cid} if "$id" in query else {}, tokens[caller])
+    if caller == "system" and query in REGISTRY_READS:
+        # ATT statuses are public: the gateway loads who takes part as a system caller.
+        assert "errors" not in result, result
+        return
     expected = "UNAUTHENTICATED" if caller == "anonymous" else "FORBIDDEN"
     assert error_codes(result) == [expected]
     assert result["data"] is None
