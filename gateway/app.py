@@ -203,6 +203,7 @@ class Gateway:
             contacts,
             settings.nats_url,
             lambda principal: self.signer.sign(principal, current_request_id()),
+            stream=settings.stream_name,
         )
 
     # --- the caller -----------------------------------------------------------------------

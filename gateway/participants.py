@@ -6,6 +6,10 @@ contacts subgraph (a GraphQL query with a short-lived system principal token); c
 announced afterwards apply at once, so a State that stops being a participant loses
 access on its next request. Until the first load succeeds the gateway is not ready. After a
 NATS reconnection (events may have been missed) the registry is loaded again.
+
+Changes come through a JetStream pull consumer of the gateway's own, so the gateway needs
+only the JetStream API rights ``deploy/nats/nats.conf`` gives it, never a subscription to
+``dief.>`` itself.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ from collections.abc import Callable
 import httpx
 import nats
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.common.principal import Principal, Role
 
 log = logging.getLogger("dief.gateway.participants")
 
 STATUS_CHANGED = "dief.contacts.state.status_changed"
+CONSUMER_IDLE_SECONDS = 300.0
 PAGE = 200
 STATES_QUERY = """
 query GatewayRegistry($first: Int!, $after: String) {
@@ -81,9 +87,11 @@ class ParticipantRegistry:
         *,
         retry_seconds: float = 2.0,
         http: httpx.AsyncClient | None = None,
+        stream: str = "DIEF",
     ) -> None:
         self.contacts_url = contacts_url
         self.nats_url = nats_url
+        self.stream = stream
         self.token_for = token_for
         self.retry_seconds = retry_seconds
         self._http = http or httpx.AsyncClient(timeout=5.0)
@@ -117,12 +125,12 @@ class ParticipantRegistry:
             self._changes_during_load[state] = participant
         log.info("participation changed", extra={"state": state, "participant": participant})
 
-    async def _on_status_changed(self, msg: Msg) -> None:
+    def _on_status_changed(self, raw: bytes) -> None:
         try:
-            data = json.loads(msg.data)["data"]
+            data = json.loads(raw)["data"]
             state, participant = data["stateCode"], data["participant"]
         except (ValueError, KeyError, TypeError):
-            log.error("ignoring a malformed status_changed event", extra={"subject": msg.subject})
+            log.error("ignoring a malformed status_changed event")
             return
         if isinstance(state, str) and isinstance(participant, bool):
             self.apply_change(state, participant)
@@ -158,18 +166,42 @@ class ParticipantRegistry:
             error_cb=error,
         )
 
-    async def run(self) -> None:
-        """Subscribe, load, then reload whenever NATS comes back; retries until stopped."""
-        while self.nc is None:
+    async def _subscribe(self, nc: NATS) -> JetStreamContext.PullSubscription:
+        """A consumer of this gateway's own (each replica sees every change), from now on;
+        the server removes it once the gateway has been gone a while."""
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.NEW,
+            ack_policy=AckPolicy.EXPLICIT,
+            filter_subject=STATUS_CHANGED,
+            inactive_threshold=CONSUMER_IDLE_SECONDS,
+        )
+        return await nc.jetstream().pull_subscribe(
+            STATUS_CHANGED, stream=self.stream, config=config
+        )
+
+    async def _follow(self, nc: NATS) -> None:
+        subscription = None
+        while True:
             try:
-                nc = await self._connect()
-                await nc.subscribe(STATUS_CHANGED, cb=self._on_status_changed)
-                self.nc = nc
+                if subscription is None:
+                    subscription = await self._subscribe(nc)
+                    self._reload.set()  # what changed before the consumer existed
+                messages = await subscription.fetch(50, timeout=1)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:
                 self.last_error = f"NATS: {exc!r}"
-                log.warning("NATS not reachable yet", extra={"error": str(exc)})
+                log.warning("status changes not followed; retrying", extra={"error": str(exc)})
+                subscription = None
                 await asyncio.sleep(self.retry_seconds)
-        self._reload.set()
+                continue
+            for message in messages:
+                self._on_status_changed(message.data)
+                await message.ack()
+
+    async def _keep_loaded(self) -> None:
         while True:
             await self._reload.wait()
             self._reload.clear()
@@ -180,6 +212,18 @@ class ParticipantRegistry:
                 log.warning("participant registry not loaded", extra={"error": str(exc)})
                 await asyncio.sleep(self.retry_seconds)
                 self._reload.set()
+
+    async def run(self) -> None:
+        """Follow status changes, load the registry, and load it again whenever NATS comes
+        back or the consumer had to be made anew; retries until stopped."""
+        while self.nc is None:
+            try:
+                self.nc = await self._connect()
+            except Exception as exc:
+                self.last_error = f"NATS: {exc!r}"
+                log.warning("NATS not reachable yet", extra={"error": str(exc)})
+                await asyncio.sleep(self.retry_seconds)
+        await asyncio.gather(self._follow(self.nc), self._keep_loaded())
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self.run())
