@@ -30,6 +30,7 @@ from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
 from gateway.executor import Executor
 from gateway.fetcher import HttpFetcher
 from gateway.limits import LimitExceeded, Limits, check_batch_size, check_body_size
+from gateway.masking import internal_error
 from gateway.metrics import GatewayMetrics
 from gateway.participants import ParticipantRegistry
 from gateway.persisted import PersistedQueries, load_manifest
@@ -272,7 +273,14 @@ class Gateway:
     async def _one(
         self, payload: Any, principal: Principal | None, request_id: str, method: str
     ) -> Outcome:
-        outcome = await self.pipeline.run(payload, principal, request_id, method=method)
+        try:
+            outcome = await self.pipeline.run(payload, principal, request_id, method=method)
+        except MutationOverGet:
+            raise
+        except Exception:
+            log.exception("the gateway failed on an operation", extra={"request_id": request_id})
+            body = {"errors": [internal_error(request_id)], "data": None}
+            return Outcome(body, "unknown", "error")
         if outcome.outcome in ("refused", "error"):
             log.info(
                 "operation refused or failed",
