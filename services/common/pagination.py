@@ -21,9 +21,7 @@ MAX_PAGE = 200
 MAX_OFFSET = 2**31 - 1  # far beyond any list here, well inside MongoDB's 64-bit skip
 
 
-@strawberry.federation.type(
-    shareable=True, description="Where a page stands in the whole list."
-)
+@strawberry.federation.type(shareable=True, description="Where a page stands in the whole list.")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="More items follow this page.")
     has_previous_page: bool = strawberry.field(description="Items come before this page.")
