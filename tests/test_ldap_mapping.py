@@ -21,6 +21,7 @@ from services.contacts.ldap_mapping import (
     Synced,
     changed_since_filter,
     check_filter,
+    checked_entries,
     contact_fields,
     mapping_with_overrides,
     plan_sync,
@@ -207,6 +208,33 @@ def test_addresses_are_never_shared_within_an_authority() -> None:
         taken_emails={"hand@douane.example": ""},
     )
     assert "a contact entered by hand" in by_hand.rejected[0][1]
+
+
+def test_entries_are_checked_one_by_one_before_they_are_compared() -> None:
+    entries = [entry("a"), entry("b", telephoneNumber="01 23"), entry("c")]
+    checked = checked_entries(entries, MAPPING)
+    assert [e.key for e, _ in checked] == ["uuid-a", "uuid-b", "uuid-c"]
+    assert isinstance(checked[1][1], Rejected)
+    assert checked[0][1] == contact_fields(entries[0], MAPPING)
+    given = plan_sync(entries, [synced("c")], MAPPING, full=True, checked=checked)
+    made = plan_sync(entries, [synced("c")], MAPPING, full=True)
+    assert given.details == made.details
+    assert [e.key for e, _ in given.added] == ["uuid-a"] and given.unchanged == 1
+
+
+def test_a_value_checked_before_gives_the_same_answer() -> None:
+    same = {"telephoneNumber": "+33 1 23 45 67 89", "preferredLanguage": "fr-FR, en;q=0.8"}
+    one = contact_fields(entry("a", **same), MAPPING)
+    two = contact_fields(entry("b", **same), MAPPING)
+    assert one["phone"] == two["phone"] == "+33123456789"
+    assert one["languages"] == two["languages"] == ["en", "fr"]
+    two["languages"].append("de")  # each contact has its own list
+    assert contact_fields(entry("c", **same), MAPPING)["languages"] == ["en", "fr"]
+    for _ in range(2):  # a refusal is not remembered as an answer: it is refused again
+        with pytest.raises(Rejected, match="not an international phone number"):
+            contact_fields(entry("x", telephoneNumber="01 23 45 67 89"), MAPPING)
+        with pytest.raises(Rejected, match="mail"):
+            contact_fields(entry("x", mail="not-an-address"), MAPPING)
 
 
 def test_the_watermark_prefers_entry_csn_and_falls_back_to_modify_timestamp() -> None:

@@ -26,6 +26,8 @@ from services.contacts.documents import (
 )
 from services.contacts.domain import AttStatus, AuthorityKind
 from services.contacts.ldap_import import run_sync
+from services.contacts.ldap_mapping import mapping_with_overrides, requested_attributes
+from services.contacts.ldap_reader import SourceConnection, connect, read_entries
 from services.contacts.ldap_schedule import full_run_due, run_due
 from services.contacts.ldap_sources import LdapSyncRun, LdapSyncSource
 from services.dev.servers import ServerProcess, free_port
@@ -365,6 +367,32 @@ def test_tls_is_checked_against_the_configured_ca(
     source.save()
     run = sync(full=True)
     assert (run.status, run.added) == ("SUCCEEDED", 1), run.error
+
+
+def test_entries_are_read_as_ldap3_reads_them(people: People) -> None:
+    people.add("ana", cn=["Ana López", "Ana"], ou="Enquêtes", mail=["ana@douane.example", "a@x.eu"])
+    people.add("bo", title="Chef")
+    conn = connect(SourceConnection(f"ldap://127.0.0.1:{people.port}", READER, READER_PASSWORD))
+    wanted = requested_attributes(mapping_with_overrides(None))
+    every = "(objectClass=inetOrgPerson)"
+    found = read_entries(
+        conn,
+        base_dn=people.base,
+        search_filter=every,
+        scope="SUBTREE",
+        attributes=wanted,
+        page_size=1,
+    )
+    assert found.pages >= 2
+    conn.search(people.base, every, attributes=wanted)
+    entries = [r for r in conn.response or [] if r["type"] == "searchResEntry"]
+    conn.unbind()
+    assert {e.dn: dict(e.attributes) for e in found.entries} == {
+        r["dn"]: {k: [v.decode() for v in vs] for k, vs in r["raw_attributes"].items() if vs}
+        for r in entries
+    }
+    assert found.entries[0].values("cn") == ["Ana López", "Ana"]
+    assert all(r["attributes"]["mail"] for r in entries), "afterwards ldap3 decodes as before"
 
 
 def test_filter_values_are_escaped(source: LdapSyncSource, people: People) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ from services.contacts.ldap_mapping import (
     Synced,
     SyncPlan,
     changed_since_filter,
+    checked_entries,
     mapping_with_overrides,
     plan_sync,
     requested_attributes,
@@ -169,34 +171,45 @@ def _run(source: LdapSyncSource, run: LdapSyncRun, page_size: int, timeout: floa
             timeout_seconds=timeout,
         )
     )
-    clock = time.perf_counter()
-    try:
-        found = read_entries(
-            conn,
-            base_dn=source.base_dn,
-            search_filter=changed_since_filter(source.filter, run.since_attribute, run.since),
-            scope=source.scope,
-            attributes=requested_attributes(mapping),
-            page_size=page_size,
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # A full run compares with every contact the source made, whatever the entries:
+        # read them while the directory is read (the database works in its own process;
+        # a contact changed meanwhile fails the version check at commit). The addresses in
+        # use are read after the directory, as late as they can be.
+        known = pool.submit(_synced, source.state_code, None) if run.full else None
+        clock = time.perf_counter()
+        try:
+            found = read_entries(
+                conn,
+                base_dn=source.base_dn,
+                search_filter=changed_since_filter(source.filter, run.since_attribute, run.since),
+                scope=source.scope,
+                attributes=requested_attributes(mapping),
+                page_size=page_size,
+            )
+        finally:
+            conn.unbind()
+        run.read_seconds = round(time.perf_counter() - clock, 3)
+        clock = time.perf_counter()
+        run.pages, run.read = found.pages, len(found.entries)
+        run.watermark_attribute, run.watermark = watermark(
+            found.entries, run.since_attribute, run.since
         )
-    finally:
-        conn.unbind()
-    run.read_seconds = round(time.perf_counter() - clock, 3)
-    clock = time.perf_counter()
-    run.pages, run.read = found.pages, len(found.entries)
-    run.watermark_attribute, run.watermark = watermark(
-        found.entries, run.since_attribute, run.since
-    )
-
-    keys = None if run.full else [e.key for e in found.entries if e.key]
-    synced = _synced(source.state_code, keys)
-    plan = plan_sync(
-        found.entries,
-        synced,
-        mapping,
-        full=run.full,
-        taken_emails=_taken_emails(authority, source.state_code, found.entries, mapping, keys),
-    )
+        keys = None if run.full else [e.key for e in found.entries if e.key]
+        synced = known.result() if known is not None else _synced(source.state_code, keys)
+        # Entries are checked one by one while the addresses in use are read.
+        taken = pool.submit(
+            _taken_emails, authority, source.state_code, found.entries, mapping, keys
+        )
+        checked = checked_entries(found.entries, mapping)
+        plan = plan_sync(
+            found.entries,
+            synced,
+            mapping,
+            full=run.full,
+            taken_emails=taken.result(),
+            checked=checked,
+        )
     _count(run, plan)
     run.plan_seconds = round(time.perf_counter() - clock, 3)
     if plan.rejected:
@@ -365,7 +378,6 @@ def new_contact_son(
 def _apply(plan: SyncPlan, authority: Authority, code: str) -> None:
     now = utcnow()
     who = actor(code)
-    inserts: list[dict[str, Any]] = []
     replaces: list[ReplaceOne[dict[str, Any]]] = []
     history: list[dict[str, Any]] = []
     outbox: list[dict[str, Any]] = []
@@ -375,11 +387,7 @@ def _apply(plan: SyncPlan, authority: Authority, code: str) -> None:
         history.append(_history(son, action, before, who, now))
         outbox.append(_event_entry(son, action))
 
-    for entry, fields in plan.added:
-        son = new_contact_son(entry, fields, authority, code, now)
-        inserts.append(son)
-        history.append(_history(son, "CREATED", None, who, now))
-        outbox.append(_event_entry(son, "CREATED"))
+    inserts = [new_contact_son(entry, fields, authority, code, now) for entry, fields in plan.added]
 
     changed_ids = [synced.id for synced, _, _ in plan.changed] + [s.id for s in plan.archived]
     loaded = {c.pk: c for c in Contact.objects(id__in=changed_ids)}
@@ -407,17 +415,32 @@ def _apply(plan: SyncPlan, authority: Authority, code: str) -> None:
     history_collection = ChangeRecord._get_collection()
     outbox_collection = mongo.database(ALIAS)[OUTBOX]
 
-    def write(session: ClientSession) -> None:
-        if inserts:
-            contacts.insert_many(inserts, ordered=True, session=session)
-        if replaces:
-            result = contacts.bulk_write(replaces, ordered=True, session=session)
-            if result.matched_count != len(replaces):
-                raise Conflict("a synced contact was changed meanwhile; run the sync again")
-        history_collection.insert_many(history, ordered=True, session=session)
-        outbox_collection.insert_many(outbox, ordered=True, session=session)
+    # The history records and events of new contacts are made while the server stores the
+    # contacts: the server works in its own process, so this time is otherwise spent waiting.
+    # They are written in the same transaction; if making them fails, nothing is written.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        created = pool.submit(_created_records, inserts, who, now)
 
-    _transaction(write)
+        def write(session: ClientSession) -> None:
+            if inserts:
+                contacts.insert_many(inserts, ordered=True, session=session)
+            if replaces:
+                result = contacts.bulk_write(replaces, ordered=True, session=session)
+                if result.matched_count != len(replaces):
+                    raise Conflict("a synced contact was changed meanwhile; run the sync again")
+            created_history, created_events = created.result()
+            history_collection.insert_many(created_history + history, session=session)
+            outbox_collection.insert_many(created_events + outbox, session=session)
+
+        _transaction(write)
+
+
+def _created_records(
+    inserts: list[dict[str, Any]], who: str, now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The history record and outbox entry of each new contact."""
+    history = [_history(son, "CREATED", None, who, now) for son in inserts]
+    return history, [_event_entry(son, "CREATED") for son in inserts]
 
 
 def _transaction(write: Callable[[ClientSession], None]) -> None:

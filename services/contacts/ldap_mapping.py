@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from ldap3.core.exceptions import LDAPException
@@ -168,7 +168,11 @@ class Rejected(ValueError):
     """An entry the DIEF directory cannot take; the message says why."""
 
 
-def _languages(values: list[str]) -> list[str]:
+# A directory repeats the same values thousands of times (a switchboard number, "fr"): each
+# distinct value is checked once per process. The checks are pure, and a value that fails
+# is never kept, so it fails again with the same reason.
+@lru_cache(maxsize=4096)
+def _languages(values: tuple[str, ...]) -> tuple[str, ...]:
     """RFC 2798 preferredLanguage ("fr-FR, en;q=0.8") as ISO 639-1 codes."""
     codes = []
     for value in values:
@@ -176,7 +180,17 @@ def _languages(values: list[str]) -> list[str]:
             tag = part.split(";")[0].strip()
             if tag:
                 codes.append(tag.split("-")[0].split("_")[0])
-    return domain.languages(codes)
+    return tuple(domain.languages(codes))
+
+
+@lru_cache(maxsize=16384)
+def _checked_phone(value: str, field: str) -> str:
+    return domain.phone(value, field)
+
+
+@lru_cache(maxsize=16384)
+def _checked_email(value: str, field: str) -> str:
+    return domain.email(value, field)
 
 
 def contact_fields(entry: SourceEntry, mapping: Mapping[str, str | None]) -> dict[str, Any]:
@@ -196,13 +210,13 @@ def contact_fields(entry: SourceEntry, mapping: Mapping[str, str | None]) -> dic
     try:
         fields: dict[str, Any] = {
             "name": domain.text(name or "", "name"),
-            "functional_email": domain.email(mails[0], "mail"),
-            "personal_email": domain.email(personal, "mail") if personal else None,
+            "functional_email": _checked_email(mails[0], "mail"),
+            "personal_email": _checked_email(personal, "mail") if personal else None,
             "phone": _phone(entry, mapping["phone"]),
             "mobile": _phone(entry, mapping["mobile"]),
             "title": _text(entry, mapping["title"]),
             "department": _text(entry, mapping["department"]),
-            "languages": _languages(entry.values(mapping["languages"])),
+            "languages": list(_languages(tuple(entry.values(mapping["languages"])))),
         }
     except DiefError as exc:
         raise Rejected(exc.message) from None
@@ -213,7 +227,7 @@ def contact_fields(entry: SourceEntry, mapping: Mapping[str, str | None]) -> dic
 
 def _phone(entry: SourceEntry, attribute: str | None) -> str | None:
     value = entry.first(attribute)
-    return domain.phone(value, attribute or "phone") if value else None
+    return _checked_phone(value, attribute or "phone") if value else None
 
 
 def _text(entry: SourceEntry, attribute: str | None) -> str | None:
@@ -271,6 +285,23 @@ def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[st
     return {k: after[k] for k in SYNCED_FIELDS if norm(before.get(k)) != norm(after.get(k))}
 
 
+Checked = tuple[SourceEntry, dict[str, Any] | Rejected]
+
+
+def checked_entries(
+    entries: Iterable[SourceEntry], mapping: Mapping[str, str | None]
+) -> list[Checked]:
+    """Each entry with its contact fields, or why it cannot be taken. Entry by entry: what
+    one entry says does not depend on the others (``plan_sync`` compares them)."""
+    out: list[Checked] = []
+    for entry in entries:
+        try:
+            out.append((entry, contact_fields(entry, mapping)))
+        except Rejected as exc:
+            out.append((entry, exc))
+    return out
+
+
 def plan_sync(
     entries: Iterable[SourceEntry],
     synced: Iterable[Synced],
@@ -278,20 +309,20 @@ def plan_sync(
     *,
     full: bool,
     taken_emails: Mapping[str, str] | None = None,
+    checked: list[Checked] | None = None,
 ) -> SyncPlan:
     """What a run would do. ``synced``: every contact made from this source, archived ones
     too (an entry that comes back is restored). ``taken_emails``: email -> key ("" for a
     contact made by hand) of the authority's other contacts, so that two contacts never
-    share an address. Only a full run archives (an incremental one sees only changes)."""
+    share an address. Only a full run archives (an incremental one sees only changes).
+    ``checked``: ``checked_entries(entries, mapping)`` if already made."""
     known = {s.key: s for s in synced}
     taken = dict(taken_emails or {})
     result = SyncPlan()
     seen: set[str] = set()
-    for entry in entries:
-        try:
-            fields = contact_fields(entry, mapping)
-        except Rejected as exc:
-            result.rejected.append((entry, str(exc)))
+    for entry, fields in checked if checked is not None else checked_entries(entries, mapping):
+        if isinstance(fields, Rejected):
+            result.rejected.append((entry, str(fields)))
             if entry.key:
                 seen.add(entry.key)  # an unreadable entry is no reason to archive its contact
             continue

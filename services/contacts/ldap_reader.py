@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +29,12 @@ from ldap3.core.exceptions import (
     LDAPSSLConfigurationError,
     LDAPStartTLSError,
 )
+from ldap3.utils.conv import to_unicode
 
 from services.contacts.ldap_mapping import SourceEntry
 
 SCOPES = {"SUBTREE": SUBTREE, "ONE_LEVEL": LEVEL}
+SEARCH_RESULT_ENTRY = 4  # protocolOp of a SearchResultEntry (RFC 4511, 4.5.2)
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ def read_entries(
     """Every entry under ``base_dn`` matching ``search_filter``, read page by page."""
     result = ReadResult(entries=[])
     cookie: bytes | None = None
+    standard_decoder = _entries_as_read(conn)
     try:
         while True:
             conn.search(
@@ -152,6 +155,42 @@ def read_entries(
         raise SourceUnreadable("UNREACHABLE", f"connection lost: {exc}") from None
     except LDAPException as exc:
         raise SourceUnreadable("LDAP", f"search failed: {exc}") from None
+    finally:
+        conn.strategy.decode_response_fast = standard_decoder
+
+
+def _entries_as_read(conn: Connection) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Let ``conn`` turn search result entries into their DN and raw values only, and
+    return its own decoder (to put back).
+
+    ldap3 makes two dictionaries of every entry: the raw values and the values formatted
+    by the schema, through a configuration lookup per value. A sync reads only the raw
+    values, and making the formatted ones took about half of its reading time. Any other
+    message, and an entry with controls or ranged attributes (``member;range=0-1499``),
+    is decoded by ldap3 as before."""
+    strategy = conn.strategy
+    standard: Callable[[dict[str, Any]], dict[str, Any]] = strategy.decode_response_fast
+
+    def decode(message: dict[str, Any]) -> dict[str, Any]:
+        if message["protocolOp"] != SEARCH_RESULT_ENTRY or message["controls"]:
+            return standard(message)
+        dn, attributes = message["payload"][0][3], message["payload"][1][3]
+        raw: dict[str, list[bytes]] = {}
+        for attribute in attributes:
+            name = str(attribute[3][0][3], "utf-8")
+            if ";range=" in name:
+                return standard(message)
+            raw[name] = [bytes(value[3]) for value in attribute[3][1][3]]
+        return {
+            "type": "searchResEntry",
+            "raw_dn": dn,
+            "dn": to_unicode(dn, from_server=True),
+            "raw_attributes": raw,
+            "attributes": {},
+        }
+
+    strategy.decode_response_fast = decode
+    return standard
 
 
 def _entries(response: list[dict[str, object]]) -> Iterator[SourceEntry]:
