@@ -123,8 +123,10 @@ class NatsLink:
         self.ready.set()
 
     async def close(self) -> None:
+        # close, not drain: publishes are awaited acks (nothing is left to flush), and a
+        # message a consumer has not acked yet is redelivered to whoever resumes the durable.
         if self.nc is not None and not self.nc.is_closed:
-            await self.nc.drain()
+            await self.nc.close()
 
 
 Handler = Callable[[CloudEvent], Awaitable[None]]
