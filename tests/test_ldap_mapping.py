@@ -23,6 +23,7 @@ from services.contacts.ldap_mapping import (
     check_filter,
     checked_entries,
     contact_fields,
+    forget_checked_values,
     mapping_with_overrides,
     plan_sync,
     requested_attributes,
@@ -230,6 +231,8 @@ def test_a_value_checked_before_gives_the_same_answer() -> None:
     assert one["languages"] == two["languages"] == ["en", "fr"]
     two["languages"].append("de")  # each contact has its own list
     assert contact_fields(entry("c", **same), MAPPING)["languages"] == ["en", "fr"]
+    forget_checked_values()
+    assert contact_fields(entry("a", **same), MAPPING) == one
     for _ in range(2):  # a refusal is not remembered as an answer: it is refused again
         with pytest.raises(Rejected, match="not an international phone number"):
             contact_fields(entry("x", telephoneNumber="01 23 45 67 89"), MAPPING)

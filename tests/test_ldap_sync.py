@@ -16,6 +16,7 @@ from pymongo import MongoClient
 from services.common import mongo
 from services.common.ids import to_global_id
 from services.common.settings import Settings
+from services.contacts import ldap_import
 from services.contacts.documents import (
     ALIAS,
     Authority,
@@ -224,6 +225,37 @@ def test_an_entry_gone_from_the_source_archives_its_contact(
     back = sync(full=True)
     assert back.status == "FAILED"
     assert "agent1@douane.example is already used" in back.details[0].reason
+
+
+def test_many_changes_at_once_are_read_by_source_and_applied_alike(
+    source: LdapSyncSource, people: People, registry: Authority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    by_hand = Contact(
+        authority_id=registry.pk,
+        state_code="FRA",
+        authority_kind=AuthorityKind.CUSTOMS,
+        name="Saisi à la main",
+        functional_email="main@douane.example",
+    ).save()
+    for n in range(4):
+        people.add(f"agent{n}")
+    sync(full=True)
+    monkeypatch.setattr(ldap_import, "LOAD_BY_ID_MAX", 1)
+    people.change("agent0", title="Chef")
+    people.change("agent1", title="Cheffe")
+    people.delete("agent3")
+    run = sync(full=True)
+    assert (run.status, run.changed, run.archived, run.unchanged) == ("SUCCEEDED", 2, 1, 1)
+    contacts = synced()
+    assert (contacts["agent0"].title, contacts["agent1"].title) == ("Chef", "Cheffe")
+    assert contacts["agent0"].version == 2 and contacts["agent2"].version == 1
+    assert contacts["agent3"].archived_at is not None
+    assert ChangeRecord.objects(action="UPDATED").count() == 2
+    assert ChangeRecord.objects(action="ARCHIVED").count() == 1
+    outbox = mongo.database(ALIAS)["outbox"]
+    assert outbox.count_documents({"subject": "dief.contacts.contact.changed"}) == 4 + 3
+    kept = Contact.objects(id=by_hand.pk).first()
+    assert (kept.title, kept.version) == (None, 0)
 
 
 def test_contacts_entered_by_hand_are_never_touched(

@@ -52,6 +52,7 @@ from services.contacts.ldap_sources import LdapSyncRun, LdapSyncSource, RunDetai
 log = logging.getLogger("dief.ldap.sync")
 
 DEFAULT_PAGE_SIZE = 500
+LOAD_BY_ID_MAX = 100  # contacts to change read by their ids; more, by their source
 
 
 class RunFailed(RuntimeError):
@@ -390,7 +391,7 @@ def _apply(plan: SyncPlan, authority: Authority, code: str) -> None:
     inserts = [new_contact_son(entry, fields, authority, code, now) for entry, fields in plan.added]
 
     changed_ids = [synced.id for synced, _, _ in plan.changed] + [s.id for s in plan.archived]
-    loaded = {c.pk: c for c in Contact.objects(id__in=changed_ids)}
+    loaded = _load(code, changed_ids)
     for synced, entry, differences in plan.changed:
         contact = loaded[synced.id]
         before = snapshot_son(contact.to_mongo().to_dict())
@@ -433,6 +434,21 @@ def _apply(plan: SyncPlan, authority: Authority, code: str) -> None:
             outbox_collection.insert_many(created_events + outbox, session=session)
 
         _transaction(write)
+
+
+def _load(code: str, ids: list[Any]) -> dict[Any, Contact]:
+    """The contacts ``ids`` of the source ``code``, as they are now. Many are read by
+    walking the source's contacts rather than by a list of ids: a query listing thousands
+    of ids costs some servers time in the square of their number (SecantusDB: 2,000 ids
+    took 10 s, against 0.15 s for every contact of the source)."""
+    if len(ids) <= LOAD_BY_ID_MAX:
+        return {c.pk: c for c in Contact.objects(id__in=ids)}
+    wanted = set(ids)
+    return {
+        son["_id"]: Contact._from_son(son)
+        for son in Contact._get_collection().find({"ldap_source": code})
+        if son["_id"] in wanted
+    }
 
 
 def _created_records(

@@ -193,6 +193,12 @@ def _checked_email(value: str, field: str) -> str:
     return domain.email(value, field)
 
 
+def forget_checked_values() -> None:
+    """Check every value afresh from now on (as a new process would)."""
+    for checked in (_languages, _checked_phone, _checked_email):
+        checked.cache_clear()
+
+
 def contact_fields(entry: SourceEntry, mapping: Mapping[str, str | None]) -> dict[str, Any]:
     """The contact fields ``entry`` says, validated as the API validates them."""
     if not entry.key:
