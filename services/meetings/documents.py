@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from mongoengine import (
-    BooleanField,
     DateField,
     DateTimeField,
     Document,
@@ -23,6 +22,7 @@ from mongoengine import (
     StringField,
 )
 
+from services.common.participants import KnownParticipantStatus
 from services.meetings.agenda import AgendaStatus
 from services.meetings.domain import MeetingStatus, SessionKind
 from services.meetings.experts import ExpertDecision, ExpertProposalStatus
@@ -296,14 +296,10 @@ class Delivery(Document):
     sent_at = DateTimeField()
 
 
-class ParticipantState(Document):
+class ParticipantState(KnownParticipantStatus):
     """The local register of participants, fed by ``dief.contacts.state.status_changed``."""
 
     meta = {"db_alias": ALIAS, "collection": "participant_states"}
-
-    code = StringField(primary_key=True, regex=r"^[A-Z]{3}$")
-    participant = BooleanField(required=True)
-    changed_at = DateTimeField(required=True)
 
 
 class ReminderSent(Document):

@@ -18,6 +18,7 @@ from services.common import mongo
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events import event
 from services.common.ids import to_global_id
+from services.common.participants import ParticipantRegister
 from services.common.principal import Principal, require_authenticated
 from services.common.unit_of_work import UnitOfWork, unit_of_work
 from services.meetings import access, agenda, briefing, domain, experts, participation
@@ -77,27 +78,19 @@ def ensure_indexes() -> None:
 # --- who is calling ----------------------------------------------------------------------
 
 
+PARTICIPANTS = ParticipantRegister(ParticipantState, durable="meetings-participants")
+
+
 def participant_now(principal: Principal) -> bool:
     """Rules 1 and 6, as this service knows them now: the gateway's flag in the token and
     the local register (fed by the contacts service's status events) must both say yes.
     A State the register has not heard of yet is taken at the token's word."""
-    if not principal.participant or principal.state is None:
-        return False
-    known = ParticipantState.objects(code=principal.state).first()
-    return known is None or known.participant
+    return PARTICIPANTS.effective_participant(principal)
 
 
 def caller(principal: Principal | None) -> tuple[Principal, bool]:
     p = require_authenticated(principal)
     return p, participant_now(p)
-
-
-def record_participant_status(code: str, participant: bool, changed_at: datetime) -> None:
-    """The read model's update; a later change wins, redeliveries change nothing."""
-    known = ParticipantState.objects(code=code).first()
-    if known is not None and known.changed_at >= changed_at:
-        return
-    ParticipantState(code=code, participant=participant, changed_at=changed_at).save()
 
 
 # --- loading -----------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""A service's own register of participant States (rules 1 and 6), kept current by the
+contacts service's ``dief.contacts.state.status_changed`` events.
+
+The gateway resolves the ``participant`` flag of a principal token when it signs it, but
+a token lives on for its short lifetime and a caller may still hold one signed before its
+State withdrew. A service that decides who may see what checks both: the token must say
+participant and the register must not know the State as withdrawn. Each service keeps the
+register in its own database (a ``KnownParticipantStatus`` subclass with its alias and
+collection) and follows the events with a durable consumer of its own.
+
+A State the register has not heard of yet is taken at the token's word: the register
+starts empty and learns only from status changes, while the gateway loads every State's
+status from the contacts registry before it signs anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from mongoengine import BooleanField, DateTimeField, Document, StringField
+
+from services.common.events import CloudEvent
+from services.common.messaging import DurableConsumer
+from services.common.mongo import run_sync
+from services.common.principal import Principal
+
+if TYPE_CHECKING:
+    from services.common.runtime import ServiceRuntime
+
+SUBJECT = "dief.contacts.state.status_changed"
+
+
+class KnownParticipantStatus(Document):
+    """The last status change heard of one State (``_id``: its ISO 3166 alpha-3 code).
+    Subclasses name the service's database alias and collection in their ``meta``."""
+
+    meta = {"abstract": True}
+
+    code = StringField(primary_key=True, regex=r"^[A-Z]{3}$")
+    participant = BooleanField(required=True)
+    changed_at = DateTimeField(required=True)
+
+
+def standing(principal: Principal, known: bool | None) -> bool:
+    """Whether the caller's State is a participant now: the token says so and the
+    register (``known``: its last word on the State, None if it has none) agrees."""
+    if not principal.participant or principal.state is None:
+        return False
+    return known is None or known
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """The part of a ``status_changed`` event the register keeps."""
+
+    code: str
+    participant: bool
+    changed_at: datetime
+
+    @classmethod
+    def of(cls, event: CloudEvent) -> StatusChange:
+        data = event.data
+        changed_at = datetime.fromisoformat(str(data["changedAt"]).replace("Z", "+00:00"))
+        return cls(str(data["stateCode"]), bool(data["participant"]), changed_at)
+
+
+@dataclass(frozen=True)
+class ParticipantRegister:
+    """One service's register: its document class and the durable name of its consumer."""
+
+    document: type[KnownParticipantStatus]
+    durable: str
+
+    def known(self, code: str) -> bool | None:
+        found = self.document.objects(code=code).only("participant").first()
+        return None if found is None else bool(found.participant)
+
+    def effective_participant(self, principal: Principal) -> bool:
+        """Rules 1 and 6 as this service knows them now (see ``standing``)."""
+        if not principal.participant or principal.state is None:
+            return False
+        return standing(principal, self.known(principal.state))
+
+    def record(self, change: StatusChange) -> None:
+        """The register's update; a later change wins, redeliveries change nothing."""
+        found = self.document.objects(code=change.code).first()
+        if found is not None and found.changed_at >= change.changed_at:
+            return
+        self.document(
+            code=change.code, participant=change.participant, changed_at=change.changed_at
+        ).save()
+
+    async def on_status_changed(self, event: CloudEvent) -> None:
+        await run_sync(self.record, StatusChange.of(event))
+
+    def consumer(self, runtime: ServiceRuntime) -> DurableConsumer:
+        """The consumer factory for ``ServiceRuntime(consumers=[register.consumer])``."""
+        assert runtime.nats.js is not None
+        return DurableConsumer(
+            runtime.nats.js,
+            alias=runtime.alias,
+            durable=self.durable,
+            subject_filter=SUBJECT,
+            handler=self.on_status_changed,
+            stream=runtime.settings.stream_name,
+        )
