@@ -54,7 +54,12 @@ async def read_limited(request: Request, max_bytes: int) -> bytes:
 
 def build(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
-    runtime = ServiceRuntime(service="cases", settings=settings, on_start=[handlers.ensure_indexes])
+    runtime = ServiceRuntime(
+        service="cases",
+        settings=settings,
+        on_start=[handlers.ensure_indexes],
+        consumers=[handlers.PARTICIPANTS.consumer],
+    )
     limits = attachments.Limits(
         settings.cases_attachment_max_bytes, tuple(settings.cases_attachment_types)
     )

@@ -37,6 +37,7 @@ from services.cases.domain import (
     Section,
     UseDecision,
 )
+from services.common.participants import KnownParticipantStatus
 
 ALIAS = "cases"
 
@@ -240,3 +241,10 @@ class AuditEntry(Document):
     at = DateTimeField(required=True)
     target = StringField()
     request_id = StringField()
+
+
+class ParticipantStanding(KnownParticipantStatus):
+    """The local register of participants (rules 1 and 6), fed by
+    ``dief.contacts.state.status_changed``."""
+
+    meta = {"db_alias": ALIAS, "collection": "participant_states"}

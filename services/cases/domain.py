@@ -110,9 +110,11 @@ def most_restrictive(first: Audience, second: Audience) -> Audience:
 @dataclass(frozen=True)
 class Viewer:
     """A caller as the case exchange sees them: the principal plus the State's standing
-    as it is now."""
+    as it is now. ``participant_now`` is False when this service's register of
+    participants knows the State as withdrawn, whatever the (still valid) token says."""
 
     principal: Principal
+    participant_now: bool = True
 
     @property
     def state(self) -> str | None:
@@ -120,7 +122,10 @@ class Viewer:
 
     @property
     def participant_state(self) -> str | None:
-        return self.state if self.principal.participant else None
+        """Rules 1 and 6: the State a participant's representative acts for, or None."""
+        if not (self.principal.participant and self.participant_now):
+            return None
+        return self.state
 
 
 def may_see(viewer: Viewer, provider: str, audience: Audience) -> bool:

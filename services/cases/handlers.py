@@ -31,6 +31,7 @@ from services.cases.documents import (
     InvolvedStateDoc,
     ItemDoc,
     MessageDoc,
+    ParticipantStanding,
     RouteStopDoc,
     SectionAudienceDoc,
     UseRequest,
@@ -54,6 +55,7 @@ from services.common.events import event
 from services.common.ids import to_global_id
 from services.common.logs import current_request_id
 from services.common.pagination import page_bounds
+from services.common.participants import ParticipantRegister
 from services.common.principal import Principal, Role, require_authenticated
 from services.common.unit_of_work import UnitOfWork, unit_of_work
 
@@ -76,8 +78,16 @@ SECTION_OF_FIELD = {
 # --- who is calling, and the audit log ----------------------------------------------------
 
 
+PARTICIPANTS = ParticipantRegister(ParticipantStanding, durable="cases-participants")
+
+
 def viewer_of(principal: Principal | None) -> Viewer:
-    return Viewer(require_authenticated(principal))
+    """The caller with their State's standing now: the token's participant flag holds
+    only while the register of participants (fed by the contacts service's status
+    events) does not know the State as withdrawn. A State it has not heard of yet is
+    taken at the token's word, as in the meetings service."""
+    p = require_authenticated(principal)
+    return Viewer(p, participant_now=PARTICIPANTS.effective_participant(p))
 
 
 def audit_entry(case: Case, viewer: Viewer, action: str, target: str | None = None) -> AuditEntry:

@@ -730,8 +730,8 @@ class CasePayload:
     case: Case
 
 
-def _payload(principal: Any, doc: docs.Case) -> CasePayload:
-    viewer = handlers.viewer_of(principal)
+async def _payload(principal: Any, doc: docs.Case) -> CasePayload:
+    viewer = await run_sync(handlers.viewer_of, principal)  # the register is in MongoDB
     return CasePayload(case=Case.of(views.case_view(viewer, doc)))
 
 
@@ -839,7 +839,7 @@ class Mutation:
     async def case_create(self, info: Ctx, input: CaseFieldsInput) -> CasePayload:
         p = info.context.principal
         doc = await run_sync(handlers.create_case, p, case_fields(input))
-        return _payload(p, doc)
+        return await _payload(p, doc)
 
     @strawberry.federation.mutation(
         description="The provider edits its case (a shared case gets a new version).",
@@ -855,7 +855,7 @@ class Mutation:
                 "Link a presentation with caseLinkPresentation.", field="presentationId"
             )
         doc = await run_sync(handlers.update_case, p, _oid(id, "Case"), fields)
-        return _payload(p, doc)
+        return await _payload(p, doc)
 
     @strawberry.federation.mutation(
         description="Share a draft with its audience (rule 19: categories first).",
@@ -864,7 +864,7 @@ class Mutation:
     async def case_share(self, info: Ctx, id: strawberry.ID) -> CasePayload:
         p = info.context.principal
         doc = await run_sync(handlers.change_status, p, _oid(id, "Case"), domain.CaseStatus.SHARED)
-        return _payload(p, doc)
+        return await _payload(p, doc)
 
     @strawberry.federation.mutation(description="Archive a shared case.", policy=WRITE_POLICY)
     async def case_archive(self, info: Ctx, id: strawberry.ID) -> CasePayload:
@@ -872,7 +872,7 @@ class Mutation:
         doc = await run_sync(
             handlers.change_status, p, _oid(id, "Case"), domain.CaseStatus.ARCHIVED
         )
-        return _payload(p, doc)
+        return await _payload(p, doc)
 
     @strawberry.federation.mutation(
         description="Rule 22: keep the case out of briefings; consent to attribution.",
@@ -889,7 +889,7 @@ class Mutation:
             excluded_from_briefings,
             attribution_consent,
         )
-        return _payload(p, doc)
+        return await _payload(p, doc)
 
     @strawberry.federation.mutation(
         description="Rule 13: link the case to a presentation.", policy=WRITE_POLICY
@@ -899,7 +899,7 @@ class Mutation:
     ) -> CasePayload:
         p = info.context.principal
         doc = await run_sync(handlers.link_presentation, p, _oid(id, "Case"), str(presentation_id))
-        return _payload(p, doc)
+        return await _payload(p, doc)
 
     @strawberry.federation.mutation(
         description="Notify the involved States through the exchange.", policy=WRITE_POLICY
@@ -907,7 +907,7 @@ class Mutation:
     async def case_notify_involved_states(self, info: Ctx, id: strawberry.ID) -> CasePayload:
         p = info.context.principal
         doc = await run_sync(handlers.notify_involved, p, _oid(id, "Case"))
-        return _payload(p, doc)
+        return await _payload(p, doc)
 
     @strawberry.federation.mutation(
         description="An involved State attaches its response to the case.", policy=WRITE_POLICY
@@ -915,7 +915,7 @@ class Mutation:
     async def case_respond(self, info: Ctx, id: strawberry.ID, response: str) -> CasePayload:
         p = info.context.principal
         doc = await run_sync(handlers.respond_as_involved, p, _oid(id, "Case"), response)
-        return _payload(p, doc)
+        return await _payload(p, doc)
 
     @strawberry.federation.mutation(
         description="A follow-up arrangement with other States (rule 21).", policy=WRITE_POLICY
@@ -932,7 +932,7 @@ class Mutation:
         p = info.context.principal
         oid = _oid(case_id, "Case", "caseId")
         doc = await run_sync(handlers.create_arrangement, p, oid, states, what, who, due_on)
-        return _payload(p, doc)
+        return await _payload(p, doc)
 
     @strawberry.federation.mutation(
         description="Mark an arrangement done or cancelled.", policy=WRITE_POLICY
@@ -947,7 +947,7 @@ class Mutation:
         p = info.context.principal
         oid = _oid(case_id, "Case", "caseId")
         doc = await run_sync(handlers.set_arrangement_status, p, oid, arrangement_id, status)
-        return _payload(p, doc)
+        return await _payload(p, doc)
 
     @strawberry.federation.mutation(
         description="Ask the provider before an operational use (rule 16).", policy=WRITE_POLICY
