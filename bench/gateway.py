@@ -13,12 +13,18 @@ gateway) on free ports under a temporary home, then prints side by side:
    supergraph for a second gateway process; and how many subgraph requests one such query
    caused (target: 3, one per subgraph, however many items);
 3. the plan cache hit rate over the run (target: about 100%).
+
+Each pair is measured interleaved (one request to each in turn, after a warm-up), with the
+same client and concurrency, from this process while the servers run in their own; the
+gateway's own work is also timed in process, and a bare round trip to it (``/healthz``)
+shows what one more HTTP hop costs on the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -31,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,40 +92,64 @@ def process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 # --- measuring --------------------------------------------------------------------------------
 
 
-async def measure(
-    url: str, query: str, headers: dict[str, str], requests: int, concurrency: int
-) -> dict[str, float]:
-    latencies: list[float] = []
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-        body = {"query": query}
-        for _ in range(20):  # warm up: connections, plan cache
-            (await http.post(url, json=body, headers=headers)).raise_for_status()
+Target = tuple[str, str | None, dict[str, str]]  # url, query (None: a GET), headers
+
+
+async def measure(targets: list[Target], requests: int, concurrency: int) -> list[dict[str, float]]:
+    """Latency of each target, measured interleaved: every worker sends one request to each
+    target in turn (the order rotating), so a target never gets a quieter or busier stretch
+    of the machine than the others. ``rps`` is requests per second of time spent on that
+    target by ``concurrency`` workers."""
+    latencies: list[list[float]] = [[] for _ in targets]
+    connector = aiohttp.TCPConnector(limit=concurrency * len(targets))
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def send(i: int) -> float:
+            url, query, headers = targets[i]
+            started = time.perf_counter()
+            if query is None:
+                request = http.get(url, headers=headers)
+            else:
+                request = http.post(url, json={"query": query}, headers=headers)
+            async with request as response:
+                raw = await response.read()
+            took = time.perf_counter() - started
+            payload = json.loads(raw)
+            if response.status != 200 or payload.get("errors"):
+                raise SystemExit(f"{url}: {response.status} {str(payload)[:300]}")
+            return took
+
+        for _ in range(50):  # warm up: connections, caches, the plan cache
+            for i in range(len(targets)):
+                await send(i)
         queue = iter(range(requests))
 
         async def worker() -> None:
-            for _ in queue:
-                started = time.perf_counter()
-                response = await http.post(url, json=body, headers=headers)
-                latencies.append(time.perf_counter() - started)
-                payload = response.json()
-                if response.status_code != 200 or payload.get("errors"):
-                    raise SystemExit(f"{url}: {response.status_code} {str(payload)[:300]}")
+            for n in queue:
+                for k in range(len(targets)):
+                    i = (n + k) % len(targets)
+                    latencies[i].append(await send(i))
 
-        began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
-    ordered = sorted(latencies)
-    return {
-        "rps": requests / elapsed,
-        "p50": statistics.median(ordered) * 1000,
-        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-    }
+    results = []
+    for samples in latencies:
+        ordered = sorted(samples)
+        results.append(
+            {
+                "rps": len(ordered) * concurrency / sum(ordered),
+                "p50": statistics.median(ordered) * 1000,
+                "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+            }
+        )
+    return results
 
 
 async def in_process_cost(requests: int) -> dict[str, float]:
-    """The gateway's own work per request, without HTTP or subgraphs: caller JWT check,
-    limits, authorisation, cached plan, shaping the answer, one principal token signed."""
+    """The gateway's own work per request, without HTTP or subgraphs: the caller's JWT (its
+    verification cached as the app caches it), scopes, limits, authorisation, cached plan,
+    shaping the answer, one principal token signed."""
+    from gateway.access import scopes_of
+    from gateway.app import VerifiedTokens
     from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
     from gateway.executor import Executor
     from gateway.limits import Limits
@@ -148,14 +179,17 @@ async def in_process_cost(requests: int) -> dict[str, float]:
     key = ensure_dev_key(keys)
     caller = Principal(subject="bench", roles=frozenset({Role.DELEGATE}), state="FRA")
     token = sign_principal(caller, key, issuer="idp", audience="dief", ttl_seconds=3600)
-    verifier = CallerVerifier(
-        JwksSource(str(keys / "jwks.json")), CallerPolicy.build("idp", "dief", ["EdDSA"])
+    verified = VerifiedTokens(
+        CallerVerifier(
+            JwksSource(str(keys / "jwks.json")), CallerPolicy.build("idp", "dief", ["EdDSA"])
+        )
     )
     signer = PrincipalSigner(key, issuer="dief-gateway", audience="dief-services", ttl_seconds=60)
 
     async def one() -> None:
-        # participation as the registry would set it
-        principal = dataclasses.replace(await verifier.verify(token), participant=True)
+        # participation as the registry would set it, scopes as the gateway maps them
+        principal = dataclasses.replace(await verified.caller(token), participant=True)
+        principal = dataclasses.replace(principal, scopes=scopes_of(principal))
         outcome = await pipeline.run({"query": ONE_SUBGRAPH}, principal, "rid")
         assert "errors" not in outcome.body, outcome.body
         signer.sign(principal, "rid", "contacts")
@@ -232,17 +266,12 @@ async def run(requests: int, concurrency: int) -> None:
         )
         gateway = f"http://127.0.0.1:{ports['gateway']}"
         contacts = f"http://127.0.0.1:{ports['contacts']}/graphql"
-        through = await measure(
-            f"{gateway}/graphql",
-            ONE_SUBGRAPH,
-            {"authorization": f"Bearer {caller}"},
-            requests,
-            concurrency,
-        )
-        direct = await measure(
-            contacts,
-            ONE_SUBGRAPH,
-            {"authorization": f"Bearer {principal}"},
+        through, direct, hop = await measure(
+            [
+                (f"{gateway}/graphql", ONE_SUBGRAPH, {"authorization": f"Bearer {caller}"}),
+                (contacts, ONE_SUBGRAPH, {"authorization": f"Bearer {principal}"}),
+                (f"{gateway}/healthz", None, {}),
+            ],
             requests,
             concurrency,
         )
@@ -309,11 +338,11 @@ async def run(requests: int, concurrency: int) -> None:
                 )
                 assert len(answer["data"]["items"]) == 100, answer
                 assert answer["data"]["items"][99]["stock"] is not None, answer
-                federated = await measure(f"{second}/graphql", FEDERATED, {}, requests, concurrency)
-                listing = await measure(
-                    f"http://127.0.0.1:{ports['items']}/graphql",
-                    LISTING_ONLY,
-                    {},
+                federated, listing = await measure(
+                    [
+                        (f"{second}/graphql", FEDERATED, {}),
+                        (f"http://127.0.0.1:{ports['items']}/graphql", LISTING_ONLY, {}),
+                    ],
                     requests,
                     concurrency,
                 )
@@ -333,6 +362,10 @@ async def run(requests: int, concurrency: int) -> None:
     print(
         f"  gateway p50 overhead: {through['p50'] - direct['p50']:.2f} ms"
         f" (target <= 1 ms); throughput ratio {through['rps'] / direct['rps']:.2f}"
+    )
+    print(
+        f"  one HTTP round trip to the gateway doing nothing (GET /healthz): "
+        f"p50 {hop['p50']:.2f} ms, p99 {hop['p99']:.2f} ms (the extra hop's floor)"
     )
     own = await in_process_cost(requests)
     print(

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
+from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.routing import Route
 
 from gateway.access import scopes_of
@@ -111,6 +113,16 @@ class MeteredFetch:
         finally:
             self.metrics.subgraph_fetches.labels(subgraph, outcome).inc()
             self.metrics.subgraph_latency.labels(subgraph).observe(time.perf_counter() - started)
+
+
+class JSONResponse(StarletteJSONResponse):
+    """A JSON answer encoded with orjson."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return orjson.dumps(content)
+        except TypeError:  # e.g. an integer beyond 64 bits: the standard encoder takes it
+            return super().render(content)
 
 
 def _json_error(status: int, message: str, code: str, **headers: str) -> JSONResponse:
@@ -309,7 +321,7 @@ class Gateway:
             body += chunk
             check_body_size(len(body), self.limits)
         try:
-            return json.loads(body)
+            return orjson.loads(body)
         except ValueError as exc:
             raise ValueError("The request body is not valid JSON.") from exc
 

@@ -1,4 +1,4 @@
-"""The default subgraph fetch: HTTP POST with one shared, pooled httpx client.
+"""The default subgraph fetch: HTTP POST over one pooled aiohttp session (keep-alive).
 
     fetcher = HttpFetcher(subgraphs, timeout_s=5.0, headers_factory=lambda name: {...})
     response = await fetcher("contacts", query, variables)   # the subgraph's JSON
@@ -6,23 +6,41 @@
 
 `headers_factory(subgraph_name)` (sync or async) gives the headers of each request, e.g. the
 principal token and request id. A subgraph that answers without a GraphQL JSON body raises
-`SubgraphError`; timeouts and connection failures raise httpx's exceptions. The executor turns
-both into errors of the response.
+`SubgraphError`; one that does not answer in time `SubgraphTimeout`; one that cannot be
+connected to (or drops the connection) `SubgraphUnreachable`. The executor turns each into an
+error of the response that names the subgraph.
+
+The session is made on first use, in the running event loop (an aiohttp session belongs to
+one loop). An ``httpx.AsyncClient`` may be given instead, e.g. one mounted on in-process ASGI
+apps; it is used as it is and not closed here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import aiohttp
 import httpx
+import orjson
 
 HeadersFactory = Callable[[str], Mapping[str, str] | Awaitable[Mapping[str, str]]]
+
+JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
 
 class SubgraphError(Exception):
     """A subgraph answered, but not with a GraphQL response."""
+
+
+class SubgraphTimeout(TimeoutError):
+    """A subgraph did not answer within its timeout."""
+
+
+class SubgraphUnreachable(ConnectionError):
+    """No connection to a subgraph, or the connection broke before it answered."""
 
 
 class HttpFetcher:
@@ -35,35 +53,64 @@ class HttpFetcher:
         max_connections: int = 100,
     ) -> None:
         self.subgraphs = dict(subgraphs)
-        self.timeouts = (
-            timeout_s if isinstance(timeout_s, dict) else dict.fromkeys(subgraphs, timeout_s)
-        )
+        seconds = timeout_s if isinstance(timeout_s, dict) else dict.fromkeys(subgraphs, timeout_s)
+        self.timeouts = {name: float(s) for name, s in seconds.items()}
+        self._client_timeouts = {
+            name: aiohttp.ClientTimeout(total=s) for name, s in self.timeouts.items()
+        }
         self.headers_factory = headers_factory
-        self.client = client or httpx.AsyncClient(
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
+        self.client = client
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _session_here(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections, limit_per_host=0, keepalive_timeout=30
             )
-        )
+            self._session = aiohttp.ClientSession(
+                connector=connector, skip_auto_headers=("User-Agent",)
+            )
+            self._loop = loop
+        return self._session
 
     async def __call__(self, subgraph: str, query: str, variables: dict) -> dict[str, Any]:
         url = self.subgraphs[subgraph]
-        headers: Mapping[str, str] = {}
+        headers = dict(JSON_HEADERS)
         if self.headers_factory is not None:
             made = self.headers_factory(subgraph)
-            headers = await made if inspect.isawaitable(made) else made  # type: ignore[assignment]
-        response = await self.client.post(
-            url,
-            json={"query": query, "variables": variables},
-            headers=dict(headers),
-            timeout=self.timeouts.get(subgraph, 10.0),
-        )
+            headers.update(await made if inspect.isawaitable(made) else made)  # type: ignore[arg-type]
+        payload = orjson.dumps({"query": query, "variables": variables})
+        timeout = self.timeouts.get(subgraph, 10.0)
         try:
-            body = response.json()
-        except ValueError:
+            if self.client is not None:
+                answer = await self.client.post(
+                    url, content=payload, headers=headers, timeout=timeout
+                )
+                status, raw = answer.status_code, answer.content
+            else:
+                client_timeout = self._client_timeouts.get(subgraph) or aiohttp.ClientTimeout(
+                    total=timeout
+                )
+                async with self._session_here().post(
+                    url, data=payload, headers=headers, timeout=client_timeout
+                ) as response:
+                    status, raw = response.status, await response.read()
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise SubgraphTimeout(f"{subgraph} did not answer within {timeout:g} s") from exc
+        except (aiohttp.ClientConnectionError, httpx.TransportError) as exc:
+            raise SubgraphUnreachable(f"{subgraph} at {url}: {exc}") from exc
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
-            raise SubgraphError(f"{subgraph} answered HTTP {response.status_code} without GraphQL")
+            raise SubgraphError(f"{subgraph} answered HTTP {status} without GraphQL")
         return body
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()

@@ -7,6 +7,7 @@ seconds (``gateway_principal_ttl_seconds``). The caller's own JWT never leaves t
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from contextvars import ContextVar
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
+import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -53,17 +55,36 @@ def load_signing_key(settings: Settings) -> SigningKey:
     raise ValueError(f"{path}: not an Ed25519, EC or RSA private key")
 
 
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
 class PrincipalSigner:
+    """Signs one token per subgraph call. Ed25519 tokens are put together here (the JOSE
+    header encoded once, the claims with orjson) and signed with the key directly, which
+    halves the cost of going through PyJWT; EC and RSA keys go through PyJWT."""
+
     def __init__(self, key: SigningKey, *, issuer: str, audience: str, ttl_seconds: int) -> None:
         self.key = key
         self.issuer = issuer
         self.audience = audience
         self.ttl_seconds = ttl_seconds
+        self._ed25519 = isinstance(key.private_key, Ed25519PrivateKey)
+        self._header = _b64(orjson.dumps({"alg": "EdDSA", "typ": "JWT", "kid": key.kid}))
+        self._claims_of: dict[Principal, dict[str, object]] = {}
+
+    def _principal_claims(self, principal: Principal) -> dict[str, object]:
+        claims = self._claims_of.get(principal)
+        if claims is None:
+            if len(self._claims_of) >= 10_000:
+                self._claims_of.clear()
+            claims = self._claims_of[principal] = principal.to_claims()
+        return claims
 
     def sign(self, principal: Principal, request_id: str, subgraph: str | None = None) -> str:
         now = int(time.time())
         claims: dict[str, object] = {
-            **principal.to_claims(),
+            **self._principal_claims(principal),
             "rid": request_id,
             "jti": uuid.uuid4().hex,
             "iss": self.issuer,
@@ -74,6 +95,10 @@ class PrincipalSigner:
         }
         if subgraph is not None:
             claims["sg"] = subgraph
+        if self._ed25519:
+            signing_input = self._header + b"." + _b64(orjson.dumps(claims))
+            signature = self.key.private_key.sign(signing_input)  # type: ignore[call-arg]
+            return (signing_input + b"." + _b64(signature)).decode("ascii")
         return jwt.encode(
             claims,
             self.key.private_key,

@@ -42,6 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        loop="uvloop",  # libuv event loop and the httptools parser: less work per request
+        http="httptools",
     )
     return 0
 

@@ -22,6 +22,7 @@ from gateway.supergraph import Supergraph
 from tests.federation_subgraphs import accounts, reviews, sdl_of
 
 SEEN_HEADERS: list[dict[str, str]] = []
+SEEN_CLIENTS: list[tuple[str, int]] = []
 
 
 async def _slow(request: Request) -> Response:
@@ -40,6 +41,7 @@ class _RecordHeaders:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             SEEN_HEADERS.append({k.decode(): v.decode() for k, v in scope["headers"]})
+            SEEN_CLIENTS.append(tuple(scope["client"]))
         await self.app(scope, receive, send)
 
 
@@ -119,7 +121,7 @@ async def test_slow_subgraph_times_out_with_a_clear_error(
         "data": None,
         "errors": [
             {
-                "message": "The reviews subgraph could not be reached (ReadTimeout).",
+                "message": "The reviews subgraph could not be reached (SubgraphTimeout).",
                 "extensions": {"code": "INTERNAL", "subgraph": "reviews"},
             }
         ],
@@ -133,3 +135,35 @@ async def test_answer_that_is_not_graphql_is_a_subgraph_error(base_url: str) -> 
             await fetcher("broken", "{ a }", {})
     finally:
         await fetcher.aclose()
+
+
+async def test_calls_to_a_subgraph_reuse_one_kept_alive_connection(supergraph: Supergraph) -> None:
+    fetcher = HttpFetcher(supergraph.subgraphs, timeout_s=5.0)
+    SEEN_CLIENTS.clear()
+    try:
+        for _ in range(3):
+            answer = await fetcher("accounts", "{ me { name } }", {})
+            assert answer == {"data": {"me": {"name": "Ada Lovelace"}}}
+    finally:
+        await fetcher.aclose()
+    assert len(SEEN_CLIENTS) == 3
+    assert len(set(SEEN_CLIENTS)) == 1  # one client port: the same connection each time
+
+
+async def test_unreachable_subgraph_is_a_clear_error(supergraph: Supergraph) -> None:
+    urls = {**supergraph.subgraphs, "reviews": f"http://127.0.0.1:{_free_port()}/graphql"}
+    fetcher = HttpFetcher(urls, timeout_s=5.0)
+    executor = Executor(supergraph, fetcher)
+    try:
+        result = await executor.execute("{ me { name } reviews { body } }")
+    finally:
+        await fetcher.aclose()
+    assert result == {
+        "data": None,
+        "errors": [
+            {
+                "message": "The reviews subgraph could not be reached (SubgraphUnreachable).",
+                "extensions": {"code": "INTERNAL", "subgraph": "reviews"},
+            }
+        ],
+    }
