@@ -53,8 +53,10 @@ async def tail(
         while True:
             try:
                 msgs = await sub.fetch(256, timeout=1)
-            except nats.errors.TimeoutError:
-                if follow:
+            except (nats.errors.TimeoutError, TimeoutError):
+                # Without --follow, stop only once the stream has nothing left for us: a
+                # slow server is not the end of the stream.
+                if follow or (await sub.consumer_info()).num_pending > 0:
                     continue
                 break
             for msg in msgs:
