@@ -17,7 +17,13 @@ gateway) on free ports under a temporary home, then prints side by side:
 Each pair is measured interleaved (one request to each in turn, after a warm-up), with the
 same client and concurrency, from this process while the servers run in their own; the
 gateway's own work is also timed in process, and a bare round trip to it (``/healthz``)
-shows what one more HTTP hop costs on the machine.
+shows what one more HTTP hop costs on the machine, next to the same round trip to an ASGI app
+that does nothing (uvicorn, uvloop, httptools, in its own process): both within the
+interleaved run, where every process has slept while the slower queries ran, and back to
+back, where none sleeps. A process that has slept for a few milliseconds answers its next
+request later than one kept busy (the CPU it wakes on has gone idle), so on a quiet machine
+the back-to-back figure is the smaller one, and the interleaved one is what each hop adds
+to a query.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,8 +56,37 @@ FEDERATED = "{ items(first: 100) { id name price { amount currency } stock { ava
 LISTING_ONLY = "{ items(first: 100) { id name } }"
 
 
+async def bare_app(
+    scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]]
+) -> None:
+    """An ASGI app that does nothing: the floor for one HTTP round trip."""
+    if scope["type"] != "http":
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"status":"alive"}'})
+
+
 def serve_subgraph(name: str, port: int) -> None:
     import uvicorn
+
+    if name == "bare":  # served as the services are (services/cli.py cmd_serve)
+        uvicorn.run(
+            bare_app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+        )
+        return
 
     from bench.federation_subgraphs import app
 
@@ -229,6 +264,7 @@ async def run(requests: int, concurrency: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="dief-bench-"))
     ports = {name: free_port() for name in ("mongo", "nats", "contacts", "meetings", "cases")}
     ports |= {name: free_port() for name in ("gateway", "gateway2", "items", "prices", "stock")}
+    ports["bare"] = free_port()
     env = {
         **os.environ,
         "DIEF_HOME": str(home),
@@ -241,9 +277,16 @@ async def run(requests: int, concurrency: int) -> None:
         "DIEF_GATEWAY_PORT": str(ports["gateway"]),
     }
     python = sys.executable
+    sub_env = {**env, "PYTHONPATH": str(ROOT)}
+    bare_argv = [python, __file__, "--serve", "bare", str(ports["bare"])]
     print(f"starting the stack under {home} ...", flush=True)
-    with process([python, "-m", "services.cli", "run"], env, home / "stack.log"):
+    with (
+        process([python, "-m", "services.cli", "run"], env, home / "stack.log"),
+        process(bare_argv, sub_env, home / "bare.log"),
+    ):
         wait_for(f"http://127.0.0.1:{ports['gateway']}/readyz", timeout=120)
+        bare = f"http://127.0.0.1:{ports['bare']}/"
+        wait_for(bare)
         from services.common.settings import Settings
         from services.dev.tokens import dev_token
 
@@ -266,19 +309,22 @@ async def run(requests: int, concurrency: int) -> None:
         )
         gateway = f"http://127.0.0.1:{ports['gateway']}"
         contacts = f"http://127.0.0.1:{ports['contacts']}/graphql"
-        through, direct, hop = await measure(
+        through, direct, hop, bare_hop = await measure(
             [
                 (f"{gateway}/graphql", ONE_SUBGRAPH, {"authorization": f"Bearer {caller}"}),
                 (contacts, ONE_SUBGRAPH, {"authorization": f"Bearer {principal}"}),
                 (f"{gateway}/healthz", None, {}),
+                (bare, None, {}),
             ],
             requests,
             concurrency,
         )
+        hop_busy, bare_busy = await measure(
+            [(f"{gateway}/healthz", None, {}), (bare, None, {})], requests, concurrency
+        )
         stack_metrics = httpx.get(f"{gateway}/metrics").text
 
         # The federated query: three small subgraphs and a second gateway over them.
-        sub_env = {**env, "PYTHONPATH": str(ROOT)}
         with (
             process(
                 [python, __file__, "--serve", "items", str(ports["items"])],
@@ -363,9 +409,16 @@ async def run(requests: int, concurrency: int) -> None:
         f"  gateway p50 overhead: {through['p50'] - direct['p50']:.2f} ms"
         f" (target <= 1 ms); throughput ratio {through['rps'] / direct['rps']:.2f}"
     )
+    print("  one HTTP round trip doing nothing (the extra hop's floor), p50 / p99:")
     print(
-        f"  one HTTP round trip to the gateway doing nothing (GET /healthz): "
-        f"p50 {hop['p50']:.2f} ms, p99 {hop['p99']:.2f} ms (the extra hop's floor)"
+        f"    GET /healthz on the gateway    interleaved with the queries "
+        f"{hop['p50']:5.2f} / {hop['p99']:5.2f} ms, back to back "
+        f"{hop_busy['p50']:5.2f} / {hop_busy['p99']:5.2f} ms"
+    )
+    print(
+        f"    a bare ASGI app (uvicorn)      interleaved with the queries "
+        f"{bare_hop['p50']:5.2f} / {bare_hop['p99']:5.2f} ms, back to back "
+        f"{bare_busy['p50']:5.2f} / {bare_busy['p99']:5.2f} ms"
     )
     own = await in_process_cost(requests)
     print(
