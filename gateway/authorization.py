@@ -11,6 +11,11 @@ with an error at its response path (list positions are not known before executio
 path names the field, not the item), and answered as ``null``, the null going up to the
 nearest nullable field as GraphQL requires. ``reject`` mode: any refusal fails the request.
 What scopes and policies a caller holds is in ``gateway.access``.
+
+A field, inline fragment or fragment spread that ``@skip``/``@include`` leaves out of the
+request is neither checked nor reported: it stays in the operation as written, and the
+executor, evaluating the same conditions with the same variables, leaves it out too. A
+condition on a variable whose value is not given counts as asking for the selection.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from graphql import (
+    BooleanValueNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -30,6 +36,7 @@ from graphql import (
     OperationDefinitionNode,
     SelectionNode,
     SelectionSetNode,
+    VariableDefinitionNode,
     VariableNode,
     get_named_type,
     is_abstract_type,
@@ -118,6 +125,46 @@ def _any_of(alternatives: list[list[str]]) -> str:
     return " or ".join("+".join(names) for names in alternatives)
 
 
+class _Conditions:
+    """``@skip``/``@include`` as the request's variables decide them."""
+
+    def __init__(
+        self,
+        definitions: tuple[VariableDefinitionNode, ...],
+        variables: Mapping[str, Any] | None,
+    ) -> None:
+        self.variables = variables
+        self.defaults = {
+            d.variable.name.value: d.default_value.value
+            for d in definitions
+            if isinstance(d.default_value, BooleanValueNode)
+        }
+
+    def included(self, node: SelectionNode) -> bool:
+        for directive in node.directives or ():
+            name = directive.name.value
+            if name not in ("skip", "include"):
+                continue
+            value = self._value(directive)
+            if value is not None and (name == "skip") == value:
+                return False
+        return True
+
+    def _value(self, directive: Any) -> bool | None:
+        """The ``if`` argument, None when it is not known (then the selection counts)."""
+        argument = next((a for a in directive.arguments or () if a.name.value == "if"), None)
+        if argument is None:
+            return None
+        value = argument.value
+        if isinstance(value, BooleanValueNode):
+            return value.value
+        if not isinstance(value, VariableNode) or self.variables is None:
+            return None
+        name = value.name.value
+        given = self.variables[name] if name in self.variables else self.defaults.get(name)
+        return given if isinstance(given, bool) else None
+
+
 class _Authoriser:
     def __init__(
         self,
@@ -125,11 +172,13 @@ class _Authoriser:
         directives: DirectiveSource,
         principal: Principal | None,
         fragments: Mapping[str, FragmentDefinitionNode],
+        conditions: _Conditions,
     ) -> None:
         self.schema = schema
         self.directives = directives
         self.principal = principal
         self.fragments = fragments
+        self.conditions = conditions
         self.removed: list[Removed] = []
         self._field_cache: dict[tuple[str, str], Refusal | None] = {}
         self._type_cache: dict[str, Refusal | None] = {}
@@ -178,7 +227,9 @@ class _Authoriser:
         """The selection set without refused fields, None if nothing is left."""
         kept: list[SelectionNode] = []
         for selection in node.selections:
-            if isinstance(selection, FieldNode):
+            if not self.conditions.included(selection):
+                kept.append(selection)  # not asked for: the executor leaves it out too
+            elif isinstance(selection, FieldNode):
                 new_field = self.field(selection, parent, path, nullable, visiting)
                 if new_field is not None:
                     kept.append(new_field)
@@ -268,6 +319,30 @@ class _Authoriser:
         )
 
 
+def _spread_fragments(
+    node: Any, fragments: Mapping[str, FragmentDefinitionNode]
+) -> list[FragmentDefinitionNode]:
+    """The fragments a selection set still spreads (in selections left out), transitively."""
+    found: dict[str, FragmentDefinitionNode] = {}
+    pending = [node]
+    while pending:
+        for name in sorted(_spread_names(pending.pop()) - found.keys()):
+            found[name] = fragments[name]
+            pending.append(fragments[name])
+    return list(found.values())
+
+
+def _spread_names(node: Any) -> set[str]:
+    names: set[str] = set()
+
+    class Collect(Visitor):
+        def enter_fragment_spread(self, spread: FragmentSpreadNode, *_: Any) -> None:
+            names.add(spread.name.value)
+
+    visit(node, Collect())
+    return names
+
+
 def _used_variables(node: Any) -> set[str]:
     used: set[str] = set()
 
@@ -287,14 +362,19 @@ def authorise(
     principal: Principal | None,
     *,
     reject: bool = False,
+    variables: Mapping[str, Any] | None = None,
 ) -> Decision:
-    """The operation as the caller may run it (fragments inlined), and what was refused."""
+    """The operation as the caller may run it (fragments inlined, except in selections left
+    out), and what was refused.
+
+    ``variables``: the request's, for ``@skip``/``@include``; None when not known."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     root = schema.get_root_type(operation.operation)
     assert root is not None
-    authoriser = _Authoriser(schema, directives, principal, fragments)
+    conditions = _Conditions(tuple(operation.variable_definitions or ()), variables)
+    authoriser = _Authoriser(schema, directives, principal, fragments, conditions)
     selection_set = authoriser.selection_set(operation.selection_set, root, (), (), frozenset())
     removed = authoriser.removed
     if not removed:
@@ -304,9 +384,10 @@ def authorise(
         raise RequestRefused(errors)
     if selection_set is None:
         return Decision(None, removed)
+    still_spread = _spread_fragments(selection_set, fragments)
     used = _used_variables(selection_set)
-    for directive in operation.directives or ():
-        used |= _used_variables(directive)
+    for node in [*still_spread, *(operation.directives or ())]:
+        used |= _used_variables(node)
     variable_definitions = tuple(
         v for v in operation.variable_definitions or () if v.variable.name.value in used
     )
@@ -317,7 +398,7 @@ def authorise(
         directives=operation.directives,
         selection_set=selection_set,
     )
-    return Decision(DocumentNode(definitions=(new_operation,)), removed)
+    return Decision(DocumentNode(definitions=(new_operation, *still_spread)), removed)
 
 
 def answer_removed(data: dict[str, Any] | None, removed: list[Removed]) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from graphql import parse, print_ast
+from graphql import parse, print_ast, validate
 
 from gateway.access import POLICIES, holds_scopes, meets_policies, scopes_of
 from gateway.authorization import RequestRefused, answer_removed, authorise
@@ -86,12 +86,22 @@ SECRETARIAT = person("secretariat")
 
 
 def decide(
-    supergraph: Supergraph, query: str, principal: Principal | None, reject: bool = False
+    supergraph: Supergraph,
+    query: str,
+    principal: Principal | None,
+    reject: bool = False,
+    variables: dict[str, Any] | None = None,
 ) -> Any:
     document = parse(query)
     operation = select_operation(document, None)
     return authorise(
-        supergraph.api_schema, supergraph, document, operation, principal, reject=reject
+        supergraph.api_schema,
+        supergraph,
+        document,
+        operation,
+        principal,
+        reject=reject,
+        variables=variables,
     )
 
 
@@ -205,3 +215,102 @@ def test_refused_fields_answer_null_and_non_null_ones_null_their_parent(
     assert data == {"state": {"code": "FRA", "notes": "n", "mystery": None}}
     decision = decide(supergraph, '{ state(code: "FRA") { code notes } }', DELEGATE_FRA)
     assert answer_removed({"state": {"code": "FRA"}}, decision.removed) == {"state": None}
+
+
+def refused_paths(
+    supergraph: Supergraph,
+    query: str,
+    principal: Principal | None,
+    variables: dict[str, Any] | None = None,
+) -> list[list[str]]:
+    """The refused paths in filter mode; in reject mode, the same paths fail the request."""
+    decision = decide(supergraph, query, principal, variables=variables)
+    paths = sorted(e["path"] for e in decision.errors)
+    if paths:
+        with pytest.raises(RequestRefused) as refused:
+            decide(supergraph, query, principal, reject=True, variables=variables)
+        assert sorted(e["path"] for e in refused.value.errors) == paths
+    else:
+        assert decision.removed == [] and decision.document is not None
+        assert print_ast(decision.document) == print_ast(parse(query))
+        decide(supergraph, query, principal, reject=True, variables=variables)
+    return paths
+
+
+def test_a_refused_field_skipped_by_a_literal_is_neither_checked_nor_reported(
+    supergraph: Supergraph,
+) -> None:
+    assert refused_paths(supergraph, "{ hello audit @skip(if: true) }", DELEGATE_FRA) == []
+    assert refused_paths(supergraph, "{ hello audit @skip(if: false) }", DELEGATE_FRA) == [
+        ["audit"]
+    ]
+
+
+def test_a_refused_field_skipped_by_a_variable_follows_its_value(supergraph: Supergraph) -> None:
+    query = "query Q($hide: Boolean!) { hello audit @skip(if: $hide) }"
+    assert refused_paths(supergraph, query, DELEGATE_FRA, {"hide": True}) == []
+    assert refused_paths(supergraph, query, DELEGATE_FRA, {"hide": False}) == [["audit"]]
+
+
+def test_a_condition_variable_left_out_takes_its_default(supergraph: Supergraph) -> None:
+    query = "query Q($hide: Boolean = true) { hello audit @skip(if: $hide) }"
+    assert refused_paths(supergraph, query, DELEGATE_FRA, {}) == []
+    assert refused_paths(supergraph, query, DELEGATE_FRA, {"hide": False}) == [["audit"]]
+
+
+def test_without_the_variables_a_condition_on_one_counts_as_asking(
+    supergraph: Supergraph,
+) -> None:
+    query = "query Q($hide: Boolean = true) { hello audit @skip(if: $hide) }"
+    assert refused_paths(supergraph, query, DELEGATE_FRA, None) == [["audit"]]
+
+
+def test_a_refused_field_under_include_false_is_not_reported(supergraph: Supergraph) -> None:
+    query = "query Q($show: Boolean!) { hello secret @include(if: $show) { text } }"
+    assert refused_paths(supergraph, "{ hello secret @include(if: false) { text } }", None) == []
+    assert refused_paths(supergraph, query, DELEGATE_FRA, {"show": False}) == []
+    assert refused_paths(supergraph, query, DELEGATE_FRA, {"show": True}) == [["secret"]]
+
+
+def test_an_excluded_fragment_spread_is_not_checked(supergraph: Supergraph) -> None:
+    query = """
+      query Q($full: Boolean!) { hello states { code ...Notes @include(if: $full) } }
+      fragment Notes on State { notes mystery }
+    """
+    assert refused_paths(supergraph, query, DELEGATE_FRA, {"full": False}) == []
+    assert refused_paths(supergraph, query, DELEGATE_FRA, {"full": True}) == [
+        ["states", "mystery"],
+        ["states", "notes"],
+    ]
+    spread_on_secret = "{ hello ...S @skip(if: true) } fragment S on Query { secret { text } }"
+    assert refused_paths(supergraph, spread_on_secret, DELEGATE_FRA) == []
+
+
+def test_an_excluded_inline_fragment_is_not_checked(supergraph: Supergraph) -> None:
+    query = "query Q($v: Boolean!) { hello ... on Query @skip(if: $v) { audit secret { text } } }"
+    assert refused_paths(supergraph, query, DELEGATE_FRA, {"v": True}) == []
+    assert refused_paths(supergraph, query, DELEGATE_FRA, {"v": False}) == [
+        ["audit"],
+        ["secret"],
+    ]
+    assert refused_paths(supergraph, query, None, {"v": True}) == []
+
+
+def test_excluded_selections_stay_in_a_rewritten_operation_as_written(
+    supergraph: Supergraph,
+) -> None:
+    query = """
+      query Q($code: String!, $brief: Boolean!) {
+        state(code: $code) { code notes ...Own @skip(if: $brief) }
+      }
+      fragment Own on State { ownNotes mystery ...More }
+      fragment More on State { name }
+    """
+    variables = {"code": "FRA", "brief": True}
+    decision = decide(supergraph, query, DELEGATE_FRA, variables=variables)
+    assert [e["path"] for e in decision.errors] == [["state", "notes"]]
+    assert validate(supergraph.api_schema, decision.document) == []
+    printed = print_ast(decision.document)
+    assert "...Own @skip(if: $brief)" in printed and "$brief: Boolean!" in printed
+    assert "fragment Own on State" in printed and "fragment More on State" in printed
+    assert "notes" not in printed.replace("ownNotes", "")
