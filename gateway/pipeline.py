@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from graphql import (
     DocumentNode,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     GraphQLSyntaxError,
@@ -45,6 +46,7 @@ from gateway.limits import (
 )
 from gateway.masking import internal_error, mask_errors
 from gateway.persisted import PersistedQueries, PersistedQueryError
+from gateway.planner import condition_variables
 from services.common.principal import Principal
 
 log = logging.getLogger("dief.gateway")
@@ -153,11 +155,23 @@ class Pipeline:
         document: DocumentNode,
         operation: OperationDefinitionNode,
         principal: Principal | None,
+        variables: Mapping[str, Any],
     ) -> tuple[Decision, str]:
-        """Decisions depend on the document and what the caller holds: cached by both.
+        """Decisions depend on the document, what the caller holds and the values of the
+        variables `@skip`/`@include` read: cached by all three.
         Returns the decision and the text of the document to run."""
         held = None if principal is None else scopes_of(principal)
-        key = (text, operation.name.value if operation.name else None, held)
+        conditions: tuple[Any, ...] = ()
+        if "@skip" in text or "@include" in text:
+            fragments = {
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            conditions = tuple(
+                variables.get(name) for name in condition_variables(operation, fragments)
+            )
+        key = (text, operation.name.value if operation.name else None, held, conditions)
         cached = self._decisions.lookup(key)
         if cached is None:
             decision = authorise(
@@ -167,6 +181,7 @@ class Pipeline:
                 operation,
                 principal,
                 reject=self.reject_unauthorised,
+                variables=variables,
             )
             # The executor caches plans by document text: give it the same text each time.
             runnable = (
@@ -243,7 +258,9 @@ class Pipeline:
         except LimitExceeded as exc:
             return Outcome({"errors": [exc.to_error()]}, kind, "invalid")
         try:
-            decision, runnable = self.authorised(text, document, operation, principal)
+            decision, runnable = self.authorised(
+                text, document, operation, principal, coerced.coerced
+            )
         except RequestRefused as refused:
             return Outcome({"errors": refused.errors, "data": None}, kind, "refused")
         return await self._execute(

@@ -182,6 +182,22 @@ async def test_unauthorised_fields_are_removed_and_the_rest_answers(gw: Gateway)
     assert all("secretNote" not in q for q in gw.notes.queries)
 
 
+async def test_a_refused_field_left_out_by_skip_is_not_reported_and_follows_the_variable(
+    gw: Gateway,
+) -> None:
+    query = "query($hide: Boolean!) { publicNote secretNote @skip(if: $hide) }"
+    hidden = await gw.query(query, delegate(gw), {"hide": True})
+    assert hidden == {"data": {"publicNote": "hello"}}
+    # The same text with the other value must not reuse the first decision.
+    gw.notes.clear()
+    shown = await gw.query(query, delegate(gw), {"hide": False})
+    assert shown["data"] == {"publicNote": "hello", "secretNote": None}
+    assert [(e["path"], e["extensions"]["code"]) for e in shown["errors"]] == [
+        (["secretNote"], "FORBIDDEN")
+    ]
+    assert all("secretNote" not in q for q in gw.notes.queries)
+
+
 async def test_anonymous_callers_are_asked_to_sign_in_for_authenticated_fields(
     gw: Gateway,
 ) -> None:
