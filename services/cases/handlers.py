@@ -50,6 +50,7 @@ from services.cases.domain import (
     UseDecision,
     Viewer,
 )
+from services.common import mongo
 from services.common.errors import Conflict, Forbidden, ValidationFailed
 from services.common.events import event
 from services.common.ids import to_global_id
@@ -112,7 +113,7 @@ def append_audit(entries: list[AuditEntry]) -> None:
         return
     for entry in entries:
         entry.validate()
-    AuditEntry._get_collection().insert_many([e.to_mongo() for e in entries])
+    mongo.collection(ALIAS, AuditEntry).insert_many([e.to_mongo() for e in entries])
 
 
 def case_gid(case: Case) -> str:

@@ -14,6 +14,7 @@ from typing import ParamSpec, TypeVar
 import mongoengine
 import pymongo
 from pymongo import MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 P = ParamSpec("P")
@@ -55,6 +56,12 @@ def client(alias: str) -> MongoClient:
 
 def database(alias: str) -> Database:
     return mongoengine.get_db(alias)
+
+
+def collection(alias: str, document: type[mongoengine.Document]) -> Collection:
+    """``document``'s collection through the alias's current client (not mongoengine's
+    per-class cache), so that it can be used with a session of that same client."""
+    return database(alias)[document._get_collection_name()]
 
 
 def ping(alias: str, timeout_seconds: float = 2.0) -> bool:

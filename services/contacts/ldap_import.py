@@ -260,7 +260,7 @@ def _synced(code: str, keys: list[str] | None) -> list[Synced]:
             fields={name: son.get(name) for name in SYNCED_FIELDS},
             archived=son.get("archived_at") is not None,
         )
-        for son in Contact._get_collection().find(query, projection)
+        for son in mongo.collection(ALIAS, Contact).find(query, projection)
     ]
 
 
@@ -290,7 +290,8 @@ def _taken_emails(
         ]
     taken: dict[str, str] = {}
     projection = ["functional_email", "personal_email", "archived_at", "ldap_source", "ldap_key"]
-    found = [son for query in queries for son in Contact._get_collection().find(query, projection)]
+    contacts = mongo.collection(ALIAS, Contact)
+    found = [son for query in queries for son in contacts.find(query, projection)]
     for son in found:
         key = son.get("ldap_key")
         owner = key if son.get("ldap_source") == code and key else ""
@@ -412,8 +413,8 @@ def _apply(plan: SyncPlan, authority: Authority, code: str) -> None:
 
     if not (inserts or replaces):
         return
-    contacts = Contact._get_collection()
-    history_collection = ChangeRecord._get_collection()
+    contacts = mongo.collection(ALIAS, Contact)
+    history_collection = mongo.collection(ALIAS, ChangeRecord)
     outbox_collection = mongo.database(ALIAS)[OUTBOX]
 
     # The history records and events of new contacts are made while the server stores the
@@ -446,7 +447,7 @@ def _load(code: str, ids: list[Any]) -> dict[Any, Contact]:
     wanted = set(ids)
     return {
         son["_id"]: Contact._from_son(son)
-        for son in Contact._get_collection().find({"ldap_source": code})
+        for son in mongo.collection(ALIAS, Contact).find({"ldap_source": code})
         if son["_id"] in wanted
     }
 
@@ -460,7 +461,7 @@ def _created_records(
 
 
 def _transaction(write: Callable[[ClientSession], None]) -> None:
-    with mongo.client(ALIAS).start_session() as session:
+    with mongo.database(ALIAS).client.start_session() as session:
         session.with_transaction(write)
 
 
