@@ -6,7 +6,6 @@ Rule numbers are those of the DIEF Terms of Reference.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import available_timezones
 
 import pytest
 
@@ -446,8 +445,7 @@ def test_unknown_time_zone_is_refused(name: str) -> None:
 
 
 def test_host_specific_localtime_alias_is_refused() -> None:
-    if "localtime" not in available_timezones():
-        pytest.skip("this host's zoneinfo has no 'localtime'")
+    # Refused whether or not this host's zoneinfo has a 'localtime' entry.
     assert_invalid(domain.time_zone, "localtime", field="timeZone")
 
 

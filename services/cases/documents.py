@@ -8,8 +8,6 @@ matched by a search.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from mongoengine import (
     BooleanField,
     DateField,
@@ -37,13 +35,10 @@ from services.cases.domain import (
     Section,
     UseDecision,
 )
+from services.common.clock import utcnow
 from services.common.participants import KnownParticipantStatus
 
 ALIAS = "cases"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class AudienceDoc(EmbeddedDocument):

@@ -12,12 +12,13 @@ import pycountry
 
 from services.cases.domain import Audience, AudienceKind, Section, check_audience
 from services.common.errors import ValidationFailed
+from services.common.languages import UN_LANGUAGES
 
 MAX_TITLE = 300
 MAX_TEXT = 50_000
 MAX_NOTE = 10_000
 MAX_LIST = 200
-LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")  # the six UN languages (rule 23)
+LANGUAGES = UN_LANGUAGES  # rule 23
 
 
 class ActorRole(StrEnum):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from mongoengine import (
@@ -19,13 +18,10 @@ from mongoengine import (
     StringField,
 )
 
+from services.common.clock import utcnow
 from services.contacts.domain import AttStatus, AuthorityKind, ContactRole
 
 ALIAS = "contacts"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class StatusChange(EmbeddedDocument):

@@ -16,6 +16,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 
 from services.common.errors import Forbidden, ValidationFailed
+from services.common.languages import UN_LANGUAGES
 from services.common.principal import Principal, Role
 
 
@@ -40,8 +41,6 @@ class ContactRole(StrEnum):
     DIEF_ENFORCEMENT_CONTACT = "DIEF_ENFORCEMENT_CONTACT"
     ALTERNATE = "ALTERNATE"
 
-
-UN_LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
 
 MAX_NAME = 200
 MAX_TEXT = 1000

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from services.common.errors import Conflict, DeadlinePassed, ValidationFailed
+from services.common.languages import UN_LANGUAGES
 from services.meetings.deadlines import draft_agenda_due, on_or_before
 from services.meetings.values import text
 
@@ -20,7 +21,6 @@ class AgendaStatus(StrEnum):
     ADOPTED = "ADOPTED"
 
 
-UN_LANGUAGES = ("ar", "zh", "en", "fr", "ru", "es")
 DOCUMENT_TYPES = {
     "application/pdf": ".pdf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",

@@ -6,8 +6,6 @@ metadata. Nothing here stores what was said in a meeting (rule 17).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from mongoengine import (
     DateField,
     DateTimeField,
@@ -22,6 +20,7 @@ from mongoengine import (
     StringField,
 )
 
+from services.common.clock import utcnow
 from services.common.participants import KnownParticipantStatus
 from services.meetings.agenda import AgendaStatus
 from services.meetings.domain import MeetingStatus, SessionKind
@@ -29,10 +28,6 @@ from services.meetings.experts import ExpertDecision, ExpertProposalStatus
 from services.meetings.participation import DelegateFunction
 
 ALIAS = "meetings"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Session(Document):
