@@ -139,3 +139,32 @@ async def test_not_ready_when_mongodb_goes_away(settings: Settings, tmp_path: Pa
         assert ready.json()["checks"]["mongodb"] is False
     finally:
         server.stop()
+
+
+async def test_only_a_mutation_wakes_the_outbox_relay() -> None:
+    """Queries record no events: they must not make the relay read the outbox."""
+
+    @strawberry.type
+    class Mutation:
+        @strawberry.mutation
+        def touch(self) -> bool:
+            return True
+
+    class Runtime:
+        wakes = 0
+
+        def wake_relay(self) -> None:
+            self.wakes += 1
+
+    class Context:
+        runtime = Runtime()
+
+    schema = SubgraphSchema(query=Query, mutation=Mutation)
+    context = Context()
+    for _ in range(2):  # the second run takes the parsed, validated document from the cache
+        assert (await schema.execute("{ missing }", context_value=context)).errors
+        assert context.runtime.wakes == 0
+    assert (await schema.execute("mutation { touch }", context_value=context)).data == {
+        "touch": True
+    }
+    assert context.runtime.wakes == 1

@@ -20,7 +20,7 @@ from services.common.context import RequestContext
 from services.common.errors import ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
-from services.common.pagination import Connection, Edge, PageInfo, encode_cursor
+from services.common.pagination import Connection, connection
 from services.common.schema import SubgraphSchema
 
 Ctx = Info[RequestContext, None]
@@ -760,20 +760,7 @@ class Query:
     ) -> Connection[Case]:
         flt = (filter or CaseFilter()).value()
         page = await run_sync(handlers.list_cases, info.context.principal, flt, first, after)
-        edges = [
-            Edge(cursor=encode_cursor(page.offset + i), node=Case.of(v))
-            for i, v in enumerate(page.views)
-        ]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.offset + len(edges) < page.total,
-                has_previous_page=page.offset > 0,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            total_count=page.total,
-        )
+        return connection([Case.of(v) for v in page.views], page.offset, total=page.total)
 
     @strawberry.federation.field(
         description="Who read, downloaded or changed a case: for its provider only.",
@@ -786,20 +773,7 @@ class Query:
         found, offset, total = await run_sync(
             handlers.audit_log, info.context.principal, oid, first, after
         )
-        edges = [
-            Edge(cursor=encode_cursor(offset + i), node=AuditEntry.from_doc(e))
-            for i, e in enumerate(found)
-        ]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=offset + len(edges) < total,
-                has_previous_page=offset > 0,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            total_count=total,
-        )
+        return connection([AuditEntry.from_doc(e) for e in found], offset, total=total)
 
     @strawberry.federation.field(
         description="Operational-use requests the caller's State made or received.",

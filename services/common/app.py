@@ -15,8 +15,6 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.types import ExecutionResult
 
 from services.common.context import RequestContext, build_context
 from services.common.logs import new_request_id
@@ -69,12 +67,6 @@ class ServiceGraphQL(GraphQL):
 
     async def get_context(self, request: Request, response: Any) -> RequestContext:  # type: ignore[override]
         return build_context(request, self.runtime)
-
-    async def process_result(  # type: ignore[override]
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        self.runtime.wake_relay()  # a mutation may have left events in the outbox
-        return await super().process_result(request, result)
 
 
 def create_app(

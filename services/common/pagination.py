@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
 
 from services.common.errors import ValidationFailed
+from services.common.mongo import run_sync
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -39,7 +40,14 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="The items of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
-    total_count: int = strawberry.field(description="How many items the whole list has.")
+    # The count itself, or how to count: counting is left until a caller asks for it.
+    total: strawberry.Private[int | Callable[[], int]]
+
+    @strawberry.field(description="How many items the whole list has.")
+    async def total_count(self) -> int:
+        if callable(self.total):
+            self.total = await run_sync(self.total)
+        return self.total
 
 
 def encode_cursor(offset: int) -> str:
@@ -73,18 +81,37 @@ def paginate(
 ) -> Connection[T]:
     """A page of a mongoengine queryset (already filtered and ordered)."""
     offset, limit = page_bounds(first, after)
-    total = queryset.count()
-    items = list(queryset.skip(offset).limit(limit)) if limit else []
-    edges = [
-        Edge(cursor=encode_cursor(offset + i), node=to_node(item)) for i, item in enumerate(items)
-    ]
+    # One more than the page tells whether more follow; the count waits until asked for.
+    fetched = list(queryset.skip(offset).limit(limit + 1))
+    return connection(
+        [to_node(item) for item in fetched[:limit]],
+        offset,
+        has_next_page=len(fetched) > limit,
+        total=queryset.count,
+    )
+
+
+def connection(
+    nodes: Sequence[T],
+    offset: int,
+    *,
+    total: int | Callable[[], int],
+    has_next_page: bool | None = None,
+) -> Connection[T]:
+    """The page ``nodes`` starting at ``offset`` of a list of ``total`` items (or a function
+    counting them, called only if the caller selects ``totalCount``)."""
+    edges = [Edge(cursor=encode_cursor(offset + i), node=node) for i, node in enumerate(nodes)]
+    if has_next_page is None:
+        if callable(total):
+            raise TypeError("has_next_page is needed when the total is counted lazily")
+        has_next_page = offset + len(edges) < total
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=offset + len(items) < total,
+            has_next_page=has_next_page,
             has_previous_page=offset > 0,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
-        total_count=total,
+        total=total,
     )

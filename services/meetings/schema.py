@@ -20,7 +20,7 @@ from services.common.context import RequestContext
 from services.common.errors import ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
-from services.common.pagination import Connection, Edge, PageInfo, encode_cursor, page_bounds
+from services.common.pagination import Connection, connection, page_bounds
 from services.common.principal import require_authenticated
 from services.common.schema import SubgraphSchema
 from services.meetings import agenda, domain, experts, handlers, participation, timeline
@@ -84,18 +84,8 @@ def paginate_list(
     items: Sequence[S], first: int | None, after: str | None, to_node: Callable[[S], T]
 ) -> Connection[T]:
     offset, limit = page_bounds(first, after)
-    page = list(items[offset : offset + limit])
-    edges = [Edge(cursor=encode_cursor(offset + i), node=to_node(x)) for i, x in enumerate(page)]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=offset + len(page) < len(items),
-            has_previous_page=offset > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        total_count=len(items),
-    )
+    page = [to_node(x) for x in items[offset : offset + limit]]
+    return connection(page, offset, total=len(items))
 
 
 def oid_of(global_id: str, kind: str, field: str = "id") -> ObjectId:
