@@ -527,3 +527,42 @@ async def test_ensure_stream_is_idempotent_and_updates_max_age(own_nats: OwnNats
         assert len(await js.streams_info()) == 1
     finally:
         await nc.close()
+
+
+async def test_a_failure_mid_batch_marks_what_jetstream_acknowledged(
+    events_db: str, session_js: JetStreamContext
+) -> None:
+    """Events go out in order; the relay stops at the first failed publish, marks the ones
+    acknowledged before it with their stream sequences, and leaves the rest pending."""
+    entity = unique_name("midbatch")
+    events = [new_event(entity, n=n) for n in range(5)]
+    with unit_of_work(events_db) as uow:
+        for ev in events:
+            uow.record(ev)
+
+    class FailsOnThird(OutboxRelay):
+        calls = 0
+
+        async def publish_one(self, entry: dict[str, Any]) -> int:
+            self.calls += 1
+            if self.calls == 3:
+                raise ConnectionError("NATS went away")
+            return await super().publish_one(entry)
+
+    with pytest.raises(ConnectionError):
+        await FailsOnThird(events_db, session_js).publish_pending()
+    pending = await mongo.run_sync(pending_events, events_db)
+    assert [e["_id"] for e in pending] == [ev.id for ev in events[2:]]
+    marked = await mongo.run_sync(
+        lambda: {
+            e["_id"]: e
+            for e in outbox(events_db).find({"_id": {"$in": [ev.id for ev in events[:2]]}})
+        }
+    )
+    seqs = [marked[ev.id]["stream_seq"] for ev in events[:2]]
+    assert all(marked[ev.id]["sent_at"] is not None for ev in events[:2])
+    assert seqs[0] < seqs[1]
+
+    assert await OutboxRelay(events_db, session_js).publish_pending() == 3
+    assert await mongo.run_sync(pending_events, events_db) == []
+    assert await messages_on(session_js, events[0].nats_subject) == 5

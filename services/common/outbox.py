@@ -1,8 +1,10 @@
 """The read side of the outbox: a relay that publishes pending events to JetStream.
 
-Each event is published with ``Nats-Msg-Id`` = its id, then marked sent. If NATS is down
-the events wait; if the relay dies between publishing and marking, the next run publishes
-again and JetStream's duplicate window drops the copy (consumers are idempotent too).
+Each event is published with ``Nats-Msg-Id`` = its id, in order, each waiting for
+JetStream's acknowledgement; the events of a batch are then marked sent together, in one
+write. If NATS is down the events wait; if the relay dies between publishing and marking,
+the next run publishes again and JetStream's duplicate window drops the copies (consumers
+are idempotent too). A failure mid-batch marks what was acknowledged before it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nats.js import JetStreamContext
+from pymongo import UpdateOne
 
 from services.common import mongo
 from services.common.tasks import raise_if_cancelled, wait_for_event
@@ -21,20 +24,32 @@ from services.common.unit_of_work import OUTBOX
 log = logging.getLogger("dief.outbox")
 
 
-def pending_events(alias: str, limit: int = 100) -> list[dict[str, Any]]:
+BATCH = 500  # events read, published and marked per round trip to MongoDB
+
+
+def pending_events(alias: str, limit: int = BATCH) -> list[dict[str, Any]]:
     cursor = (
         mongo.database(alias)[OUTBOX]
         .find({"sent_at": None})
-        .sort([("created_at", 1), ("_id", 1)])
+        # the outbox index's own order (sent_at is None throughout): oldest first, and events
+        # recorded at the same instant in the order they were written
+        .sort([("sent_at", 1), ("created_at", 1)])
         .limit(limit)
     )
     return list(cursor)
 
 
-def mark_sent(alias: str, event_id: str, sequence: int) -> None:
-    mongo.database(alias)[OUTBOX].update_one(
-        {"_id": event_id},
-        {"$set": {"sent_at": datetime.now(UTC), "stream_seq": sequence}},
+def mark_sent(alias: str, sequences: dict[str, int]) -> None:
+    """Mark events sent, each with the stream sequence JetStream gave it."""
+    if not sequences:
+        return
+    now = datetime.now(UTC)
+    mongo.database(alias)[OUTBOX].bulk_write(
+        [
+            UpdateOne({"_id": event_id}, {"$set": {"sent_at": now, "stream_seq": seq}})
+            for event_id, seq in sequences.items()
+        ],
+        ordered=False,
     )
 
 
@@ -71,10 +86,13 @@ class OutboxRelay:
             batch = await mongo.run_sync(pending_events, self.alias)
             if not batch:
                 return sent
-            for entry in batch:
-                seq = await self.publish_one(entry)
-                await mongo.run_sync(mark_sent, self.alias, entry["_id"], seq)
-                sent += 1
+            published: dict[str, int] = {}
+            try:
+                for entry in batch:
+                    published[entry["_id"]] = await self.publish_one(entry)
+            finally:  # what JetStream acknowledged is marked, even if a later one failed
+                await asyncio.shield(mongo.run_sync(mark_sent, self.alias, published))
+            sent += len(published)
 
     async def run(self) -> None:
         backoff = self.poll_seconds
