@@ -9,11 +9,17 @@ slapd, and prints:
 - after changing 10 more, a full run again (what a scheduled full run does: read all,
   compare all, write 10), in the worst case for it: no value known checked yet;
 - each run's phases (read, mapping and checks, transaction) with their rates, and how many
-  bare documents per second the MongoDB-wire server takes, the floor under the writes.
+  bare documents per second the MongoDB-wire server takes, the floor under the writes;
+- how long the import takes to reach the published DIEF directory: the outbox relay
+  publishing its events to JetStream and the LDAP publisher (the durable consumer of
+  ``dief.contacts.>``) writing them into a slapd configured as deploy/openldap says, until
+  the published tree holds every imported contact.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -25,13 +31,18 @@ from bson import ObjectId
 from ldap3 import MODIFY_REPLACE, Connection, Server
 
 from services.common import mongo
+from services.common.messaging import connect_nats, ensure_stream
+from services.common.outbox import OutboxRelay
 from services.contacts.documents import ALIAS, Authority, Contact, State
 from services.contacts.domain import AttStatus, AuthorityKind
 from services.contacts.ldap_import import run_sync
 from services.contacts.ldap_mapping import forget_checked_values
+from services.contacts.ldap_publish import PublishConfig, make_consumer
 from services.contacts.ldap_sources import LdapSyncRun, LdapSyncSource
-from services.dev.servers import mongodb_server, mongodb_uri
-from services.dev.slapd import slapd_binary, slapd_server
+from services.contacts.ldap_tree import DirectoryLayout
+from services.contacts.ldap_writer import LdapTarget
+from services.dev.servers import mongodb_server, mongodb_uri, nats_server, nats_url
+from services.dev.slapd import dief_directory_server, slapd_binary, slapd_server
 
 SUFFIX = "dc=fra,dc=example"
 ADMIN = f"cn=admin,{SUFFIX}"
@@ -87,6 +98,7 @@ def main(count: int) -> None:
             full_seconds = time.perf_counter() - started
             assert full.status == "SUCCEEDED", full.error
             assert Contact.objects(source="LDAP").count() == count
+            published_seconds, relayed_seconds = asyncio.run(publish_import(root, count))
 
             conn = Connection(
                 Server(f"ldap://127.0.0.1:{server.port}"), ADMIN, "secret", auto_bind=True
@@ -142,9 +154,64 @@ def main(count: int) -> None:
                 f"{again.changed} changed, {again.unchanged} unchanged"
             )
             phases(again, count)
+            print(
+                f"the import in the published directory: {published_seconds:.1f} s until the "
+                f"OpenLDAP tree held all {count} contacts (the outbox relay published their "
+                f"{count} events in {relayed_seconds:.1f} s, {count / relayed_seconds:,.0f} "
+                "events/s)"
+            )
         finally:
             db.stop()
             server.stop()
+
+
+async def publish_import(root: Path, count: int) -> tuple[float, float]:
+    """Relay the import's events and publish them into a DIEF directory slapd; seconds until
+    the tree holds ``count`` contacts, and until the relay had published every event."""
+    layout = DirectoryLayout("dc=dief,dc=test")
+    directory = dief_directory_server(root / "directory").start()
+    nats = nats_server(root / "nats").start()
+    nc = await connect_nats(nats_url(nats.port), "bench")
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, "DIEF", 1)
+        target = LdapTarget(
+            f"ldap://127.0.0.1:{directory.port}", layout.publisher_dn, "publisher-secret"
+        )
+        consumer = make_consumer(js, PublishConfig(target, layout))
+        relay = OutboxRelay(ALIAS, js)
+        reader = Connection(
+            Server(f"ldap://127.0.0.1:{directory.port}"),
+            "cn=admin,dc=dief,dc=test",
+            "secret",
+            auto_bind=True,
+        )
+        started = time.perf_counter()
+        consuming = asyncio.create_task(consumer.run())
+        relayed = 0
+        while relayed < count:
+            relayed += await relay.publish_pending()
+        relayed_seconds = time.perf_counter() - started
+        while published(reader, layout) < count:
+            await asyncio.sleep(0.5)
+        published_seconds = time.perf_counter() - started
+        consuming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consuming
+        reader.unbind()
+        return published_seconds, relayed_seconds
+    finally:
+        await nc.close()
+        nats.stop()
+        directory.stop()
+
+
+def published(reader: Connection, layout: DirectoryLayout) -> int:
+    """How many contacts the published tree holds."""
+    entries = reader.extend.standard.paged_search(
+        layout.states_dn, "(objectClass=inetOrgPerson)", attributes=["1.1"], generator=False
+    )
+    return sum(1 for e in entries if e.get("type") == "searchResEntry")
 
 
 def phases(run: LdapSyncRun, count: int) -> None:

@@ -23,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common import mongo
 from services.common.catalogue import EventData, declare
 from services.common.events import CloudEvent, event
-from services.common.messaging import PROCESSED, DurableConsumer, ensure_stream
+from services.common.messaging import PROCESSED, Delivered, DurableConsumer, ensure_stream
 from services.common.outbox import OutboxRelay, pending_events
 from services.common.principal import Principal, Role
 from services.common.runtime import ServiceRuntime
@@ -440,6 +440,55 @@ async def test_consumer_retries_a_failed_handler_until_it_succeeds(
         lambda: mongo.database(events_db)[PROCESSED].count_documents({})
     )
     assert processed == 1
+
+
+async def test_a_batch_consumer_gets_fresh_events_in_order_and_retries_the_batch(
+    events_db: str, session_js: JetStreamContext
+) -> None:
+    """Batch mode: the handler gets the batch's events not handled before, in stream order
+    with their sequences; a failure redelivers the batch; a copy is handled once."""
+    entity = unique_name("batch")
+    events = [new_event(entity, n=n) for n in range(3)]
+    calls: list[list[tuple[str, int]]] = []
+
+    async def flaky(batch: list[Delivered]) -> None:
+        calls.append([(d.event.id, d.stream_seq) for d in batch])
+        if len(calls) == 1:
+            raise RuntimeError("downstream unavailable")
+
+    seqs = [
+        (
+            await session_js.publish(ev.nats_subject, ev.to_json(), headers={"Nats-Msg-Id": ev.id})
+        ).seq
+        for ev in events
+    ]
+    consumer = DurableConsumer(
+        session_js,
+        alias=events_db,
+        durable=unique_name("batch_"),
+        subject_filter=events[0].nats_subject,
+        batch_handler=flaky,
+    )
+    async with consuming(consumer):
+        await eventually(
+            lambda: consumer_settled(session_js, consumer.durable, seqs[-1]),
+            what="the redelivered batch acked",
+        )
+        # The same envelope again, without a message id: stored, delivered, not handled.
+        copy = await session_js.publish(events[0].nats_subject, events[0].to_json())
+        await eventually(
+            lambda: consumer_settled(session_js, consumer.durable, copy.seq),
+            what="the copy acked",
+        )
+    expected = [(ev.id, seq) for ev, seq in zip(events, seqs, strict=True)]
+    assert calls[0] == expected
+    assert [item for call in calls[1:] for item in call] == expected
+    processed = await mongo.run_sync(
+        lambda: mongo.database(events_db)[PROCESSED].count_documents({})
+    )
+    assert processed == 3
+    with pytest.raises(TypeError):
+        DurableConsumer(session_js, alias=events_db, durable="x", subject_filter="dief.>")
 
 
 # --- 5. a unit of work is all or nothing ------------------------------------------------

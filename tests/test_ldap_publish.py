@@ -21,6 +21,8 @@ from services.contacts import handlers
 from services.contacts.documents import ALIAS, Authority, Contact, State
 from services.contacts.domain import AttStatus, AuthorityKind
 from services.contacts.ldap_publish import (
+    COALESCE,
+    BatchPublisher,
     EmptyRegistry,
     PublishConfig,
     PublishNotConfigured,
@@ -233,6 +235,66 @@ async def test_contact_events_update_the_tree_through_a_durable_consumer(
         consumer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await consumer
+        await link.close()
+
+
+async def test_a_burst_of_contact_events_is_published_by_publishing_the_state_once(
+    directory: ServerProcess,
+    settings: Settings,
+    contacts_app: Any,
+    gql: GraphQLClient,
+    token: TokenFactory,
+) -> None:
+    """An import's worth of events waiting in the stream: the consumer publishes the State
+    whole and knows the events up to where the stream then ended are in the tree."""
+    handlers.seed_states({"FRA": (AttStatus.STATE_PARTY, _ratified())})
+    fra = Authority(state_code="FRA", kind=AuthorityKind.POLICE, name="Police").save()
+    cfg = config(directory)
+    await mongo.run_sync(publish_full, cfg)
+    link = NatsLink(settings.nats_url, "test-ldap-burst", settings.stream_name, 1, 1)
+    await link.run()
+    assert link.js is not None
+    before = (await link.js.stream_info(settings.stream_name)).state.last_seq
+    count = 2 * COALESCE  # however a fetch splits them, one batch holds COALESCE of them
+    for n in range(count):
+        created = await gql(
+            """mutation($input: ContactCreateInput!) {
+              contactCreate(input: $input) { contact { id } } }""",
+            {
+                "input": {
+                    "authorityId": _global("Authority", fra.pk),
+                    "name": f"Agent {n}",
+                    "functionalEmail": f"agent{n}@police.example",
+                }
+            },
+            token(sub="marie", state="FRA"),
+        )
+        assert "errors" not in created, created
+
+    async def relayed() -> int:
+        return (await link.js.stream_info(settings.stream_name)).state.last_seq - before
+
+    for _ in range(150):
+        if await relayed() >= count:
+            break
+        await asyncio.sleep(0.1)
+    assert await relayed() >= count, "the relay published every event"
+    last = (await link.js.stream_info(settings.stream_name)).state.last_seq
+
+    consumer = make_consumer(link.js, cfg, stream=settings.stream_name)
+    publisher = consumer.batch_handler
+    assert isinstance(publisher, BatchPublisher)
+    running = asyncio.ensure_future(consumer.run())
+    try:
+        root = bind(directory, ROOT_DN, "secret")
+        dns = {LAYOUT.contact_dn("FRA", fra.pk, c.pk) for c in Contact.objects(authority_id=fra.pk)}
+        assert len(dns) == count
+        assert await _eventually(lambda: dns <= set(tree(root))), "every contact published"
+        assert await _eventually(lambda: publisher.covered.get("FRA", 0) >= last)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
         await link.close()
 
 

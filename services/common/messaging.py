@@ -7,14 +7,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import nats
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from services.common import mongo
 from services.common.events import CloudEvent
@@ -132,18 +134,41 @@ class NatsLink:
 Handler = Callable[[CloudEvent], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """An event as a batch handler gets it: with its sequence in the stream."""
+
+    event: CloudEvent
+    stream_seq: int
+
+
+BatchHandler = Callable[[list[Delivered]], Awaitable[None]]
+
+
+def _key(consumer: str, event_id: str) -> str:
+    return f"{consumer}:{event_id}"
+
+
 def _was_handled(alias: str, consumer: str, event_id: str) -> bool:
-    return (
-        mongo.database(alias)[PROCESSED].count_documents({"_id": f"{consumer}:{event_id}"}, limit=1)
-        > 0
-    )
+    return bool(_handled_among(alias, consumer, [event_id]))
 
 
-def _mark_handled(alias: str, consumer: str, event_id: str) -> None:
-    with contextlib.suppress(DuplicateKeyError):
-        mongo.database(alias)[PROCESSED].insert_one(
-            {"_id": f"{consumer}:{event_id}", "at": datetime.now(UTC)}
-        )
+def _handled_among(alias: str, consumer: str, event_ids: list[str]) -> set[str]:
+    """Which of ``event_ids`` this consumer handled before."""
+    keys = {_key(consumer, event_id): event_id for event_id in event_ids}
+    found = mongo.database(alias)[PROCESSED].find({"_id": {"$in": list(keys)}}, {"_id": 1})
+    return {keys[doc["_id"]] for doc in found}
+
+
+def _mark_handled(alias: str, consumer: str, *event_ids: str) -> None:
+    now = datetime.now(UTC)
+    docs = [{"_id": _key(consumer, event_id), "at": now} for event_id in event_ids]
+    try:
+        mongo.database(alias)[PROCESSED].insert_many(docs, ordered=False)
+    except BulkWriteError as exc:  # handled twice (another replica, a redelivery): still once
+        errors = exc.details.get("writeErrors", ())
+        if exc.details.get("writeConcernErrors") or any(e.get("code") != 11000 for e in errors):
+            raise
 
 
 class DurableConsumer:
@@ -151,6 +176,10 @@ class DurableConsumer:
 
     Several replicas of a service share one durable name, so JetStream gives each message
     to one of them; the processed-ids collection skips redeliveries and re-publications.
+
+    With ``handler``, events are handled one by one; with ``batch_handler``, each fetched
+    batch (the events not handled before, in stream order) is handled in one call, and
+    acked, or redelivered, as a whole.
     """
 
     def __init__(
@@ -160,15 +189,19 @@ class DurableConsumer:
         alias: str,
         durable: str,
         subject_filter: str,
-        handler: Handler,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         stream: str = "DIEF",
         deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
     ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise TypeError("give a handler or a batch_handler")
         self.js = js
         self.alias = alias
         self.durable = durable
         self.subject_filter = subject_filter
         self.handler = handler
+        self.batch_handler = batch_handler
         self.stream = stream
         self.deliver_policy = deliver_policy
 
@@ -189,11 +222,28 @@ class DurableConsumer:
         """Run the handler unless this event was handled before; True if it ran."""
         # Marked after the handler: a crash in between means one more delivery, never a
         # lost one, so handlers must be idempotent.
+        if self.handler is None:
+            raise TypeError("this consumer handles batches")
         if await mongo.run_sync(_was_handled, self.alias, self.durable, event.id):
             return False
         await self.handler(event)
         await mongo.run_sync(_mark_handled, self.alias, self.durable, event.id)
         return True
+
+    async def handle_batch(self, batch: list[Delivered]) -> int:
+        """Run the batch handler on the events not handled before; how many it got."""
+        if self.batch_handler is None:
+            raise TypeError("this consumer handles events one by one")
+        unique = list({d.event.id: d for d in batch}.values())
+        ids = [d.event.id for d in unique]
+        done = await mongo.run_sync(_handled_among, self.alias, self.durable, ids)
+        fresh = [d for d in unique if d.event.id not in done]
+        if fresh:
+            await self.batch_handler(fresh)
+            await mongo.run_sync(
+                _mark_handled, self.alias, self.durable, *[d.event.id for d in fresh]
+            )
+        return len(fresh)
 
     async def run(self, batch: int = 50) -> None:
         sub = None
@@ -212,16 +262,11 @@ class DurableConsumer:
                 sub = None
                 await asyncio.sleep(1)
                 continue
-            for msg in msgs:
-                try:
-                    event = CloudEvent.from_json(msg.data)
-                except (ValueError, KeyError) as exc:
-                    log.error(
-                        "dropping a message that is not a DIEF event",
-                        extra={"error": str(exc), "subject": msg.subject},
-                    )
-                    await msg.term()
-                    continue
+            received = await _events_of(msgs)
+            if self.batch_handler is not None:
+                await self._run_batch(received)
+                continue
+            for msg, event in received:
                 try:
                     await self.handle(event)
                 except Exception:
@@ -231,3 +276,35 @@ class DurableConsumer:
                     await msg.nak(delay=1)
                     continue
                 await msg.ack()
+
+    async def _run_batch(self, received: list[tuple[Msg, CloudEvent]]) -> None:
+        if not received:
+            return
+        batch = [Delivered(event, msg.metadata.sequence.stream) for msg, event in received]
+        try:
+            await self.handle_batch(batch)
+        except Exception:
+            log.exception(
+                "batch handler failed; the batch will be redelivered",
+                extra={"events": len(batch), "first_event_id": batch[0].event.id},
+            )
+            for msg, _ in received:
+                await msg.nak(delay=1)
+            return
+        for msg, _ in received:
+            await msg.ack()
+
+
+async def _events_of(msgs: list[Msg]) -> list[tuple[Msg, CloudEvent]]:
+    """The fetched messages with their events; a message that is not one is dropped."""
+    received = []
+    for msg in msgs:
+        try:
+            received.append((msg, CloudEvent.from_json(msg.data)))
+        except (ValueError, KeyError) as exc:
+            log.error(
+                "dropping a message that is not a DIEF event",
+                extra={"error": str(exc), "subject": msg.subject},
+            )
+            await msg.term()
+    return received

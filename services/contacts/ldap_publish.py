@@ -6,6 +6,12 @@ Between full runs, a durable consumer of ``dief.contacts.>`` does the same for t
 State an event names. Events are thin, so each one is handled by reading that State's
 part of the registry again: handling an event twice, late or out of order changes nothing.
 
+The consumer takes events in batches. Many events of one State in a batch (an LDAP import
+sends one per contact) are handled by publishing that State once, and every later event of
+that State already in the stream when the publishing began is known to be covered by it
+(the outbox publishes an event only after its change is committed): a directory of
+thousands of contacts reaches the tree in a few passes, not one pass per contact.
+
 Only participant States are published (confidentiality first): a State that stops taking
 part leaves the tree, and its account leaves the participants group, at the same time.
 """
@@ -13,8 +19,8 @@ part leaves the tree, and its account leaves the participants group, at the same
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bson import ObjectId
@@ -26,7 +32,7 @@ from services.common import mongo
 from services.common.errors import ValidationFailed
 from services.common.events import CloudEvent
 from services.common.ids import from_global_id
-from services.common.messaging import DurableConsumer, NatsLink
+from services.common.messaging import Delivered, DurableConsumer, NatsLink
 from services.common.secrets import SecretUnavailable, resolve_secret
 from services.common.settings import Settings
 from services.contacts.documents import ALIAS, Authority, Contact, State
@@ -56,6 +62,7 @@ log = logging.getLogger("dief.ldap.publish")
 DURABLE = "contacts-ldap-publisher"
 SUBJECT_FILTER = "dief.contacts.>"
 ATTEMPTS = 3
+COALESCE = 5  # events of one State in a batch from which the State is published as a whole
 PARTICIPANT_STATUSES = [status for status in AttStatus if is_participant(status)]
 
 
@@ -243,18 +250,65 @@ def apply_event(config: PublishConfig, event: CloudEvent) -> PublishReport | Non
 # --- the durable consumer ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class BatchPlan:
+    """What a batch of events asks for: States to publish whole, events to apply one by one."""
+
+    states: tuple[str, ...]
+    events: tuple[CloudEvent, ...]
+
+
+def plan_batch(
+    batch: Sequence[Delivered], covered: Mapping[str, int], coalesce: int = COALESCE
+) -> BatchPlan:
+    """Events of a State published whole at or after their sequence (``covered``) need
+    nothing; a State with ``coalesce`` events or more, or with any event other than a
+    contact's, is published whole; the remaining contact events are applied one by one."""
+    pending: dict[str, list[Delivered]] = {}
+    for item in batch:
+        code = affected_state(item.event.type, item.event.data)
+        if code is not None and item.stream_seq > covered.get(code, 0):
+            pending.setdefault(code, []).append(item)
+    states: list[str] = []
+    events: list[CloudEvent] = []
+    for code, items in pending.items():
+        if len(items) >= coalesce or any(i.event.type != CONTACT_CHANGED.type for i in items):
+            states.append(code)
+        else:
+            events.extend(i.event for i in items)
+    return BatchPlan(tuple(states), tuple(events))
+
+
+@dataclass
+class BatchPublisher:
+    """The consumer's batch handler; remembers, per State, up to which stream sequence its
+    last whole publishing covered (in memory: after a restart, events are just applied)."""
+
+    js: JetStreamContext
+    config: PublishConfig
+    stream: str = "DIEF"
+    covered: dict[str, int] = field(default_factory=dict)
+
+    async def __call__(self, batch: list[Delivered]) -> None:
+        todo = plan_batch(batch, self.covered)
+        for code in todo.states:
+            # Taken before the registry is read: everything published so far is committed.
+            last = (await self.js.stream_info(self.stream)).state.last_seq
+            await mongo.run_sync(publish_state, self.config, code)
+            self.covered[code] = max(self.covered.get(code, 0), last)
+        for event in todo.events:
+            await mongo.run_sync(apply_event, self.config, event)
+
+
 def make_consumer(
     js: JetStreamContext, config: PublishConfig, *, alias: str = ALIAS, stream: str = "DIEF"
 ) -> DurableConsumer:
-    async def handle(event: CloudEvent) -> None:
-        await mongo.run_sync(apply_event, config, event)
-
     return DurableConsumer(
         js,
         alias=alias,
         durable=DURABLE,
         subject_filter=SUBJECT_FILTER,
-        handler=handle,
+        batch_handler=BatchPublisher(js, config, stream),
         stream=stream,
     )
 
