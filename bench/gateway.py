@@ -23,7 +23,9 @@ interleaved run, where every process has slept while the slower queries ran, and
 back, where none sleeps. A process that has slept for a few milliseconds answers its next
 request later than one kept busy (the CPU it wakes on has gone idle), so on a quiet machine
 the back-to-back figure is the smaller one, and the interleaved one is what each hop adds
-to a query.
+to a query. A raw one-byte TCP round trip to an echo process, back to back and after 25 ms
+idle, shows how much of that the kernel and the machine charge, and so how much is the
+Python servers' own code run cold.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -70,6 +73,39 @@ async def bare_app(
         }
     )
     await send({"type": "http.response.body", "body": b'{"status":"alive"}'})
+
+
+def raw_round_trips(rounds: int = 300) -> dict[str, float]:
+    """p50 of a one-byte TCP round trip to an echo process (no HTTP, no Python web stack),
+    back to back and after 25 ms idle: what the kernel and the machine charge for a hop."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    child = os.fork()
+    if child == 0:
+        conn, _ = server.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while conn.recv(16):
+            conn.send(b"y")
+        os._exit(0)
+    client = socket.create_connection(server.getsockname())
+    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    result = {}
+    try:
+        for label, gap in (("busy", 0.0), ("idle", 0.025)):
+            times = []
+            for _ in range(rounds):
+                time.sleep(gap)
+                started = time.perf_counter()
+                client.send(b"x")
+                client.recv(16)
+                times.append((time.perf_counter() - started) * 1000)
+            result[label] = statistics.median(times)
+    finally:
+        client.close()
+        server.close()
+        os.waitpid(child, 0)
+    return result
 
 
 def serve_subgraph(name: str, port: int) -> None:
@@ -419,6 +455,11 @@ async def run(requests: int, concurrency: int) -> None:
         f"    a bare ASGI app (uvicorn)      interleaved with the queries "
         f"{bare_hop['p50']:5.2f} / {bare_hop['p99']:5.2f} ms, back to back "
         f"{bare_busy['p50']:5.2f} / {bare_busy['p99']:5.2f} ms"
+    )
+    raw = raw_round_trips()
+    print(
+        f"    a raw TCP round trip (one byte)    back to back {raw['busy']:5.2f} ms, "
+        f"after 25 ms idle {raw['idle']:5.2f} ms"
     )
     own = await in_process_cost(requests)
     print(
