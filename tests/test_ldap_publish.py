@@ -198,28 +198,10 @@ async def test_contact_events_update_the_tree_through_a_durable_consumer(
     gql: GraphQLClient,
     token: TokenFactory,
 ) -> None:
-    handlers.seed_states({"FRA": (AttStatus.STATE_PARTY, _ratified())})
-    fra = Authority(state_code="FRA", kind=AuthorityKind.POLICE, name="Police").save()
-    cfg = config(directory)
-    await mongo.run_sync(publish_full, cfg)
-    link = NatsLink(settings.nats_url, "test-ldap-publisher", settings.stream_name, 1, 1)
-    await link.run()
-    assert link.js is not None
+    fra, cfg, link = await _published_police(directory, settings, "test-ldap-publisher")
     consumer = asyncio.ensure_future(make_consumer(link.js, cfg, stream=settings.stream_name).run())
     try:
-        created = await gql(
-            """mutation($input: ContactCreateInput!) {
-              contactCreate(input: $input) { contact { id } } }""",
-            {
-                "input": {
-                    "authorityId": _global("Authority", fra.pk),
-                    "name": "Claire Martin",
-                    "functionalEmail": "claire@police.example",
-                }
-            },
-            token(sub="marie", state="FRA"),
-        )
-        assert "errors" not in created, created
+        created = await _create_contact(gql, token, fra, "Claire Martin", "claire@police.example")
         contact = Contact.objects(functional_email="claire@police.example").first()
         dn = LAYOUT.contact_dn("FRA", fra.pk, contact.pk)
         root = bind(directory, ROOT_DN, "secret")
@@ -247,29 +229,11 @@ async def test_a_burst_of_contact_events_is_published_by_publishing_the_state_on
 ) -> None:
     """An import's worth of events waiting in the stream: the consumer publishes the State
     whole and knows the events up to where the stream then ended are in the tree."""
-    handlers.seed_states({"FRA": (AttStatus.STATE_PARTY, _ratified())})
-    fra = Authority(state_code="FRA", kind=AuthorityKind.POLICE, name="Police").save()
-    cfg = config(directory)
-    await mongo.run_sync(publish_full, cfg)
-    link = NatsLink(settings.nats_url, "test-ldap-burst", settings.stream_name, 1, 1)
-    await link.run()
-    assert link.js is not None
+    fra, cfg, link = await _published_police(directory, settings, "test-ldap-burst")
     before = (await link.js.stream_info(settings.stream_name)).state.last_seq
     count = 2 * COALESCE  # however a fetch splits them, one batch holds COALESCE of them
     for n in range(count):
-        created = await gql(
-            """mutation($input: ContactCreateInput!) {
-              contactCreate(input: $input) { contact { id } } }""",
-            {
-                "input": {
-                    "authorityId": _global("Authority", fra.pk),
-                    "name": f"Agent {n}",
-                    "functionalEmail": f"agent{n}@police.example",
-                }
-            },
-            token(sub="marie", state="FRA"),
-        )
-        assert "errors" not in created, created
+        await _create_contact(gql, token, fra, f"Agent {n}", f"agent{n}@police.example")
 
     async def relayed() -> int:
         return (await link.js.stream_info(settings.stream_name)).state.last_seq - before
@@ -296,6 +260,39 @@ async def test_a_burst_of_contact_events_is_published_by_publishing_the_state_on
         with contextlib.suppress(asyncio.CancelledError):
             await running
         await link.close()
+
+
+async def _published_police(
+    directory: ServerProcess, settings: Settings, client_name: str
+) -> tuple[Authority, PublishConfig, NatsLink]:
+    """FRA, a participant with a police authority, published; a NATS link for a consumer."""
+    handlers.seed_states({"FRA": (AttStatus.STATE_PARTY, _ratified())})
+    fra = Authority(state_code="FRA", kind=AuthorityKind.POLICE, name="Police").save()
+    cfg = config(directory)
+    await mongo.run_sync(publish_full, cfg)
+    link = NatsLink(settings.nats_url, client_name, settings.stream_name, 1, 1)
+    await link.run()
+    assert link.js is not None
+    return fra, cfg, link
+
+
+async def _create_contact(
+    gql: GraphQLClient, token: TokenFactory, authority: Authority, name: str, email: str
+) -> dict[str, Any]:
+    created = await gql(
+        """mutation($input: ContactCreateInput!) {
+          contactCreate(input: $input) { contact { id } } }""",
+        {
+            "input": {
+                "authorityId": _global("Authority", authority.pk),
+                "name": name,
+                "functionalEmail": email,
+            }
+        },
+        token(sub="marie", state="FRA"),
+    )
+    assert "errors" not in created, created
+    return created
 
 
 def _ratified() -> Any:
