@@ -10,7 +10,7 @@ import binascii
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from bson import ObjectId
@@ -909,6 +909,17 @@ def _meeting_payload(doc: docs.Meeting) -> MeetingPayload:
     return MeetingPayload(meeting=Meeting.from_doc(doc))
 
 
+async def _on_proposal(
+    info: Ctx, handler: Callable[..., Any], proposal_id: strawberry.ID, *args: Any
+) -> ExpertProposalPayload:
+    """A rule-8 step on an existing proposal: the caller, the clock, the proposal, then the
+    step's own arguments."""
+    doc = await run_sync(
+        handler, info.context.principal, now(info), oid_of(proposal_id, "ExpertProposal"), *args
+    )
+    return ExpertProposalPayload(expert_proposal=ExpertProposal.from_doc(doc))
+
+
 async def _presentation_payload(doc: docs.Presentation) -> PresentationPayload:
     return PresentationPayload(presentation=await run_sync(Presentation.from_doc, doc))
 
@@ -1154,13 +1165,7 @@ class Mutation:
     async def expert_proposal_object(
         self, info: Ctx, input: ExpertProposalRefInput
     ) -> ExpertProposalPayload:
-        doc = await run_sync(
-            handlers.object_to_expert,
-            info.context.principal,
-            now(info),
-            oid_of(input.id, "ExpertProposal"),
-        )
-        return ExpertProposalPayload(expert_proposal=ExpertProposal.from_doc(doc))
+        return await _on_proposal(info, handlers.object_to_expert, input.id)
 
     @strawberry.federation.mutation(
         description="Rule 8: record a consultation between the objecting and proposing States.",
@@ -1169,13 +1174,7 @@ class Mutation:
     async def expert_proposal_consult(
         self, info: Ctx, input: ExpertProposalRefInput
     ) -> ExpertProposalPayload:
-        doc = await run_sync(
-            handlers.record_consultation,
-            info.context.principal,
-            now(info),
-            oid_of(input.id, "ExpertProposal"),
-        )
-        return ExpertProposalPayload(expert_proposal=ExpertProposal.from_doc(doc))
+        return await _on_proposal(info, handlers.record_consultation, input.id)
 
     @strawberry.federation.mutation(
         description="Rule 8: the objection is withdrawn after consultation.",
@@ -1184,13 +1183,7 @@ class Mutation:
     async def expert_proposal_resolve(
         self, info: Ctx, input: ExpertProposalRefInput
     ) -> ExpertProposalPayload:
-        doc = await run_sync(
-            handlers.resolve_objection,
-            info.context.principal,
-            now(info),
-            oid_of(input.id, "ExpertProposal"),
-        )
-        return ExpertProposalPayload(expert_proposal=ExpertProposal.from_doc(doc))
+        return await _on_proposal(info, handlers.resolve_objection, input.id)
 
     @strawberry.federation.mutation(
         description="Rule 8: record the participants' decision on a referred objection.",
@@ -1199,15 +1192,9 @@ class Mutation:
     async def expert_proposal_decide(
         self, info: Ctx, input: ExpertProposalDecideInput
     ) -> ExpertProposalPayload:
-        doc = await run_sync(
-            handlers.decide_on_expert,
-            info.context.principal,
-            now(info),
-            oid_of(input.id, "ExpertProposal"),
-            input.decision,
-            input.decided_on,
+        return await _on_proposal(
+            info, handlers.decide_on_expert, input.id, input.decision, input.decided_on
         )
-        return ExpertProposalPayload(expert_proposal=ExpertProposal.from_doc(doc))
 
     @strawberry.federation.mutation(
         description="Rules 6, 7: register a delegate of one's own State.", policy=PARTICIPANTS
