@@ -8,9 +8,11 @@ from typing import Any
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
-from strawberry.types import ExecutionContext
+from strawberry.federation.schema import FederationAny
+from strawberry.types import ExecutionContext, Info
 from strawberry.types.graphql import OperationType
 
+from services.common.entities import resolve_batches
 from services.common.errors import DiefError, DiefErrors
 
 FEDERATION_VERSION = "2.9"  # accepted by Apollo's and The Guild's composition tools
@@ -47,6 +49,18 @@ class SubgraphSchema(strawberry.federation.Schema):
             DiefErrors,
         ]
         super().__init__(extensions=extensions, federation_version=FEDERATION_VERSION, **kwargs)
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """Types with ``resolve_references`` are resolved in one call per type
+        (``services.common.entities``); the others one by one, as strawberry does."""
+        return resolve_batches(
+            info,
+            representations,  # type: ignore[arg-type]
+            lambda name: self.schema_converter.type_map[name].definition.origin,  # type: ignore[union-attr]
+            lambda reps: super(SubgraphSchema, self).entities_resolver(info, reps),  # type: ignore[arg-type]
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     stream_max_age_days: int = Field(default=365, ge=1)
     stream_replicas: int = Field(default=1, ge=1, le=5)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    hot_data_check_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often each process compares the version of the data it keeps in "
+        "memory (State registry, register of participants) with the database's: the longest "
+        "a process that missed a change's event serves the old copy.",
+    )
 
     # The principal token every subgraph call carries, signed by the gateway.
     principal_jwks: str | None = Field(
