@@ -14,19 +14,20 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from services.common.app import create_app
 from services.common.context import authenticate
 from services.common.errors import DiefError
 from services.common.ids import from_global_id
 from services.common.mongo import run_sync
+from services.common.routes import mount
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings, get_settings
 from services.meetings import handlers
 from services.meetings.consumers import participant_register
 from services.meetings.directory import ContactsDirectory
 from services.meetings.feed import participant_feed
+from services.meetings.routes import ROUTES
 from services.meetings.scheduler import Clock, Scheduler
 from services.meetings.schema import schema
 from services.meetings.services import MeetingsServices, smtp_settings
@@ -121,10 +122,7 @@ def build(
     app = create_app(
         runtime,
         schema,
-        routes=[
-            Route("/meetings/calendar.ics", calendar_feed),
-            Route("/meetings/documents/{id}", document_file),
-        ],
+        routes=mount(ROUTES, {"calendar_feed": calendar_feed, "document_file": document_file}),
     )
     app.state.meetings = meetings
     return app

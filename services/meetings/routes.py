@@ -1,0 +1,8 @@
+"""The meetings service's endpoints besides ``/graphql`` (see ``services.common.routes``)."""
+
+from services.common.routes import HttpRoute
+
+ROUTES = (
+    HttpRoute("/meetings/calendar.ics", "calendar_feed"),
+    HttpRoute("/meetings/documents/{id}", "document_file"),
+)
