@@ -15,6 +15,7 @@ from services.common.keys import SigningKey
 from services.common.routes import routes_of
 from services.dev.servers import ServerProcess, nats_server
 from tests.door_support import Door, door_running, door_settings
+from tests.gateway_stack import wait_until
 from tests.meetings_support import ADD_ITEM, ATTACH, SCHEDULE, SESSION, pdf
 
 PDF = b"%PDF-1.4\n" + b"brief " * 20
@@ -323,3 +324,78 @@ def test_cors_origins_default_to_none_in_prod_and_the_dev_console_in_dev() -> No
     assert allowed_origins(prod) == []
     chosen = prod.model_copy(update={"gateway_cors_origins": ["https://a.example.org"]})
     assert allowed_origins(chosen) == ["https://a.example.org"]
+
+
+# --- personal calendar feed links ----------------------------------------------------------
+
+LINK_CREATE = """mutation($label: String!) { calendarFeedLinkCreate(input: {label: $label}) {
+  url link { id label revokedAt } } }"""
+LINKS = "{ calendarFeedLinks { id label revokedAt lastFetchedAt } }"
+LINK_REVOKE = """mutation($id: ID!) { calendarFeedLinkRevoke(input: {id: $id}) {
+  link { id revokedAt } } }"""
+STATUS = """mutation($code: String!, $status: AttStatus!) {
+  stateStatusChange(input: {code: $code, status: $status, signatureDate: "2014-12-18"}) {
+    state { code } } }"""
+
+
+async def test_a_calendar_feed_link_opens_the_feed_without_a_token_until_revoked(
+    door: Door, meeting: dict[str, str]
+) -> None:
+    made = (await door.ok("deu", LINK_CREATE, {"label": "work calendar"}))["calendarFeedLinkCreate"]
+    url = made["url"]
+    assert url.startswith("/meetings/calendar/dcf_") and url.endswith(".ics")
+    feed = await door.http.get(door.base + url)  # no Authorization: the URL is the credential
+    assert feed.status_code == 200, feed.text
+    assert feed.headers["cache-control"] == "no-store"
+    assert "Geneva, CICG" in venues(feed.content)
+    listed = (await door.ok("deu", LINKS))["calendarFeedLinks"]
+    assert [(x["id"], x["label"]) for x in listed] == [(made["link"]["id"], "work calendar")]
+    assert listed[0]["lastFetchedAt"] is not None
+    secret = url.removeprefix("/meetings/calendar/").removesuffix(".ics")
+    assert secret not in str(listed)
+    # Stored hashed: the secret itself is nowhere in the database.
+    from pymongo import MongoClient
+
+    with MongoClient(door.settings.mongodb_uri) as client:
+        stored = list(client[door.settings.meetings_db]["calendar_feed_links"].find())
+    assert stored and secret not in str(stored)
+    # Another user can neither see nor revoke it.
+    assert (await door.ok("fra", LINKS))["calendarFeedLinks"] == []
+    other = await door.gql("fra", LINK_REVOKE, {"id": made["link"]["id"]})
+    assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    # A guessed or altered secret opens nothing.
+    for wrong in (url[:-6] + "xx.ics", "/meetings/calendar/dcf_guess.ics"):
+        assert (await door.http.get(door.base + wrong)).status_code == 404
+    revoked = await door.ok("deu", LINK_REVOKE, {"id": made["link"]["id"]})
+    assert revoked["calendarFeedLinkRevoke"]["link"]["revokedAt"] is not None
+    gone = await door.http.get(door.base + url)
+    assert gone.status_code == 404 and gone.json()["code"] == "NOT_FOUND"
+
+
+async def test_a_non_participant_gets_no_calendar_feed_link(door: Door) -> None:
+    refused = await door.gql("usa", LINK_CREATE, {"label": "x"})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "not a participant" in refused["errors"][0]["message"]
+
+
+async def test_a_calendar_feed_link_stops_when_its_state_stops_participating(
+    door: Door, meeting: dict[str, str]
+) -> None:
+    url = (await door.ok("isr", LINK_CREATE, {"label": "isr"}))["calendarFeedLinkCreate"]["url"]
+    assert (await door.http.get(door.base + url)).status_code == 200
+    await door.ok("sec", STATUS, {"code": "ISR", "status": "NON_PARTY"})
+    try:
+
+        async def refused() -> bool:
+            return (await door.http.get(door.base + url)).status_code == 403
+
+        await wait_until(refused, timeout=60)
+        got = await door.http.get(door.base + url)
+        assert "ISR is not a participant" in got.json()["error"]
+    finally:
+        await door.ok("sec", STATUS, {"code": "ISR", "status": "SIGNATORY"})
+
+    async def back() -> bool:
+        return (await door.http.get(door.base + url)).status_code == 200
+
+    await wait_until(back, timeout=60)  # rejoined: the same link works again

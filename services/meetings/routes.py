@@ -4,5 +4,6 @@ from services.common.routes import HttpRoute
 
 ROUTES = (
     HttpRoute("/meetings/calendar.ics", "calendar_feed"),
+    HttpRoute("/meetings/calendar/{secret}.ics", "calendar_link_feed", capability=True),
     HttpRoute("/meetings/documents/{id}", "document_file"),
 )
