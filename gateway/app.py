@@ -22,6 +22,7 @@ from typing import Any
 import jwt
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.responses import JSONResponse as StarletteJSONResponse
@@ -29,8 +30,10 @@ from starlette.routing import Route
 
 from gateway.access import scopes_of
 from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
+from gateway.cors import cors_options
 from gateway.executor import Executor
 from gateway.fetcher import HttpFetcher
+from gateway.files import FileProxy
 from gateway.limits import LimitExceeded, Limits, check_batch_size, check_body_size
 from gateway.masking import internal_error
 from gateway.metrics import GatewayMetrics
@@ -39,6 +42,7 @@ from gateway.persisted import PersistedQueries, load_manifest
 from gateway.pipeline import MutationOverGet, Outcome, Pipeline
 from gateway.principal_tokens import Call, PrincipalSigner, current_call, load_signing_key
 from gateway.supergraph import Supergraph
+from gateway.uploads import is_multipart, read_multipart, upload_limit
 from services.common.app import RequestIdMiddleware
 from services.common.context import bearer_token
 from services.common.errors import Unauthenticated
@@ -218,6 +222,7 @@ class Gateway:
             lambda principal: self.signer.sign(principal, current_request_id()),
             stream=settings.stream_name,
         )
+        self.files = FileProxy(self)
 
     # --- the caller -----------------------------------------------------------------------
 
@@ -313,6 +318,8 @@ class Gateway:
                     except ValueError as exc:
                         raise ValueError(f"'{name}' is not valid JSON.") from exc
             return payload
+        if is_multipart(request.headers):
+            return await read_multipart(request, upload_limit(self.settings))
         declared = request.headers.get("content-length")
         if declared and declared.isdigit():
             check_body_size(int(declared), self.limits)
@@ -355,6 +362,7 @@ class Gateway:
             yield
         finally:
             await self.registry.stop()
+            await self.files.aclose()
             if self.fetcher is not None:
                 await self.fetcher.aclose()
 
@@ -383,10 +391,12 @@ def build(
             Route("/healthz", gateway.healthz),
             Route("/readyz", gateway.readyz),
             Route("/metrics", gateway.metrics_endpoint),
+            *gateway.files.routes(),
         ],
         lifespan=gateway.lifespan,
     )
     app.state.gateway = gateway
+    app.add_middleware(CORSMiddleware, **cors_options(settings))
     app.add_middleware(RequestIdMiddleware)
     return app
 
