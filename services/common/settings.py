@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     gateway_trusted_documents: str | None = None  # JSON manifest {sha256: document}
     gateway_subgraph_timeout_seconds: float = Field(default=10.0, gt=0)
     gateway_plan_cache_size: int = Field(default=1000, ge=1)
+    gateway_merge_inflight: bool = Field(
+        default=True,
+        description="Send identical subgraph fetches of the same caller in flight at the same "
+        "time once (never mutations).",
+    )
     gateway_max_body_bytes: int = Field(default=256_000, ge=1024)
     gateway_max_batch: int = Field(default=10, ge=1)
     gateway_max_depth: int = Field(default=15, ge=1)
