@@ -6,14 +6,17 @@
     seen.docs_examined(client)    # what each find read, per the server's explain
 
 One listener is registered with pymongo for the test session (clients made after that
-report to it); it records only inside ``commands()``.
+report to it). It records only the commands sent from inside ``commands()``: from its
+context, which the work it starts inherits (tasks, ``asyncio.to_thread``, in-process ASGI
+apps called through httpx), and not the services' own background tasks (outbox relay,
+schedulers, version checks), started before and running on their own.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,18 +59,15 @@ class Seen:
         return total
 
 
-class _Listener(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.active: list[Seen] = []
-        self.lock = threading.Lock()
+_watching: ContextVar[Seen | None] = ContextVar("watching_mongodb_commands", default=None)
 
+
+class _Listener(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if not self.active or event.command_name in HOUSEKEEPING:
+        seen = _watching.get()
+        if seen is None or event.command_name in HOUSEKEEPING:
             return
-        entry = (event.database_name, event.command_name, dict(event.command))
-        with self.lock:
-            for seen in self.active:
-                seen.events.append(entry)
+        seen.events.append((event.database_name, event.command_name, dict(event.command)))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -76,29 +76,26 @@ class _Listener(monitoring.CommandListener):
         pass
 
 
-_listener: _Listener | None = None
+_installed = False
 
 
 def install() -> None:
     """Register the listener; call before the clients to watch are made."""
-    global _listener
-    if _listener is None:
-        _listener = _Listener()
-        monitoring.register(_listener)
+    global _installed
+    if not _installed:
+        monitoring.register(_Listener())
+        _installed = True
 
 
 @contextmanager
 def commands() -> Iterator[Seen]:
     install()
-    assert _listener is not None
     seen = Seen()
-    with _listener.lock:
-        _listener.active.append(seen)
+    token = _watching.set(seen)
     try:
         yield seen
     finally:
-        with _listener.lock:
-            _listener.active.remove(seen)
+        _watching.reset(token)
 
 
 install()  # at import: before any test makes a client

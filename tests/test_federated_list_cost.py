@@ -28,6 +28,7 @@ from services.contacts.domain import AttStatus, StatusDates
 from tests.cases_support import CREATE, SHARE, case_input
 from tests.command_counts import commands
 from tests.conftest import TokenFactory
+from tests.private_nats import private_nats  # noqa: F401 - the fixture
 
 REPO = Path(__file__).resolve().parent.parent
 CODES = sorted({"FRA", *(c.alpha_3 for c in list(pycountry.countries)[:20])})
@@ -48,9 +49,13 @@ URLS = {
 
 
 @pytest.fixture
-async def subgraphs(
-    settings: Settings, clean_databases: None, token: TokenFactory
-) -> AsyncIterator[dict[str, Any]]:
+def own_settings(settings: Settings, private_nats: str) -> Settings:  # noqa: F811
+    return settings.model_copy(update={"nats_url": private_nats})
+
+
+@pytest.fixture
+async def subgraphs(own_settings: Settings, clean_databases: None) -> AsyncIterator[dict[str, Any]]:
+    settings = own_settings
     from services.cases.app import build as cases_app
     from services.contacts.app import build as contacts_app
     from services.meetings.app import build as meetings_app
@@ -115,8 +120,9 @@ def _fixtures(settings: Settings, case_id: str) -> None:
 
 
 async def test_a_federated_list_costs_one_request_and_at_most_two_commands_per_subgraph(
-    subgraphs: dict[str, Any], settings: Settings, token: TokenFactory, tmp_path: Path
+    subgraphs: dict[str, Any], own_settings: Settings, token: TokenFactory, tmp_path: Path
 ) -> None:
+    settings = own_settings
     mounts = {
         url: httpx.ASGITransport(app=app) for name, app in subgraphs.items() for url in [URLS[name]]
     }

@@ -27,6 +27,7 @@ from services.contacts.domain import AttStatus, StatusDates
 from services.dev.servers import ServerProcess, free_port, mongodb_uri
 from tests.command_counts import commands
 from tests.conftest import GraphQLClient, TokenFactory, error_codes
+from tests.private_nats import private_nats  # noqa: F401 - the fixture
 
 REPO = Path(__file__).resolve().parent.parent
 PARTIES = {
@@ -79,8 +80,9 @@ async def _poll(read: Any, until: Any) -> Any:
 
 
 @pytest.fixture
-def fast_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"hot_data_check_seconds": CHECK_SECONDS})
+def fast_settings(settings: Settings, private_nats: str) -> Settings:  # noqa: F811
+    update = {"hot_data_check_seconds": CHECK_SECONDS, "nats_url": private_nats}
+    return settings.model_copy(update=update)
 
 
 @pytest.fixture
@@ -106,7 +108,9 @@ async def test_the_registry_is_read_from_memory_and_a_status_change_shows_at_onc
         listed = await contacts(STATES, token=delegate)
         one = await contacts(STATE, token=delegate)
     # caller check and pages: no round trip (the version check runs on its own clock)
-    assert seen.of(settings.contacts_db, besides=("versions",)) == []
+    assert seen.of(settings.contacts_db, besides=("versions",)) == [], [
+        (c.get("find"), c.get("filter")) for c in seen.commands_of(settings.contacts_db)
+    ]
     assert [e["node"]["code"] for e in listed["data"]["states"]["edges"]] == ["ABW", "AFG", "AGO"]
     assert one["data"]["state"]["participant"] is True
 
