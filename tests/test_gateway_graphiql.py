@@ -131,3 +131,21 @@ async def test_graphiql_runs_a_query_with_a_token_in_headless_chromium(
     assert asked, "the browser asked for nothing"
     outside = [url for url in asked if urlsplit(url).hostname != "127.0.0.1"]
     assert outside == [], outside
+
+
+async def test_standard_introspection_passes_the_limits_and_deep_introspection_does_not(
+    gw: Gateway,
+) -> None:
+    from graphql import get_introspection_query
+
+    standard = get_introspection_query(
+        descriptions=True, schema_description=True, input_value_deprecation=True
+    )
+    answer = await gw.post({"query": standard})
+    assert answer.status_code == 200
+    assert answer.json()["data"]["__schema"]["queryType"]["name"] == "Query"
+    nested = "fields { type { " * 8 + "name" + " } }" * 8
+    deep = await gw.post({"query": "{ __schema { types { " + nested + " } } }"})
+    error = deep.json()["errors"][0]
+    assert error["extensions"]["code"] == "VALIDATION" and "depth" in error["message"], error
+    assert not deep.json().get("data")
