@@ -487,7 +487,12 @@ class _Planning:
             provided = _merge_provided(provided, _provided_tree(provides))
         child_path = (*path, f.key)
         touched = {step.id}
-        for obj in self._types_in_graph(type_name, f, step.graph):
+        types = self._types_in_graph(type_name, f, step.graph)
+        if abstract and not types and self.sg.graph_has_type(step.graph, rtype.name):
+            # the subgraph knows the abstract type but none of its object types: only what
+            # is selected on the abstract type itself can be asked (it answers or fails)
+            types = [rtype.name]
+        for obj in types:
             child_sel = existing.children.setdefault(obj, {})
             kids = self.children(f, obj)
             elsewhere = self._value_fields_elsewhere(step.graph, obj, kids, provided)
@@ -607,6 +612,9 @@ class _Planning:
             obj: [k for k in self.children(f, obj) if k.key not in on_interface]
             for obj in self._object_types(iface)
         }
+        if not any(concrete.values()) and not any(k.name == "__typename" for k in kids):
+            # nothing depends on the object type: the interface's fields are the answer
+            return touched
         owners = [
             g
             for g in self.sg.type_graphs(iface)

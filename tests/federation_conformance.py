@@ -18,6 +18,7 @@ from __future__ import annotations
 import httpx
 import strawberry
 from strawberry.asgi import GraphQL
+from strawberry.federation.schema_directives import Key
 
 from gateway.compose import compose
 from gateway.executor import Executor
@@ -459,4 +460,49 @@ class ShelfQuery:
 covariant_types = {
     "library": strawberry.federation.Schema(query=LibraryQuery, types=[LibraryBook, LibraryMovie]),
     "shelf": strawberry.federation.Schema(query=ShelfQuery, types=[ShelfBook]),
+}
+
+# --- an @interfaceObject that is not resolvable (group K) --------------------------------
+
+
+@strawberry.federation.interface(name="Node", keys=["id"])
+class OwnerNode:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Bread", keys=["id"])
+class OwnerBread(OwnerNode):
+    name: str
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> OwnerBread:
+        return cls(id=id, name=f"bread {id}")
+
+
+@strawberry.type
+class BakeryQuery:
+    @strawberry.field
+    def bread(self) -> OwnerNode:
+        return OwnerBread(id=strawberry.ID("n2"), name="bread n2")
+
+
+@strawberry.federation.interface_object(name="Node", keys=[Key(fields="id", resolvable=False)])
+class ReferencedNode:
+    id: strawberry.ID
+
+    @strawberry.field
+    def field(self) -> str:
+        return "foo"
+
+
+@strawberry.type
+class PantryQuery:
+    @strawberry.field
+    def b(self) -> ReferencedNode:
+        return ReferencedNode(id=strawberry.ID("n1"))
+
+
+non_resolvable_interface_object = {
+    "bakery": strawberry.federation.Schema(query=BakeryQuery, types=[OwnerBread]),
+    "pantry": strawberry.federation.Schema(query=PantryQuery, types=[ReferencedNode]),
 }
