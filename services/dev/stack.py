@@ -150,6 +150,7 @@ def plan(settings: Settings) -> list[Child]:
     env = {
         "DIEF_HOME": str(home),
         "MONGODB_URI": settings.mongodb_uri,
+        "DIEF_MEETINGS_CONTACTS_URL": f"http://{settings.host}:{settings.contacts_port}/graphql",
         "PYTHONUNBUFFERED": "1",
     }
 
