@@ -126,6 +126,8 @@ class Settings(BaseSettings):
         description="Send identical subgraph fetches of the same caller in flight at the same "
         "time once (never mutations).",
     )
+    # where participation is read: a subgraph's name, a URL, or "off" (an outside supergraph)
+    gateway_participant_registry: str = Field(default="contacts", min_length=1)
     gateway_max_body_bytes: int = Field(default=256_000, ge=1024)
     gateway_max_batch: int = Field(default=10, ge=1)
     gateway_max_depth: int = Field(default=15, ge=1)
