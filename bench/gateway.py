@@ -1,31 +1,27 @@
-"""How much the gateway costs: ``python bench/gateway.py [REQUESTS] [CONCURRENCY]``
-(defaults 2000 and 1: one request at a time, so latencies are not queueing).
+"""How much the gateway costs, beside Hive Gateway: ``python bench/gateway.py [REQUESTS]``
+(default 300 requests per cell).
 
 Starts the whole stack (``dief run``: MongoDB-wire server, NATS, contacts, meetings, cases,
-gateway) on free ports under a temporary home, then prints side by side:
+gateway) on free ports under a temporary home, installs Hive Gateway 2.15 from npm into a
+scratch folder (``~/.cache/dief-bench-hive``, with Node 24 from npm when the machine's node
+is older; skipped, and said so, when npm cannot install it) and starts it on the same
+supergraph, forwarding the client's Authorization header (it is sent a principal token, as
+the subgraphs expect), once with its in-flight request merging on (its default) and once
+off. Then prints, at 1, 10 and 50 concurrent clients, each table measured interleaved (one
+request to each column in turn, same client):
 
-1. a one-subgraph query (a page of States from contacts), through the gateway with a
-   caller JWT and directly against contacts with a principal token: requests/s, p50, p99,
-   and the gateway's p50 overhead (target: at most 1 ms with a cached plan);
-2. a federated query listing 100 items with fields from two other subgraphs, through the
-   gateway and, for scale, the listing subgraph alone; three small subgraphs (items,
-   prices, stock) that this script serves in their own processes, composed into a
-   supergraph for a second gateway process; and how many subgraph requests one such query
-   caused (target: 3, one per subgraph, however many items);
-3. the plan cache hit rate over the run (target: about 100%).
-
-Each pair is measured interleaved (one request to each in turn, after a warm-up), with the
-same client and concurrency, from this process while the servers run in their own; the
-gateway's own work is also timed in process, and a bare round trip to it (``/healthz``)
-shows what one more HTTP hop costs on the machine, next to the same round trip to an ASGI app
-that does nothing (uvicorn, uvloop, httptools, in its own process): both within the
-interleaved run, where every process has slept while the slower queries ran, and back to
-back, where none sleeps. A process that has slept for a few milliseconds answers its next
-request later than one kept busy (the CPU it wakes on has gone idle), so on a quiet machine
-the back-to-back figure is the smaller one, and the interleaved one is what each hop adds
-to a query. A raw one-byte TCP round trip to an echo process, back to back and after 25 ms
-idle, shows how much of that the kernel and the machine charge, and so how much is the
-Python servers' own code run cold.
+1. a one-subgraph query (a page of States from contacts): ours, Hive on and off, and the
+   subgraph directly;
+2. the README's federated query (contacts, meetings, cases): ours and Hive on and off;
+3. 200 distinct callers with varying variables (merging cannot help): ours and Hive;
+4. ``contactCreate`` p50 directly against contacts at an authority of 10 and of 5,000
+   contacts;
+5. a federated list of 100 items over the three toy subgraphs of
+   ``bench/federation_subgraphs.py`` (which count what they are sent): ours, Hive on and
+   off, the listing subgraph alone, and the subgraph requests per gateway request for each;
+6. our gateway's resident memory before and after 60 s of load, and Hive's;
+7. how many of our stack's subgraph fetches were merged, the plan cache hit rate, and the
+   gateway's own work per request in process.
 """
 
 from __future__ import annotations
@@ -226,11 +222,12 @@ async def measure(
 async def in_process_cost(requests: int) -> dict[str, float]:
     """The gateway's own work per request, without HTTP or subgraphs: the caller's JWT (its
     verification cached as the app caches it), scopes, limits, authorisation, cached plan,
-    shaping the answer, one principal token signed."""
+    the in-flight merge's key, shaping the answer, one principal token signed."""
     from gateway.access import scopes_of
     from gateway.app import VerifiedTokens
     from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
     from gateway.executor import Executor
+    from gateway.inflight import InflightMerge
     from gateway.limits import Limits
     from gateway.persisted import PersistedQueries
     from gateway.pipeline import Pipeline
@@ -246,7 +243,7 @@ async def in_process_cost(requests: int) -> dict[str, float]:
     async def fetch(subgraph: str, query: str, variables: dict[str, object]) -> dict:
         return canned
 
-    executor = Executor(supergraph, fetch)
+    executor = Executor(supergraph, InflightMerge(fetch))  # as the gateway runs it
     pipeline = Pipeline(
         supergraph.api_schema,
         supergraph,
