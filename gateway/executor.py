@@ -12,6 +12,7 @@ An exception from `fetch` becomes an error with `extensions.code` "INTERNAL" and
 `execute` returns `{"data": ..., "errors": [...]}` ("errors" only when there are some):
 - syntax errors: `extensions.code` "GRAPHQL_PARSE_FAILED"; operations invalid against
   `supergraph.api_schema`: "GRAPHQL_VALIDATION_FAILED"; bad variables: "BAD_USER_INPUT";
+  an operation no plan over the subgraphs can answer: "QUERY_PLAN_FAILED", saying why;
   none of these calls a subgraph;
 - subgraph errors keep their message and extensions, at the client's path;
 - fields a failed fetch could not give are null (null propagating to the nearest nullable
@@ -52,7 +53,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
-from gateway.plan import FetchStep, Projection, QueryPlan
+from gateway.plan import FetchStep, Projection, QueryPlan, restore_names
 from gateway.planner import Planner, PlanningError, condition_variables
 from gateway.shaper import Shaper
 from gateway.supergraph import Supergraph
@@ -167,7 +168,8 @@ class Executor:
             try:
                 plan = self.planner.plan(prepared.operation, prepared.fragments, coerced)
             except PlanningError as exc:
-                return {"errors": [_error(str(exc), "INTERNAL")], "data": None}
+                message = f"The query cannot be planned over the subgraphs: {exc}."
+                return {"errors": [_error(message, "QUERY_PLAN_FAILED")], "data": None}
             shaper = Shaper(
                 self.supergraph.api_schema, prepared.operation, prepared.fragments, coerced
             )
@@ -230,6 +232,8 @@ class Executor:
             response = await self._fetch(step, step_variables, run, roots)
             if response is None:
                 return
+            if step.renames:
+                response = {**response, "data": restore_names(response.get("data"), step.renames)}
             _merge(run.data, response.get("data") or {}, self.supergraph)
             for err in response.get("errors") or ():
                 path = err.get("path")
@@ -262,6 +266,8 @@ class Executor:
         )
         if response is None:
             return
+        if step.renames:
+            response = {**response, "data": restore_names(response.get("data"), step.renames)}
         entities = (response.get("data") or {}).get("_entities") or []
         for i, entity in enumerate(entities[: len(targets)]):
             if isinstance(entity, dict):

@@ -26,6 +26,7 @@ Not handled: subscriptions, `@defer`/`@stream`, `@fromContext`/`@context`,
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,8 +201,13 @@ class _Planning:
         self.operation = operation
         self.collector = Collector(supergraph.schema, fragments, variables)
         self.steps: list[FetchStep] = []
-        self.groups: dict[tuple[int, tuple[str, ...], str], FetchStep] = {}
-        self._jumps: set[tuple[int, tuple[str, ...], str, str]] = set()
+        self.groups: dict[tuple[int, tuple[str, ...], str], list[FetchStep]] = {}
+        self._jumps: set[tuple] = set()
+        self._hops: dict[tuple[str, str, int], float] = {}
+        self.by_graph: dict[str, FetchStep] = {}
+        self.roots: list[FetchStep] = []
+        self.root_name = ""
+        self.mutation = False
 
     # --- fields ------------------------------------------------------------------------
 
@@ -224,12 +230,18 @@ class _Planning:
 
     @staticmethod
     def _internal(raw: list[NField], siblings: list[NField]) -> list[NField]:
-        """Key/required fields, under the client's key when it is the same field."""
+        """Key/required fields, under the client's key when it is the same field.
+
+        A field with arguments gets a key of its own per set of arguments, so that
+        `price(currency: "USD")` and `price(currency: "EUR")` never share a value.
+        """
         by_key = {s.key: s for s in siblings}
         result = []
         for f in raw:
             mate = by_key.get(f.name)
-            if mate is not None and (mate.name != f.name or mate.args):
+            if f.args:
+                key, mate = _argument_key(f), None
+            elif mate is not None and (mate.name != f.name or mate.args):
                 key, mate = INTERNAL_PREFIX + f.name, None
             else:
                 key = f.name
@@ -270,12 +282,50 @@ class _Planning:
         self.steps.append(step)
         return step
 
-    def group(self, parent: FetchStep, graph: str, path: tuple[str, ...]) -> FetchStep:
-        key = (parent.id, path, graph)
-        step = self.groups.get(key)
-        if step is None:
-            step = self.groups[key] = self.new_step(graph, path, "entities", parent)
+    def group(
+        self,
+        parent: FetchStep,
+        graph: str,
+        path: tuple[str, ...],
+        type_name: str | None = None,
+        after: set[int] | frozenset[int] = frozenset(),
+        inputs: list[Projection] | None = None,
+    ) -> FetchStep:
+        """The entity step under `parent` at `path` on `graph` that can take these inputs.
+
+        A step already planned is reused unless it must run before one of the steps
+        `after` (the new field's inputs come from them) or its representations already
+        carry a field of the same name with other arguments (two requirements of one
+        field with different arguments need two fetches).
+        """
+        candidates = self.groups.setdefault((parent.id, path, graph), [])
+        for step in candidates:
+            if step.id in after or any(self._depends(a, step.id) for a in after):
+                continue
+            spec = step.reps.get(type_name) if type_name else None
+            if spec is not None and inputs and _conflicting(spec, inputs):
+                continue
+            return step
+        step = self.new_step(graph, path, "entities", parent)
+        candidates.append(step)
         return step
+
+    def _planned(self, parent: FetchStep, path: tuple[str, ...], graph: str) -> bool:
+        return bool(self.groups.get((parent.id, path, graph)))
+
+    def _depends(self, step_id: int, on: int) -> bool:
+        """Whether step `step_id` waits (directly or not) for step `on`."""
+        seen: set[int] = set()
+        stack = [step_id]
+        while stack:
+            current = stack.pop()
+            if current == on:
+                return True
+            if current in seen:
+                continue
+            seen.add(current)
+            stack.extend(self.steps[current].deps)
+        return False
 
     # --- planning ------------------------------------------------------------------------
 
@@ -291,9 +341,9 @@ class _Planning:
         root = root_type.name
         fields = self.collector.collect(root, [self.operation.selection_set])
         mutation = op == OperationType.MUTATION
+        self.root_name, self.mutation = root, mutation
         kind = "mutation" if mutation else "query"
-        by_graph: dict[str, FetchStep] = {}
-        roots: list[FetchStep] = []
+        roots = self.roots
         if not mutation:
             # fields only one subgraph resolves first, so shared ones join a planned fetch
             fields = sorted(fields, key=lambda f: len(self.sg.field_graphs(root, f.name)) > 1)
@@ -310,17 +360,78 @@ class _Planning:
                     step = self.new_step(graphs[0], (), kind, None)
                     roots.append(step)
             else:
-                graph = next((g for g in graphs if g in by_graph), graphs[0])
-                step = by_graph.get(graph)
-                if step is None:
-                    step = by_graph[graph] = self.new_step(graph, (), kind, None)
-                    roots.append(step)
+                step = self.root_step(self._best_root_graph(root, f, graphs))
             sel = step.selections.setdefault(root, {})
             self.plan_fields(step, root, [f], (), sel, None, fields)
         for step in self.steps:
             self.compile(step, root)
         self._check_acyclic()
         return QueryPlan(kind, self.steps, [s.id for s in roots])
+
+    def root_step(self, graph: str) -> FetchStep:
+        step = self.by_graph.get(graph)
+        if step is None:
+            step = self.by_graph[graph] = self.new_step(graph, (), "query", None)
+            self.roots.append(step)
+        return step
+
+    def _best_root_graph(self, root: str, f: NField, graphs: list[str]) -> str:
+        """The subgraph that answers a root field with the fewest entity fetches after it
+        (`@provides` counted), a subgraph already in the plan on a tie, else the first."""
+        if len(graphs) == 1:
+            return graphs[0]
+        ranked = sorted(
+            range(len(graphs)),
+            key=lambda i: (self.hops(graphs[i], root, f, None), graphs[i] not in self.by_graph, i),
+        )
+        return graphs[ranked[0]]
+
+    def hops(
+        self, graph: str, type_name: str, f: NField, provided: dict | None, depth: int = 0
+    ) -> float:
+        """Entity fetches needed below `graph` for `f` of `type_name` (inf: cannot tell how).
+
+        An estimate to choose between subgraphs; planning itself decides what is possible.
+        """
+        if f.name == "__typename" or depth > 12:
+            return 0
+        memo = (graph, type_name, id(f)) if provided is None else None
+        if memo is not None and memo in self._hops:
+            return self._hops[memo]
+        if self._local(graph, type_name, f, provided):
+            result = self._hops_below(
+                graph, type_name, f, provided.get(f.name) if provided else None, depth
+            )
+        else:
+            result = float("inf")
+            for g in self.sg.field_graphs(type_name, f.name):
+                keys = self.sg.keys(type_name, g)
+                if g == graph and not self.sg.requires(type_name, f.name, g):
+                    continue
+                if any(self._resolvable(graph, type_name, k, provided) for k in keys):
+                    result = min(result, 1 + self._hops_below(g, type_name, f, None, depth + 1))
+        if memo is not None:
+            self._hops[memo] = result
+        return result
+
+    def _hops_below(
+        self, graph: str, type_name: str, f: NField, provided: dict | None, depth: int
+    ) -> float:
+        if f.return_type is None or not is_composite_type(f.return_type):
+            return 0
+        if is_abstract_type(f.return_type) and self.sg.is_interface_object(
+            f.return_type.name, graph
+        ):
+            return 1
+        provides = self.sg.provides(type_name, f.name, graph)
+        if provides:
+            provided = _merge_provided(provided, _provided_tree(provides))
+        total = 0.0
+        for obj in self._types_in_graph(type_name, f, graph):
+            for k in self.children(f, obj):
+                sub = provided if provided is not None else None
+                total += self.hops(graph, obj, k, sub, depth + 1)
+        return total
 
     def plan_fields(
         self,
@@ -339,9 +450,12 @@ class _Planning:
             if f.name == "__typename":
                 continue
             local = step.graph in self.sg.field_graphs(type_name, f.name)
+            if local and self.sg.requires(type_name, f.name, step.graph):
+                # its subgraph reads the required fields from a representation only
+                local = False
             if local or (provided is not None and f.name in provided):
                 sub = provided.get(f.name) if provided is not None else None
-                touched |= self.add_local(step, type_name, f, path, sel, sub)
+                touched |= self.add_local(step, type_name, f, path, sel, sub, siblings)
             else:
                 touched |= self.jump(step, type_name, f, path, sel, siblings, provided)
         return touched
@@ -354,6 +468,7 @@ class _Planning:
         path: tuple[str, ...],
         sel: Selection,
         provided: dict | None,
+        siblings: list[NField] | None = None,
     ) -> set[int]:
         rtype = f.return_type
         existing = sel.get(f.key)
@@ -372,16 +487,125 @@ class _Planning:
             provided = _merge_provided(provided, _provided_tree(provides))
         child_path = (*path, f.key)
         touched = {step.id}
-        if abstract:
-            for obj in self.sg.possible_types_in_graph(rtype.name, step.graph):
-                child_sel = existing.children.setdefault(obj, {})
-                kids = self.children(f, obj)
-                touched |= self.plan_fields(step, obj, kids, child_path, child_sel, provided)
-        else:
-            child_sel = existing.children.setdefault(rtype.name, {})
-            kids = self.children(f, rtype.name)
-            touched |= self.plan_fields(step, rtype.name, kids, child_path, child_sel, provided)
+        types = self._types_in_graph(type_name, f, step.graph)
+        if abstract and not types and self.sg.graph_has_type(step.graph, rtype.name):
+            # the subgraph knows the abstract type but none of its object types: only what
+            # is selected on the abstract type itself can be asked (it answers or fails)
+            types = [rtype.name]
+        for obj in types:
+            child_sel = existing.children.setdefault(obj, {})
+            kids = self.children(f, obj)
+            elsewhere = self._value_fields_elsewhere(step.graph, obj, kids, provided)
+            if elsewhere:
+                kids = [k for k in kids if k not in elsewhere]
+                touched |= self.split(step, type_name, f, obj, elsewhere, path, sel, siblings)
+            touched |= self.plan_fields(step, obj, kids, child_path, child_sel, provided)
+        if abstract and len(existing.children) > 1:
+            self._alias_conflicts(step, existing.children)
         return touched
+
+    def _alias_conflicts(self, step: FetchStep, branches: dict[str, Selection]) -> None:
+        """Fields of one response name typed differently in sibling fragments (allowed on
+        different object types) cannot be sent as they are: the subgraph would refuse the
+        query. All but the first type get an alias; the step restores the names."""
+        seen: dict[str, str] = {}
+        for obj, branch in branches.items():
+            for key in list(branch):
+                sel = branch[key]
+                typed = self._type_in_graph(obj, sel.name, step.graph)
+                first = seen.setdefault(key, typed)
+                if first != typed:
+                    alias = f"{INTERNAL_PREFIX}{key}_{obj}"
+                    branch[alias] = branch.pop(key)
+                    step.renames[alias] = key
+
+    def _type_in_graph(self, obj: str, field_name: str, graph: str) -> str:
+        entry = self.sg.join_field(obj, field_name, graph)
+        if entry is not None and entry.type:
+            return entry.type
+        fdef = getattr(self.sg.schema.get_type(obj), "fields", {}).get(field_name)
+        return str(fdef.type) if fdef is not None else ""
+
+    def _types_in_graph(self, type_name: str, f: NField, graph: str) -> list[str]:
+        """Object types `f` can return when `graph` resolves it (its type in that subgraph)."""
+        assert f.return_type is not None
+        named = self.sg.field_type_in_graph(type_name, f.name, graph) or f.return_type.name
+        if named != f.return_type.name and self.sg.schema.get_type(named) is None:
+            named = f.return_type.name
+        if is_abstract_type(self.sg.schema.get_type(named)):  # type: ignore[arg-type]
+            return self.sg.possible_types_in_graph(named, graph)
+        return [named]
+
+    def _local(self, graph: str, type_name: str, f: NField, provided: dict | None) -> bool:
+        if provided is not None and f.name in provided:
+            return True
+        return graph in self.sg.field_graphs(type_name, f.name) and not self.sg.requires(
+            type_name, f.name, graph
+        )
+
+    def _value_fields_elsewhere(
+        self, graph: str, obj: str, kids: list[NField], provided: dict | None
+    ) -> list[NField]:
+        """Fields of a type without a key that `graph` cannot resolve: no `_entities` call
+        can reach them, so the field holding them must also be fetched from a subgraph that
+        does (through the parent entity, or as a root field)."""
+        if any(self.sg.keys(obj, g) for g in self.sg.type_graphs(obj)):
+            return []
+        if any(
+            self.sg.is_interface_object(i, g)
+            for i in self.sg.interfaces_of(obj)
+            for g in self.sg.type_graphs(i)
+        ):
+            return []
+        return [
+            k for k in kids if k.name != "__typename" and not self._local(graph, obj, k, provided)
+        ]
+
+    def split(
+        self,
+        step: FetchStep,
+        type_name: str,
+        f: NField,
+        obj: str,
+        fields: list[NField],
+        path: tuple[str, ...],
+        sel: Selection,
+        siblings: list[NField] | None,
+    ) -> set[int]:
+        """Fetch `f` again, with only `fields` below it, from a subgraph that resolves them."""
+        restricted = NField(f.key, f.name, f.nodes, f.return_type, f.internal, f.mate)
+        restricted._children[obj] = fields
+        targets = [
+            g
+            for g in self.sg.field_graphs(type_name, f.name)
+            if g != step.graph
+            and obj in self._types_in_graph(type_name, f, g)
+            and all(self._local(g, obj, k, self._provided_by(type_name, f, g)) for k in fields)
+        ]
+        names = ", ".join(f"{obj}.{k.name}" for k in fields)
+        if not targets:
+            raise PlanningError(
+                f"no subgraph that resolves {type_name}.{f.name} resolves {names}, "
+                f"and {obj} has no key to fetch it by"
+            )
+        if not path and type_name == self.root_name:
+            if self.mutation:
+                raise PlanningError(
+                    f"{names} would need the mutation {type_name}.{f.name} run twice"
+                )
+            other = self.root_step(targets[0])
+            other_sel = other.selections.setdefault(type_name, {})
+            return self.add_local(other, type_name, restricted, path, other_sel, None)
+        if not any(self.sg.keys(type_name, g) for g in targets):
+            raise PlanningError(
+                f"{names} under {type_name}.{f.name} can only come from "
+                f"{', '.join(targets)}, which {type_name} has no key to reach"
+            )
+        return self.jump(step, type_name, restricted, path, sel, siblings or [], None, targets)
+
+    def _provided_by(self, type_name: str, f: NField, graph: str) -> dict | None:
+        provides = self.sg.provides(type_name, f.name, graph)
+        return _provided_tree(provides) if provides else None
 
     def add_interface_object(
         self,
@@ -412,6 +636,9 @@ class _Planning:
             obj: [k for k in self.children(f, obj) if k.key not in on_interface]
             for obj in self._object_types(iface)
         }
+        if not any(concrete.values()) and not any(k.name == "__typename" for k in kids):
+            # nothing depends on the object type: the interface's fields are the answer
+            return touched
         owners = [
             g
             for g in self.sg.type_graphs(iface)
@@ -419,14 +646,14 @@ class _Planning:
         ]
         if not owners:
             raise PlanningError(f"no subgraph owns the interface {iface} with a key")
-        planned = [g for g in owners if (step.id, child_path, g) in self.groups]
+        planned = [g for g in owners if self._planned(step, child_path, g)]
         graph = (planned or owners)[0]
         keys = self.sg.keys(iface, graph)
         key = next((k for k in keys if self._resolvable(step.graph, iface, k)), keys[0])
-        owner = self.group(step, graph, child_path)
         child_sel.setdefault("__typename", SelField("__typename"))
         key_fields = self.field_set(iface, key, kids)
         key_touched = self.plan_fields(step, iface, key_fields, child_path, child_sel, None, kids)
+        owner = self.group(step, graph, child_path, iface, key_touched - {step.id})
         spec = owner.reps.setdefault(iface, RepSpec(iface))
         spec.add(self.projections(key_fields, iface), into_key=True)
         owner.deps |= key_touched - {owner.id}
@@ -446,10 +673,11 @@ class _Planning:
         sel: Selection,
         siblings: list[NField],
         provided: dict | None,
+        only: list[str] | None = None,
     ) -> set[int]:
         """Fetch `f` from another subgraph through `_entities`."""
         rep_type = type_name
-        graphs = self.sg.field_graphs(type_name, f.name)
+        graphs = only or self.sg.field_graphs(type_name, f.name)
         if not graphs:
             for iface in self.sg.interfaces_of(type_name):
                 candidates = [
@@ -463,7 +691,7 @@ class _Planning:
         graphs = [g for g in graphs if self.sg.keys(rep_type, g)]
         if not graphs:
             raise PlanningError(f"no subgraph can resolve {type_name}.{f.name} as an entity")
-        planned = [g for g in graphs if (step.id, path, g) in self.groups]
+        planned = [g for g in graphs if self._planned(step, path, g)]
         graph, key = None, None
         for g in planned + [g for g in graphs if g not in planned]:
             for candidate in self.sg.keys(rep_type, g):
@@ -480,28 +708,31 @@ class _Planning:
             if attempt in self._jumps:
                 raise PlanningError(f"no subgraph can give a key to fetch {type_name}.{f.name}")
             self._jumps.add(attempt)
-        child = self.group(step, graph, path)
         sel.setdefault("__typename", SelField("__typename"))
         key_fields = self.field_set(type_name, key, siblings)
         touched = self.plan_fields(step, type_name, key_fields, path, sel, provided, siblings)
-        if child.id in touched:
-            raise PlanningError(f"no subgraph can give a key to fetch {type_name}.{f.name}")
+        required = self.sg.requires(rep_type, f.name, graph)
+        req_fields = self.field_set(type_name, required, siblings) if required else []
+        if req_fields:
+            # the requirements are planned in the parent (possibly through other entity
+            # steps, even on this same subgraph): the new step waits for all of them
+            attempt = (step.id, path, type_name, f.name, "requires")
+            if attempt in self._jumps:
+                raise PlanningError(f"{type_name}.{f.name} requires itself")
+            self._jumps.add(attempt)
+            touched |= self.plan_fields(step, type_name, req_fields, path, sel, provided, siblings)
+            self._jumps.discard(attempt)
+        key_projections = self.projections(key_fields, type_name)
+        req_projections = self.projections(req_fields, type_name)
+        child = self.group(
+            step, graph, path, type_name, touched - {step.id}, key_projections + req_projections
+        )
         spec = child.reps.setdefault(type_name, RepSpec(rep_type))
-        spec.add(self.projections(key_fields, type_name), into_key=True)
+        spec.add(key_projections, into_key=True)
+        spec.add(req_projections, into_key=False)
         child.deps |= touched - {child.id}
         child_sel = child.selections.setdefault(rep_type, {})
-        touched |= self.plan_fields(child, rep_type, [f], path, child_sel, None)
-        required = self.sg.requires(rep_type, f.name, graph)
-        if required:
-            req_fields = self.field_set(type_name, required, siblings)
-            req_touched = self.plan_fields(
-                step, type_name, req_fields, path, sel, provided, siblings
-            )
-            if child.id in req_touched:
-                raise PlanningError(f"{type_name}.{f.name} requires fields from its own fetch")
-            child.deps |= req_touched
-            spec.add(self.projections(req_fields, type_name), into_key=False)
-            touched |= req_touched
+        touched |= self.add_local(child, rep_type, f, path, child_sel, None)
         touched.add(child.id)
         return touched
 
@@ -576,6 +807,18 @@ class _Planning:
 
         for s in self.steps:
             visit(s.id)
+
+
+def _argument_key(f: NField) -> str:
+    """The data key of an internal field with arguments: one per set of arguments."""
+    printed = ",".join(print_ast(a) for a in f.args)
+    return f"{INTERNAL_PREFIX}{f.name}_{zlib.crc32(printed.encode()):08x}"
+
+
+def _conflicting(spec: RepSpec, inputs: list[Projection]) -> bool:
+    """Whether a representation already carries one of these fields with other arguments."""
+    present = {p.name: p for p in (*spec.key, *spec.required)}
+    return any(p.name in present and present[p.name] != p for p in inputs)
 
 
 def _provided_tree(fields: str) -> dict:

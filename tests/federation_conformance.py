@@ -1,0 +1,561 @@
+"""Small strawberry subgraphs, one federation per planning case, and a harness to query them.
+
+Each `Federation` composes its subgraphs with `gateway.compose` (or takes a hand-written
+supergraph) and answers through a real `Executor` over the in-process subgraphs (httpx
+ASGI transport), recording every subgraph call.
+
+- `requires_arguments`: `Product.price(currency:)` in store; ship's `estimateUSD` and
+  `estimateEUR` require the price in USD and in EUR (two fetches, never one merged value);
+  ship also has a root field `shipments`, so its `@requires` fields sit in a fetch that
+  already goes to ship.
+- `requires_chain`: alpha's `Item.x` requires beta's `y`, which requires alpha's `z`.
+- `external_keys`: posts references `User` whose key `id` is `@external` there (Federation 2):
+  posts cannot give it; `fed1_keys`: the same as a Federation 1 extension, where it can.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+import strawberry
+from strawberry.asgi import GraphQL
+from strawberry.federation.schema_directives import Key
+
+from gateway.compose import compose
+from gateway.executor import Executor
+from gateway.fetcher import HttpFetcher
+from gateway.supergraph import Supergraph
+from tests.federation_subgraphs import sdl_of
+
+
+class Federation:
+    """An executor over in-process strawberry subgraphs that records each subgraph call."""
+
+    def __init__(
+        self, schemas: dict[str, strawberry.federation.Schema], supergraph: str | None = None
+    ) -> None:
+        urls = {name: f"http://{name}.test/graphql" for name in schemas}
+        self.sdl = supergraph or compose(
+            {name: (urls[name], sdl_of(schema)) for name, schema in schemas.items()}
+        )
+        self.supergraph = Supergraph.parse(self.sdl)
+        mounts = {
+            f"http://{name}.test": httpx.ASGITransport(app=GraphQL(schema))
+            for name, schema in schemas.items()
+        }
+        self.client = httpx.AsyncClient(mounts=mounts)
+        self.inner = HttpFetcher(urls, 10.0, None, client=self.client)
+        self.calls: list[tuple[str, str, dict]] = []
+        self.executor = Executor(self.supergraph, self._fetch)
+
+    async def _fetch(self, subgraph: str, query: str, variables: dict) -> dict:
+        self.calls.append((subgraph, query, variables))
+        return await self.inner(subgraph, query, variables)
+
+    async def run(self, query: str, variables: dict | None = None) -> dict:
+        self.calls.clear()
+        return await self.executor.execute(query, variables)
+
+    def graphs(self) -> list[str]:
+        return [c[0] for c in self.calls]
+
+
+# --- requires with arguments (group C) and requires inside the requiring subgraph (A) ----
+
+STORE = {"1": {"price": 10, "weight": 2}, "2": {"price": 7, "weight": 3}}
+RATES = {"USD": 1, "EUR": 2}
+
+
+@strawberry.federation.type(name="Product", keys=["upc"])
+class StoreProduct:
+    upc: str
+
+    @strawberry.field
+    def name(self) -> str:
+        return f"product {self.upc}"
+
+    @strawberry.field
+    def weight(self) -> int:
+        return STORE[self.upc]["weight"]
+
+    @strawberry.field
+    def price(self, currency: str) -> int:
+        return STORE[self.upc]["price"] * RATES[currency]
+
+    @classmethod
+    def resolve_reference(cls, upc: str) -> StoreProduct:
+        return cls(upc=upc)
+
+
+@strawberry.type
+class StoreQuery:
+    @strawberry.field
+    def products(self) -> list[StoreProduct]:
+        return [StoreProduct(upc=u) for u in STORE]
+
+
+@strawberry.federation.type(name="Product", keys=["upc"])
+class ShipProduct:
+    upc: str
+    weight: int | None = strawberry.federation.field(external=True, default=None)
+    given_price: strawberry.Private[int | None] = None
+
+    @strawberry.federation.field(external=True)
+    def price(self, currency: str) -> int | None:
+        return self.given_price
+
+    @strawberry.federation.field(requires=['price(currency: "USD") weight'])
+    def estimate_usd(self) -> int:
+        assert self.given_price is not None and self.weight is not None
+        return self.given_price * self.weight
+
+    @strawberry.federation.field(requires=['price(currency: "EUR") weight'])
+    def estimate_eur(self) -> int:
+        assert self.given_price is not None and self.weight is not None
+        return self.given_price * self.weight
+
+    @classmethod
+    def resolve_reference(
+        cls, upc: str, price: int | None = None, weight: int | None = None
+    ) -> ShipProduct:
+        return cls(upc=upc, weight=weight, given_price=price)
+
+
+@strawberry.type
+class ShipQuery:
+    @strawberry.field
+    def shipments(self) -> list[ShipProduct]:
+        return [ShipProduct(upc="2")]
+
+
+requires_arguments = {
+    "store": strawberry.federation.Schema(query=StoreQuery, types=[StoreProduct]),
+    "ship": strawberry.federation.Schema(query=ShipQuery, types=[ShipProduct]),
+}
+
+# --- a requires chain back into the requiring subgraph (group B) -------------------------
+
+
+@strawberry.federation.type(name="Item", keys=["id"])
+class AlphaItem:
+    id: strawberry.ID
+    y: int | None = strawberry.federation.field(external=True, default=None)
+
+    @strawberry.field
+    def z(self) -> int:
+        return int(self.id) * 10
+
+    @strawberry.federation.field(requires=["y"])
+    def x(self) -> int:
+        assert self.y is not None
+        return self.y + 1
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, y: int | None = None) -> AlphaItem:
+        return cls(id=id, y=y)
+
+
+@strawberry.type
+class AlphaQuery:
+    @strawberry.field
+    def items(self) -> list[AlphaItem]:
+        return [AlphaItem(id=strawberry.ID("1")), AlphaItem(id=strawberry.ID("2"))]
+
+
+@strawberry.federation.type(name="Item", keys=["id"])
+class BetaItem:
+    id: strawberry.ID
+    z: int | None = strawberry.federation.field(external=True, default=None)
+
+    @strawberry.federation.field(requires=["z"])
+    def y(self) -> int:
+        assert self.z is not None
+        return self.z * 2
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, z: int | None = None) -> BetaItem:
+        return cls(id=id, z=z)
+
+
+@strawberry.type
+class BetaQuery:
+    @strawberry.field
+    def beta_version(self) -> int:
+        return 1
+
+
+requires_chain = {
+    "alpha": strawberry.federation.Schema(query=AlphaQuery, types=[AlphaItem]),
+    "beta": strawberry.federation.Schema(query=BetaQuery, types=[BetaItem]),
+}
+
+# --- @external key fields (group G) ------------------------------------------------------
+
+NAMES = {"u1": "Ada", "u2": "Alan"}
+
+
+@strawberry.federation.type(keys=["id"])
+class User:
+    id: strawberry.ID
+
+    @strawberry.field
+    def name(self) -> str:
+        return NAMES[self.id]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> User:
+        return cls(id=id)
+
+
+@strawberry.type
+class UsersQuery:
+    @strawberry.field
+    def users(self) -> list[User]:
+        return [User(id=strawberry.ID(i)) for i in NAMES]
+
+
+@strawberry.federation.type(name="User", keys=["id"])
+class PostUser:
+    # a wrong id: what posts says of a field it does not resolve must never be used
+    id: strawberry.ID = strawberry.federation.field(external=True)
+
+
+@strawberry.federation.type(name="User", keys=["id"], extend=True)
+class Fed1PostUser:
+    id: strawberry.ID = strawberry.federation.field(external=True)
+
+
+@strawberry.type(name="Post")
+class Post:
+    title: str
+    author: PostUser
+
+
+@strawberry.type
+class PostsQuery:
+    @strawberry.field
+    def posts(self) -> list[Post]:
+        return [Post(title="On engines", author=PostUser(id=strawberry.ID("not-u2")))]
+
+
+@strawberry.type(name="Post")
+class Fed1Post:
+    title: str
+    author: Fed1PostUser
+
+
+@strawberry.type
+class Fed1PostsQuery:
+    @strawberry.field
+    def posts(self) -> list[Fed1Post]:
+        return [Fed1Post(title="On engines", author=Fed1PostUser(id=strawberry.ID("u2")))]
+
+
+users = strawberry.federation.Schema(query=UsersQuery, types=[User])
+external_keys = {
+    "users": users,
+    "posts": strawberry.federation.Schema(query=PostsQuery, types=[PostUser]),
+}
+fed1_keys = {
+    "users": users,
+    "posts": strawberry.federation.Schema(query=Fed1PostsQuery, types=[Fed1PostUser]),
+}
+
+# --- a shared root field returning a type without a key (group D) -----------------------
+
+
+@strawberry.federation.type(name="Info", shareable=True)
+class EastInfo:
+    version: str
+    region: str
+
+
+@strawberry.federation.type(name="Info", shareable=True)
+class WestInfo:
+    version: str
+    uptime: int
+
+
+@strawberry.type
+class EastQuery:
+    @strawberry.federation.field(shareable=True)
+    def info(self) -> EastInfo:
+        return EastInfo(version="1.2", region="east")
+
+
+@strawberry.type
+class WestQuery:
+    @strawberry.federation.field(shareable=True)
+    def info(self) -> WestInfo:
+        return WestInfo(version="1.2", uptime=99)
+
+
+shared_root = {
+    "east": strawberry.federation.Schema(query=EastQuery, types=[EastInfo]),
+    "west": strawberry.federation.Schema(query=WestQuery, types=[WestInfo]),
+}
+
+# --- a type without a key below an entity (group E) --------------------------------------
+
+
+@strawberry.federation.type(name="Details", shareable=True)
+class CatalogDetails:
+    size: str
+
+
+@strawberry.federation.type(name="Product", keys=["id"])
+class CatalogProduct:
+    id: strawberry.ID
+    details: CatalogDetails = strawberry.federation.field(shareable=True)
+
+
+@strawberry.type
+class CatalogQuery:
+    @strawberry.field
+    def catalog(self) -> list[CatalogProduct]:
+        return [
+            CatalogProduct(id=strawberry.ID(i), details=CatalogDetails(size=size))
+            for i, size in (("1", "S"), ("2", "L"))
+        ]
+
+
+COLOURS = {"1": "red", "2": "blue"}
+
+
+@strawberry.federation.type(name="Details", shareable=True)
+class SpecsDetails:
+    size: str
+    colour: str
+
+
+@strawberry.federation.type(name="Product", keys=["id"])
+class SpecsProduct:
+    id: strawberry.ID
+
+    @strawberry.federation.field(shareable=True)
+    def details(self) -> SpecsDetails:
+        return SpecsDetails(size="?", colour=COLOURS[self.id])
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> SpecsProduct:
+        return cls(id=id)
+
+
+@strawberry.type
+class SpecsQuery:
+    @strawberry.field
+    def specs_version(self) -> int:
+        return 1
+
+
+value_below_entity = {
+    "catalog": strawberry.federation.Schema(query=CatalogQuery, types=[CatalogProduct]),
+    "specs": strawberry.federation.Schema(query=SpecsQuery, types=[SpecsProduct]),
+}
+
+# --- @provides chooses the root field's subgraph (group F) -------------------------------
+
+LABELS = {"1": "one", "2": "two"}
+
+
+@strawberry.federation.type(name="Item", keys=["id"])
+class OwnerItem:
+    id: strawberry.ID
+
+    @strawberry.field
+    def label(self) -> str:
+        return LABELS[self.id]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> OwnerItem:
+        return cls(id=id)
+
+
+@strawberry.type
+class OwnerQuery:
+    @strawberry.field
+    def owner_version(self) -> int:
+        return 1
+
+
+@strawberry.federation.type(name="Item", keys=["id"])
+class ListItem:
+    id: strawberry.ID
+
+
+@strawberry.type
+class ListQuery:
+    @strawberry.federation.field(shareable=True)
+    def top_items(self) -> list[ListItem]:
+        return [ListItem(id=strawberry.ID(i)) for i in LABELS]
+
+
+@strawberry.federation.type(name="Item", keys=["id"])
+class ProvidingItem:
+    id: strawberry.ID
+    label: str = strawberry.federation.field(external=True)
+
+
+@strawberry.type
+class ProvidingQuery:
+    @strawberry.federation.field(shareable=True, provides=["label"])
+    def top_items(self) -> list[ProvidingItem]:
+        return [ProvidingItem(id=strawberry.ID(i), label=f"{v}!") for i, v in LABELS.items()]
+
+
+provides_choice = {
+    "a_list": strawberry.federation.Schema(query=ListQuery, types=[ListItem]),
+    "b_provides": strawberry.federation.Schema(query=ProvidingQuery, types=[ProvidingItem]),
+    "owner": strawberry.federation.Schema(query=OwnerQuery, types=[OwnerItem]),
+}
+
+# --- a field typed differently by two subgraphs (group J) --------------------------------
+
+
+@strawberry.federation.interface(name="Media")
+class LibraryMedia:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Book", keys=["id"])
+class LibraryBook(LibraryMedia):
+    title: str
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> LibraryBook:
+        return cls(id=id, title=f"book {id}")
+
+
+@strawberry.federation.type(name="Movie", keys=["id"])
+class LibraryMovie(LibraryMedia):
+    minutes: int
+
+
+@strawberry.type
+class LibraryQuery:
+    @strawberry.federation.field(shareable=True)
+    def featured(self) -> LibraryMedia:
+        return LibraryMovie(id=strawberry.ID("m1"), minutes=90)
+
+    @strawberry.field
+    def media(self) -> list[LibraryMedia]:
+        return [
+            LibraryBook(id=strawberry.ID("b1"), title="book b1"),
+            LibraryMovie(id=strawberry.ID("m1"), minutes=90),
+        ]
+
+
+@strawberry.federation.type(name="Book", keys=["id"])
+class ShelfBook:
+    id: strawberry.ID
+    shelf: int
+
+
+@strawberry.type
+class ShelfQuery:
+    @strawberry.federation.field(shareable=True)
+    def featured(self) -> ShelfBook:
+        return ShelfBook(id=strawberry.ID("b7"), shelf=3)
+
+
+covariant_types = {
+    "library": strawberry.federation.Schema(query=LibraryQuery, types=[LibraryBook, LibraryMovie]),
+    "shelf": strawberry.federation.Schema(query=ShelfQuery, types=[ShelfBook]),
+}
+
+# --- an @interfaceObject that is not resolvable (group K) --------------------------------
+
+
+@strawberry.federation.interface(name="Node", keys=["id"])
+class OwnerNode:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Bread", keys=["id"])
+class OwnerBread(OwnerNode):
+    name: str
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> OwnerBread:
+        return cls(id=id, name=f"bread {id}")
+
+
+@strawberry.type
+class BakeryQuery:
+    @strawberry.field
+    def bread(self) -> OwnerNode:
+        return OwnerBread(id=strawberry.ID("n2"), name="bread n2")
+
+
+@strawberry.federation.interface_object(name="Node", keys=[Key(fields="id", resolvable=False)])
+class ReferencedNode:
+    id: strawberry.ID
+
+    @strawberry.field
+    def field(self) -> str:
+        return "foo"
+
+
+@strawberry.type
+class PantryQuery:
+    @strawberry.field
+    def b(self) -> ReferencedNode:
+        return ReferencedNode(id=strawberry.ID("n1"))
+
+
+non_resolvable_interface_object = {
+    "bakery": strawberry.federation.Schema(query=BakeryQuery, types=[OwnerBread]),
+    "pantry": strawberry.federation.Schema(query=PantryQuery, types=[ReferencedNode]),
+}
+
+# --- one response name typed differently in sibling fragments (group H) ------------------
+
+
+@strawberry.federation.type(name="Circle", keys=["id"])
+class ShapesCircle:
+    id: strawberry.ID
+    size: int = strawberry.federation.field(shareable=True)
+
+
+@strawberry.federation.type(name="Square", keys=["id"])
+class ShapesSquare:
+    id: strawberry.ID
+    size: int | None = strawberry.federation.field(shareable=True)
+
+
+Shape = Annotated[ShapesCircle | ShapesSquare, strawberry.union("Shape")]
+
+
+@strawberry.type
+class ShapesQuery:
+    @strawberry.field
+    def shapes(self) -> list[Shape]:
+        return [
+            ShapesCircle(id=strawberry.ID("c1"), size=3),
+            ShapesSquare(id=strawberry.ID("s1"), size=None),
+            ShapesSquare(id=strawberry.ID("s2"), size=4),
+        ]
+
+
+@strawberry.federation.type(name="Circle", keys=["id"])
+class SizesCircle:
+    id: strawberry.ID
+    size: int | None = strawberry.federation.field(shareable=True)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> SizesCircle:
+        return cls(id=id, size=3)
+
+
+@strawberry.type
+class SizesQuery:
+    @strawberry.field
+    def sizes_version(self) -> int:
+        return 1
+
+
+conflicting_types = {
+    "shapes": strawberry.federation.Schema(query=ShapesQuery, types=[ShapesCircle, ShapesSquare]),
+    "sizes": strawberry.federation.Schema(query=SizesQuery, types=[SizesCircle]),
+}
