@@ -500,7 +500,31 @@ class _Planning:
                 kids = [k for k in kids if k not in elsewhere]
                 touched |= self.split(step, type_name, f, obj, elsewhere, path, sel, siblings)
             touched |= self.plan_fields(step, obj, kids, child_path, child_sel, provided)
+        if abstract and len(existing.children) > 1:
+            self._alias_conflicts(step, existing.children)
         return touched
+
+    def _alias_conflicts(self, step: FetchStep, branches: dict[str, Selection]) -> None:
+        """Fields of one response name typed differently in sibling fragments (allowed on
+        different object types) cannot be sent as they are: the subgraph would refuse the
+        query. All but the first type get an alias; the step restores the names."""
+        seen: dict[str, str] = {}
+        for obj, branch in branches.items():
+            for key in list(branch):
+                sel = branch[key]
+                typed = self._type_in_graph(obj, sel.name, step.graph)
+                first = seen.setdefault(key, typed)
+                if first != typed:
+                    alias = f"{INTERNAL_PREFIX}{key}_{obj}"
+                    branch[alias] = branch.pop(key)
+                    step.renames[alias] = key
+
+    def _type_in_graph(self, obj: str, field_name: str, graph: str) -> str:
+        entry = self.sg.join_field(obj, field_name, graph)
+        if entry is not None and entry.type:
+            return entry.type
+        fdef = getattr(self.sg.schema.get_type(obj), "fields", {}).get(field_name)
+        return str(fdef.type) if fdef is not None else ""
 
     def _types_in_graph(self, type_name: str, f: NField, graph: str) -> list[str]:
         """Object types `f` can return when `graph` resolves it (its type in that subgraph)."""

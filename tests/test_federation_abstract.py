@@ -41,3 +41,31 @@ async def test_a_field_only_a_non_resolvable_interface_object_has_is_a_planning_
     result = await nodes.run("{ bread { id ... on Bread { name } } }")
     assert result == {"data": {"bread": {"id": "n2", "name": "bread n2"}}}
     assert nodes.graphs() == ["bakery"]
+
+
+async def test_one_response_name_typed_differently_in_sibling_fragments_is_aliased() -> None:
+    # group H: shapes types Circle.size Int! and Square.size Int; sent as they are, shapes
+    # would refuse the query
+    from tests.federation_conformance import conflicting_types
+
+    federation = Federation(conflicting_types)
+    result = await federation.run(
+        "{ shapes { ... on Circle { id size } ... on Square { id size } } }"
+    )
+    assert result == {
+        "data": {
+            "shapes": [
+                {"id": "c1", "size": 3},
+                {"id": "s1", "size": None},
+                {"id": "s2", "size": 4},
+            ]
+        }
+    }
+    assert federation.calls == [
+        (
+            "shapes",
+            "query { shapes { __typename ... on Circle { id size } "
+            "... on Square { id _dief_size_Square: size } } }",
+            {},
+        )
+    ]
