@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint slapd clean
+.PHONY: install run test lint slapd gnupg clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,17 @@ slapd:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq slapd ldap-utils >/dev/null; \
 	fi
 
+## gnupg: GnuPG for the encrypted notices, installed from Debian only when absent
+gnupg:
+	@if ! command -v gpg >/dev/null 2>&1 || ! command -v gpgconf >/dev/null 2>&1; then \
+		echo "installing GnuPG (Debian packages gnupg, gpg-agent)"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gnupg gpg-agent >/dev/null; \
+	fi
+
 ## test: installs what the tests need, then runs them against real servers
-test: install slapd
+test: install slapd gnupg
 	$(BIN)/ruff check services gateway tests examples
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -20,6 +20,7 @@ from services.common.context import RequestContext
 from services.common.errors import ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
+from services.common.notifications.kinds import Audience
 from services.common.pagination import Connection, connection, page_bounds
 from services.common.principal import require_authenticated
 from services.common.schema import SubgraphSchema
@@ -27,6 +28,7 @@ from services.meetings import agenda, domain, experts, handlers, participation, 
 from services.meetings import documents as docs
 from services.meetings import presentations as rule12
 from services.meetings.mailer import deliver_due
+from services.meetings.notices_schema import NoticesMutation, NoticesQuery
 from services.meetings.services import MeetingsServices
 
 Ctx = Info[RequestContext, None]
@@ -132,10 +134,12 @@ class TimelineItem:
     rule: int = strawberry.field(description="The rule of the Terms of Reference.")
 
 
-@strawberry.type(description="Rule 9: one invitation email and how it went.")
+@strawberry.type(description="One notice email (rule 9: the invitation's) and how it went.")
 class Delivery:
     state: str = strawberry.field(description="The participant State of the address.")
     email: str
+    role: str | None = strawberry.field(description="The contact role it was chosen for.")
+    encrypted: bool = strawberry.field(description="Sent encrypted to the contact's key.")
     status: str = strawberry.field(description="PENDING, SENT or FAILED (after every retry).")
     attempts: int
     last_error: str | None
@@ -147,6 +151,8 @@ class Delivery:
         return cls(
             state=d.state,
             email=d.email,
+            role=d.role,
+            encrypted=bool(d.public_key),
             status=d.status,
             attempts=d.attempts,
             last_error=d.last_error,
@@ -163,6 +169,10 @@ class Invitation:
     late: bool = strawberry.field(description="Issued after the 50-day mark.")
     late_reason: str | None = strawberry.field(description="The Secretariat's reason, if late.")
     recipient_count: int
+    unreachable_state_codes: list[str] = strawberry.field(
+        description="Participant States with no contact to tell (none of the roles they "
+        "chose, no alternate): reported, never skipped silently."
+    )
     start_date: date = strawberry.field(description="The date the invitation named.")
     venue: str = strawberry.field(description="The venue the invitation named.")
 
@@ -549,6 +559,7 @@ class Meeting:
             late=inv.late_reason is not None,
             late_reason=inv.late_reason,
             recipient_count=inv.recipient_count,
+            unreachable_state_codes=list(inv.unreachable_state_codes or []),
             start_date=inv.start_date,
             venue=inv.venue,
         )
@@ -858,7 +869,7 @@ def decode_content(content_base64: str, max_bytes: int) -> bytes:
 
 
 @strawberry.type
-class Query:
+class Query(NoticesQuery):
     @strawberry.federation.field(description="Rule 3: sessions.", authenticated=AUTHENTICATED)
     async def sessions(self, info: Ctx) -> list[Session]:
         found = await run_sync(handlers.list_sessions, info.context.principal)
@@ -925,7 +936,7 @@ async def _presentation_payload(doc: docs.Presentation) -> PresentationPayload:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(NoticesMutation):
     @strawberry.federation.mutation(description="Rule 3: record a session.", policy=SECRETARIAT)
     async def session_create(self, info: Ctx, input: SessionCreateInput) -> SessionPayload:
         doc = await run_sync(
@@ -1002,8 +1013,8 @@ class Mutation:
         await run_sync(handlers.check_invitation, *args)
         require_authenticated(principal)
         token = info.context.request.headers["authorization"].partition(" ")[2].strip()
-        recipients = await svc.directory.recipients(token)
-        await run_sync(handlers.issue_invitation, *args, recipients)
+        resolution = await svc.directory.recipients(token, Audience.MEETINGS)
+        await run_sync(handlers.issue_invitation, *args, resolution)
         await run_sync(deliver_due, svc.smtp, at, oid)
         return _meeting_payload(await run_sync(handlers.load_meeting, oid))
 
