@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     gateway_max_tokens: int = Field(default=5000, ge=10)
     gateway_max_cost: int = Field(default=20_000, ge=1)
     gateway_default_list_size: int = Field(default=20, ge=1)
+    # Origins allowed by CORS (JSON list); default: none in prod, the dev console in dev.
+    gateway_cors_origins: list[str] | None = None
 
     # Where `dief run` (make run) serves each service on this machine.
     host: str = "127.0.0.1"

@@ -27,6 +27,7 @@ from services.common.schema import SubgraphSchema
 from services.meetings import agenda, domain, experts, handlers, participation, timeline
 from services.meetings import documents as docs
 from services.meetings import presentations as rule12
+from services.meetings.feed_links_schema import CalendarFeedLinkMutation, CalendarFeedLinkQuery
 from services.meetings.mailer import deliver_due
 from services.meetings.notices_schema import NoticesMutation, NoticesQuery
 from services.meetings.services import MeetingsServices
@@ -869,7 +870,7 @@ def decode_content(content_base64: str, max_bytes: int) -> bytes:
 
 
 @strawberry.type
-class Query(NoticesQuery):
+class Query(CalendarFeedLinkQuery, NoticesQuery):
     @strawberry.federation.field(description="Rule 3: sessions.", authenticated=AUTHENTICATED)
     async def sessions(self, info: Ctx) -> list[Session]:
         found = await run_sync(handlers.list_sessions, info.context.principal)
@@ -936,7 +937,7 @@ async def _presentation_payload(doc: docs.Presentation) -> PresentationPayload:
 
 
 @strawberry.type
-class Mutation(NoticesMutation):
+class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(description="Rule 3: record a session.", policy=SECRETARIAT)
     async def session_create(self, info: Ctx, input: SessionCreateInput) -> SessionPayload:
         doc = await run_sync(
