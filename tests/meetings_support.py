@@ -179,6 +179,7 @@ def mq(http: httpx.AsyncClient) -> GraphQLClient:
 
 class Actors:
     def __init__(self, token: TokenFactory) -> None:
+        self.token = token
         self.sec = token(sub="sec", roles=("secretariat",), participant=False)
         self.chair = token(sub="chair", roles=("chair",), participant=False)
         self.fra = token(sub="fra1", state="FRA")

@@ -139,6 +139,7 @@ class Settings(BaseSettings):
     # Secretariat's OpenPGP secret key that signs encrypted notices (secret references:
     # env:VARIABLE or file:/path; unset: encrypted notices go unsigned).
     notice_link_base: str = "http://127.0.0.1:8100/notices"
+    notice_secretariat_email: str | None = None  # the Secretariat's reminders; default: sender
     notice_signing_key: str | None = None
     notice_signing_passphrase: str | None = None
     cases_port: int = 8103

@@ -294,7 +294,12 @@ class NoticeRecord(NoticeEntry):
     meta = {
         "db_alias": ALIAS,
         "collection": "notifications",
-        "indexes": ["states", "issued_at", "topic"],
+        "indexes": [
+            "states",
+            "issued_at",
+            "topic",
+            {"fields": ["key"], "unique": True, "sparse": True},
+        ],
         "ordering": ["-issued_at"],
     }
 

@@ -104,6 +104,7 @@ def record(
     meeting: Meeting | None = None,
     states: tuple[str, ...] = (),
     secretariat: bool = False,
+    key: str | None = None,
 ) -> NoticeRecord:
     """The feed entry and the deliveries, written with the change they tell of."""
     extra = {"meeting_id": meeting.pk} if meeting is not None else {}
@@ -115,6 +116,7 @@ def record(
         Delivery,
         states=(*states, *resolution.unreachable),
         secretariat=secretariat,
+        key=key,
         **extra,
     )
     if notice.link:
@@ -147,11 +149,15 @@ def learn(resolution: Resolution, audience: str, states: tuple[str, ...], now: d
         ).save()
 
 
-def known(states: list[str], audience: str) -> Resolution:
-    """The recipients last learned for these States (no directory call: for the clock)."""
-    found = {
-        k.state: k for k in KnownRecipients.objects(pk__in=[f"{s}:{audience}" for s in states])
-    }
+def known(states: list[str] | None, audience: str) -> Resolution:
+    """The recipients last learned for these States (None: every State learned of), with
+    no directory call: for the clock, or when the directory cannot answer."""
+    query = KnownRecipients.objects(audience=audience)
+    if states is not None:
+        query = query.filter(pk__in=[f"{s}:{audience}" for s in states])
+    found = {k.state: k for k in query}
+    if states is None:
+        states = sorted(found)
     recipients = [
         Recipient(s, r["email"], r["role"], r.get("key"), r.get("fpr"))
         for s in states
@@ -159,3 +165,130 @@ def known(states: list[str], audience: str) -> Resolution:
         for r in found[s].recipients
     ]
     return Resolution.of(states, recipients)
+
+
+# --- what each notice says ---------------------------------------------------------------
+
+
+def meeting_moved(meeting: Meeting) -> Notice:
+    return about_meeting(
+        NoticeKind.MEETING_MOVED,
+        meeting,
+        f"The {FORUM} meeting has been moved.",
+        "",
+        lines=("A new invitation will follow with the new dates.",),
+    )
+
+
+def meeting_cancelled(meeting: Meeting) -> Notice:
+    return about_meeting(
+        NoticeKind.MEETING_CANCELLED, meeting, f"The {FORUM} meeting is cancelled.", ""
+    )
+
+
+def agenda_notice(meeting: Meeting, kind: NoticeKind, titles: list[str], link: str) -> Notice:
+    """Rule 10; rule 14: the agenda itself only in the encrypted copy."""
+    what = "distributed" if kind is NoticeKind.AGENDA_DISTRIBUTED else "adopted"
+    headline = (
+        f"The draft agenda has been {what}."
+        if what == "distributed"
+        else ("The agenda has been adopted.")
+    )
+    late = (
+        (f"It is distributed late: {meeting.agenda_late_reason}",)
+        if what == "distributed" and getattr(meeting, "agenda_late_reason", None)
+        else ()
+    )
+    agenda = "\n".join(f"  {i}. {t}" for i, t in enumerate(titles, 1)) or "  (no item yet)"
+    return about_meeting(
+        kind, meeting, headline, link, lines=late, confidential=(f"Agenda:\n{agenda}",)
+    )
+
+
+def involved_state_notified(
+    meeting: Meeting,
+    title: str,
+    presenting: str,
+    reply_due: date,
+    late_reason: str | None,
+    link: str,
+) -> Notice:
+    """Rule 12: the involved State is told and asked for its response; the presentation's
+    subject only encrypted."""
+    lines = [f"Your response is asked by {reply_due.isoformat()}."]
+    if late_reason:
+        lines.append(
+            f"This notification is late (less than 30 days ahead): {late_reason}. The Chair "
+            "decides whether the presentation stays on the agenda."
+        )
+    return about_meeting(
+        NoticeKind.INVOLVED_STATE_NOTIFIED,
+        meeting,
+        "A presentation at the meeting involves your State (rule 12).",
+        link,
+        lines=tuple(lines),
+        confidential=(f"Presenting State: {presenting}", f"Presentation: {title}"),
+    )
+
+
+def response_received(meeting: Meeting, title: str, responding: str, link: str) -> Notice:
+    return about_meeting(
+        NoticeKind.RESPONSE_RECEIVED,
+        meeting,
+        "An involved State responded to your presentation (rule 12).",
+        link,
+        confidential=(f"Responding State: {responding}", f"Presentation: {title}"),
+    )
+
+
+def expert_notice(
+    meeting: Meeting,
+    kind: NoticeKind,
+    expert: str,
+    proposing: str,
+    link: str,
+    silence_ends_on: date | None = None,
+) -> Notice:
+    """Rule 8: the proposal, an objection, the silence ended, a referral."""
+    headline, lines = {
+        NoticeKind.EXPERT_PROPOSAL_CIRCULATED: (
+            "A non-state expert is proposed for a presentation (rule 8).",
+            (
+                f"A State Party may object until {silence_ends_on.isoformat()}; "
+                "silence means approval.",
+            )
+            if silence_ends_on
+            else (),
+        ),
+        NoticeKind.EXPERT_OBJECTION_RAISED: (
+            "An objection was raised to the non-state expert you proposed (rule 8).",
+            ("The objecting and proposing States consult to resolve it.",),
+        ),
+        NoticeKind.EXPERT_SILENCE_ENDED: (
+            "The silence procedure on a proposed non-state expert has ended: approved.",
+            (),
+        ),
+        NoticeKind.EXPERT_REFERRED: (
+            "An unresolved objection to a non-state expert is referred to the States "
+            "participating in the meeting (rule 8).",
+            (),
+        ),
+    }[kind]
+    return about_meeting(
+        kind,
+        meeting,
+        headline,
+        link,
+        lines=lines,
+        confidential=(f"Expert: {expert}", f"Proposed by: {proposing}"),
+    )
+
+
+def deadline_reminder(meeting: Meeting, item: str, due_on: date, days_left: int) -> Notice:
+    what = item.replace("_", " ").lower()
+    return about_meeting(
+        NoticeKind.DEADLINE_REMINDER,
+        meeting,
+        f"Reminder: {what} due on {due_on.isoformat()} ({days_left} days left).",
+        "",
+    )

@@ -13,10 +13,22 @@ from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
 from services.common.notifications import feed
 from services.common.pagination import Connection, paginate
-from services.meetings.documents import NoticeRecord
+from services.meetings.documents import Delivery, NoticeRecord
 
 Ctx = Info[RequestContext, None]
 SECRETARIAT = [["secretariat"]]
+ORGANISERS = [["secretariat"], ["chair"]]
+
+
+@strawberry.type(description="One email of a notice, and how it went.")
+class NoticeDelivery:
+    state: str
+    email: str
+    role: str | None
+    encrypted: bool = strawberry.field(description="Encrypted to the contact's key.")
+    status: str = strawberry.field(description="PENDING, SENT or FAILED (after every retry).")
+    attempts: int
+    last_error: str | None
 
 
 @strawberry.type(description="A notice as the caller's feed shows it (rule 14: the open text).")
@@ -49,6 +61,26 @@ class Notice:
             unreachable_state_codes=list(e.unreachable or []),
         )
 
+    @strawberry.federation.field(
+        description="Each email of the notice, for the Secretariat and the Chair.",
+        policy=ORGANISERS,
+    )
+    async def deliveries(self, info: Ctx) -> list[NoticeDelivery]:
+        oid = from_global_id(self.id, "Notice")
+        found = await run_sync(feed.deliveries_of, Delivery, info.context.principal, str(oid))
+        return [
+            NoticeDelivery(
+                state=d.state,
+                email=d.email,
+                role=d.role,
+                encrypted=bool(d.public_key),
+                status=d.status,
+                attempts=d.attempts,
+                last_error=d.last_error,
+            )
+            for d in found
+        ]
+
 
 @strawberry.input(description="Notices of yours to mark read, or unread again.")
 class NoticeMarkInput:
@@ -71,6 +103,12 @@ class NoticesQuery:
         p = info.context.principal
         query = await run_sync(feed.my_notices, NoticeRecord, p, unread)
         return await run_sync(paginate, query, first, after, lambda e: Notice.of(e, p.subject))
+
+    @strawberry.federation.field(description="One notice: your own, or any for organisers.")
+    async def notice(self, info: Ctx, id: strawberry.ID) -> Notice:
+        p = info.context.principal
+        oid = from_global_id(id, "Notice")
+        return Notice.of(await run_sync(feed.one, NoticeRecord, p, oid), p.subject)
 
     @strawberry.federation.field(
         description="Notices that some State they concern could not be told of (no contact "

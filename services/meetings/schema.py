@@ -24,13 +24,20 @@ from services.common.notifications.kinds import Audience
 from services.common.pagination import Connection, connection, page_bounds
 from services.common.principal import require_authenticated
 from services.common.schema import SubgraphSchema
-from services.meetings import agenda, domain, experts, handlers, participation, timeline
+from services.meetings import agenda, domain, experts, handlers, notices, participation, timeline
 from services.meetings import documents as docs
 from services.meetings import presentations as rule12
 from services.meetings.feed_links_schema import CalendarFeedLinkMutation, CalendarFeedLinkQuery
 from services.meetings.mailer import deliver_due
-from services.meetings.notices_schema import NoticesMutation, NoticesQuery
+from services.meetings.notices_schema import Notice, NoticesMutation, NoticesQuery
 from services.meetings.services import MeetingsServices
+from services.meetings.telling import (
+    told_of_agenda,
+    told_of_expert,
+    told_of_meeting,
+    told_of_notification,
+    told_of_response,
+)
 
 Ctx = Info[RequestContext, None]
 T = TypeVar("T")
@@ -816,6 +823,9 @@ class SessionPayload:
 @strawberry.type(description="The meeting after the change.")
 class MeetingPayload:
     meeting: Meeting
+    notice: Notice | None = strawberry.field(
+        default=None, description="What the participants were told, with who could not be."
+    )
 
 
 @strawberry.type(description="The Chair's term.")
@@ -836,11 +846,17 @@ class DocumentPayload:
 @strawberry.type(description="The presentation after the change.")
 class PresentationPayload:
     presentation: Presentation
+    notice: Notice | None = strawberry.field(
+        default=None, description="What the States concerned were told, and who could not be."
+    )
 
 
 @strawberry.type(description="The expert proposal after the change.")
 class ExpertProposalPayload:
     expert_proposal: ExpertProposal
+    notice: Notice | None = strawberry.field(
+        default=None, description="What the States concerned were told, and who could not be."
+    )
 
 
 @strawberry.type(description="The registration.")
@@ -977,14 +993,14 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
             input.end_date,
             input.venue,
         )
-        return _meeting_payload(doc)
+        return await told_of_meeting(info, _meeting_payload(doc), doc, moved=True)
 
     @strawberry.federation.mutation(description="Cancel a meeting.", policy=SECRETARIAT)
     async def meeting_cancel(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload:
         doc = await run_sync(
             handlers.cancel_meeting, info.context.principal, now(info), oid_of(input.id, "Meeting")
         )
-        return _meeting_payload(doc)
+        return await told_of_meeting(info, _meeting_payload(doc), doc, moved=False)
 
     @strawberry.federation.mutation(description="Rule 4: record the Chair.", policy=SECRETARIAT)
     async def chair_appoint(self, info: Ctx, input: ChairAppointInput) -> ChairPayload:
@@ -1016,6 +1032,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         token = info.context.request.headers["authorization"].partition(" ")[2].strip()
         resolution = await svc.directory.recipients(token, Audience.MEETINGS)
         await run_sync(handlers.issue_invitation, *args, resolution)
+        await run_sync(
+            notices.learn, resolution, Audience.MEETINGS.value, resolution.unreachable, at
+        )
         await run_sync(deliver_due, svc.smtp, at, oid)
         return _meeting_payload(await run_sync(handlers.load_meeting, oid))
 
@@ -1058,7 +1077,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
             now(info),
             oid_of(input.id, "Meeting"),
         )
-        return _meeting_payload(doc)
+        return await told_of_agenda(info, _meeting_payload(doc), doc)
 
     @strawberry.federation.mutation(
         description="Rules 10, 11: adopt the agenda; it is frozen.", policy=ORGANISERS
@@ -1067,7 +1086,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         doc = await run_sync(
             handlers.adopt_agenda, info.context.principal, now(info), oid_of(input.id, "Meeting")
         )
-        return _meeting_payload(doc)
+        return await told_of_agenda(info, _meeting_payload(doc), doc)
 
     @strawberry.federation.mutation(
         description="Rule 14: record the participants' decision to lift confidentiality.",
@@ -1121,7 +1140,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
             now(info),
             oid_of(input.id, "Presentation"),
         )
-        return await _presentation_payload(doc)
+        return await told_of_notification(info, await _presentation_payload(doc), doc)
 
     @strawberry.federation.mutation(
         description="Rule 12: an involved State responds.", policy=PARTICIPANTS
@@ -1137,7 +1156,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
             input.state_code,
             input.response,
         )
-        return await _presentation_payload(doc)
+        return await told_of_response(info, await _presentation_payload(doc), doc)
 
     @strawberry.federation.mutation(
         description="Rule 12: put a presentation on the draft agenda.", policy=ORGANISERS
@@ -1169,7 +1188,8 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
             input.expert_subject,
             input.purpose,
         )
-        return ExpertProposalPayload(expert_proposal=ExpertProposal.from_doc(doc))
+        payload = ExpertProposalPayload(expert_proposal=ExpertProposal.from_doc(doc))
+        return await told_of_expert(info, payload, doc)
 
     @strawberry.federation.mutation(
         description="Rule 8: object during the silence procedure.", policy=PARTICIPANTS
@@ -1177,7 +1197,8 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     async def expert_proposal_object(
         self, info: Ctx, input: ExpertProposalRefInput
     ) -> ExpertProposalPayload:
-        return await _on_proposal(info, handlers.object_to_expert, input.id)
+        payload = await _on_proposal(info, handlers.object_to_expert, input.id)
+        return await told_of_expert(info, payload, None)
 
     @strawberry.federation.mutation(
         description="Rule 8: record a consultation between the objecting and proposing States.",

@@ -53,6 +53,7 @@ class NoticeEntry(Document):
 
     kind = StringField(required=True)
     topic = StringField()
+    key = StringField()  # set for a clock-driven notice: it is issued once (unique, sparse)
     subject = StringField(required=True)
     body = StringField(required=True)
     link = StringField()

@@ -9,8 +9,8 @@ from bson import ObjectId
 from mongoengine.queryset.visitor import Q
 
 from services.common.errors import Forbidden, NotFound
-from services.common.notifications.documents import NoticeEntry
-from services.common.principal import Principal, require_authenticated
+from services.common.notifications.documents import NoticeDelivery, NoticeEntry
+from services.common.principal import Principal, Role, require_authenticated
 
 
 def _mine(principal: Principal) -> Q:
@@ -29,6 +29,18 @@ def my_notices(entry_cls: type[NoticeEntry], principal: Principal | None, unread
     if unread:
         query = query.filter(read_by__ne=p.subject)
     return query.order_by("-issued_at", "-id")
+
+
+def one(entry_cls: type[NoticeEntry], principal: Principal | None, oid: ObjectId) -> NoticeEntry:
+    """One notice: any for the Secretariat and the Chair, else only one's own."""
+    p = require_authenticated(principal)
+    query = entry_cls.objects(pk=oid)
+    if not (p.is_secretariat or p.has_role(Role.CHAIR)):
+        query = query.filter(_mine(p))
+    found = query.first()
+    if found is None:
+        raise NotFound("No such notice of yours.", field="id")
+    return found
 
 
 def mark_read(
@@ -52,3 +64,12 @@ def gaps(entry_cls: type[NoticeEntry], principal: Principal | None) -> Any:
     if not p.is_secretariat:
         raise Forbidden("The report of States without contacts is the Secretariat's.")
     return entry_cls.objects(unreachable__0__exists=True).order_by("-issued_at", "-id")
+
+
+def deliveries_of(
+    delivery_cls: type[NoticeDelivery], principal: Principal | None, notice_id: str
+) -> list[NoticeDelivery]:
+    p = require_authenticated(principal)
+    if not (p.is_secretariat or p.has_role(Role.CHAIR)):
+        raise Forbidden("A notice's deliveries are for the Secretariat and the Chair to see.")
+    return list(delivery_cls.objects(notice_id=notice_id).order_by("state", "email"))

@@ -73,6 +73,7 @@ def entry_and_deliveries(
     *,
     states: Iterable[str] = (),
     secretariat: bool = False,
+    key: str | None = None,
     **extra: Any,
 ) -> tuple[NoticeEntry, list[NoticeDelivery]]:
     """The documents to write in the caller's unit of work (with the change told of)."""
@@ -80,6 +81,7 @@ def entry_and_deliveries(
         pk=ObjectId(),
         kind=notice.kind.value,
         topic=notice.topic,
+        key=key,
         subject=notice.subject,
         body=notice.body,
         link=notice.link,
