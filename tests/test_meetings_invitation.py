@@ -169,7 +169,9 @@ async def test_rule_9_a_moved_meeting_needs_a_new_invitation(
     assert {i["kind"]: i["status"] for i in items}["INVITATION"] == "PENDING"
     again = ok(await mq(ISSUE, {"i": {"meetingId": mid, "callForPresentations": CALL}}, who.sec))
     assert again["invitationIssue"]["meeting"]["invitation"]["late"] is False
-    [_, second] = inbox.to("zoll@deu.example.org")
+    mails = inbox.to("zoll@deu.example.org")
+    assert [m["X-DIEF-Notice"] for m in mails] == ["INVITATION", "MEETING_MOVED", "INVITATION"]
+    second = mails[-1]
     assert "2027-06-15 to 2027-06-16" in second.get_payload()[0].get_payload(decode=True).decode()
 
 

@@ -7,27 +7,36 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from services.common.mongo import run_sync
+from services.common.settings import Settings
+from services.contacts import notices as contact_notices
+from services.contacts.documents import Contact
 from tests.conftest import GraphQLClient
 from tests.meetings_support import (
     ADD_ITEM,
     DISTRIBUTE,
     NOTIFY,
+    SECRETARIAT,
     Actors,
     Clock,
     Inbox,
+    build_meetings,
     days_before,
     intend,
     new_meeting,
     ok,
     refusal,
+    seed_directory,
 )
+from tests.pgp_support import Keys, decrypt
 
-pytest_plugins = ["tests.meetings_support"]
+pytest_plugins = ["tests.meetings_support", "tests.pgp_support"]
 
 NOTICE = "notice { id kind body link unreachableStateCodes }"
 DELIVERIES = """query($id: ID!) { notice(id: $id) { deliveries { email role status attempts } } }"""
@@ -45,6 +54,8 @@ PROPOSE_N = f"""mutation($i: ExpertProposalCreateInput!) {{ expertProposalCreate
 OBJECT_N = f"""mutation($id: ID!) {{ expertProposalObject(input: {{id: $id}}) {{ {NOTICE} }} }}"""
 FEED = """query($u: Boolean) { myNotifications(unread: $u) { totalCount edges { node {
   id kind read subject } } } }"""
+INVITE = """mutation($i: InvitationIssueInput!) { invitationIssue(input: $i) { meeting { id } } }"""
+DELIVERIES_ENC = """query($id: ID!) { notice(id: $id) { deliveries { encrypted status } } }"""
 MARK = """mutation($i: NoticeMarkInput!) { notificationsMark(input: $i) { id read } }"""
 
 NPCS = ["customs@fra.example.org", "police@fra.example.org", "zoll@deu.example.org"]
@@ -218,3 +229,47 @@ async def test_the_feed_shows_a_states_own_notices_read_and_unread(
     mark_unread = {"i": {"ids": [nid], "read": False}}
     assert not ok(await mq(MARK, mark_unread, who.deu))["notificationsMark"][0]["read"]
     assert refusal(await mq(FEED, {}, None))["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_contact_with_a_key_gets_the_notice_encrypted_and_signed_with_the_details(
+    meetings_settings: Settings,
+    contacts_app: Any,
+    clock: Clock,
+    who: Actors,
+    inbox: Inbox,
+    pgp_keys: Keys,
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "secretariat.asc"
+    secret.write_text(pgp_keys.secretariat.secret)
+    signed = meetings_settings.model_copy(update={"notice_signing_key": f"file:{secret}"})
+    await run_sync(seed_directory)
+    zoll = await run_sync(lambda: Contact.objects(functional_email="zoll@deu.example.org").get())
+    await run_sync(contact_notices.register_key, SECRETARIAT, zoll.pk, pgp_keys.contact.public)
+    app = build_meetings(signed, clock, contacts_app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client,
+    ):
+        mq = GraphQLClient(client)
+        mid = await new_meeting(mq, who)
+        clock.day(days_before(55))
+        issue = {"meetingId": mid, "callForPresentations": "Present cases of diversion."}
+        ok(await mq(INVITE, {"i": issue}, who.sec))
+        notified = await _notified(mq, who, clock, mid)
+        found = ok(await mq(DELIVERIES_ENC, {"id": notified["notice"]["id"]}, who.sec))
+    [delivery] = found["notice"]["deliveries"]
+    assert delivery["encrypted"] is True and delivery["status"] == "SENT"
+    [invitation, notice] = [c for rcpt, c in inbox.messages if "zoll@deu.example.org" in rcpt]
+    assert b"Dr Jane" not in notice and b"Rifles via a third country" not in notice
+    opened = decrypt(notice, pgp_keys.contact, pgp_keys.secretariat)
+    assert opened.signed_by == pgp_keys.secretariat.fingerprint
+    assert "Presentation: Rifles via a third country" in opened.text  # the details, encrypted
+    assert "Presenting State: FRA" in opened.text
+    invited = decrypt(invitation, pgp_keys.contact, pgp_keys.secretariat)
+    assert "Geneva, CICG" in invited.text
+    [ics] = [p for p in invited.inner.walk() if p.get_content_type() == "text/calendar"]
+    assert b"Geneva" in ics.get_payload(decode=True)
+    # The others, without a key, got the open copy.
+    [open_copy] = inbox.to("customs@fra.example.org")
+    assert open_copy.get_content_type() == "multipart/mixed"

@@ -9,12 +9,13 @@ is imported only for the signature and removed with the directory afterwards.
 
 from __future__ import annotations
 
+import email
 import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
-from email.policy import SMTP
+from email.policy import SMTP, default
 from pathlib import Path
 
 import gnupg
@@ -106,7 +107,9 @@ def encrypt(message: EmailMessage, public_key: str, signer: SigningKey | None) -
             secret = [r["fingerprint"] for r in mine.results if r.get("fingerprint")]
             if not secret:
                 raise PgpError("the Secretariat's signing key could not be imported")
-            options.update(sign=secret[0], passphrase=signer.passphrase or "")
+            options["sign"] = secret[0]
+            if signer.passphrase:  # none given: gpg must not read one from the data
+                options["passphrase"] = signer.passphrase
         result = ring.gpg.encrypt(payload, [recipient], **options)
     if not result.ok:
         raise PgpError(f"gpg could not encrypt: {result.status}")
@@ -132,9 +135,8 @@ def encrypt(message: EmailMessage, public_key: str, signer: SigningKey | None) -
 
 def _body_part(message: EmailMessage) -> bytes:
     """The message's MIME entity without its routing headers (what is encrypted)."""
-    part = EmailMessage()
-    for name, value in message.items():
-        if name.lower().startswith("content-"):
-            part[name] = value
-    part.set_payload(message.get_payload())
-    return part.as_bytes(policy=SMTP)
+    entity = email.message_from_bytes(message.as_bytes(policy=SMTP), policy=default)
+    for name in set(entity.keys()):
+        if not name.lower().startswith("content-"):
+            del entity[name]
+    return entity.as_bytes(policy=SMTP)
