@@ -42,6 +42,7 @@ from gateway.persisted import PersistedQueries, load_manifest
 from gateway.pipeline import MutationOverGet, Outcome, Pipeline
 from gateway.principal_tokens import Call, PrincipalSigner, current_call, load_signing_key
 from gateway.supergraph import Supergraph
+from gateway.uploads import is_multipart, read_multipart, upload_limit
 from services.common.app import RequestIdMiddleware
 from services.common.context import bearer_token
 from services.common.errors import Unauthenticated
@@ -317,6 +318,8 @@ class Gateway:
                     except ValueError as exc:
                         raise ValueError(f"'{name}' is not valid JSON.") from exc
             return payload
+        if is_multipart(request.headers):
+            return await read_multipart(request, upload_limit(self.settings))
         declared = request.headers.get("content-length")
         if declared and declared.isdigit():
             check_body_size(int(declared), self.limits)
