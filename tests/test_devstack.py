@@ -25,6 +25,8 @@ def _env(home: Path, mongo: int, nats: int, contacts: int) -> dict[str, str]:
         "MONGODB_URI": f"mongodb://127.0.0.1:{mongo}/",
         "NATS_URL": f"nats://127.0.0.1:{nats}",
         "DIEF_CONTACTS_PORT": str(contacts),
+        "DIEF_MEETINGS_PORT": str(free_port()),
+        "DIEF_CASES_PORT": str(free_port()),
         "DIEF_GATEWAY_PORT": str(free_port()),
         "DIEF_ENV": "dev",
     }
