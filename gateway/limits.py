@@ -242,6 +242,13 @@ class _Walker:
             child_type = get_named_type(output)
         if field.selection_set is None:
             return _Cost(1, 0, aliases)
+        introspected = parent is None or parent.name.startswith("__")
+        if introspected and field.name.value == "ofType":
+            # Introspection's chain of type wrappers (as deep as a type's [X!]! nesting, a
+            # few levels) is not nesting a client chose: standard introspection queries,
+            # GraphiQL's among them, ask for seven levels of it.
+            inner = self.cost(field.selection_set, None, visiting, in_list)
+            return _Cost(1 + inner.cost, inner.depth - 1, aliases + inner.aliases)
         multiplier = self._multiplier(field, is_list, in_list)
         unpaginated = is_list and not any(
             a.name.value in PAGINATION_ARGUMENTS for a in field.arguments or ()

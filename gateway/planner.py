@@ -487,7 +487,12 @@ class _Planning:
             provided = _merge_provided(provided, _provided_tree(provides))
         child_path = (*path, f.key)
         touched = {step.id}
-        for obj in self._types_in_graph(type_name, f, step.graph):
+        types = self._types_in_graph(type_name, f, step.graph)
+        if abstract and not types and self.sg.graph_has_type(step.graph, rtype.name):
+            # the subgraph knows the abstract type but none of its object types: only what
+            # is selected on the abstract type itself can be asked (it answers or fails)
+            types = [rtype.name]
+        for obj in types:
             child_sel = existing.children.setdefault(obj, {})
             kids = self.children(f, obj)
             elsewhere = self._value_fields_elsewhere(step.graph, obj, kids, provided)
@@ -495,7 +500,31 @@ class _Planning:
                 kids = [k for k in kids if k not in elsewhere]
                 touched |= self.split(step, type_name, f, obj, elsewhere, path, sel, siblings)
             touched |= self.plan_fields(step, obj, kids, child_path, child_sel, provided)
+        if abstract and len(existing.children) > 1:
+            self._alias_conflicts(step, existing.children)
         return touched
+
+    def _alias_conflicts(self, step: FetchStep, branches: dict[str, Selection]) -> None:
+        """Fields of one response name typed differently in sibling fragments (allowed on
+        different object types) cannot be sent as they are: the subgraph would refuse the
+        query. All but the first type get an alias; the step restores the names."""
+        seen: dict[str, str] = {}
+        for obj, branch in branches.items():
+            for key in list(branch):
+                sel = branch[key]
+                typed = self._type_in_graph(obj, sel.name, step.graph)
+                first = seen.setdefault(key, typed)
+                if first != typed:
+                    alias = f"{INTERNAL_PREFIX}{key}_{obj}"
+                    branch[alias] = branch.pop(key)
+                    step.renames[alias] = key
+
+    def _type_in_graph(self, obj: str, field_name: str, graph: str) -> str:
+        entry = self.sg.join_field(obj, field_name, graph)
+        if entry is not None and entry.type:
+            return entry.type
+        fdef = getattr(self.sg.schema.get_type(obj), "fields", {}).get(field_name)
+        return str(fdef.type) if fdef is not None else ""
 
     def _types_in_graph(self, type_name: str, f: NField, graph: str) -> list[str]:
         """Object types `f` can return when `graph` resolves it (its type in that subgraph)."""
@@ -607,6 +636,9 @@ class _Planning:
             obj: [k for k in self.children(f, obj) if k.key not in on_interface]
             for obj in self._object_types(iface)
         }
+        if not any(concrete.values()) and not any(k.name == "__typename" for k in kids):
+            # nothing depends on the object type: the interface's fields are the answer
+            return touched
         owners = [
             g
             for g in self.sg.type_graphs(iface)

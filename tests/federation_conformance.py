@@ -15,9 +15,12 @@ ASGI transport), recording every subgraph call.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import httpx
 import strawberry
 from strawberry.asgi import GraphQL
+from strawberry.federation.schema_directives import Key
 
 from gateway.compose import compose
 from gateway.executor import Executor
@@ -459,4 +462,100 @@ class ShelfQuery:
 covariant_types = {
     "library": strawberry.federation.Schema(query=LibraryQuery, types=[LibraryBook, LibraryMovie]),
     "shelf": strawberry.federation.Schema(query=ShelfQuery, types=[ShelfBook]),
+}
+
+# --- an @interfaceObject that is not resolvable (group K) --------------------------------
+
+
+@strawberry.federation.interface(name="Node", keys=["id"])
+class OwnerNode:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Bread", keys=["id"])
+class OwnerBread(OwnerNode):
+    name: str
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> OwnerBread:
+        return cls(id=id, name=f"bread {id}")
+
+
+@strawberry.type
+class BakeryQuery:
+    @strawberry.field
+    def bread(self) -> OwnerNode:
+        return OwnerBread(id=strawberry.ID("n2"), name="bread n2")
+
+
+@strawberry.federation.interface_object(name="Node", keys=[Key(fields="id", resolvable=False)])
+class ReferencedNode:
+    id: strawberry.ID
+
+    @strawberry.field
+    def field(self) -> str:
+        return "foo"
+
+
+@strawberry.type
+class PantryQuery:
+    @strawberry.field
+    def b(self) -> ReferencedNode:
+        return ReferencedNode(id=strawberry.ID("n1"))
+
+
+non_resolvable_interface_object = {
+    "bakery": strawberry.federation.Schema(query=BakeryQuery, types=[OwnerBread]),
+    "pantry": strawberry.federation.Schema(query=PantryQuery, types=[ReferencedNode]),
+}
+
+# --- one response name typed differently in sibling fragments (group H) ------------------
+
+
+@strawberry.federation.type(name="Circle", keys=["id"])
+class ShapesCircle:
+    id: strawberry.ID
+    size: int = strawberry.federation.field(shareable=True)
+
+
+@strawberry.federation.type(name="Square", keys=["id"])
+class ShapesSquare:
+    id: strawberry.ID
+    size: int | None = strawberry.federation.field(shareable=True)
+
+
+Shape = Annotated[ShapesCircle | ShapesSquare, strawberry.union("Shape")]
+
+
+@strawberry.type
+class ShapesQuery:
+    @strawberry.field
+    def shapes(self) -> list[Shape]:
+        return [
+            ShapesCircle(id=strawberry.ID("c1"), size=3),
+            ShapesSquare(id=strawberry.ID("s1"), size=None),
+            ShapesSquare(id=strawberry.ID("s2"), size=4),
+        ]
+
+
+@strawberry.federation.type(name="Circle", keys=["id"])
+class SizesCircle:
+    id: strawberry.ID
+    size: int | None = strawberry.federation.field(shareable=True)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> SizesCircle:
+        return cls(id=id, size=3)
+
+
+@strawberry.type
+class SizesQuery:
+    @strawberry.field
+    def sizes_version(self) -> int:
+        return 1
+
+
+conflicting_types = {
+    "shapes": strawberry.federation.Schema(query=ShapesQuery, types=[ShapesCircle, ShapesSquare]),
+    "sizes": strawberry.federation.Schema(query=SizesQuery, types=[SizesCircle]),
 }

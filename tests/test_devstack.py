@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,9 +26,9 @@ def _env(home: Path, mongo: int, nats: int, contacts: int) -> dict[str, str]:
         "MONGODB_URI": f"mongodb://127.0.0.1:{mongo}/",
         "NATS_URL": f"nats://127.0.0.1:{nats}",
         "DIEF_CONTACTS_PORT": str(contacts),
+        "DIEF_GATEWAY_PORT": str(free_port()),
         "DIEF_MEETINGS_PORT": str(free_port()),
         "DIEF_CASES_PORT": str(free_port()),
-        "DIEF_GATEWAY_PORT": str(free_port()),
         "DIEF_ENV": "dev",
     }
 
@@ -90,6 +91,14 @@ def _states(port: int, token: str) -> dict[str, object]:
     )
 
 
+def _nats_requires_credentials(port: int) -> bool:
+    """What the server's INFO line says to every client before it may send anything."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        line = conn.makefile("rb").readline()
+    assert line.startswith(b"INFO "), line
+    return json.loads(line[5:]).get("auth_required") is True
+
+
 def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
     mongo, nats, contacts = free_port(), free_port(), free_port()
     env = _env(tmp_path / "dief", mongo, nats, contacts)
@@ -110,6 +119,9 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
 
         ready = httpx.get(f"http://127.0.0.1:{contacts}/readyz", timeout=5)
         assert ready.status_code == 200 and json.loads(ready.text)["ready"] is True
+        # The dev NATS has production's users: an anonymous process on the machine cannot
+        # publish a status change (nor anything else).
+        assert _nats_requires_credentials(nats)
     finally:
         output = _stop(proc)
     assert proc.returncode == 0, output

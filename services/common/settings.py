@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     gateway_trusted_documents: str | None = None  # JSON manifest {sha256: document}
     gateway_subgraph_timeout_seconds: float = Field(default=10.0, gt=0)
     gateway_plan_cache_size: int = Field(default=1000, ge=1)
+    # where participation is read: a subgraph's name, a URL, or "off" (an outside supergraph)
+    gateway_participant_registry: str = Field(default="contacts", min_length=1)
     gateway_max_body_bytes: int = Field(default=256_000, ge=1024)
     gateway_max_batch: int = Field(default=10, ge=1)
     gateway_max_depth: int = Field(default=15, ge=1)
