@@ -154,6 +154,14 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     smtp_max_attempts: int = Field(default=5, ge=1)
     smtp_retry_seconds: float = Field(default=60.0, gt=0)
+    # Notices (services.common.notifications): where a notice's link points (the gateway's
+    # front-end; "there is something to see" + this link + the notice's ID), and the
+    # Secretariat's OpenPGP secret key that signs encrypted notices (secret references:
+    # env:VARIABLE or file:/path; unset: encrypted notices go unsigned).
+    notice_link_base: str = "http://127.0.0.1:8100/notices"
+    notice_secretariat_email: str | None = None  # the Secretariat's reminders; default: sender
+    notice_signing_key: str | None = None
+    notice_signing_passphrase: str | None = None
     cases_port: int = 8103
 
     @model_validator(mode="after")
