@@ -33,6 +33,7 @@ from starlette.routing import Route
 from gateway import graphiql
 from gateway.access import scopes_of
 from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
+from gateway.claims import ClaimMapping
 from gateway.cors import cors_options
 from gateway.executor import Executor
 from gateway.fetcher import HttpFetcher
@@ -40,7 +41,7 @@ from gateway.files import FileProxy
 from gateway.limits import LimitExceeded, Limits, check_batch_size, check_body_size
 from gateway.masking import internal_error
 from gateway.metrics import GatewayMetrics
-from gateway.participants import ParticipantRegistry
+from gateway.participants import ParticipantRegistry, RegistryOff, registry_url
 from gateway.persisted import PersistedQueries, load_manifest
 from gateway.pipeline import MutationOverGet, Outcome, Pipeline
 from gateway.principal_tokens import Call, PrincipalSigner, current_call, load_signing_key
@@ -86,8 +87,11 @@ def caller_verifier(settings: Settings) -> CallerVerifier:
         settings.gateway_audience or settings.principal_audience,
         settings.gateway_algorithms,
         settings.gateway_leeway_seconds,
+        ClaimMapping(
+            settings.gateway_roles_claim, settings.gateway_state_claim, settings.gateway_role_prefix
+        ),
     )
-    return CallerVerifier(JwksSource(jwks), policy)
+    return CallerVerifier(JwksSource(jwks, ca_file=settings.gateway_jwks_ca_file), policy)
 
 
 def persisted_queries(settings: Settings) -> PersistedQueries:
@@ -216,14 +220,18 @@ class Gateway:
             introspection=self.introspection,
             cache_size=settings.gateway_plan_cache_size,
         )
-        contacts = contacts_url or supergraph.subgraphs.get("contacts")
-        if contacts is None:
-            contacts = f"http://{settings.host}:{settings.contacts_port}/graphql"
-        self.registry = ParticipantRegistry(
-            contacts,
-            settings.nats_url,
-            lambda principal: self.signer.sign(principal, current_request_id()),
-            stream=settings.stream_name,
+        contacts = contacts_url or registry_url(
+            settings.gateway_participant_registry, supergraph.subgraphs
+        )
+        self.registry: ParticipantRegistry | RegistryOff = (
+            RegistryOff()
+            if contacts is None
+            else ParticipantRegistry(
+                contacts,
+                settings.nats_url,
+                lambda principal: self.signer.sign(principal, current_request_id()),
+                stream=settings.stream_name,
+            )
         )
         self.files = FileProxy(self)
 
@@ -337,10 +345,7 @@ class Gateway:
         return JSONResponse({"status": "alive", "service": "gateway"})
 
     async def readyz(self, _: Request) -> JSONResponse:
-        checks = {
-            "registry": self.registry.loaded.is_set(),
-            "nats": self.registry.nc is not None and self.registry.nc.is_connected,
-        }
+        checks = self.registry.checks()
         ok = all(checks.values())
         body: dict[str, Any] = {"ready": ok, "checks": checks}
         if not ok and self.registry.last_error:
