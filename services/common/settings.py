@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     gateway_issuer: str | None = None  # dev default: principal_issuer
     gateway_audience: str | None = None  # dev default: principal_audience
     gateway_algorithms: list[str] = ["EdDSA", "ES256", "RS256"]
+    # Where the identity provider puts roles and State (dotted paths; gateway/claims.py),
+    # and the prefix that marks its DIEF roles (others, e.g. Keycloak's own, are left aside).
+    gateway_roles_claim: str = Field(default="roles", min_length=1)
+    gateway_state_claim: str = Field(default="state", min_length=1)
+    gateway_role_prefix: str = ""
+    gateway_jwks_ca_file: str | None = None  # CA bundle for an https:// JWKS of a private CA
     gateway_leeway_seconds: int = Field(default=30, ge=0, le=300)
     gateway_signing_key: str | None = None  # PEM of the principal-token key; dev: the dev key
     gateway_principal_ttl_seconds: int = Field(default=60, ge=5, le=900)
