@@ -6,22 +6,41 @@ planning, so a plan is valid for one set of those conditions (`condition_variabl
 variables they read; the executor keys its cache on their values).
 
 How fields are placed:
-- a root field goes to a subgraph that resolves it, preferring one already in the plan
-  (mutations: one step per run of consecutive fields on the same subgraph, in order);
-- a field stays in the current fetch when its subgraph resolves it (or `@provides` it);
+- a root field goes to the subgraph that answers it with the fewest entity fetches after it
+  (`@provides` counted), then one already in the plan, then the first (mutations: one step
+  per run of consecutive fields on the same subgraph, in order);
+- a field stays in the current fetch when its subgraph resolves it (or `@provides` it) and
+  does not `@require` anything; a field with `@requires` always goes through `_entities`,
+  even to the subgraph of the current fetch, since its subgraph reads the requirements
+  from the representation;
 - otherwise the planner jumps to a subgraph that resolves it through `_entities`, preferring
   one already planned at that path. The parent fetch also selects `__typename` and the key;
   `@requires` fields, and key fields the parent cannot give, are planned in the parent
-  (possibly through other entity steps) and the new step waits for them;
-- a field that only an `@interfaceObject` subgraph resolves is fetched with the interface's
+  (possibly through other entity steps, even on the requiring subgraph) and the new step
+  waits for them. A step is reused unless it would have to run before its own inputs or
+  already carries a required field of that name with other arguments (a field required
+  with arguments has a data key per set of arguments);
+- fields of a type without a key that the current subgraph cannot resolve are fetched
+  with their field from a subgraph that can: through the parent entity, or for a shared
+  root field, as a second root fetch (never a mutation);
+- `@external` fields are never read from the subgraph that marks them so (outside
+  `@provides`), except the key fields of a Federation 1 type extension;
+- a field only an `@interfaceObject` subgraph resolves is fetched with the interface's
   name as `__typename` in the representation;
-- abstract fields are planned per possible object type that the subgraph can return;
+- abstract fields are planned per possible object type that the subgraph can return, by the
+  field's type in that subgraph (`@join__field(type:)`); fields of one response name typed
+  differently in sibling fragments are aliased, and the step restores the names;
 - a field returning an interface its subgraph knows only as an `@interfaceObject` also
   fetches the real `__typename` (and fields selected on the object types) from a subgraph
-  that owns the interface.
+  that owns the interface, unless nothing selected depends on the object type;
+- a progressive `@override` is followed once its label is `percent(100)`; until then (and
+  for labels a router would switch per request) the field stays with its old subgraph.
+
+What cannot be planned raises `PlanningError` saying why (the executor answers it as
+`QUERY_PLAN_FAILED`); no part of an operation is silently left out.
 
 Not handled: subscriptions, `@defer`/`@stream`, `@fromContext`/`@context`,
-`@join__directive`; progressive `@override` labels count as a completed override.
+`@join__directive`.
 """
 
 from __future__ import annotations

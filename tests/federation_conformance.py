@@ -20,7 +20,7 @@ from typing import Annotated
 import httpx
 import strawberry
 from strawberry.asgi import GraphQL
-from strawberry.federation.schema_directives import Key
+from strawberry.federation.schema_directives import Key, Override
 
 from gateway.compose import compose
 from gateway.executor import Executor
@@ -558,4 +558,146 @@ class SizesQuery:
 conflicting_types = {
     "shapes": strawberry.federation.Schema(query=ShapesQuery, types=[ShapesCircle, ShapesSquare]),
     "sizes": strawberry.federation.Schema(query=SizesQuery, types=[SizesCircle]),
+}
+
+# --- entity chains over three subgraphs, abstract types from entities, nested lists with
+# nulls, progressive @override labels ---------------------------------------------------
+#
+# people: Person (name, nickname and age overridden from pets: nickname at percent(100),
+#   age under a label a router would switch per request), people with a null in the middle,
+#   a grid (a list of lists) of people; Vet.name.
+# pets: Person.pet (a union Dog | Cat; null for p3, which pets does not know), Dog, Cat.
+# vets: Dog.vet, a Vet known by id.
+
+PEOPLE = {"p1": "Ada", "p2": "Alan", "p3": "Grace"}
+PETS = {"p1": ("Dog", "d1"), "p2": ("Cat", "c1")}
+VETS = {"v1": "Dr Who"}
+
+
+@strawberry.federation.type(name="Person", keys=["id"])
+class PeoplePerson:
+    id: strawberry.ID
+
+    @strawberry.field
+    def name(self) -> str:
+        return PEOPLE[self.id]
+
+    @strawberry.federation.field(override=Override(override_from="pets", label="percent(100)"))
+    def nickname(self) -> str:
+        return f"{PEOPLE[self.id].lower()} (people)"
+
+    @strawberry.federation.field(override=Override(override_from="pets", label="beta"))
+    def age(self) -> int:
+        return 99
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> PeoplePerson:
+        return cls(id=id)
+
+
+@strawberry.federation.type(name="Vet", keys=["id"])
+class PeopleVet:
+    id: strawberry.ID
+
+    @strawberry.field
+    def name(self) -> str:
+        return VETS[self.id]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> PeopleVet:
+        return cls(id=id)
+
+
+def _person(id: str) -> PeoplePerson:
+    return PeoplePerson(id=strawberry.ID(id))
+
+
+@strawberry.type
+class PeopleQuery:
+    @strawberry.field
+    def people(self) -> list[PeoplePerson | None]:
+        return [_person("p1"), None, _person("p3"), _person("p2")]
+
+    @strawberry.field
+    def grid(self) -> list[list[PeoplePerson | None]]:
+        return [[_person("p2"), None], [], [_person("p1")]]
+
+
+@strawberry.federation.type(name="Dog", keys=["id"])
+class PetsDog:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.federation.type(name="Cat", keys=["id"])
+class PetsCat:
+    id: strawberry.ID
+    lives: int
+
+
+Pet = Annotated[PetsDog | PetsCat, strawberry.union("Pet")]
+
+
+@strawberry.federation.type(name="Person", keys=["id"])
+class PetsPerson:
+    id: strawberry.ID
+
+    @strawberry.field
+    def pet(self) -> Pet | None:
+        kind, id = PETS.get(self.id, ("", ""))
+        if kind == "Dog":
+            return PetsDog(id=strawberry.ID(id), name="Rex")
+        if kind == "Cat":
+            return PetsCat(id=strawberry.ID(id), lives=9)
+        return None
+
+    @strawberry.field
+    def nickname(self) -> str:
+        return "from pets"
+
+    @strawberry.field
+    def age(self) -> int:
+        return {"p1": 36, "p2": 41}.get(self.id, 0)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> PetsPerson | None:
+        return cls(id=id) if id in PETS else None
+
+
+@strawberry.type
+class PetsQuery:
+    @strawberry.field
+    def pets_version(self) -> int:
+        return 1
+
+
+@strawberry.federation.type(name="Vet", keys=["id"])
+class VetsVet:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Dog", keys=["id"])
+class VetsDog:
+    id: strawberry.ID
+
+    @strawberry.field
+    def vet(self) -> VetsVet:
+        return VetsVet(id=strawberry.ID("v1"))
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> VetsDog:
+        return cls(id=id)
+
+
+@strawberry.type
+class VetsQuery:
+    @strawberry.field
+    def vets_version(self) -> int:
+        return 1
+
+
+households = {
+    "people": strawberry.federation.Schema(query=PeopleQuery, types=[PeoplePerson, PeopleVet]),
+    "pets": strawberry.federation.Schema(query=PetsQuery, types=[PetsPerson, PetsDog, PetsCat]),
+    "vets": strawberry.federation.Schema(query=VetsQuery, types=[VetsDog, VetsVet]),
 }
