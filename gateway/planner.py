@@ -358,6 +358,7 @@ class _Planning:
         if op == OperationType.SUBSCRIPTION or root_type is None:
             raise PlanningError(f"{op.value} operations are not supported")
         root = root_type.name
+        self._refuse_reserved_aliases()
         fields = self.collector.collect(root, [self.operation.selection_set])
         mutation = op == OperationType.MUTATION
         self.root_name, self.mutation = root, mutation
@@ -386,6 +387,23 @@ class _Planning:
             self.compile(step, root)
         self._check_acyclic()
         return QueryPlan(kind, self.steps, [s.id for s in roots])
+
+    def _refuse_reserved_aliases(self) -> None:
+        """Response names the planner gives its own fields are not the client's to use: a
+        client field under one would be read as a key or a requirement."""
+        stack = [self.operation.selection_set]
+        stack += [f.selection_set for f in self.collector.fragments.values()]
+        while stack:
+            selection_set = stack.pop()
+            for sel in selection_set.selections:
+                alias = getattr(sel, "alias", None)
+                if alias is not None and alias.value.startswith(INTERNAL_PREFIX):
+                    raise PlanningError(
+                        f"the alias {alias.value} is refused: names starting with "
+                        f"{INTERNAL_PREFIX} are the gateway's own"
+                    )
+                if getattr(sel, "selection_set", None) is not None:
+                    stack.append(sel.selection_set)
 
     def root_step(self, graph: str) -> FetchStep:
         step = self.by_graph.get(graph)

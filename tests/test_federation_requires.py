@@ -151,3 +151,16 @@ async def test_requirements_that_need_entity_fetches_of_their_own_in_a_circle() 
         {"__typename": "Post", "id": "1", "byNovice": True},
         {"__typename": "Post", "id": "2", "byNovice": False},
     ]
+
+
+async def test_a_client_alias_in_the_gateways_own_names_is_refused(pricing: Federation) -> None:
+    # otherwise the client's value would be read as the price the estimate requires
+    for query in (
+        "{ products { _dief_price_0: name estimateUsd } }",
+        "{ products { ...F } } fragment F on Product { _dief_upc: name estimateEur }",
+    ):
+        result = await pricing.run(query)
+        assert result["data"] is None
+        assert result["errors"][0]["extensions"] == {"code": "QUERY_PLAN_FAILED"}
+        assert "names starting with _dief_ are the gateway's own" in result["errors"][0]["message"]
+        assert pricing.calls == []
