@@ -782,3 +782,51 @@ requires_circle = {
     "writing": strawberry.federation.Schema(query=WritingQuery, types=[WritingPost, WritingAuthor]),
     "reading": strawberry.federation.Schema(query=ReadingQuery, types=[ReadingPost, ReadingAuthor]),
 }
+
+# --- a shared root field whose keyless type three subgraphs each resolve a part of ---------
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class TitleOffer:
+    id: strawberry.ID
+    title: str
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class PriceOffer:
+    id: strawberry.ID
+    amount: int
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class StockOffer:
+    id: strawberry.ID
+    stock: int
+
+
+@strawberry.type
+class TitleQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[TitleOffer]:
+        return [TitleOffer(id=strawberry.ID("o1"), title="Lamp")]
+
+
+@strawberry.type
+class PriceQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[PriceOffer]:
+        return [PriceOffer(id=strawberry.ID("o1"), amount=30)]
+
+
+@strawberry.type
+class StockQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[StockOffer]:
+        return [StockOffer(id=strawberry.ID("o1"), stock=4)]
+
+
+shared_root_parts = {
+    "titles": strawberry.federation.Schema(query=TitleQuery, types=[TitleOffer]),
+    "prices": strawberry.federation.Schema(query=PriceQuery, types=[PriceOffer]),
+    "stock": strawberry.federation.Schema(query=StockQuery, types=[StockOffer]),
+}
