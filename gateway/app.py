@@ -33,6 +33,7 @@ from starlette.routing import Route
 from gateway import graphiql
 from gateway.access import scopes_of
 from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
+from gateway.claims import ClaimMapping
 from gateway.cors import cors_options
 from gateway.executor import Executor
 from gateway.fetcher import HttpFetcher
@@ -86,8 +87,11 @@ def caller_verifier(settings: Settings) -> CallerVerifier:
         settings.gateway_audience or settings.principal_audience,
         settings.gateway_algorithms,
         settings.gateway_leeway_seconds,
+        ClaimMapping(
+            settings.gateway_roles_claim, settings.gateway_state_claim, settings.gateway_role_prefix
+        ),
     )
-    return CallerVerifier(JwksSource(jwks), policy)
+    return CallerVerifier(JwksSource(jwks, ca_file=settings.gateway_jwks_ca_file), policy)
 
 
 def persisted_queries(settings: Settings) -> PersistedQueries:

@@ -44,6 +44,8 @@ from graphql import (
     value_from_ast_untyped,
 )
 
+from gateway.scalars import implement
+
 KEPT_DIRECTIVES = {"deprecated", "specifiedBy", "oneOf"}
 AUTH_DIRECTIVES = ("authenticated", "requiresScopes", "policy")
 
@@ -117,8 +119,8 @@ class Supergraph:
         self.schema: GraphQLSchema = build_ast_schema(
             self._strip(document, drop_inaccessible=False), assume_valid_sdl=True
         )
-        self.api_schema: GraphQLSchema = build_ast_schema(
-            self._strip(document, drop_inaccessible=True), assume_valid_sdl=True
+        self.api_schema: GraphQLSchema = implement(
+            build_ast_schema(self._strip(document, drop_inaccessible=True), assume_valid_sdl=True)
         )
         self._field_graphs_cache: dict[tuple[str, str], list[str]] = {}
 
