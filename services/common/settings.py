@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     # Origins allowed by CORS (JSON list); default: none in prod, the dev console in dev.
     gateway_cors_origins: list[str] | None = None
 
+    # The largest request body each service reads (refused with 413 before reading); unset:
+    # the service's largest file (base64-encoded) and 1 MiB.
+    service_max_body_bytes: int | None = Field(default=None, ge=1024)
+
     # Where `dief run` (make run) serves each service on this machine.
     host: str = "127.0.0.1"
     contacts_port: int = 8101
