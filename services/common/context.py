@@ -47,7 +47,7 @@ def bearer_token(request: Request) -> str | None:
 
 def authenticate(request: Request, verifier: PrincipalVerifier) -> Principal | None:
     token = bearer_token(request)
-    return verifier.verify(token) if token else None
+    return verifier.verify_optional(token) if token else None
 
 
 def build_context(request: Request, runtime: ServiceRuntime) -> RequestContext:
