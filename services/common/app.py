@@ -1,4 +1,4 @@
-"""The Starlette app every service is: ``/graphql``, ``/healthz``, ``/readyz``."""
+"""The Starlette app every service is: ``/graphql``, ``/healthz``, ``/readyz``, ``/metrics``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from strawberry.federation import Schema
 from services.common.body import BodyLimitMiddleware
 from services.common.context import RequestContext, build_context
 from services.common.logs import new_request_id
+from services.common.metrics import MetricsMiddleware, ServiceMetrics
 from services.common.runtime import ServiceRuntime
 
 access_log = logging.getLogger("dief.access")
@@ -116,11 +117,13 @@ def create_app(
             await runtime.stop()
 
     graphql = ServiceGraphQL(schema, runtime)
+    metrics = ServiceMetrics(runtime)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
             *routes,
             *_graphiql_assets(runtime),
         ],
@@ -128,6 +131,7 @@ def create_app(
     )
     app.state.runtime = runtime
     app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit(runtime), json_paths=("/graphql",))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
 
