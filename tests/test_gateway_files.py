@@ -120,7 +120,7 @@ def test_every_published_route_is_served_by_the_gateway_and_by_its_service() -> 
         assert published, name
         mounted = {getattr(r, "path", "") for r in build().routes}
         assert published <= mounted, (name, published - mounted)
-        own = {"/graphql", "/healthz", "/readyz", "/graphiql-assets"}
+        own = {"/graphql", "/healthz", "/readyz", "/metrics", "/graphiql-assets"}
         assert mounted - published <= own and "/graphql" in mounted, name
 
 
