@@ -40,6 +40,7 @@ from gateway.executor import Executor
 from gateway.fairness import CallerLimiter, RequestBudget, TooBusy, current_budget
 from gateway.fetcher import HttpFetcher
 from gateway.files import FileProxy
+from gateway.inflight import InflightMerge
 from gateway.limits import LimitExceeded, Limits, check_batch_size, check_body_size
 from gateway.masking import internal_error
 from gateway.metrics import GatewayMetrics
@@ -214,10 +215,14 @@ class Gateway:
                 self.signer.headers,
             )
             fetch = self.fetcher
+        fetch = MeteredFetch(fetch, self.metrics)
+        self.inflight: InflightMerge | None = None
+        if settings.gateway_merge_inflight:
+            merged = self.metrics.merged_fetches
+            self.inflight = InflightMerge(fetch, lambda name: merged.labels(name).inc())
+            fetch = self.inflight
         self.executor = Executor(
-            supergraph,
-            MeteredFetch(fetch, self.metrics),
-            plan_cache_size=settings.gateway_plan_cache_size,
+            supergraph, fetch, plan_cache_size=settings.gateway_plan_cache_size
         )
         self.limits = limits_from(settings)
         self.fairness = CallerLimiter(
