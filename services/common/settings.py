@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     gateway_max_tokens: int = Field(default=5000, ge=10)
     gateway_max_cost: int = Field(default=20_000, ge=1)
     gateway_default_list_size: int = Field(default=20, ge=1)
+    # Fairness (gateway.fairness): per caller, requests in flight at once and a rate.
+    gateway_max_concurrent_per_caller: int = Field(default=16, ge=1)
+    gateway_rate_per_caller: float = Field(default=100.0, gt=0)
+    gateway_burst_per_caller: int = Field(default=200, ge=1)
     # Origins allowed by CORS (JSON list); default: none in prod, the dev console in dev.
     gateway_cors_origins: list[str] | None = None
 
