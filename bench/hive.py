@@ -21,8 +21,7 @@ VERSION = "2.15"
 NODE = "24"
 FOLDER = Path(os.environ.get("DIEF_BENCH_HIVE_DIR", Path.home() / ".cache" / "dief-bench-hive"))
 
-CONFIG = """import { defineConfig } from '@graphql-hive/gateway'
-export const gatewayConfig = defineConfig({
+CONFIG = """export const gatewayConfig = {
   propagateHeaders: {
     fromClientToSubgraphs: ({ request }) => ({
       authorization: request.headers.get('authorization') ?? '',
@@ -32,7 +31,7 @@ export const gatewayConfig = defineConfig({
     '*.http': { options: { deduplicateInflightRequests: DEDUPE } },
   },
   logging: 'error',
-})
+}
 """
 
 
