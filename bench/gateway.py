@@ -448,6 +448,10 @@ async def run(requests: int) -> None:
         "DIEF_MEETINGS_PORT": str(ports["meetings"]),
         "DIEF_CASES_PORT": str(ports["cases"]),
         "DIEF_GATEWAY_PORT": str(ports["gateway"]),
+        # one bench client is one caller: the per-caller fairness limits would refuse it
+        "DIEF_GATEWAY_MAX_CONCURRENT_PER_CALLER": "100000",
+        "DIEF_GATEWAY_RATE_PER_CALLER": "1000000",
+        "DIEF_GATEWAY_BURST_PER_CALLER": "1000000",
     }
     python = sys.executable
     sub_env = {**env, "PYTHONPATH": str(ROOT)}
