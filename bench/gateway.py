@@ -399,6 +399,8 @@ async def run(requests: int, concurrency: int) -> None:
                 **env,
                 "DIEF_GATEWAY_PORT": str(ports["gateway2"]),
                 "DIEF_GATEWAY_SUPERGRAPH": str(supergraph),
+                # a supergraph without contacts: participation still read from the stack's
+                "DIEF_GATEWAY_PARTICIPANT_REGISTRY": f"http://127.0.0.1:{ports['contacts']}/graphql",
             }
             argv = [
                 python,
