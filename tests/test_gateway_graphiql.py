@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from gateway.graphiql import ASSETS, STATIC
@@ -149,3 +150,18 @@ async def test_standard_introspection_passes_the_limits_and_deep_introspection_d
     error = deep.json()["errors"][0]
     assert error["extensions"]["code"] == "VALIDATION" and "depth" in error["message"], error
     assert not deep.json().get("data")
+
+
+async def test_a_services_dev_graphiql_is_the_same_offline_page(settings: Settings) -> None:
+    from services.common.app import create_app
+    from services.common.runtime import ServiceRuntime
+    from services.contacts.schema import schema
+
+    app = create_app(ServiceRuntime("contacts", settings), schema)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://contacts") as http:
+        page = await http.get("/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "https://" not in page.text
+        assert f"{ASSETS}/graphiql.min.js" in page.text
+        script = await http.get(f"{ASSETS}/graphiql.min.js")
+        assert script.status_code == 200

@@ -166,6 +166,26 @@ def read_case(principal: Principal | None, case_id: ObjectId) -> views.CaseView:
     return views.case_view(viewer, case)
 
 
+def read_cases(
+    principal: Principal | None, case_ids: list[ObjectId | Exception]
+) -> list[views.CaseView | Exception]:
+    """``read_case`` for the cases of one entity request: the caller checked once, one
+    find, one insert of the audit entries; each refusal stays its case's alone."""
+    viewer = viewer_of(principal)
+    wanted = [i for i in case_ids if isinstance(i, ObjectId)]
+    found = {c.pk: c for c in Case.objects(pk__in=wanted)} if wanted else {}
+    readable = {pk: c for pk, c in found.items() if views.may_read_case(viewer, c)}
+    append_audit([audit_entry(c, viewer, "READ") for c in readable.values()])
+    return [
+        i
+        if isinstance(i, Exception)
+        else (
+            views.case_view(viewer, readable[i]) if i in readable else Forbidden(NOT_YOURS, rule=15)
+        )
+        for i in case_ids
+    ]
+
+
 def case_for_presentation(
     principal: Principal | None, presentation_id: str
 ) -> views.CaseView | None:
@@ -177,6 +197,28 @@ def case_for_presentation(
             append_audit([audit_entry(case, viewer, "READ")])
             return views.case_view(viewer, case)
     return None
+
+
+def cases_for_presentations(
+    principal: Principal | None, presentation_ids: list[str]
+) -> list[views.CaseView | None]:
+    """``case_for_presentation`` for the presentations of one entity request: the caller
+    checked once, one find, one insert of the audit entries."""
+    viewer = viewer_of(principal)
+    wanted = sorted(set(presentation_ids))
+    first_readable: dict[str, Case] = {}
+    for case in Case.objects(presentation_ids__in=wanted).order_by("created_at"):
+        if not views.may_read_case(viewer, case):
+            continue
+        for pid in case.presentation_ids:
+            if pid in wanted and pid not in first_readable:
+                first_readable[pid] = case
+    read = {c.pk: c for c in first_readable.values()}
+    append_audit([audit_entry(c, viewer, "READ") for c in read.values()])
+    return [
+        views.case_view(viewer, first_readable[pid]) if pid in first_readable else None
+        for pid in presentation_ids
+    ]
 
 
 # --- search -------------------------------------------------------------------------------

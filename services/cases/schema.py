@@ -3,6 +3,7 @@ turn the caller's view of a case into GraphQL; what a caller may see is decided 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -17,7 +18,9 @@ from strawberry.types import Info
 from services.cases import attachments as att
 from services.cases import documents as docs
 from services.cases import domain, handlers, values, views
+from services.common.batching import batched
 from services.common.context import RequestContext
+from services.common.entities import object_ids
 from services.common.errors import ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
@@ -218,6 +221,13 @@ class Case:
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Case:
         view = await run_sync(handlers.read_case, info.context.principal, _oid(id, "Case"))
         return cls.of(view)
+
+    @classmethod
+    async def resolve_references(cls, info: Ctx, keys: list[dict[str, Any]]) -> list[Any]:
+        found = await run_sync(
+            handlers.read_cases, info.context.principal, object_ids(keys, "Case")
+        )
+        return [f if isinstance(f, Exception) else cls.of(f) for f in found]
 
     @strawberry.field
     def provider(self) -> State:
@@ -564,8 +574,18 @@ class Presentation:
         authenticated=True,
     )
     async def case(self, info: Ctx) -> Case | None:
-        view = await run_sync(handlers.case_for_presentation, info.context.principal, str(self.id))
+        # The presentations of one entity request are answered together (one find).
+        view = await batched(info, "Presentation.case", _cases_of(info), str(self.id))
         return Case.of(view) if view else None
+
+
+def _cases_of(info: Ctx) -> Callable[[list[str]], Awaitable[list[Any]]]:
+    principal = info.context.principal
+
+    async def load(ids: list[str]) -> list[Any]:
+        return await run_sync(handlers.cases_for_presentations, principal, ids)
+
+    return load
 
 
 @strawberry.type(description="One entry of a case's audit log (append-only).")
