@@ -8,6 +8,7 @@ that a refusal reveals nothing, not even existence.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -290,14 +291,16 @@ _ONE_DAY = datetime(2000, 1, 2) - datetime(2000, 1, 1)
 class Page:
     views: list[views.CaseView]
     offset: int
-    total: int
+    total: int | Callable[[], int]  # or how to count, called only if asked
+    has_next_page: bool = False
 
 
 def list_cases(
     principal: Principal | None, flt: CaseFilter, first: int | None, after: str | None
 ) -> Page:
-    """The cases the caller may read, filtered in the database (counts included); each
-    case on the page is a read and gets its audit entry."""
+    """The cases the caller may read, filtered in the database; each case on the page is
+    a read and gets its audit entry (one insert for the page). One more than the page is
+    read to tell whether more follow; the count waits until ``totalCount`` is asked."""
     viewer = viewer_of(principal)
     offset, limit = page_bounds(first, after)
     condition = filter_condition(viewer, flt)
@@ -305,10 +308,15 @@ def list_cases(
     if visible is None:
         return Page([], offset, 0)
     query = Case.objects(visible & condition).order_by("-created_at", "-id")
-    total = query.count()
-    found = list(query.skip(offset).limit(limit)) if limit else []
+    fetched = list(query.skip(offset).limit(limit + 1)) if limit else []
+    found = fetched[:limit]
     append_audit([audit_entry(c, viewer, "READ", "list") for c in found])
-    return Page([views.case_view(viewer, c) for c in found], offset, total)
+    return Page(
+        [views.case_view(viewer, c) for c in found],
+        offset,
+        query.count,
+        has_next_page=len(fetched) > limit if limit else offset < query.count(),
+    )
 
 
 # --- writing cases ------------------------------------------------------------------------

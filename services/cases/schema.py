@@ -781,7 +781,10 @@ class Query:
     ) -> Connection[Case]:
         flt = (filter or CaseFilter()).value()
         page = await run_sync(handlers.list_cases, info.context.principal, flt, first, after)
-        return connection([Case.of(v) for v in page.views], page.offset, total=page.total)
+        nodes = [Case.of(v) for v in page.views]
+        return connection(
+            nodes, page.offset, total=page.total, has_next_page=page.has_next_page
+        )
 
     @strawberry.federation.field(
         description="Who read, downloaded or changed a case: for its provider only.",
