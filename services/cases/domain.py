@@ -128,6 +128,23 @@ class Viewer:
         return self.state
 
 
+def sees_co_recipients(viewer: Viewer, provider: str, shown_to_recipients: bool) -> bool:
+    """Who reads a case's audience list and its involved States: the provider and the
+    Secretariat always; the other recipients only if the provider chose to show them
+    (default: hidden; each recipient then sees only its own State in those lists)."""
+    return (
+        viewer.participant_state == provider
+        or viewer.principal.is_secretariat
+        or shown_to_recipients
+    )
+
+
+def reads_response_of(viewer: Viewer, provider: str, involved: str) -> bool:
+    """An involved State's response is read by the provider, the Secretariat (who sees the
+    case only when included) and that State itself; never by the other recipients."""
+    return viewer.participant_state in (provider, involved) or viewer.principal.is_secretariat
+
+
 def may_see(viewer: Viewer, provider: str, audience: Audience) -> bool:
     """Rules 14 and 15: the provider always; participants in the audience; the
     Secretariat only if the provider included it. Nobody else, ever."""

@@ -417,6 +417,8 @@ def apply_fields(case: Case, fields: dict[str, Any]) -> set[str]:
         elif name == "no_operational_use_without_consultation":
             case.handling = case.handling or HandlingDoc()
             case.handling.no_operational_use_without_consultation = bool(value)
+        elif name == "audience_shown_to_recipients":
+            case.audience_shown_to_recipients = bool(value)
         elif name == "involved_states":
             codes = values.state_codes(value or [], "involvedStates")
             if provider in codes:

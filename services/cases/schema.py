@@ -269,9 +269,20 @@ class Case:
     def investigation_status(self) -> InvestigationStatus:
         return self.view.investigation_status
 
-    @strawberry.field(description="The case's audience, set by its provider.")
+    @strawberry.field(
+        description="The case's audience, set by its provider. Other recipients see the named "
+        "States only if the provider shows them (audienceShownToRecipients); else only their own."
+    )
     def audience(self) -> Audience:
-        return Audience.of(views.audience_of(self.view.doc.audience))
+        shown = Audience.of(views.audience_of(self.view.doc.audience))
+        shown.states = self.view.shown_states(shown.states)
+        return shown
+
+    @strawberry.field(
+        description="Whether recipients see the audience list and the involved States."
+    )
+    def audience_shown_to_recipients(self) -> bool:
+        return bool(self.view.doc.audience_shown_to_recipients)
 
     @strawberry.field(description="Sections' own audiences: for the provider only.")
     def section_audiences(self) -> list[SectionAudience] | None:
@@ -350,20 +361,29 @@ class Case:
             RouteStop(country=r.country, role=values.RouteRole(r.role)) for r in self.view.routes
         ]
 
-    @strawberry.field(description="States named as involved (rules 12, 13).")
+    @strawberry.field(
+        description="States named as involved (rules 12, 13); for other recipients as the "
+        "audience list (all if shown, else only their own)."
+    )
     def involved_states(self) -> list[State]:
-        return [State(code=strawberry.ID(i.state)) for i in self.view.doc.involved]
+        codes = self.view.shown_states([i.state for i in self.view.doc.involved])
+        return [State(code=strawberry.ID(c)) for c in codes]
 
-    @strawberry.field(description="Each involved State: when it was notified, its response.")
+    @strawberry.field(
+        description="Each involved State: when it was notified and its response (the response "
+        "for the provider, the Secretariat and that State only)."
+    )
     def involvements(self) -> list[InvolvedState]:
+        shown = set(self.view.shown_states([i.state for i in self.view.doc.involved]))
         return [
             InvolvedState(
                 state=State(code=strawberry.ID(i.state)),
                 notified_at=i.notified_at,
-                response=i.response,
-                responded_at=i.responded_at,
+                response=i.response if self.view.reads_response_of(i.state) else None,
+                responded_at=i.responded_at if self.view.reads_response_of(i.state) else None,
             )
             for i in self.view.doc.involved
+            if i.state in shown
         ]
 
     @strawberry.field
@@ -671,6 +691,10 @@ class CaseFieldsInput:
     handling_note: str | None = strawberry.UNSET
     no_operational_use_without_consultation: bool | None = strawberry.UNSET
     involved_states: list[str] | None = strawberry.UNSET
+    audience_shown_to_recipients: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Show recipients the audience list and the involved States (default: no).",
+    )
     presentation_id: str | None = strawberry.field(
         default=strawberry.UNSET, description="Create: link the case to a presentation (rule 13)."
     )
@@ -684,6 +708,7 @@ NOT_NULL = {
     "categories": "categories",
     "investigation_status": "investigationStatus",
     "no_operational_use_without_consultation": "noOperationalUseWithoutConsultation",
+    "audience_shown_to_recipients": "audienceShownToRecipients",
 }
 
 
