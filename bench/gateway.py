@@ -569,6 +569,8 @@ async def run(requests: int) -> None:
             **env,
             "DIEF_GATEWAY_PORT": str(ports["gateway2"]),
             "DIEF_GATEWAY_SUPERGRAPH": str(toy_sdl),
+            # a supergraph without contacts: participation still read from the stack's
+            "DIEF_GATEWAY_PARTICIPANT_REGISTRY": f"http://127.0.0.1:{ports['contacts']}/graphql",
         }
         argv = [python, "-m", "services.cli", "serve", "gateway", "--port", str(ports["gateway2"])]
         second_proc = stack.enter_context(process(argv, gateway2_env, home / "gateway2.log"))

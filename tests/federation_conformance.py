@@ -512,16 +512,27 @@ non_resolvable_interface_object = {
 # --- one response name typed differently in sibling fragments (group H) ------------------
 
 
+SIZES = {"c1": 3, "s1": None, "s2": 4}
+
+
 @strawberry.federation.type(name="Circle", keys=["id"])
 class ShapesCircle:
     id: strawberry.ID
     size: int = strawberry.federation.field(shareable=True)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> ShapesCircle:
+        return cls(id=id, size=SIZES[id] or 0)
 
 
 @strawberry.federation.type(name="Square", keys=["id"])
 class ShapesSquare:
     id: strawberry.ID
     size: int | None = strawberry.federation.field(shareable=True)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> ShapesSquare:
+        return cls(id=id, size=SIZES[id])
 
 
 Shape = Annotated[ShapesCircle | ShapesSquare, strawberry.union("Shape")]
@@ -555,7 +566,30 @@ class SizesQuery:
         return 1
 
 
+@strawberry.federation.type(name="Circle", keys=["id"])
+class GalleryCircle:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Square", keys=["id"])
+class GallerySquare:
+    id: strawberry.ID
+
+
+GalleryShape = Annotated[GalleryCircle | GallerySquare, strawberry.union("Shape")]
+
+
+@strawberry.type
+class GalleryQuery:
+    @strawberry.field
+    def gallery(self) -> list[GalleryShape]:
+        return [GallerySquare(id=strawberry.ID("s2")), GalleryCircle(id=strawberry.ID("c1"))]
+
+
 conflicting_types = {
+    "gallery": strawberry.federation.Schema(
+        query=GalleryQuery, types=[GalleryCircle, GallerySquare]
+    ),
     "shapes": strawberry.federation.Schema(query=ShapesQuery, types=[ShapesCircle, ShapesSquare]),
     "sizes": strawberry.federation.Schema(query=SizesQuery, types=[SizesCircle]),
 }

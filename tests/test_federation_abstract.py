@@ -69,3 +69,18 @@ async def test_one_response_name_typed_differently_in_sibling_fragments_is_alias
             {},
         )
     ]
+
+
+async def test_differently_typed_fields_of_entities_of_two_types_in_one_fetch_are_aliased() -> None:
+    from tests.federation_conformance import conflicting_types
+
+    federation = Federation(conflicting_types)
+    result = await federation.run(
+        "{ gallery { ... on Circle { id size } ... on Square { id size } } }"
+    )
+    assert result == {"data": {"gallery": [{"id": "s2", "size": 4}, {"id": "c1", "size": 3}]}}
+    assert federation.graphs() == ["gallery", "shapes"]
+    assert federation.calls[1][1] == (
+        "query($representations: [_Any!]!) { _entities(representations: $representations) "
+        "{ ... on Circle { size } ... on Square { _dief_size_Square: size } } }"
+    )
