@@ -91,6 +91,42 @@ async def test_only_the_provider_shares_edits_and_archives(cases: Cases) -> None
     assert (await cases.ok("named", GET, {"id": case_id}))["case"]["status"] == "ARCHIVED"
 
 
+async def test_a_readers_history_shows_only_edits_of_what_it_may_read(cases: Cases) -> None:
+    """An edit made only in a section withheld from a reader is no new revision, updatedAt
+    or history entry for that reader."""
+    case_id = await share_case(
+        cases,
+        "provider",
+        "Withheld edits",
+        audience=NAMED,
+        sectionAudiences=[
+            {"section": "ACTORS", "audience": {"kind": "NAMED_STATES", "states": ["DEU"]}}
+        ],
+    )
+    read = (
+        "query($id: ID!) { case(id: $id) { revision updatedAt withheldSections "
+        "history { revision changedSections } } }"
+    )
+    before = (await cases.ok("named2", read, {"id": case_id}))["case"]
+    assert before["withheldSections"] == ["ACTORS"]
+    actors = [{"role": "BROKER", "name": "A. Broker", "kind": "PERSON", "country": "FRA"}]
+    await cases.ok("provider", UPDATE, {"id": case_id, "input": {"actors": actors}})
+    after = (await cases.ok("named2", read, {"id": case_id}))["case"]
+    assert after == before, "nothing the reader may read changed"
+    deu = (await cases.ok("named", read, {"id": case_id}))["case"]
+    assert [h["changedSections"] for h in deu["history"]] == [["ACTORS"]]
+    assert deu["revision"] == before["revision"] + 1
+    await cases.ok("provider", UPDATE, {"id": case_id, "input": {"summary": "Seen by all"}})
+    later = (await cases.ok("named2", read, {"id": case_id}))["case"]
+    assert later["revision"] == before["revision"] + 1, "numbered without the hidden edit"
+    assert [(h["revision"], h["changedSections"]) for h in later["history"]] == [
+        (before["revision"], ["SUMMARY"])
+    ]
+    assert later["updatedAt"] > before["updatedAt"]
+    provider = (await cases.ok("provider", read, {"id": case_id}))["case"]
+    assert provider["revision"] == before["revision"] + 2 and len(provider["history"]) == 2
+
+
 async def test_events_are_thin(cases: Cases) -> None:
     case_id = await share_case(
         cases, "provider", "Secret title for events", audience=NAMED, involvedStates=["DEU"]

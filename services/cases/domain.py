@@ -385,3 +385,21 @@ def may_cite_in_briefing(consent: BriefingConsent) -> bool:
 def may_attribute(consent: BriefingConsent) -> bool:
     """Rule 22: no attribution to a State without its consent."""
     return consent.attribution_consent and not consent.excluded_from_briefings
+
+
+# A case's history as one reader may see it: an edit shows (as a revision, in updatedAt and
+# in the history) only if it changed something that reader may read. Section audiences are
+# the provider's own business (sectionAudiences is the provider's only).
+PROVIDER_ONLY_FIELDS = frozenset({"section_audiences"})
+
+
+def revision_visible(
+    changed_fields: list[str],
+    changed_sections: list[str],
+    section_fields: frozenset[str],
+    readable: frozenset[str],
+) -> bool:
+    """Whether a reader who may read the sections ``readable`` sees this edit."""
+    if any(s in readable for s in changed_sections):
+        return True
+    return any(f not in section_fields and f not in PROVIDER_ONLY_FIELDS for f in changed_fields)

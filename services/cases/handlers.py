@@ -589,6 +589,23 @@ def case_history(principal: Principal | None, case_id: ObjectId) -> list[CaseRev
     return list(CaseRevision.objects(case_id=case.pk).exclude("snapshot").order_by("revision"))
 
 
+def revision_count(case_id: ObjectId) -> int:
+    return CaseRevision.objects(case_id=case_id).count()
+
+
+def revisions_seen(case: Case, readable: frozenset[str]) -> list[CaseRevision]:
+    """The edits of ``case`` a reader of the sections ``readable`` may know of."""
+    found = CaseRevision.objects(case_id=case.pk).exclude("snapshot").order_by("revision")
+    fields = frozenset(SECTION_OF_FIELD)
+    return [
+        r
+        for r in found
+        if domain.revision_visible(
+            list(r.changed_fields), list(r.changed_sections), fields, readable
+        )
+    ]
+
+
 # --- arrangements (rule 21) ---------------------------------------------------------------
 
 

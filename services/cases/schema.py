@@ -241,17 +241,39 @@ class Case:
     def title(self) -> str:
         return self.view.doc.title
 
-    @strawberry.field(description="Current version number; it grows with each edit once shared.")
-    def revision(self) -> int:
-        return self.view.doc.revision
+    async def _seen(self) -> list[Any] | None:
+        """The edits this reader may know of; None for the provider (all of them)."""
+        if self.view.is_provider:
+            return None
+        readable = frozenset(s.value for s in self.view.sections)
+        return await run_sync(handlers.revisions_seen, self.view.doc, readable)
+
+    @strawberry.field(
+        description="Current version number; it grows with each edit once shared (for a "
+        "reader, with each edit of something that reader may read)."
+    )
+    async def revision(self) -> int:
+        seen = await self._seen()
+        if seen is None:
+            return self.view.doc.revision
+        total = await run_sync(handlers.revision_count, self.view.doc.pk)
+        return self.view.doc.revision - total + len(seen)
 
     @strawberry.field
     def created_at(self) -> datetime:
         return self.view.doc.created_at
 
-    @strawberry.field(description="When the case last changed.")
-    def updated_at(self) -> datetime:
-        return self.view.doc.updated_at
+    @strawberry.field(
+        description="When the case last changed (for a reader: what that reader may read)."
+    )
+    async def updated_at(self) -> datetime:
+        seen = await self._seen()
+        doc = self.view.doc
+        if seen is None:
+            return doc.updated_at
+        moments = [m for m in (doc.shared_at, doc.archived_at) if m is not None]
+        moments += [r.changed_at for r in seen]
+        return max(moments, default=doc.created_at)
 
     @strawberry.field
     def shared_at(self) -> datetime | None:
@@ -419,10 +441,16 @@ class Case:
     @strawberry.field(description="Earlier versions: when the shared case changed.")
     async def history(self, info: Ctx) -> list[CaseRevision]:
         found = await run_sync(handlers.case_history, info.context.principal, self.view.doc.pk)
+        seen = await self._seen()
+        numbers = {r.revision: r.revision for r in found}
+        if seen is not None:  # a reader's versions, numbered without the edits it cannot see
+            first = self.view.doc.revision - len(found)
+            numbers = {r.revision: first + i for i, r in enumerate(seen)}
+            found = [r for r in found if r.revision in numbers]
         shown = {s.value for s in self.view.sections}
         return [
             CaseRevision(
-                revision=r.revision,
+                revision=numbers[r.revision],
                 changed_at=r.changed_at,
                 changed_sections=[domain.Section(s) for s in r.changed_sections if s in shown],
             )
@@ -807,9 +835,7 @@ class Query:
         flt = (filter or CaseFilter()).value()
         page = await run_sync(handlers.list_cases, info.context.principal, flt, first, after)
         nodes = [Case.of(v) for v in page.views]
-        return connection(
-            nodes, page.offset, total=page.total, has_next_page=page.has_next_page
-        )
+        return connection(nodes, page.offset, total=page.total, has_next_page=page.has_next_page)
 
     @strawberry.federation.field(
         description="Who read, downloaded or changed a case: for its provider only.",
