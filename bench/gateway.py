@@ -573,7 +573,8 @@ async def run(requests: int) -> None:
             **env,
             "DIEF_GATEWAY_PORT": str(ports["gateway2"]),
             "DIEF_GATEWAY_SUPERGRAPH": str(toy_sdl),
-            "DIEF_GATEWAY_PARTICIPANT_REGISTRY": "off",  # an outside supergraph: no contacts
+            # an outside supergraph, and the stack has stopped by now: no registry
+            "DIEF_GATEWAY_PARTICIPANT_REGISTRY": "off",
         }
         argv = [python, "-m", "services.cli", "serve", "gateway", "--port", str(ports["gateway2"])]
         second_proc = stack.enter_context(process(argv, gateway2_env, home / "gateway2.log"))

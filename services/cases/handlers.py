@@ -417,6 +417,8 @@ def apply_fields(case: Case, fields: dict[str, Any]) -> set[str]:
         elif name == "no_operational_use_without_consultation":
             case.handling = case.handling or HandlingDoc()
             case.handling.no_operational_use_without_consultation = bool(value)
+        elif name == "audience_shown_to_recipients":
+            case.audience_shown_to_recipients = bool(value)
         elif name == "involved_states":
             codes = values.state_codes(value or [], "involvedStates")
             if provider in codes:
@@ -585,6 +587,23 @@ def case_history(principal: Principal | None, case_id: ObjectId) -> list[CaseRev
     viewer = viewer_of(principal)
     case = readable_case(viewer, case_id)
     return list(CaseRevision.objects(case_id=case.pk).exclude("snapshot").order_by("revision"))
+
+
+def revision_count(case_id: ObjectId) -> int:
+    return CaseRevision.objects(case_id=case_id).count()
+
+
+def revisions_seen(case: Case, readable: frozenset[str]) -> list[CaseRevision]:
+    """The edits of ``case`` a reader of the sections ``readable`` may know of."""
+    found = CaseRevision.objects(case_id=case.pk).exclude("snapshot").order_by("revision")
+    fields = frozenset(SECTION_OF_FIELD)
+    return [
+        r
+        for r in found
+        if domain.revision_visible(
+            list(r.changed_fields), list(r.changed_sections), fields, readable
+        )
+    ]
 
 
 # --- arrangements (rule 21) ---------------------------------------------------------------

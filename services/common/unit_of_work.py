@@ -95,9 +95,7 @@ class UnitOfWork:
             self._inserts[name] = []
             collection = self._collection_of(doc)
             batch = self._inserts[name]
-            self._writes.append(
-                lambda s: collection.insert_many(batch, ordered=True, session=s)
-            )
+            self._writes.append(lambda s: collection.insert_many(batch, ordered=True, session=s))
         self._inserts[name].append(doc.to_mongo())
         return doc
 
