@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from gateway.access import scopes_of
 from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
+from gateway.breaker import BreakerFetch, Breakers
 from gateway.executor import Executor
 from gateway.fetcher import HttpFetcher
 from gateway.limits import LimitExceeded, Limits, check_batch_size, check_body_size
@@ -115,6 +116,10 @@ class MeteredFetch:
             self.metrics.subgraph_latency.labels(subgraph).observe(time.perf_counter() - started)
 
 
+class NotYetKnown(Exception):
+    """The participant registry has not been loaded yet (start-up, contacts away)."""
+
+
 class JSONResponse(StarletteJSONResponse):
     """A JSON answer encoded with orjson."""
 
@@ -189,11 +194,17 @@ class Gateway:
                 supergraph.subgraphs,
                 settings.gateway_subgraph_timeout_seconds,
                 self.signer.headers,
+                mutation_timeout_s=settings.gateway_subgraph_mutation_timeout_seconds,
             )
             fetch = self.fetcher
+        self.breakers = Breakers(
+            supergraph.subgraphs,
+            failures=settings.gateway_breaker_failures,
+            cooldown_s=settings.gateway_breaker_cooldown_seconds,
+        )
         self.executor = Executor(
             supergraph,
-            MeteredFetch(fetch, self.metrics),
+            BreakerFetch(MeteredFetch(fetch, self.metrics), self.breakers),
             plan_cache_size=settings.gateway_plan_cache_size,
         )
         self.limits = limits_from(settings)
@@ -227,6 +238,9 @@ class Gateway:
         if token is None:
             return None
         claimed = await self.verified.caller(token)
+        if claimed.represents_state and not self.registry.loaded.is_set():
+            # not knowing yet who takes part is no reason to refuse: the caller retries
+            raise NotYetKnown()
         participant = claimed.represents_state and self.registry.is_participant(claimed.state)
         caller = dataclasses.replace(claimed, participant=participant)
         # Scopes are the gateway's own mapping (gateway.access), not the token's.
@@ -257,6 +271,14 @@ class Gateway:
             self.metrics.requests.labels("unknown", "unauthenticated").inc()
             return _json_error(
                 401, exc.message, "UNAUTHENTICATED", **{"WWW-Authenticate": "Bearer"}
+            )
+        except NotYetKnown:
+            self.metrics.requests.labels("unknown", "unavailable").inc()
+            return _json_error(
+                503,
+                "The gateway does not yet know which States take part; retry shortly.",
+                "UNAVAILABLE",
+                **{"Retry-After": "1"},
             )
         request_id = current_request_id()
         token = current_call.set(Call(principal, request_id))
@@ -337,6 +359,9 @@ class Gateway:
         body: dict[str, Any] = {"ready": ok, "checks": checks}
         if not ok and self.registry.last_error:
             body["reason"] = self.registry.last_error
+        # A subgraph that is down does not make the gateway unready (it answers the rest):
+        # it is named, without its address.
+        body["unhealthySubgraphs"] = self.breakers.unhealthy()
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics_endpoint(self, _: Request) -> Response:

@@ -412,7 +412,9 @@ async def test_every_read_refuses_callers_outside_the_forum(
         return
     expected = "UNAUTHENTICATED" if caller == "anonymous" else "FORBIDDEN"
     assert error_codes(result) == [expected]
-    assert result["data"] is None
+    # root fields are nullable: the refused one is null, with its error at its path
+    assert list(result["data"].values()) == [None]
+    assert [e["path"] for e in result["errors"]] == [list(result["data"])]
 
 
 async def test_a_participant_reads_one_contact_by_id(

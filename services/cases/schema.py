@@ -744,7 +744,7 @@ class Query:
         description="One case; FORBIDDEN unless it is shared with the caller.",
         policy=READ_POLICY,
     )
-    async def case(self, info: Ctx, id: strawberry.ID) -> Case:
+    async def case(self, info: Ctx, id: strawberry.ID) -> Case | None:
         return await Case.resolve_reference(info, id)
 
     @strawberry.federation.field(
@@ -757,7 +757,7 @@ class Query:
         filter: CaseFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Case]:
+    ) -> Connection[Case] | None:
         flt = (filter or CaseFilter()).value()
         page = await run_sync(handlers.list_cases, info.context.principal, flt, first, after)
         return connection([Case.of(v) for v in page.views], page.offset, total=page.total)
@@ -768,7 +768,7 @@ class Query:
     )
     async def case_audit_log(
         self, info: Ctx, case_id: strawberry.ID, first: int | None = None, after: str | None = None
-    ) -> Connection[AuditEntry]:
+    ) -> Connection[AuditEntry] | None:
         oid = _oid(case_id, "Case", "caseId")
         found, offset, total = await run_sync(
             handlers.audit_log, info.context.principal, oid, first, after
@@ -781,13 +781,13 @@ class Query:
     )
     async def use_requests(
         self, info: Ctx, case_id: strawberry.ID | None = None
-    ) -> list[UseRequest]:
+    ) -> list[UseRequest] | None:
         oid = _oid(case_id, "Case", "caseId") if case_id else None
         found = await run_sync(handlers.list_use_requests, info.context.principal, oid)
         return [UseRequest.from_doc(r) for r in found]
 
     @strawberry.federation.field(description="One operational-use request.", policy=WRITE_POLICY)
-    async def use_request(self, info: Ctx, id: strawberry.ID) -> UseRequest:
+    async def use_request(self, info: Ctx, id: strawberry.ID) -> UseRequest | None:
         return await UseRequest.resolve_reference(info, id)
 
     @strawberry.federation.field(
@@ -795,13 +795,13 @@ class Query:
     )
     async def disclosure_concerns(
         self, info: Ctx, case_id: strawberry.ID | None = None
-    ) -> list[DisclosureConcern]:
+    ) -> list[DisclosureConcern] | None:
         oid = _oid(case_id, "Case", "caseId") if case_id else None
         found = await run_sync(handlers.list_concerns, info.context.principal, oid)
         return [DisclosureConcern.from_doc(c) for c in found]
 
     @strawberry.federation.field(description="One disclosure concern.", policy=CONCERN_POLICY)
-    async def disclosure_concern(self, info: Ctx, id: strawberry.ID) -> DisclosureConcern:
+    async def disclosure_concern(self, info: Ctx, id: strawberry.ID) -> DisclosureConcern | None:
         return await DisclosureConcern.resolve_reference(info, id)
 
 
@@ -810,7 +810,7 @@ class Mutation:
     @strawberry.federation.mutation(
         description="A new DRAFT case of the caller's State.", policy=WRITE_POLICY
     )
-    async def case_create(self, info: Ctx, input: CaseFieldsInput) -> CasePayload:
+    async def case_create(self, info: Ctx, input: CaseFieldsInput) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(handlers.create_case, p, case_fields(input))
         return await _payload(p, doc)
@@ -821,7 +821,7 @@ class Mutation:
     )
     async def case_update(
         self, info: Ctx, id: strawberry.ID, input: CaseFieldsInput
-    ) -> CasePayload:
+    ) -> CasePayload | None:
         p = info.context.principal
         fields = case_fields(input)
         if "presentation_id" in fields:
@@ -835,13 +835,13 @@ class Mutation:
         description="Share a draft with its audience (rule 19: categories first).",
         policy=WRITE_POLICY,
     )
-    async def case_share(self, info: Ctx, id: strawberry.ID) -> CasePayload:
+    async def case_share(self, info: Ctx, id: strawberry.ID) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(handlers.change_status, p, _oid(id, "Case"), domain.CaseStatus.SHARED)
         return await _payload(p, doc)
 
     @strawberry.federation.mutation(description="Archive a shared case.", policy=WRITE_POLICY)
-    async def case_archive(self, info: Ctx, id: strawberry.ID) -> CasePayload:
+    async def case_archive(self, info: Ctx, id: strawberry.ID) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(
             handlers.change_status, p, _oid(id, "Case"), domain.CaseStatus.ARCHIVED
@@ -854,7 +854,7 @@ class Mutation:
     )
     async def case_set_briefing_consent(
         self, info: Ctx, id: strawberry.ID, excluded_from_briefings: bool, attribution_consent: bool
-    ) -> CasePayload:
+    ) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(
             handlers.set_briefing_consent,
@@ -870,7 +870,7 @@ class Mutation:
     )
     async def case_link_presentation(
         self, info: Ctx, id: strawberry.ID, presentation_id: strawberry.ID
-    ) -> CasePayload:
+    ) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(handlers.link_presentation, p, _oid(id, "Case"), str(presentation_id))
         return await _payload(p, doc)
@@ -878,7 +878,7 @@ class Mutation:
     @strawberry.federation.mutation(
         description="Notify the involved States through the exchange.", policy=WRITE_POLICY
     )
-    async def case_notify_involved_states(self, info: Ctx, id: strawberry.ID) -> CasePayload:
+    async def case_notify_involved_states(self, info: Ctx, id: strawberry.ID) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(handlers.notify_involved, p, _oid(id, "Case"))
         return await _payload(p, doc)
@@ -886,7 +886,7 @@ class Mutation:
     @strawberry.federation.mutation(
         description="An involved State attaches its response to the case.", policy=WRITE_POLICY
     )
-    async def case_respond(self, info: Ctx, id: strawberry.ID, response: str) -> CasePayload:
+    async def case_respond(self, info: Ctx, id: strawberry.ID, response: str) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(handlers.respond_as_involved, p, _oid(id, "Case"), response)
         return await _payload(p, doc)
@@ -902,7 +902,7 @@ class Mutation:
         what: str,
         who: str | None = None,
         due_on: date | None = None,
-    ) -> CasePayload:
+    ) -> CasePayload | None:
         p = info.context.principal
         oid = _oid(case_id, "Case", "caseId")
         doc = await run_sync(handlers.create_arrangement, p, oid, states, what, who, due_on)
@@ -913,7 +913,7 @@ class Mutation:
     )
     async def arrangement_set_status(
         self, info: Ctx, case_id: strawberry.ID, id: strawberry.ID, status: ArrangementStatus
-    ) -> CasePayload:
+    ) -> CasePayload | None:
         try:
             arrangement_id = ObjectId(str(id))
         except InvalidId as exc:
@@ -928,7 +928,7 @@ class Mutation:
     )
     async def use_request_create(
         self, info: Ctx, case_id: strawberry.ID, use: IntendedUse, justification: str
-    ) -> UseRequest:
+    ) -> UseRequest | None:
         oid = _oid(case_id, "Case", "caseId")
         doc = await run_sync(handlers.request_use, info.context.principal, oid, use, justification)
         return UseRequest.from_doc(doc)
@@ -943,7 +943,7 @@ class Mutation:
         decision: UseDecision,
         conditions: str | None = None,
         reason: str | None = None,
-    ) -> UseRequest:
+    ) -> UseRequest | None:
         doc = await run_sync(
             handlers.decide_use_request,
             info.context.principal,
@@ -958,7 +958,9 @@ class Mutation:
         description="Write to the other side of an operational-use request.",
         policy=WRITE_POLICY,
     )
-    async def use_request_comment(self, info: Ctx, id: strawberry.ID, text: str) -> UseRequest:
+    async def use_request_comment(
+        self, info: Ctx, id: strawberry.ID, text: str
+    ) -> UseRequest | None:
         doc = await run_sync(
             handlers.comment_use_request, info.context.principal, _oid(id, "UseRequest"), text
         )
@@ -970,7 +972,7 @@ class Mutation:
     )
     async def concern_raise(
         self, info: Ctx, case_id: strawberry.ID, respondent: str, description: str
-    ) -> DisclosureConcern:
+    ) -> DisclosureConcern | None:
         oid = _oid(case_id, "Case", "caseId")
         doc = await run_sync(
             handlers.raise_concern, info.context.principal, oid, respondent, description
@@ -983,7 +985,7 @@ class Mutation:
     )
     async def concern_explain(
         self, info: Ctx, id: strawberry.ID, explanation: str, remedial_measures: str
-    ) -> DisclosureConcern:
+    ) -> DisclosureConcern | None:
         doc = await run_sync(
             handlers.explain_concern,
             info.context.principal,
@@ -998,7 +1000,7 @@ class Mutation:
     )
     async def concern_close(
         self, info: Ctx, id: strawberry.ID, note: str | None = None
-    ) -> DisclosureConcern:
+    ) -> DisclosureConcern | None:
         doc = await run_sync(
             handlers.close_concern, info.context.principal, _oid(id, "DisclosureConcern"), note
         )

@@ -102,7 +102,13 @@ class Settings(BaseSettings):
     gateway_graphiql: bool | None = None  # default: on in dev, off in prod
     gateway_persisted_queries: str = Field(default="apq", pattern="^(apq|trusted|off)$")
     gateway_trusted_documents: str | None = None  # JSON manifest {sha256: document}
-    gateway_subgraph_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A subgraph fetch's bound: short for queries, longer for mutations (which write; the
+    # services bound their transactions' retries below it). A subgraph failing this many
+    # times in a row is answered for at once (SUBGRAPH_UNAVAILABLE) during the cool-down.
+    gateway_subgraph_timeout_seconds: float = Field(default=5.0, gt=0)
+    gateway_subgraph_mutation_timeout_seconds: float = Field(default=10.0, gt=0)
+    gateway_breaker_failures: int = Field(default=5, ge=1)
+    gateway_breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
     gateway_plan_cache_size: int = Field(default=1000, ge=1)
     gateway_max_body_bytes: int = Field(default=256_000, ge=1024)
     gateway_max_batch: int = Field(default=10, ge=1)
