@@ -25,6 +25,7 @@ STABLE_CODES = frozenset(
         "BAD_REQUEST",
         "UNAVAILABLE",
         "SUBGRAPH_UNAVAILABLE",
+        "QUERY_PLAN_FAILED",
         "INTERNAL",
     }
 )
