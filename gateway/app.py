@@ -46,6 +46,7 @@ from gateway.supergraph import Supergraph
 from services.common.app import RequestIdMiddleware
 from services.common.context import bearer_token
 from services.common.errors import Unauthenticated
+from services.common.idempotency import valid_key
 from services.common.logs import current_request_id
 from services.common.principal import Principal
 from services.common.settings import Settings, get_settings
@@ -285,7 +286,12 @@ class Gateway:
                 **{"Retry-After": "1"},
             )
         request_id = current_request_id()
-        token = current_call.set(Call(principal, request_id))
+        key = request.headers.get("idempotency-key")
+        if key is not None and not valid_key(key):
+            return _json_error(
+                400, "An Idempotency-Key is 1 to 200 printable ASCII characters.", "VALIDATION"
+            )
+        token = current_call.set(Call(principal, request_id, key))
         try:
             if isinstance(payload, list):
                 check_batch_size(len(payload), self.limits)

@@ -18,6 +18,7 @@ from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
 from services.common.context import RequestContext, build_context
+from services.common.idempotent_view import IdempotentMutations
 from services.common.logs import new_request_id
 from services.common.runtime import ServiceRuntime
 
@@ -67,7 +68,7 @@ class RequestIdMiddleware:
             )
 
 
-class ServiceGraphQL(GraphQL):
+class ServiceGraphQL(IdempotentMutations, GraphQL):
     def __init__(self, schema: Schema, runtime: ServiceRuntime) -> None:
         super().__init__(schema, graphql_ide="graphiql" if runtime.settings.is_dev else None)
         self.runtime = runtime
@@ -83,8 +84,7 @@ def create_app(
         return JSONResponse({"status": "alive", "service": runtime.service})
 
     async def readyz(_: Request) -> JSONResponse:
-        checks = await runtime.ready()
-        ok = all(checks.values())
+        ok, checks = await runtime.readiness()
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
     @contextlib.asynccontextmanager

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from services.common import mongo
+from services.common import idempotency, mongo
 from services.common.keys import ensure_dev_key
 from services.common.messaging import DurableConsumer, NatsLink
 from services.common.outbox import OutboxRelay, ensure_outbox_indexes
@@ -28,6 +28,7 @@ class ServiceRuntime:
     verifier: PrincipalVerifier = field(init=False)
     nats: NatsLink = field(init=False)
     relay: OutboxRelay | None = None
+    _health: mongo.HealthProbe | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -55,9 +56,13 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         mongo.connect(
-            self.alias, self.settings.mongodb_uri, self.settings.database_for(self.service)
+            self.alias,
+            self.settings.mongodb_uri,
+            self.settings.database_for(self.service),
+            self.settings.mongodb_transaction_seconds,
         )
         await mongo.run_sync(ensure_outbox_indexes, self.alias)
+        await mongo.run_sync(idempotency.ensure_indexes, self.alias)
         for hook in self.on_start:
             await mongo.run_sync(hook)
         self._spawn(self._start_messaging())
@@ -85,10 +90,16 @@ class ServiceRuntime:
             self.relay.wake()
 
     async def ready(self) -> dict[str, bool]:
-        return {
-            "mongodb": await mongo.run_sync(mongo.ping, self.alias),
-            "nats": self.nats.connected,
-        }
+        return (await self.readiness())[1]
+
+    async def readiness(self) -> tuple[bool, dict[str, bool]]:
+        """Ready means able to serve requests: the database answers (within a bound, off the
+        request pool). NATS away is reported but does not make the service unready: the
+        outbox keeps the events until it is back."""
+        if self._health is None:
+            self._health = mongo.HealthProbe(self.alias)
+        checks = {"mongodb": await self._health.ok(), "nats": self.nats.connected}
+        return checks["mongodb"], checks
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Cancel background work and close NATS; never wait longer than ``timeout`` each."""

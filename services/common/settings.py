@@ -28,6 +28,8 @@ class Settings(BaseSettings):
         default="mongodb://127.0.0.1:27017/",
         validation_alias=AliasChoices("MONGODB_URI", "DIEF_MONGODB_URI"),
     )
+    # A transaction's retries stop after this, below the gateway's mutation timeout.
+    mongodb_transaction_seconds: float = Field(default=5.0, gt=0, le=60)
     contacts_db: str = "dief_contacts"
     meetings_db: str = "dief_meetings"
     cases_db: str = "dief_cases"

@@ -512,9 +512,11 @@ def _created_records(
     return history, [_event_entry(son, "CREATED") for son in inserts]
 
 
+IMPORT_TRANSACTION_SECONDS = 60.0  # an import writes thousands of contacts at once
+
+
 def _transaction(write: Callable[[ClientSession], None]) -> None:
-    with mongo.database(ALIAS).client.start_session() as session:
-        session.with_transaction(write)
+    mongo.transaction(ALIAS, write, seconds=IMPORT_TRANSACTION_SECONDS)
 
 
 def _guarded(contact: Contact) -> ReplaceOne[dict[str, Any]]:
