@@ -1,5 +1,7 @@
 """The gateway as an ASGI app: ``/graphql`` (POST, GET for queries), ``/healthz``,
-``/readyz``, ``/metrics``, and GraphiQL on ``GET /graphql`` from a browser when enabled.
+``/readyz``, ``/metrics``, GraphiQL on ``GET /graphql`` from a browser when enabled (its assets
+from this package, ``gateway.graphiql``), the subgraphs' file routes (``gateway.files``) and
+multipart uploads (``gateway.uploads``).
 
 A request: body size and batch size checked, the caller's JWT verified (a bad token is
 ``401 UNAUTHENTICATED``, no token is an anonymous caller), participation set from the
@@ -24,10 +26,11 @@ import orjson
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
 from starlette.responses import JSONResponse as StarletteJSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway import graphiql
 from gateway.access import scopes_of
 from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
 from gateway.breaker import BreakerFetch, Breakers
@@ -43,6 +46,7 @@ from gateway.persisted import PersistedQueries, load_manifest
 from gateway.pipeline import MutationOverGet, Outcome, Pipeline
 from gateway.principal_tokens import Call, PrincipalSigner, current_call, load_signing_key
 from gateway.supergraph import Supergraph
+from gateway.uploads import is_multipart, read_multipart, upload_limit
 from services.common.app import RequestIdMiddleware
 from services.common.context import bearer_token
 from services.common.errors import Unauthenticated
@@ -259,9 +263,7 @@ class Gateway:
             and self.graphiql
             and "text/html" in request.headers.get("accept", "")
         ):
-            from strawberry.http.ides import get_graphql_ide_html
-
-            return HTMLResponse(get_graphql_ide_html("graphiql"))
+            return graphiql.page()
         started = time.perf_counter()
         try:
             payload = await self._payload(request)
@@ -345,6 +347,8 @@ class Gateway:
                     except ValueError as exc:
                         raise ValueError(f"'{name}' is not valid JSON.") from exc
             return payload
+        if is_multipart(request.headers):
+            return await read_multipart(request, upload_limit(self.settings))
         declared = request.headers.get("content-length")
         if declared and declared.isdigit():
             check_body_size(int(declared), self.limits)
@@ -420,6 +424,7 @@ def build(
             Route("/readyz", gateway.readyz),
             Route("/metrics", gateway.metrics_endpoint),
             *gateway.files.routes(),
+            *([graphiql.assets()] if gateway.graphiql else []),
         ],
         lifespan=gateway.lifespan,
     )

@@ -458,11 +458,29 @@ class _Composer:
         parts.append(f"  {value} " + " ".join(directives))
         return "\n".join(parts)
 
+    def _supergraph_type(self, types: set[str]) -> str:
+        """A field typed differently by subgraphs: the most nullable type, and of
+        covariant types (an interface or union in one, an implementation in another) the
+        abstract one."""
+
+        def named(text: str) -> str:
+            return re.sub(r"[\[\]!\s]", "", text)
+
+        abstract = [
+            s
+            for s in types
+            if (found := self.types.get(named(s))) is not None
+            and found.kind in ("interface", "union")
+        ]
+        if abstract and len({named(s) for s in types}) > 1:
+            types = set(abstract)
+        return min(types, key=lambda s: (s.count("!"), s))
+
     def _print_field(self, t: _Type, fname: str, per_graph: dict[str, _Field]) -> str:
         fields = list(per_graph.values())
         first = fields[0]
         types = {f.type for f in fields}
-        ftype = min(types, key=lambda s: (s.count("!"), s)) if len(types) > 1 else first.type
+        ftype = self._supergraph_type(types) if len(types) > 1 else first.type
         lines = []
         description = next((f.description for f in fields if f.description is not None), None)
         if description is not None:

@@ -333,6 +333,14 @@ class Supergraph:
                 return entry
         return None
 
+    def field_type_in_graph(self, type_name: str, field_name: str, graph: str) -> str | None:
+        """The named type of this field in `graph` when it differs there (`type:`)."""
+        entry = self.join_field(type_name, field_name, graph)
+        if entry is None or not entry.type:
+            return None
+        match = re.search(r"[_A-Za-z][_0-9A-Za-z]*", entry.type)
+        return match.group(0) if match else None
+
     def field_graphs(self, type_name: str, field_name: str) -> list[str]:
         """Subgraphs that resolve this field on this type (not where external or overridden)."""
         cached = self._field_graphs_cache.get((type_name, field_name))

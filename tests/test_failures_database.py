@@ -40,9 +40,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess
 
 
 @pytest.fixture
-async def contacts(
-    database: ServerProcess, settings: Settings
-) -> AsyncIterator[httpx.AsyncClient]:
+async def contacts(database: ServerProcess, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     own = settings.model_copy(
         update={"mongodb_uri": mongodb_uri(database.port), "contacts_db": "killed_contacts"}
     )

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import strawberry
 from bson import ObjectId
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from services.common.context import RequestContext
@@ -715,7 +716,14 @@ class DocumentAttachInput:
     filename: str
     media_type: str
     language: str = strawberry.field(description="ar, zh, en, fr, ru or es.")
-    content_base64: str
+    file: Upload | None = strawberry.field(
+        default=None,
+        description="The file, as a part of a multipart request (the GraphQL multipart "
+        "request specification); up to the document limit.",
+    )
+    content_base64: str | None = strawberry.field(
+        default=None, description="Or the file in base64, for small files only."
+    )
 
 
 @strawberry.input(description="Rule 14: the participants lifted confidentiality.")
@@ -844,6 +852,18 @@ class BriefingPayload:
 
 def _term(a: domain.ChairAppointment) -> ChairTerm:
     return ChairTerm(chair=a.chair, appointed_on=a.appointed_on, term_ends_on=a.term_ends_on)
+
+
+async def document_content(file: Any, content_base64: str | None, max_bytes: int) -> bytes:
+    """The uploaded file (read no further than the limit) or the base64 content: one of them."""
+    if (file is None) == (content_base64 is None):
+        raise ValidationFailed("Give the document as file or as contentBase64.", field="file")
+    if content_base64 is not None:
+        return decode_content(content_base64, max_bytes)
+    content = await file.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        raise ValidationFailed(f"The document is larger than {max_bytes} bytes.", field="content")
+    return content
 
 
 def decode_content(content_base64: str, max_bytes: int) -> bytes:
@@ -1033,7 +1053,7 @@ class Mutation(CalendarFeedLinkMutation):
         self, info: Ctx, input: DocumentAttachInput
     ) -> DocumentPayload | None:
         limit = services(info).settings.meetings_document_max_bytes
-        content = decode_content(input.content_base64, limit)
+        content = await document_content(input.file, input.content_base64, limit)
         upload = handlers.Upload(input.filename, input.media_type, input.language, content)
         doc = await run_sync(
             handlers.attach_document,
