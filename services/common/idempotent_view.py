@@ -1,5 +1,6 @@
 """The part of a service's GraphQL view that makes mutations with an ``Idempotency-Key``
-idempotent (the rules are in ``services.common.idempotency``)."""
+idempotent (the rules are in ``services.common.idempotency``), and bounds the transactions
+of every request below the caller's timeout (``mongo.serving_caller``)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ class IdempotentMutations:
     async def execute_operation(  # type: ignore[no-untyped-def]
         self, request, request_adapter, request_data, context, root_value, sub_response
     ):
+        mongo.serving_caller.set(True)  # transactions end before the caller gives up
         key = request.headers.get("idempotency-key")
         run = super().execute_operation  # type: ignore[misc]
         args = (request, request_adapter, request_data, context, root_value, sub_response)

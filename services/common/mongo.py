@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 
 import mongoengine
@@ -33,9 +36,11 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 WRITE_CONCERN = WriteConcern(w="majority", j=True)
-TRANSACTION_SECONDS = 5.0
+TRANSACTION_SECONDS = 8.0
 SERVER_SELECTION_MS = 2000
 _transaction_seconds: dict[str, float] = {}
+# set while a request is served: its transactions must end before the caller gives up
+serving_caller: ContextVar[bool] = ContextVar("dief_serving_caller", default=False)
 DURABILITY = "durability"
 
 
@@ -69,7 +74,9 @@ def transaction(alias: str, apply: Callable[[ClientSession], T], seconds: float 
         # The embedded server journals single writes asked to (j: true) but not a
         # transaction's commit; one journaled write after it flushes the journal, commit
         # included, before the caller is told (on MongoDB itself it is merely redundant).
-        db[DURABILITY].update_one({"_id": "barrier"}, {"$inc": {"n": 1}}, upsert=True)
+        # One document per process and thread: barriers never conflict with each other.
+        barrier = f"{os.getpid()}-{threading.get_ident()}"
+        db[DURABILITY].update_one({"_id": barrier}, {"$inc": {"n": 1}}, upsert=True)
         return result
 
 

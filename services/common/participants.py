@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from mongoengine import BooleanField, DateTimeField, Document, StringField
 
 from services.common.events import CloudEvent
-from services.common.messaging import DurableConsumer
+from services.common.messaging import DurableConsumer, consumer_options
 from services.common.mongo import run_sync
 from services.common.principal import Principal
 
@@ -105,4 +105,5 @@ class ParticipantRegister:
             subject_filter=SUBJECT,
             handler=self.on_status_changed,
             stream=runtime.settings.stream_name,
+            **consumer_options(runtime.settings),
         )

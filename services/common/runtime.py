@@ -48,6 +48,7 @@ class ServiceRuntime:
             s.stream_name,
             s.stream_max_age_days,
             s.stream_replicas,
+            s.stream_duplicate_window_seconds,
         )
 
     @property
@@ -70,7 +71,13 @@ class ServiceRuntime:
     async def _start_messaging(self) -> None:
         await self.nats.run()
         assert self.nats.js is not None
-        self.relay = OutboxRelay(self.alias, self.nats.js, self.settings.outbox_poll_seconds)
+        self.relay = OutboxRelay(
+            self.alias,
+            self.nats.js,
+            self.settings.outbox_poll_seconds,
+            stream=self.settings.stream_name,
+            lease_seconds=self.settings.outbox_lease_seconds,
+        )
         self._spawn(self.relay.run())
         for make_consumer in self.consumers:
             self._spawn(make_consumer(self).run())

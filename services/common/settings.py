@@ -29,7 +29,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MONGODB_URI", "DIEF_MONGODB_URI"),
     )
     # A transaction's retries stop after this, below the gateway's mutation timeout.
-    mongodb_transaction_seconds: float = Field(default=5.0, gt=0, le=60)
+    mongodb_transaction_seconds: float = Field(default=8.0, gt=0, le=60)
     contacts_db: str = "dief_contacts"
     meetings_db: str = "dief_meetings"
     cases_db: str = "dief_cases"
@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     stream_max_age_days: int = Field(default=365, ge=1)
     stream_replicas: int = Field(default=1, ge=1, le=5)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # One relay per service at a time holds this lease; another replica takes over when it
+    # expires. The stream drops a re-published event within its duplicate window, which
+    # must exceed the relay's publish timeout (5 s); the relay also checks the stream
+    # before publishing again, so a restart after any delay duplicates nothing.
+    outbox_lease_seconds: float = Field(default=15.0, ge=1)
+    stream_duplicate_window_seconds: float = Field(default=120.0, gt=0)
+    # Consumers: a message unacked this long goes to another replica; an event whose
+    # handling failed this many times is parked on dief.<service>.deadletter.<consumer>.
+    consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    consumer_max_deliver: int = Field(default=5, ge=1)
 
     # The principal token every subgraph call carries, signed by the gateway.
     principal_jwks: str | None = Field(
