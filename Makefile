@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint slapd chromium vendor-graphiql clean
+.PHONY: install run test lint slapd gnupg chromium vendor-graphiql clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ slapd:
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq slapd ldap-utils >/dev/null; \
+	fi
+
+## gnupg: GnuPG for the encrypted notices, installed from Debian only when absent
+gnupg:
+	@if ! command -v gpg >/dev/null 2>&1 || ! command -v gpgconf >/dev/null 2>&1; then \
+		echo "installing GnuPG (Debian packages gnupg, gpg-agent)"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gnupg gpg-agent >/dev/null; \
 	fi
 
 ## chromium: Debian's browser for the GraphiQL test (driven by Playwright), only when absent
@@ -55,7 +64,7 @@ vendor-graphiql:
 		rm -rf $$tmp && echo "vendored GraphiQL 3.8.3 and React 18.3.1 into $(GRAPHIQL_DIR)"
 
 ## test: installs what the tests need, then runs them against real servers
-test: install slapd chromium
+test: install slapd gnupg chromium
 	$(BIN)/ruff check services gateway tests examples
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hmac
 import json
 import logging
 import time
@@ -34,6 +35,7 @@ from gateway import graphiql
 from gateway.access import scopes_of
 from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
 from gateway.breaker import BreakerFetch, Breakers
+from gateway.claims import ClaimMapping
 from gateway.cors import cors_options
 from gateway.executor import Executor
 from gateway.fetcher import HttpFetcher
@@ -41,7 +43,7 @@ from gateway.files import FileProxy
 from gateway.limits import LimitExceeded, Limits, check_batch_size, check_body_size
 from gateway.masking import internal_error
 from gateway.metrics import GatewayMetrics
-from gateway.participants import ParticipantRegistry
+from gateway.participants import ParticipantRegistry, RegistryOff, registry_url
 from gateway.persisted import PersistedQueries, load_manifest
 from gateway.pipeline import MutationOverGet, Outcome, Pipeline
 from gateway.principal_tokens import Call, PrincipalSigner, current_call, load_signing_key
@@ -83,13 +85,19 @@ def caller_verifier(settings: Settings) -> CallerVerifier:
             "when DIEF_ENV=prod"
         )
     jwks = settings.gateway_jwks or str(settings.keys_dir / "jwks.json")
+    if not settings.is_dev and jwks.lower().startswith("http://"):
+        raise ValueError("DIEF_GATEWAY_JWKS must be an https:// URL or a file when DIEF_ENV=prod")
     policy = CallerPolicy.build(
         settings.gateway_issuer or settings.principal_issuer,
         settings.gateway_audience or settings.principal_audience,
         settings.gateway_algorithms,
         settings.gateway_leeway_seconds,
+        ClaimMapping(
+            settings.gateway_roles_claim, settings.gateway_state_claim, settings.gateway_role_prefix
+        ),
+        settings.gateway_max_token_lifetime_seconds,
     )
-    return CallerVerifier(JwksSource(jwks), policy)
+    return CallerVerifier(JwksSource(jwks, ca_file=settings.gateway_jwks_ca_file), policy)
 
 
 def persisted_queries(settings: Settings) -> PersistedQueries:
@@ -227,15 +235,20 @@ class Gateway:
             reject_unauthorised=settings.gateway_authorization_mode == "reject",
             introspection=self.introspection,
             cache_size=settings.gateway_plan_cache_size,
+            hide_suggestions=not self.introspection,
         )
-        contacts = contacts_url or supergraph.subgraphs.get("contacts")
-        if contacts is None:
-            contacts = f"http://{settings.host}:{settings.contacts_port}/graphql"
-        self.registry = ParticipantRegistry(
-            contacts,
-            settings.nats_url,
-            lambda principal: self.signer.sign(principal, current_request_id()),
-            stream=settings.stream_name,
+        contacts = contacts_url or registry_url(
+            settings.gateway_participant_registry, supergraph.subgraphs
+        )
+        self.registry: ParticipantRegistry | RegistryOff = (
+            RegistryOff()
+            if contacts is None
+            else ParticipantRegistry(
+                contacts,
+                settings.nats_url,
+                lambda principal: self.signer.sign(principal, current_request_id()),
+                stream=settings.stream_name,
+            )
         )
         self.files = FileProxy(self)
 
@@ -265,6 +278,14 @@ class Gateway:
         ):
             return graphiql.page()
         started = time.perf_counter()
+        if request.method == "POST" and not is_multipart(request.headers):
+            media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if media != "application/json":
+                # text/plain and form bodies are what a page on another site may send
+                # without a preflight: they never run (CSRF-safe by construction).
+                return _json_error(
+                    415, "GraphQL requests are sent as application/json.", "VALIDATION"
+                )
         try:
             payload = await self._payload(request)
         except LimitExceeded as exc:
@@ -365,24 +386,29 @@ class Gateway:
         return JSONResponse({"status": "alive", "service": "gateway"})
 
     async def readyz(self, _: Request) -> JSONResponse:
-        checks = {
-            "registry": self.registry.loaded.is_set(),
-            "nats": self.registry.nc is not None and self.registry.nc.is_connected,
-        }
+        checks = self.registry.checks()
         ok = all(checks.values())
         body: dict[str, Any] = {"ready": ok, "checks": checks}
-        if not ok and self.registry.last_error:
-            body["reason"] = self.registry.last_error
+        if not ok:  # the reason (internal URLs, other services' errors) only in the log
+            log.warning("not ready", extra={"checks": checks, "reason": self.registry.last_error})
         # A subgraph that is down does not make the gateway unready (it answers the rest):
         # it is named, without its address.
         body["unhealthySubgraphs"] = self.breakers.unhealthy()
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    async def metrics_endpoint(self, _: Request) -> Response:
+    async def metrics_endpoint(self, request: Request) -> Response:
+        secret = self.settings.gateway_metrics_token
+        if secret is None and not self.settings.is_dev:
+            return Response(status_code=404)
+        if secret is not None:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), secret.encode()):
+                return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
         self.metrics.observe_plan_cache(
             self.executor.plan_cache_hits, self.executor.plan_cache_misses
         )
         self.metrics.participants.set(self.registry.participant_count)
+        self.metrics.registry_ready.set(1 if self.registry.loaded.is_set() else 0)
         return Response(self.metrics.render(), media_type=self.metrics.content_type)
 
     # --- lifecycle ------------------------------------------------------------------------

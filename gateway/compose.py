@@ -124,6 +124,7 @@ class _Field:
     requires: str | None = None
     provides: str | None = None
     override: str | None = None
+    override_label: str | None = None
 
 
 @dataclass
@@ -319,6 +320,7 @@ class _Composer:
                 f.provides = args["fields"]
             elif cname == "override":
                 f.override = args["from"]
+                f.override_label = args.get("label")
             elif cname in ("inaccessible", "authenticated", "requiresScopes", "policy"):
                 f.directives.append(_renamed(d, cname))
             elif cname in KEPT_DIRECTIVES:
@@ -376,6 +378,13 @@ class _Composer:
 
     def _overridden(self, t: _Type, fname: str, graph: str) -> bool:
         return any(f.override == graph for f in t.fields.get(fname, {}).values())
+
+    def _override_label(self, t: _Type, fname: str, graph: str) -> str | None:
+        """The label of a progressive `@override` of this field away from `graph`."""
+        for f in t.fields.get(fname, {}).values():
+            if f.override == graph and f.override_label:
+                return f.override_label
+        return None
 
     # --- printing -----------------------------------------------------------------------
 
@@ -502,7 +511,11 @@ class _Composer:
                 for g in sorted(per_graph):
                     f = per_graph[g]
                     args = [f"graph: {_graph_enum(g)}"]
-                    if self._overridden(t, fname, g):
+                    label = self._override_label(t, fname, g)
+                    if label is not None:
+                        # a progressive override: this subgraph resolves it until it is on
+                        args.append(f"overrideLabel: {_quote(label)}")
+                    elif self._overridden(t, fname, g):
                         if not self._is_key_field(t, g, fname):
                             continue
                         # still part of this subgraph's key, which planners may use
@@ -517,6 +530,8 @@ class _Composer:
                         args.append("external: true")
                     if f.override:
                         args.append(f"override: {_quote(f.override)}")
+                        if f.override_label:
+                            args.append(f"overrideLabel: {_quote(f.override_label)}")
                     directives.append(f"@join__field({', '.join(args)})")
         seen: set[str] = set()
         for f in fields:

@@ -9,6 +9,7 @@ Nothing reaches a subgraph before the limits and the authorisation have passed.
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from gateway.authorization import (
     answer_removed,
     authorise,
 )
+from gateway.input_errors import input_field
 from gateway.limits import (
     LimitExceeded,
     Limits,
@@ -84,11 +86,34 @@ def _error(message: str, code: str = "VALIDATION", **extensions: Any) -> dict[st
     return {"message": message, "extensions": {"code": code, **extensions}}
 
 
-def _graphql_error(error: GraphQLError, code: str = "VALIDATION") -> dict[str, Any]:
+def _graphql_error(
+    error: GraphQLError, code: str = "VALIDATION", field: str | None = None
+) -> dict[str, Any]:
     formatted: dict[str, Any] = {"message": error.message, "extensions": {"code": code}}
+    if field is not None:
+        formatted["extensions"]["field"] = field
     if error.locations:
         formatted["locations"] = [{"line": x.line, "column": x.column} for x in error.locations]
     return formatted
+
+
+SUGGESTION = re.compile(r"\s*Did you mean\b.*$", re.DOTALL)
+QUOTED_NAME = re.compile(r"(['\"])([_A-Za-z][_0-9A-Za-z]*)\1")
+NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+
+
+def without_schema_names(body: Any, said: set[str]) -> None:
+    """With introspection off no answer may name a field, argument, type, enum value or
+    input field of the schema the caller did not name itself: graphql-core's "Did you mean
+    ...?" goes, and every other quoted name not in the caller's query or variables becomes
+    '…'."""
+    errors = (body.get("errors") or ()) if isinstance(body, dict) else ()
+    for error in errors:
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            message = SUGGESTION.sub("", error["message"])
+            error["message"] = QUOTED_NAME.sub(
+                lambda m: m.group(0) if m.group(2) in said else "'…'", message
+            )
 
 
 class _Lru(OrderedDict[Any, Any]):
@@ -121,8 +146,10 @@ class Pipeline:
         reject_unauthorised: bool = False,
         introspection: bool = False,
         cache_size: int = 1000,
+        hide_suggestions: bool = False,
     ) -> None:
         self.schema = schema
+        self.hide_suggestions = hide_suggestions
         self.directives = directives
         self.executor = executor
         self.limits = limits
@@ -145,7 +172,10 @@ class Pipeline:
             parsed = Parsed(None, (_graphql_error(exc),))
         else:
             errors = validate(self.schema, document, self.rules)
-            parsed = Parsed(document, tuple(_graphql_error(e) for e in errors))
+            parsed = Parsed(
+                document,
+                tuple(_graphql_error(e, field=input_field(e, document)) for e in errors),
+            )
         self._documents.keep(text, parsed)
         return parsed
 
@@ -194,6 +224,22 @@ class Pipeline:
         return cached
 
     async def run(
+        self,
+        payload: Any,
+        principal: Principal | None,
+        request_id: str,
+        *,
+        method: str = "POST",
+    ) -> Outcome:
+        outcome = await self._run(payload, principal, request_id, method=method)
+        if self.hide_suggestions:
+            said = ""
+            if isinstance(payload, Mapping):
+                said = repr(payload.get("query")) + repr(payload.get("variables"))
+            without_schema_names(outcome.body, set(NAME.findall(said)))
+        return outcome
+
+    async def _run(
         self,
         payload: Any,
         principal: Principal | None,
@@ -252,7 +298,8 @@ class Pipeline:
             self.schema, operation.variable_definitions or (), dict(variables)
         )
         if isinstance(coerced, list):
-            return Outcome({"errors": [_graphql_error(e) for e in coerced]}, kind, "invalid")
+            errors = [_graphql_error(e, field=input_field(e)) for e in coerced]
+            return Outcome({"errors": errors}, kind, "invalid")
         try:
             check_operation(self.schema, document, operation, coerced, self.limits)
         except LimitExceeded as exc:

@@ -6,22 +6,41 @@ planning, so a plan is valid for one set of those conditions (`condition_variabl
 variables they read; the executor keys its cache on their values).
 
 How fields are placed:
-- a root field goes to a subgraph that resolves it, preferring one already in the plan
-  (mutations: one step per run of consecutive fields on the same subgraph, in order);
-- a field stays in the current fetch when its subgraph resolves it (or `@provides` it);
+- a root field goes to the subgraph that answers it with the fewest entity fetches after it
+  (`@provides` counted), then one already in the plan, then the first (mutations: one step
+  per run of consecutive fields on the same subgraph, in order);
+- a field stays in the current fetch when its subgraph resolves it (or `@provides` it) and
+  does not `@require` anything; a field with `@requires` always goes through `_entities`,
+  even to the subgraph of the current fetch, since its subgraph reads the requirements
+  from the representation;
 - otherwise the planner jumps to a subgraph that resolves it through `_entities`, preferring
   one already planned at that path. The parent fetch also selects `__typename` and the key;
   `@requires` fields, and key fields the parent cannot give, are planned in the parent
-  (possibly through other entity steps) and the new step waits for them;
-- a field that only an `@interfaceObject` subgraph resolves is fetched with the interface's
+  (possibly through other entity steps, even on the requiring subgraph) and the new step
+  waits for them. A step is reused unless it would have to run before its own inputs or
+  already carries a required field of that name with other arguments (a field required
+  with arguments has a data key per set of arguments);
+- fields of a type without a key that the current subgraph cannot resolve are fetched
+  with their field from a subgraph that can: through the parent entity, or for a shared
+  root field, as a second root fetch (never a mutation);
+- `@external` fields are never read from the subgraph that marks them so (outside
+  `@provides`), except the key fields of a Federation 1 type extension;
+- a field only an `@interfaceObject` subgraph resolves is fetched with the interface's
   name as `__typename` in the representation;
-- abstract fields are planned per possible object type that the subgraph can return;
+- abstract fields are planned per possible object type that the subgraph can return, by the
+  field's type in that subgraph (`@join__field(type:)`); fields of one response name typed
+  differently in sibling fragments are aliased, and the step restores the names;
 - a field returning an interface its subgraph knows only as an `@interfaceObject` also
   fetches the real `__typename` (and fields selected on the object types) from a subgraph
-  that owns the interface.
+  that owns the interface, unless nothing selected depends on the object type;
+- a progressive `@override` is followed once its label is `percent(100)`; until then (and
+  for labels a router would switch per request) the field stays with its old subgraph.
+
+What cannot be planned raises `PlanningError` saying why (the executor answers it as
+`QUERY_PLAN_FAILED`); no part of an operation is silently left out.
 
 Not handled: subscriptions, `@defer`/`@stream`, `@fromContext`/`@context`,
-`@join__directive`; progressive `@override` labels count as a completed override.
+`@join__directive`.
 """
 
 from __future__ import annotations
@@ -339,6 +358,7 @@ class _Planning:
         if op == OperationType.SUBSCRIPTION or root_type is None:
             raise PlanningError(f"{op.value} operations are not supported")
         root = root_type.name
+        self._refuse_reserved_aliases()
         fields = self.collector.collect(root, [self.operation.selection_set])
         mutation = op == OperationType.MUTATION
         self.root_name, self.mutation = root, mutation
@@ -367,6 +387,23 @@ class _Planning:
             self.compile(step, root)
         self._check_acyclic()
         return QueryPlan(kind, self.steps, [s.id for s in roots])
+
+    def _refuse_reserved_aliases(self) -> None:
+        """Response names the planner gives its own fields are not the client's to use: a
+        client field under one would be read as a key or a requirement."""
+        stack = [self.operation.selection_set]
+        stack += [f.selection_set for f in self.collector.fragments.values()]
+        while stack:
+            selection_set = stack.pop()
+            for sel in selection_set.selections:
+                alias = getattr(sel, "alias", None)
+                if alias is not None and alias.value.startswith(INTERNAL_PREFIX):
+                    raise PlanningError(
+                        f"the alias {alias.value} is refused: names starting with "
+                        f"{INTERNAL_PREFIX} are the gateway's own"
+                    )
+                if getattr(sel, "selection_set", None) is not None:
+                    stack.append(sel.selection_set)
 
     def root_step(self, graph: str) -> FetchStep:
         step = self.by_graph.get(graph)
@@ -572,36 +609,50 @@ class _Planning:
         sel: Selection,
         siblings: list[NField] | None,
     ) -> set[int]:
-        """Fetch `f` again, with only `fields` below it, from a subgraph that resolves them."""
-        restricted = NField(f.key, f.name, f.nodes, f.return_type, f.internal, f.mate)
-        restricted._children[obj] = fields
-        targets = [
+        """Fetch `f` again from other subgraphs, each with the `fields` below it that it
+        resolves (the one resolving most of them first)."""
+        candidates = [
             g
             for g in self.sg.field_graphs(type_name, f.name)
-            if g != step.graph
-            and obj in self._types_in_graph(type_name, f, g)
-            and all(self._local(g, obj, k, self._provided_by(type_name, f, g)) for k in fields)
+            if g != step.graph and obj in self._types_in_graph(type_name, f, g)
         ]
-        names = ", ".join(f"{obj}.{k.name}" for k in fields)
-        if not targets:
-            raise PlanningError(
-                f"no subgraph that resolves {type_name}.{f.name} resolves {names}, "
-                f"and {obj} has no key to fetch it by"
-            )
-        if not path and type_name == self.root_name:
-            if self.mutation:
+        resolved = {
+            g: [k for k in fields if self._local(g, obj, k, self._provided_by(type_name, f, g))]
+            for g in candidates
+        }
+        candidates.sort(key=lambda g: -len(resolved[g]))
+        groups: dict[str, list[NField]] = {}
+        for k in fields:
+            graph = next((g for g in candidates if k in resolved[g]), None)
+            if graph is None:
                 raise PlanningError(
-                    f"{names} would need the mutation {type_name}.{f.name} run twice"
+                    f"no subgraph that resolves {type_name}.{f.name} resolves {obj}.{k.name}, "
+                    f"and {obj} has no key to fetch it by"
                 )
-            other = self.root_step(targets[0])
-            other_sel = other.selections.setdefault(type_name, {})
-            return self.add_local(other, type_name, restricted, path, other_sel, None)
-        if not any(self.sg.keys(type_name, g) for g in targets):
-            raise PlanningError(
-                f"{names} under {type_name}.{f.name} can only come from "
-                f"{', '.join(targets)}, which {type_name} has no key to reach"
-            )
-        return self.jump(step, type_name, restricted, path, sel, siblings or [], None, targets)
+            groups.setdefault(graph, []).append(k)
+        at_root = not path and type_name == self.root_name
+        if at_root and self.mutation:
+            names = ", ".join(f"{obj}.{k.name}" for k in fields)
+            raise PlanningError(f"{names} would need the mutation {type_name}.{f.name} run twice")
+        touched: set[int] = set()
+        for graph, ks in groups.items():
+            restricted = NField(f.key, f.name, f.nodes, f.return_type, f.internal, f.mate)
+            restricted._children[obj] = ks
+            if at_root:
+                other = self.root_step(graph)
+                other_sel = other.selections.setdefault(type_name, {})
+                touched |= self.add_local(other, type_name, restricted, path, other_sel, None)
+            elif not self.sg.keys(type_name, graph):
+                names = ", ".join(f"{obj}.{k.name}" for k in ks)
+                raise PlanningError(
+                    f"{names} under {type_name}.{f.name} can only come from {graph}, "
+                    f"which {type_name} has no key to reach"
+                )
+            else:
+                touched |= self.jump(
+                    step, type_name, restricted, path, sel, siblings or [], None, [graph]
+                )
+        return touched
 
     def _provided_by(self, type_name: str, f: NField, graph: str) -> dict | None:
         provides = self.sg.provides(type_name, f.name, graph)

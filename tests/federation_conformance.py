@@ -20,7 +20,7 @@ from typing import Annotated
 import httpx
 import strawberry
 from strawberry.asgi import GraphQL
-from strawberry.federation.schema_directives import Key
+from strawberry.federation.schema_directives import Key, Override
 
 from gateway.compose import compose
 from gateway.executor import Executor
@@ -558,4 +558,275 @@ class SizesQuery:
 conflicting_types = {
     "shapes": strawberry.federation.Schema(query=ShapesQuery, types=[ShapesCircle, ShapesSquare]),
     "sizes": strawberry.federation.Schema(query=SizesQuery, types=[SizesCircle]),
+}
+
+# --- entity chains over three subgraphs, abstract types from entities, nested lists with
+# nulls, progressive @override labels ---------------------------------------------------
+#
+# people: Person (name, nickname and age overridden from pets: nickname at percent(100),
+#   age under a label a router would switch per request), people with a null in the middle,
+#   a grid (a list of lists) of people; Vet.name.
+# pets: Person.pet (a union Dog | Cat; null for p3, which pets does not know), Dog, Cat.
+# vets: Dog.vet, a Vet known by id.
+
+PEOPLE = {"p1": "Ada", "p2": "Alan", "p3": "Grace"}
+PETS = {"p1": ("Dog", "d1"), "p2": ("Cat", "c1")}
+VETS = {"v1": "Dr Who"}
+
+
+@strawberry.federation.type(name="Person", keys=["id"])
+class PeoplePerson:
+    id: strawberry.ID
+
+    @strawberry.field
+    def name(self) -> str:
+        return PEOPLE[self.id]
+
+    @strawberry.federation.field(override=Override(override_from="pets", label="percent(100)"))
+    def nickname(self) -> str:
+        return f"{PEOPLE[self.id].lower()} (people)"
+
+    @strawberry.federation.field(override=Override(override_from="pets", label="beta"))
+    def age(self) -> int:
+        return 99
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> PeoplePerson:
+        return cls(id=id)
+
+
+@strawberry.federation.type(name="Vet", keys=["id"])
+class PeopleVet:
+    id: strawberry.ID
+
+    @strawberry.field
+    def name(self) -> str:
+        return VETS[self.id]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> PeopleVet:
+        return cls(id=id)
+
+
+def _person(id: str) -> PeoplePerson:
+    return PeoplePerson(id=strawberry.ID(id))
+
+
+@strawberry.type
+class PeopleQuery:
+    @strawberry.field
+    def people(self) -> list[PeoplePerson | None]:
+        return [_person("p1"), None, _person("p3"), _person("p2")]
+
+    @strawberry.field
+    def grid(self) -> list[list[PeoplePerson | None]]:
+        return [[_person("p2"), None], [], [_person("p1")]]
+
+
+@strawberry.federation.type(name="Dog", keys=["id"])
+class PetsDog:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.federation.type(name="Cat", keys=["id"])
+class PetsCat:
+    id: strawberry.ID
+    lives: int
+
+
+Pet = Annotated[PetsDog | PetsCat, strawberry.union("Pet")]
+
+
+@strawberry.federation.type(name="Person", keys=["id"])
+class PetsPerson:
+    id: strawberry.ID
+
+    @strawberry.field
+    def pet(self) -> Pet | None:
+        kind, id = PETS.get(self.id, ("", ""))
+        if kind == "Dog":
+            return PetsDog(id=strawberry.ID(id), name="Rex")
+        if kind == "Cat":
+            return PetsCat(id=strawberry.ID(id), lives=9)
+        return None
+
+    @strawberry.field
+    def nickname(self) -> str:
+        return "from pets"
+
+    @strawberry.field
+    def age(self) -> int:
+        return {"p1": 36, "p2": 41}.get(self.id, 0)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> PetsPerson | None:
+        return cls(id=id) if id in PETS else None
+
+
+@strawberry.type
+class PetsQuery:
+    @strawberry.field
+    def pets_version(self) -> int:
+        return 1
+
+
+@strawberry.federation.type(name="Vet", keys=["id"])
+class VetsVet:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Dog", keys=["id"])
+class VetsDog:
+    id: strawberry.ID
+
+    @strawberry.field
+    def vet(self) -> VetsVet:
+        return VetsVet(id=strawberry.ID("v1"))
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> VetsDog:
+        return cls(id=id)
+
+
+@strawberry.type
+class VetsQuery:
+    @strawberry.field
+    def vets_version(self) -> int:
+        return 1
+
+
+households = {
+    "people": strawberry.federation.Schema(query=PeopleQuery, types=[PeoplePerson, PeopleVet]),
+    "pets": strawberry.federation.Schema(query=PetsQuery, types=[PetsPerson, PetsDog, PetsCat]),
+    "vets": strawberry.federation.Schema(query=VetsQuery, types=[VetsDog, VetsVet]),
+}
+
+# --- requirements that need entity fetches of their own, in a circle ---------------------
+#
+# writing: Post.byExpert requires byNovice; Author.yearsOfExperience.
+# reading: Post.byNovice requires author { yearsOfExperience }, Post.author.
+
+YEARS = {"a1": 2, "a2": 12}
+AUTHORS = {"1": "a1", "2": "a2"}
+
+
+@strawberry.federation.type(name="Post", keys=["id"])
+class WritingPost:
+    id: strawberry.ID
+    by_novice: bool | None = strawberry.federation.field(external=True, default=None)
+
+    @strawberry.federation.field(requires=["byNovice"])
+    def by_expert(self) -> bool | None:
+        return None if self.by_novice is None else not self.by_novice
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, byNovice: bool | None = None) -> WritingPost:
+        return cls(id=id, by_novice=byNovice)
+
+
+@strawberry.federation.type(name="Author", keys=["id"])
+class WritingAuthor:
+    id: strawberry.ID
+
+    @strawberry.field
+    def years_of_experience(self) -> int:
+        return YEARS[self.id]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> WritingAuthor:
+        return cls(id=id)
+
+
+@strawberry.type
+class WritingQuery:
+    @strawberry.field
+    def feed(self) -> list[WritingPost]:
+        return [WritingPost(id=strawberry.ID(i)) for i in AUTHORS]
+
+
+@strawberry.federation.type(name="Author", keys=["id"])
+class ReadingAuthor:
+    id: strawberry.ID
+    years_of_experience: int | None = strawberry.federation.field(external=True, default=None)
+
+
+@strawberry.federation.type(name="Post", keys=["id"])
+class ReadingPost:
+    id: strawberry.ID
+    given_author: strawberry.Private[dict | None] = None
+
+    @strawberry.field
+    def author(self) -> ReadingAuthor:
+        return ReadingAuthor(id=strawberry.ID(AUTHORS[self.id]))
+
+    @strawberry.federation.field(requires=["author { yearsOfExperience }"])
+    def by_novice(self) -> bool | None:
+        if not self.given_author:
+            return None  # the requirement was not given
+        return self.given_author["yearsOfExperience"] < 5
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, author: dict | None = None) -> ReadingPost:
+        return cls(id=id, given_author=author)
+
+
+@strawberry.type
+class ReadingQuery:
+    @strawberry.field
+    def reading_version(self) -> int:
+        return 1
+
+
+requires_circle = {
+    "writing": strawberry.federation.Schema(query=WritingQuery, types=[WritingPost, WritingAuthor]),
+    "reading": strawberry.federation.Schema(query=ReadingQuery, types=[ReadingPost, ReadingAuthor]),
+}
+
+# --- a shared root field whose keyless type three subgraphs each resolve a part of ---------
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class TitleOffer:
+    id: strawberry.ID
+    title: str
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class PriceOffer:
+    id: strawberry.ID
+    amount: int
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class StockOffer:
+    id: strawberry.ID
+    stock: int
+
+
+@strawberry.type
+class TitleQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[TitleOffer]:
+        return [TitleOffer(id=strawberry.ID("o1"), title="Lamp")]
+
+
+@strawberry.type
+class PriceQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[PriceOffer]:
+        return [PriceOffer(id=strawberry.ID("o1"), amount=30)]
+
+
+@strawberry.type
+class StockQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[StockOffer]:
+        return [StockOffer(id=strawberry.ID("o1"), stock=4)]
+
+
+shared_root_parts = {
+    "titles": strawberry.federation.Schema(query=TitleQuery, types=[TitleOffer]),
+    "prices": strawberry.federation.Schema(query=PriceQuery, types=[PriceOffer]),
+    "stock": strawberry.federation.Schema(query=StockQuery, types=[StockOffer]),
 }
