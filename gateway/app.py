@@ -393,7 +393,9 @@ class Gateway:
             log.warning("not ready", extra={"checks": checks, "reason": self.registry.last_error})
         # A subgraph that is down does not make the gateway unready (it answers the rest):
         # it is named, without its address.
-        body["unhealthySubgraphs"] = self.breakers.unhealthy()
+        unhealthy = self.breakers.unhealthy()
+        if unhealthy:
+            body["unhealthySubgraphs"] = unhealthy
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics_endpoint(self, request: Request) -> Response:

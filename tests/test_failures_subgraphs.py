@@ -132,7 +132,7 @@ async def test_a_subgraph_killed_during_queries_nulls_only_its_fields(
     # back again: after the cool-down a probe reaches it and the answer is whole again
     _restart(stack, "meetings")
     assert (await _until_whole(stack, secretariat))["data"] == whole["data"]
-    assert (await _ready(stack)).json()["unhealthySubgraphs"] == []
+    assert "unhealthySubgraphs" not in (await _ready(stack)).json()
 
 
 async def test_a_hung_subgraph_times_out_and_the_rest_is_answered(

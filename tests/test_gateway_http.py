@@ -454,3 +454,15 @@ async def test_not_ready_when_the_registry_cannot_be_read(
         assert answer.headers["retry-after"] == "1"
         assert codes(answer.json()) == ["UNAVAILABLE"]
         assert gw.notes.requests == []
+
+
+async def test_a_refusal_quotes_only_a_short_prefix_of_the_input(gw: Gateway) -> None:
+    huge = "x" * 100_000
+    answer = await gw.post(
+        {"query": "query($n: Int) { states(first: $n) { totalCount } }", "variables": {"n": huge}},
+        delegate(gw),
+    )
+    errors = answer.json()["errors"]
+    assert codes(answer.json()) == ["VALIDATION"]
+    assert all(len(e["message"]) <= 210 for e in errors)
+    assert "x" * 300 not in answer.text

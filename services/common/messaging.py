@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -202,6 +202,13 @@ def _handled_among(alias: str, consumer: str, event_ids: list[str]) -> set[str]:
     keys = {_key(consumer, event_id): event_id for event_id in event_ids}
     found = mongo.database(alias)[PROCESSED].find({"_id": {"$in": list(keys)}}, {"_id": 1})
     return {keys[doc["_id"]] for doc in found}
+
+
+def prune_processed(alias: str, keep_days: float) -> int:
+    """Forget which events were handled more than ``keep_days`` ago; how many. Keep them as
+    long as the stream may deliver those events again (its retention)."""
+    cutoff = datetime.now(UTC) - timedelta(days=keep_days)
+    return mongo.database(alias)[PROCESSED].delete_many({"at": {"$lt": cutoff}}).deleted_count
 
 
 def _mark_handled(alias: str, consumer: str, *event_ids: str) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nats.js.errors
@@ -81,6 +81,13 @@ def mark_sent(alias: str, sequences: dict[str, int]) -> None:
         ],
         ordered=False,
     )
+
+
+def prune_sent(alias: str, keep_days: float) -> int:
+    """Forget events sent more than ``keep_days`` ago (the stream has them); how many."""
+    cutoff = datetime.now(UTC) - timedelta(days=keep_days)
+    done = mongo.database(alias)[OUTBOX].delete_many({"sent_at": {"$ne": None, "$lt": cutoff}})
+    return done.deleted_count
 
 
 def ensure_outbox_indexes(alias: str) -> None:
@@ -239,10 +246,16 @@ class OutboxRelay:
                 except Exception as exc:  # NATS or MongoDB away: keep the events, try later
                     log.warning("outbox relay round failed, will retry", extra={"error": str(exc)})
                     backoff = min(backoff * 2, 10.0)
+                    # a replica that cannot publish (NATS away from it) lets another one
+                    await self._release()
                 await wait_for_event(self._wake, backoff)
         finally:
-            if self.lease.held():
-                try:
-                    await asyncio.shield(mongo.run_sync(self.lease.release))
-                except Exception as exc:
-                    log.warning("outbox lease not released", extra={"error": str(exc)})
+            await self._release()
+
+    async def _release(self) -> None:
+        if not self.lease.held():
+            return
+        try:
+            await asyncio.shield(mongo.run_sync(self.lease.release))
+        except Exception as exc:
+            log.warning("outbox lease not released", extra={"error": str(exc)})

@@ -15,11 +15,13 @@ status from the contacts registry before it signs anything.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mongoengine import BooleanField, DateTimeField, Document, StringField
+from pymongo.errors import DuplicateKeyError
 
 from services.common.events import CloudEvent
 from services.common.messaging import DurableConsumer, consumer_options
@@ -84,13 +86,19 @@ class ParticipantRegister:
         return standing(principal, self.known(principal.state))
 
     def record(self, change: StatusChange) -> None:
-        """The register's update; a later change wins, redeliveries change nothing."""
-        found = self.document.objects(code=change.code).first()
-        if found is not None and found.changed_at >= change.changed_at:
-            return
-        self.document(
-            code=change.code, participant=change.participant, changed_at=change.changed_at
-        ).save()
+        """The register's update; a later change wins, redeliveries change nothing.
+
+        One conditional write (replaced only by a later change, else inserted), so two
+        replicas handling changes of one State at once never store the older over the
+        newer."""
+        collection = self.document._get_collection()
+        # a duplicate key: the register already holds this change or a later one
+        with contextlib.suppress(DuplicateKeyError):
+            collection.update_one(
+                {"_id": change.code, "changed_at": {"$lt": change.changed_at}},
+                {"$set": {"participant": change.participant, "changed_at": change.changed_at}},
+                upsert=True,
+            )
 
     async def on_status_changed(self, event: CloudEvent) -> None:
         await run_sync(self.record, StatusChange.of(event))

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from services.common import idempotency, mongo
 from services.common.keys import ensure_dev_key
-from services.common.messaging import DurableConsumer, NatsLink
-from services.common.outbox import OutboxRelay, ensure_outbox_indexes
+from services.common.messaging import DurableConsumer, NatsLink, prune_processed
+from services.common.outbox import OutboxRelay, ensure_outbox_indexes, prune_sent
 from services.common.principal import PrincipalVerifier
 from services.common.settings import Settings
 
@@ -67,6 +67,7 @@ class ServiceRuntime:
         for hook in self.on_start:
             await mongo.run_sync(hook)
         self._spawn(self._start_messaging())
+        self._spawn(self._prune())
 
     async def _start_messaging(self) -> None:
         await self.nats.run()
@@ -81,6 +82,21 @@ class ServiceRuntime:
         self._spawn(self.relay.run())
         for make_consumer in self.consumers:
             self._spawn(make_consumer(self).run())
+
+    async def _prune(self, every_seconds: float = 3600.0) -> None:
+        """Sent outbox entries and records of handled events do not grow for ever."""
+        s = self.settings
+        while True:
+            try:
+                sent = await mongo.run_sync(prune_sent, self.alias, s.outbox_keep_days)
+                handled = await mongo.run_sync(
+                    prune_processed, self.alias, s.processed_keep_days or s.stream_max_age_days
+                )
+                if sent or handled:
+                    log.info("pruned", extra={"outbox": sent, "processed": handled})
+            except Exception as exc:  # the database away: next time
+                log.warning("pruning failed", extra={"error": str(exc)})
+            await asyncio.sleep(every_seconds)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEV
     home: Path = Field(default=Path(".dief"), description="Local state: data, dev keys, logs.")
     log_level: str = "INFO"
+    # On SIGTERM a server stops accepting and gives the requests in flight this long.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     mongodb_uri: str = Field(
         default="mongodb://127.0.0.1:27017/",
@@ -54,6 +56,11 @@ class Settings(BaseSettings):
     # handling failed this many times is parked on dief.<service>.deadletter.<consumer>.
     consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
     consumer_max_deliver: int = Field(default=5, ge=1)
+    # Pruned hourly: events sent this long ago leave the outbox (the stream keeps them);
+    # records of handled events go once the stream no longer holds the events (default:
+    # the stream's retention, stream_max_age_days).
+    outbox_keep_days: float = Field(default=7.0, ge=1)
+    processed_keep_days: float | None = Field(default=None, ge=1)
 
     # The principal token every subgraph call carries, signed by the gateway.
     principal_jwks: str | None = Field(
