@@ -42,6 +42,13 @@ _transaction_seconds: dict[str, float] = {}
 # set while a request is served: its transactions must end before the caller gives up
 serving_caller: ContextVar[bool] = ContextVar("dief_serving_caller", default=False)
 DURABILITY = "durability"
+_connect_hooks: list[Callable[[str], None]] = []
+
+
+def on_connect(hook: Callable[[str], None]) -> None:
+    """Call ``hook(alias)`` whenever ``alias`` is connected anew (data kept in memory for
+    the previous connection belongs to another database)."""
+    _connect_hooks.append(hook)
 
 
 def connect(
@@ -61,6 +68,8 @@ def connect(
     )
     _transaction_seconds[alias] = transaction_seconds
     forget_cached_collections(alias)
+    for hook in _connect_hooks:
+        hook(alias)
     return mongoengine.get_db(alias)
 
 

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from services.common import idempotency, mongo
+from services.common import hot_data, idempotency, mongo
+from services.common.hot_data import HotData
 from services.common.keys import ensure_dev_key
 from services.common.messaging import DurableConsumer, NatsLink, prune_processed
 from services.common.outbox import OutboxRelay, ensure_outbox_indexes, prune_sent
@@ -25,6 +26,9 @@ class ServiceRuntime:
     settings: Settings
     on_start: list[Callable[[], None]] = field(default_factory=list)
     consumers: list[ConsumerFactory] = field(default_factory=list)
+    # Copies in memory each process drops when an event on the subject arrives (a plain
+    # subscription: every process hears every event, where a durable hands it to one).
+    invalidate_on: dict[str, list[HotData]] = field(default_factory=dict)
     verifier: PrincipalVerifier = field(init=False)
     nats: NatsLink = field(init=False)
     relay: OutboxRelay | None = None
@@ -66,8 +70,15 @@ class ServiceRuntime:
         await mongo.run_sync(idempotency.ensure_indexes, self.alias)
         for hook in self.on_start:
             await mongo.run_sync(hook)
+        self._spawn(self._check_hot_data())
         self._spawn(self._start_messaging())
         self._spawn(self._prune())
+
+    async def _check_hot_data(self) -> None:
+        """The safety net of ``services.common.hot_data``: drop copies whose version moved."""
+        while True:
+            await asyncio.sleep(self.settings.hot_data_check_seconds)
+            await mongo.run_sync(hot_data.check_all, self.alias)
 
     async def _start_messaging(self) -> None:
         await self.nats.run()
@@ -80,6 +91,9 @@ class ServiceRuntime:
             lease_seconds=self.settings.outbox_lease_seconds,
         )
         self._spawn(self.relay.run())
+        assert self.nats.nc is not None
+        for subject, caches in self.invalidate_on.items():
+            await self.nats.nc.subscribe(subject, cb=_invalidator(caches))
         for make_consumer in self.consumers:
             self._spawn(make_consumer(self).run())
 
@@ -137,3 +151,11 @@ class ServiceRuntime:
             await asyncio.wait_for(self.nats.close(), timeout)
         except TimeoutError:
             log.error("NATS connection did not close in time")
+
+
+def _invalidator(caches: list[HotData]) -> Callable[[object], Awaitable[None]]:
+    async def invalidate(_: object) -> None:
+        for cache in caches:
+            cache.invalidate()
+
+    return invalidate
