@@ -222,21 +222,20 @@ class Gateway:
                 mutation_timeout_s=settings.gateway_subgraph_mutation_timeout_seconds,
             )
             fetch = self.fetcher
-        fetch = MeteredFetch(fetch, self.metrics)
-        self.inflight: InflightMerge | None = None
-        if settings.gateway_merge_inflight:
-            merged = self.metrics.merged_fetches
-            self.inflight = InflightMerge(fetch, lambda name: merged.labels(name).inc())
-            fetch = self.inflight
         self.breakers = Breakers(
             supergraph.subgraphs,
             failures=settings.gateway_breaker_failures,
             cooldown_s=settings.gateway_breaker_cooldown_seconds,
         )
+        # the breaker under the merging: a merged fetch counts once
+        fetch = BreakerFetch(MeteredFetch(fetch, self.metrics), self.breakers)
+        self.inflight: InflightMerge | None = None
+        if settings.gateway_merge_inflight:
+            merged = self.metrics.merged_fetches
+            self.inflight = InflightMerge(fetch, lambda name: merged.labels(name).inc())
+            fetch = self.inflight
         self.executor = Executor(
-            supergraph,
-            BreakerFetch(fetch, self.breakers),
-            plan_cache_size=settings.gateway_plan_cache_size,
+            supergraph, fetch, plan_cache_size=settings.gateway_plan_cache_size
         )
         self.limits = limits_from(settings)
         self.fairness = CallerLimiter(
