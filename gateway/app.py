@@ -357,6 +357,7 @@ class Gateway:
             self.executor.plan_cache_hits, self.executor.plan_cache_misses
         )
         self.metrics.participants.set(self.registry.participant_count)
+        self.metrics.registry_ready.set(1 if self.registry.loaded.is_set() else 0)
         return Response(self.metrics.render(), media_type=self.metrics.content_type)
 
     # --- lifecycle ------------------------------------------------------------------------

@@ -51,6 +51,12 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.registry_ready = Gauge(
+            "dief_gateway_participant_registry_ready",
+            "1 once the participant registry is loaded (the gateway is not ready before).",
+            registry=self.registry,
+        )
+
     def observe_plan_cache(self, hits: int, misses: int) -> None:
         self.plan_cache.labels("hit").set(hits)
         self.plan_cache.labels("miss").set(misses)

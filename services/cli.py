@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 
 from services.common.principal import Role
-from services.common.settings import get_settings
+from services.common.settings import SettingsError, get_settings
 
 SERVICES = {
     "contacts": "services.contacts.app:app",
@@ -31,8 +31,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.common.logs import configure_logging
+    from services.common.preflight import check_production
 
     settings = get_settings()
+    check_production(settings, args.service)
     configure_logging(args.service, settings.log_level)
     uvicorn.run(
         SERVICES[args.service],
@@ -372,7 +374,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:  # one line naming the setting, never a traceback
+        print(f"dief: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

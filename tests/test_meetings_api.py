@@ -39,6 +39,7 @@ from tests.meetings_support import (
     refusal,
     schedule,
 )
+from tests.test_common_files import EXE
 
 pytest_plugins = ["tests.meetings_support"]
 
@@ -274,6 +275,11 @@ async def test_rules_10_23_documents_are_stored_in_gridfs_and_served_to_particip
     assert german["code"] == "VALIDATION" and german["rule"] == 23
     exe = refusal(await mq(ATTACH, {"i": {**i, "mediaType": "application/x-msdownload"}}, who.sec))
     assert exe["code"] == "VALIDATION"
+    # a Windows program declared as a PDF: the shared content check (services.common.files)
+    exe_as_pdf = refusal(await mq(ATTACH, {"i": {**i, "contentBase64": pdf(EXE)}}, who.sec))
+    assert (exe_as_pdf["code"], exe_as_pdf["field"]) == ("VALIDATION", "content")
+    quoted = {**i, "filename": "brief.pdf\"; filename*=UTF-8''update.exe; x=\".pdf"}
+    assert refusal(await mq(ATTACH, {"i": quoted}, who.sec))["field"] == "filename"
     not_mine = refusal(await mq(ATTACH, {"i": i}, who.fra))
     assert not_mine["code"] == "FORBIDDEN"
 

@@ -17,6 +17,7 @@ from services.cases.schema import schema
 from services.common.app import create_app
 from services.common.context import authenticate
 from services.common.errors import DiefError, ValidationFailed
+from services.common.files import content_disposition
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
 from services.common.routes import mount
@@ -130,7 +131,7 @@ def build(
             data,
             media_type=found.content_type,
             headers={
-                "Content-Disposition": f'attachment; filename="{found.filename}"',
+                "Content-Disposition": content_disposition(found.filename),
                 "X-Content-Type-Options": "nosniff",
                 "Cache-Control": "no-store",
             },

@@ -11,6 +11,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from services.cases import attachments as att
@@ -806,8 +807,59 @@ class Query(CaseNoticesQuery):
         return await DisclosureConcern.resolve_reference(info, id)
 
 
+@strawberry.input(description="A document for a case or one of its sections (the provider).")
+class CaseAttachmentUploadInput:
+    case_id: strawberry.ID
+    file: Upload = strawberry.field(
+        description="The file, as a part of a multipart request (the GraphQL multipart "
+        "request specification); its part's Content-Type is its type."
+    )
+    filename: str
+    language: str = strawberry.field(description="ar, zh, en, fr, ru or es.")
+    section: Section | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="None: the case as a whole."
+    )
+
+
+@strawberry.type
+class CaseAttachmentPayload:
+    attachment: CaseAttachment
+
+
 @strawberry.type
 class Mutation(CaseNoticesMutation):
+    @strawberry.federation.mutation(
+        description="Attach a document to one's case (as POST /cases/{id}/attachments does).",
+        policy=WRITE_POLICY,
+    )
+    async def case_attachment_upload(
+        self, info: Ctx, input: CaseAttachmentUploadInput
+    ) -> CaseAttachmentPayload:
+        settings = info.context.request.app.state.runtime.settings
+        limits = att.Limits(
+            settings.cases_attachment_max_bytes, tuple(settings.cases_attachment_types)
+        )
+        data = await input.file.read(limits.max_bytes + 1)
+        if len(data) > limits.max_bytes:
+            raise ValidationFailed(
+                f"The file is larger than the {limits.max_bytes} bytes allowed.", field="file"
+            )
+        upload = att.Upload(
+            filename=input.filename,
+            content_type=getattr(input.file, "content_type", None) or "",
+            language=input.language,
+            section=input.section,
+            data=data,
+        )
+        stored = await run_sync(
+            att.store,
+            info.context.principal,
+            _oid(input.case_id, "Case", "caseId"),
+            upload,
+            limits,
+        )
+        return CaseAttachmentPayload(attachment=CaseAttachment.from_doc(stored))
+
     @strawberry.federation.mutation(
         description="A new DRAFT case of the caller's State.", policy=WRITE_POLICY
     )

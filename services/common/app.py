@@ -1,4 +1,4 @@
-"""The Starlette app every service is: ``/graphql``, ``/healthz``, ``/readyz``."""
+"""The Starlette app every service is: ``/graphql``, ``/healthz``, ``/readyz``, ``/metrics``."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
+from services.common.body import BodyLimitMiddleware
 from services.common.context import RequestContext, build_context
 from services.common.logs import new_request_id
+from services.common.metrics import MetricsMiddleware, ServiceMetrics
 from services.common.runtime import ServiceRuntime
 
 access_log = logging.getLogger("dief.access")
@@ -101,15 +103,32 @@ def create_app(
             await runtime.stop()
 
     graphql = ServiceGraphQL(schema, runtime)
+    metrics = ServiceMetrics(runtime)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
             *routes,
         ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit(runtime), json_paths=("/graphql",))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def body_limit(runtime: ServiceRuntime) -> int:
+    """The largest request body a service reads: its largest file (base64 in JSON is 4/3
+    of it) and a margin, unless DIEF_SERVICE_MAX_BODY_BYTES says otherwise."""
+    settings = runtime.settings
+    if settings.service_max_body_bytes:
+        return settings.service_max_body_bytes
+    largest = {
+        "meetings": settings.meetings_document_max_bytes,
+        "cases": settings.cases_attachment_max_bytes,
+    }.get(runtime.service, 0)
+    return largest * 4 // 3 + 1024 * 1024

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 
 class Environment(StrEnum):
@@ -136,6 +138,10 @@ class Settings(BaseSettings):
     # Origins allowed by CORS (JSON list); default: none in prod, the dev console in dev.
     gateway_cors_origins: list[str] | None = None
 
+    # The largest request body each service reads (refused with 413 before reading); unset:
+    # the service's largest file (base64-encoded) and 1 MiB.
+    service_max_body_bytes: int | None = Field(default=None, ge=1024)
+
     # Where `dief run` (make run) serves each service on this machine.
     host: str = "127.0.0.1"
     contacts_port: int = 8101
@@ -203,6 +209,40 @@ class Settings(BaseSettings):
         }[service]
 
 
+class SettingsError(Exception):
+    """A setting missing or malformed: one line naming it, for the operator."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field`` (its alias when it has one)."""
+    info = Settings.model_fields.get(field)
+    alias = getattr(info, "validation_alias", None) if info else None
+    choices = getattr(alias, "choices", None)
+    if choices:
+        return str(choices[0])
+    return f"DIEF_{field.upper()}" if info else field
+
+
+def _explain(exc: ValidationError | SourceError) -> str:
+    if isinstance(exc, SourceError):  # a JSON value (list, object) that does not parse
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = env_name(match.group(1)) if match else "a setting"
+        return f"{name}: not valid JSON"
+    error = exc.errors()[0]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:  # a rule across settings; its message names them
+        return message
+    # The value itself is never repeated: it may be a URI with a password in it.
+    return f"{env_name(str(error['loc'][0]))}: {message}"
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except (ValidationError, SourceError) as exc:
+        raise SettingsError(_explain(exc)) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -6,6 +6,7 @@ the caller and ``now`` (the service clock), so that time can be injected in test
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from bson import ObjectId
 from services.common import mongo
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events import event
+from services.common.files import check_file
 from services.common.ids import to_global_id
 from services.common.notifications.recipients import Resolution
 from services.common.participants import ParticipantRegister
@@ -584,6 +586,16 @@ def attach_document(
         ),
         max_bytes,
     )
+    checked = check_file(
+        upload.content,
+        facts.media_type,
+        facts.filename,
+        accepted=tuple(agenda.DOCUMENT_TYPES),
+        max_bytes=max_bytes,
+        type_field="mediaType",
+        content_field="content",
+    )
+    facts = dataclasses.replace(facts, filename=checked.filename)
     fs = gridfs.GridFS(mongo.database(ALIAS))
     file_id = fs.put(upload.content, filename=facts.filename, content_type=facts.media_type)
     meta = MeetingDocument(
