@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hmac
 import json
 import logging
 import time
@@ -82,6 +83,8 @@ def caller_verifier(settings: Settings) -> CallerVerifier:
             "when DIEF_ENV=prod"
         )
     jwks = settings.gateway_jwks or str(settings.keys_dir / "jwks.json")
+    if not settings.is_dev and jwks.lower().startswith("http://"):
+        raise ValueError("DIEF_GATEWAY_JWKS must be an https:// URL or a file when DIEF_ENV=prod")
     policy = CallerPolicy.build(
         settings.gateway_issuer or settings.principal_issuer,
         settings.gateway_audience or settings.principal_audience,
@@ -90,6 +93,7 @@ def caller_verifier(settings: Settings) -> CallerVerifier:
         ClaimMapping(
             settings.gateway_roles_claim, settings.gateway_state_claim, settings.gateway_role_prefix
         ),
+        settings.gateway_max_token_lifetime_seconds,
     )
     return CallerVerifier(JwksSource(jwks, ca_file=settings.gateway_jwks_ca_file), policy)
 
@@ -219,6 +223,7 @@ class Gateway:
             reject_unauthorised=settings.gateway_authorization_mode == "reject",
             introspection=self.introspection,
             cache_size=settings.gateway_plan_cache_size,
+            hide_suggestions=not self.introspection,
         )
         contacts = contacts_url or registry_url(
             settings.gateway_participant_registry, supergraph.subgraphs
@@ -258,6 +263,14 @@ class Gateway:
         ):
             return graphiql.page()
         started = time.perf_counter()
+        if request.method == "POST" and not is_multipart(request.headers):
+            media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if media != "application/json":
+                # text/plain and form bodies are what a page on another site may send
+                # without a preflight: they never run (CSRF-safe by construction).
+                return _json_error(
+                    415, "GraphQL requests are sent as application/json.", "VALIDATION"
+                )
         try:
             payload = await self._payload(request)
         except LimitExceeded as exc:
@@ -347,12 +360,18 @@ class Gateway:
     async def readyz(self, _: Request) -> JSONResponse:
         checks = self.registry.checks()
         ok = all(checks.values())
-        body: dict[str, Any] = {"ready": ok, "checks": checks}
-        if not ok and self.registry.last_error:
-            body["reason"] = self.registry.last_error
-        return JSONResponse(body, status_code=200 if ok else 503)
+        if not ok:  # the reason (internal URLs, other services' errors) only in the log
+            log.warning("not ready", extra={"checks": checks, "reason": self.registry.last_error})
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
-    async def metrics_endpoint(self, _: Request) -> Response:
+    async def metrics_endpoint(self, request: Request) -> Response:
+        secret = self.settings.gateway_metrics_token
+        if secret is None and not self.settings.is_dev:
+            return Response(status_code=404)
+        if secret is not None:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), secret.encode()):
+                return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
         self.metrics.observe_plan_cache(
             self.executor.plan_cache_hits, self.executor.plan_cache_misses
         )

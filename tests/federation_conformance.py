@@ -701,3 +701,132 @@ households = {
     "pets": strawberry.federation.Schema(query=PetsQuery, types=[PetsPerson, PetsDog, PetsCat]),
     "vets": strawberry.federation.Schema(query=VetsQuery, types=[VetsDog, VetsVet]),
 }
+
+# --- requirements that need entity fetches of their own, in a circle ---------------------
+#
+# writing: Post.byExpert requires byNovice; Author.yearsOfExperience.
+# reading: Post.byNovice requires author { yearsOfExperience }, Post.author.
+
+YEARS = {"a1": 2, "a2": 12}
+AUTHORS = {"1": "a1", "2": "a2"}
+
+
+@strawberry.federation.type(name="Post", keys=["id"])
+class WritingPost:
+    id: strawberry.ID
+    by_novice: bool | None = strawberry.federation.field(external=True, default=None)
+
+    @strawberry.federation.field(requires=["byNovice"])
+    def by_expert(self) -> bool | None:
+        return None if self.by_novice is None else not self.by_novice
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, byNovice: bool | None = None) -> WritingPost:
+        return cls(id=id, by_novice=byNovice)
+
+
+@strawberry.federation.type(name="Author", keys=["id"])
+class WritingAuthor:
+    id: strawberry.ID
+
+    @strawberry.field
+    def years_of_experience(self) -> int:
+        return YEARS[self.id]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> WritingAuthor:
+        return cls(id=id)
+
+
+@strawberry.type
+class WritingQuery:
+    @strawberry.field
+    def feed(self) -> list[WritingPost]:
+        return [WritingPost(id=strawberry.ID(i)) for i in AUTHORS]
+
+
+@strawberry.federation.type(name="Author", keys=["id"])
+class ReadingAuthor:
+    id: strawberry.ID
+    years_of_experience: int | None = strawberry.federation.field(external=True, default=None)
+
+
+@strawberry.federation.type(name="Post", keys=["id"])
+class ReadingPost:
+    id: strawberry.ID
+    given_author: strawberry.Private[dict | None] = None
+
+    @strawberry.field
+    def author(self) -> ReadingAuthor:
+        return ReadingAuthor(id=strawberry.ID(AUTHORS[self.id]))
+
+    @strawberry.federation.field(requires=["author { yearsOfExperience }"])
+    def by_novice(self) -> bool | None:
+        if not self.given_author:
+            return None  # the requirement was not given
+        return self.given_author["yearsOfExperience"] < 5
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, author: dict | None = None) -> ReadingPost:
+        return cls(id=id, given_author=author)
+
+
+@strawberry.type
+class ReadingQuery:
+    @strawberry.field
+    def reading_version(self) -> int:
+        return 1
+
+
+requires_circle = {
+    "writing": strawberry.federation.Schema(query=WritingQuery, types=[WritingPost, WritingAuthor]),
+    "reading": strawberry.federation.Schema(query=ReadingQuery, types=[ReadingPost, ReadingAuthor]),
+}
+
+# --- a shared root field whose keyless type three subgraphs each resolve a part of ---------
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class TitleOffer:
+    id: strawberry.ID
+    title: str
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class PriceOffer:
+    id: strawberry.ID
+    amount: int
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class StockOffer:
+    id: strawberry.ID
+    stock: int
+
+
+@strawberry.type
+class TitleQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[TitleOffer]:
+        return [TitleOffer(id=strawberry.ID("o1"), title="Lamp")]
+
+
+@strawberry.type
+class PriceQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[PriceOffer]:
+        return [PriceOffer(id=strawberry.ID("o1"), amount=30)]
+
+
+@strawberry.type
+class StockQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[StockOffer]:
+        return [StockOffer(id=strawberry.ID("o1"), stock=4)]
+
+
+shared_root_parts = {
+    "titles": strawberry.federation.Schema(query=TitleQuery, types=[TitleOffer]),
+    "prices": strawberry.federation.Schema(query=PriceQuery, types=[PriceOffer]),
+    "stock": strawberry.federation.Schema(query=StockQuery, types=[StockOffer]),
+}

@@ -120,7 +120,7 @@ def test_every_published_route_is_served_by_the_gateway_and_by_its_service() -> 
         assert published, name
         mounted = {getattr(r, "path", "") for r in build().routes}
         assert published <= mounted, (name, published - mounted)
-        assert mounted - published == {"/graphql", "/healthz", "/readyz"}, name
+        assert mounted - published == {"/graphql", "/healthz", "/readyz", "/metrics"}, name
 
 
 async def test_gateway_mounts_the_published_routes(door: Door) -> None:

@@ -18,7 +18,8 @@ from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
 from services.common.body import BodyLimitMiddleware
-from services.common.context import RequestContext, build_context
+from services.common.context import RequestContext, bearer_token, build_context
+from services.common.errors import Unauthenticated
 from services.common.logs import new_request_id
 from services.common.metrics import MetricsMiddleware, ServiceMetrics
 from services.common.runtime import ServiceRuntime
@@ -69,6 +70,34 @@ class RequestIdMiddleware:
             )
 
 
+class GatewayOnlyMiddleware:
+    """In prod a subgraph answers ``/graphql`` (introspection and ``_service`` included)
+    only with a principal token the gateway signed: without one, 401 and nothing else."""
+
+    def __init__(self, app: ASGIApp, runtime: ServiceRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/graphql":
+            await self.app(scope, receive, send)
+            return
+        try:
+            token = bearer_token(Request(scope))
+            if token is None:
+                raise Unauthenticated("This service answers only requests from the gateway.")
+            self.runtime.verifier.claims_of(token)
+        except Unauthenticated as refusal:
+            response = JSONResponse(
+                {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class ServiceGraphQL(GraphQL):
     def __init__(self, schema: Schema, runtime: ServiceRuntime) -> None:
         # Multipart requests (file uploads) come from the gateway, with a principal token.
@@ -115,6 +144,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    if not runtime.settings.is_dev:
+        app.add_middleware(GatewayOnlyMiddleware, runtime=runtime)
     app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit(runtime), json_paths=("/graphql",))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)

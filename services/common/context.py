@@ -29,10 +29,16 @@ class RequestContext:
         return self._principal
 
 
+MAX_TOKEN_BYTES = 16 * 1024
+
+
 def bearer_token(request: Request) -> str | None:
+    """The bearer token, refused before any parsing when larger than 16 KB."""
     header = request.headers.get("authorization")
     if not header:
         return None
+    if len(header) > MAX_TOKEN_BYTES:
+        raise Unauthenticated(f"The bearer token is larger than {MAX_TOKEN_BYTES} bytes.")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Send the token as 'Authorization: Bearer <token>'.")
@@ -41,7 +47,7 @@ def bearer_token(request: Request) -> str | None:
 
 def authenticate(request: Request, verifier: PrincipalVerifier) -> Principal | None:
     token = bearer_token(request)
-    return verifier.verify(token) if token else None
+    return verifier.verify_optional(token) if token else None
 
 
 def build_context(request: Request, runtime: ServiceRuntime) -> RequestContext:

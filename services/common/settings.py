@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     gateway_role_prefix: str = ""
     gateway_jwks_ca_file: str | None = None  # CA bundle for an https:// JWKS of a private CA
     gateway_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Callers' tokens living longer than this (exp - iat, or exp - now) are refused.
+    gateway_max_token_lifetime_seconds: int = Field(default=24 * 3600, ge=60)
+    # /metrics: off in prod unless a bearer secret is set; with one, only for who sends it.
+    gateway_metrics_token: str | None = Field(default=None, repr=False)
     gateway_signing_key: str | None = None  # PEM of the principal-token key; dev: the dev key
     gateway_principal_ttl_seconds: int = Field(default=60, ge=5, le=900)
     gateway_authorization_mode: str = Field(default="filter", pattern="^(filter|reject)$")
