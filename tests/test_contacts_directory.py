@@ -73,7 +73,7 @@ async def test_a_delegate_keeps_their_own_states_contacts(
 ) -> None:
     """Rule 20: a State exchanges up-to-date contact details of its enforcement authorities."""
     assert customs["phone"] == "+33157534000"
-    assert customs["languages"] == ["en", "fr"]  # UN languages first, in UN order
+    assert customs["languages"] == ["fr", "en"]  # the order the State gave: French first
     result = await gql(
         CONTACT_CREATE, {"input": contact_input(customs["id"])}, token(sub="marie", state="FRA")
     )
@@ -356,13 +356,14 @@ async def test_vcard_export_follows_the_api_rules(
 ) -> None:
     await gql(
         CONTACT_CREATE,
-        {"input": contact_input(customs["id"], name="Dupont, Jean")},
+        {"input": contact_input(customs["id"], name="Dupont, Jean", languages=["fr", "en"])},
         token(state="FRA"),
     )
     ok = await contacts_http.get(
         "/contacts/FRA.vcf", headers={"Authorization": f"Bearer {token(state='DEU')}"}
     )
     assert ok.status_code == 200
+    assert "LANG;PREF=1:fr\r\nLANG;PREF=2:en" in ok.text  # the State's order, kept
     assert ok.headers["content-type"].startswith("text/vcard")
     assert "BEGIN:VCARD\r\nVERSION:4.0\r\n" in ok.text
     assert "FN:Dupont\\, Jean\r\n" in ok.text

@@ -172,7 +172,9 @@ class Contact:
     phone: str | None = strawberry.field(description="E.164.")
     mobile: str | None = strawberry.field(description="E.164.")
     emergency_phone: str | None = strawberry.field(description="E.164, reachable 24/7.")
-    languages: list[str] = strawberry.field(description="ISO 639-1, the six UN languages first.")
+    languages: list[str] = strawberry.field(
+        description="ISO 639-1, in the order of preference the State gave."
+    )
     time_zone: str | None
     pgp_fingerprint: str | None
     public_key: str | None = strawberry.field(
