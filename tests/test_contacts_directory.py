@@ -479,3 +479,28 @@ async def test_concurrent_edits_do_not_overwrite_each_other(
     stored = db.contacts.find_one()
     assert stored["title"] == "Head of unit" and stored["version"] == 1
     assert db.outbox.find_one({"_id": lost.id}) is None
+
+
+async def test_an_authority_has_the_same_change_history_as_a_contact(
+    gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any]
+) -> None:
+    await gql(
+        'mutation($id: ID!) { authorityUpdate(input: {id: $id, name: "Douanes"}) '
+        "{ authority { name } } }",
+        {"id": customs["id"]},
+        token(sub="paul", state="FRA"),
+    )
+    query = (
+        "query($id: ID!) { authorityHistory(id: $id) "
+        "{ action actor actorState changes { field before after } } }"
+    )
+    history = await gql(query, {"id": customs["id"]}, token(sub="marie", state="FRA"))
+    records = history["data"]["authorityHistory"]
+    assert [(r["action"], r["actor"]) for r in records][1:] == [("UPDATED", "paul")]
+    assert records[0]["action"] == "CREATED"
+    assert records[1]["changes"] == [
+        {"field": "name", "before": "Direction générale des douanes", "after": "Douanes"}
+    ]
+    assert error_codes(await gql(query, {"id": customs["id"]}, token(state="DEU"))) == [
+        "FORBIDDEN"
+    ]

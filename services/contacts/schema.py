@@ -458,6 +458,16 @@ class Query(LdapQuery, NoticeQuery):
         return [ChangeRecord.from_doc(r) for r in found]
 
     @strawberry.federation.field(
+        description="Every change made to an authority, oldest first. For the "
+        "Secretariat and the authority's own State.",
+        policy=READ_POLICY,
+    )
+    async def authority_history(self, info: Ctx, id: strawberry.ID) -> list[ChangeRecord]:
+        oid = from_global_id(id, "Authority")
+        found = await run_sync(handlers.authority_history, info.context.principal, oid)
+        return [ChangeRecord.from_doc(r) for r in found]
+
+    @strawberry.federation.field(
         description="Contacts not verified for too long (rule 20): all of them "
         "for the Secretariat, a State's own for its representatives.",
         policy=READ_POLICY,

@@ -50,6 +50,8 @@ class ChairAppointment(Document):
     appointed_by = StringField(required=True, max_length=300)  # the CSP President
     recorded_by = StringField(required=True)
     recorded_at = DateTimeField(default=utcnow)
+    ended_on = DateField()  # ended early by the next appointment (rule 4), explicitly
+    version = IntField(default=0, min_value=0)
 
 
 class Invitation(EmbeddedDocument):

@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import gridfs
 from bson import ObjectId
@@ -331,11 +331,19 @@ def appoint_chair(
     chair: str,
     appointed_on: date,
     appointed_by: str,
+    end_previous: bool = False,
 ) -> ChairAppointment:
-    """Rule 4: the CSP President appoints the Chair; the Secretariat records it."""
+    """Rule 4: the CSP President appoints the Chair; the Secretariat records it. One
+    Chair at a time: a term in force is ended explicitly (the day before) or it refuses."""
     p = require_authenticated(principal)
     access.ensure_secretariat(p, 4, "record the Chair's appointment")
     appointment = domain.appoint_chair(chair, appointed_on, [])
+    docs = list(ChairAppointment.objects.order_by("appointed_on", "recorded_at"))
+    sessions = [as_session(s) for s in Session.objects]
+    terms = [domain.appoint_chair(d.chair, d.appointed_on, sessions, d.ended_on) for d in docs]
+    ending = [docs[i] for i in domain.terms_to_end(terms, appointed_on, end_previous)]
+    for previous in ending:
+        previous.ended_on = appointed_on - timedelta(days=1)
     doc = ChairAppointment(
         chair=appointment.chair,
         appointed_on=appointed_on,
@@ -344,6 +352,8 @@ def appoint_chair(
         recorded_at=now,
     )
     with unit_of_work(ALIAS) as uow:
+        for previous in ending:
+            uow.save(previous)
         uow.insert(doc)
     return doc
 
@@ -352,7 +362,7 @@ def chair_appointments(principal: Principal | None) -> list[domain.ChairAppointm
     require_authenticated(principal)
     sessions = [as_session(s) for s in Session.objects]
     return [
-        domain.appoint_chair(a.chair, a.appointed_on, sessions)
+        domain.appoint_chair(a.chair, a.appointed_on, sessions, a.ended_on)
         for a in ChairAppointment.objects.order_by("appointed_on", "recorded_at")
     ]
 

@@ -132,6 +132,9 @@ class ChairTerm:
     term_ends_on: date | None = strawberry.field(
         description="The last day of the following CSP; null while it has no dates."
     )
+    ended_on: date | None = strawberry.field(
+        default=None, description="Ended early, explicitly, by the next appointment (rule 4)."
+    )
 
 
 @strawberry.type(description="One due item of a meeting's timeline (whole UTC days).")
@@ -711,6 +714,11 @@ class ChairAppointInput:
     chair: str
     appointed_on: date
     appointed_by: str = strawberry.field(description="The CSP President.")
+    end_previous_term: bool = strawberry.field(
+        default=False,
+        description="Rule 4: end the term in force the day before; without it an "
+        "overlapping appointment is refused.",
+    )
 
 
 @strawberry.input(description="Rule 9: issue the invitation.")
@@ -878,7 +886,12 @@ class BriefingPayload:
 
 
 def _term(a: domain.ChairAppointment) -> ChairTerm:
-    return ChairTerm(chair=a.chair, appointed_on=a.appointed_on, term_ends_on=a.term_ends_on)
+    return ChairTerm(
+        chair=a.chair,
+        appointed_on=a.appointed_on,
+        term_ends_on=a.term_ends_on,
+        ended_on=a.ended_on,
+    )
 
 
 async def document_content(file: Any, content_base64: str | None, max_bytes: int) -> bytes:
@@ -1031,6 +1044,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
             input.chair,
             input.appointed_on,
             input.appointed_by,
+            input.end_previous_term,
         )
         term = await run_sync(handlers.current_chair, info.context.principal, input.appointed_on)
         assert term is not None
