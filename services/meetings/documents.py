@@ -97,6 +97,7 @@ class Meeting(Document):
     invitation = EmbeddedDocumentField(Invitation)
     agenda_status = EnumField(AgendaStatus, default=AgendaStatus.DRAFT)
     agenda_distributed_at = DateTimeField()
+    agenda_late_reason = StringField()  # rule 10: distributed after the 30-day mark
     agenda_adopted_at = DateTimeField()
     confidentiality = EmbeddedDocumentListField(ConfidentialityDecision)
     version = IntField(default=0, min_value=0)

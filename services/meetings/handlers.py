@@ -510,16 +510,21 @@ def load_agenda_item(principal: Principal | None, oid: ObjectId) -> AgendaItem:
     return item
 
 
-def distribute_agenda(principal: Principal | None, now: datetime, oid: ObjectId) -> Meeting:
-    """Rule 10: the draft agenda goes out at least 30 days ahead."""
+def distribute_agenda(
+    principal: Principal | None, now: datetime, oid: ObjectId, late_reason: str | None = None
+) -> Meeting:
+    """Rule 10: the draft agenda goes out at least 30 days ahead, or late with a reason."""
     p = require_authenticated(principal)
     access.ensure_secretariat(p, 10, "distribute the draft agenda")
     doc = load_meeting(oid)
     if doc.status is domain.MeetingStatus.CANCELLED:
         raise Conflict("This meeting is cancelled.", rule=3)
-    agenda.ensure_may_distribute(doc.agenda_status, doc.start_date, now)
+    late = agenda.ensure_may_distribute(doc.agenda_status, doc.start_date, now, late_reason)
     doc.agenda_status = agenda.AgendaStatus.DISTRIBUTED
     doc.agenda_distributed_at = now
+    doc.agenda_late_reason = (
+        text(late_reason, "lateReason", max_length=MAX_TEXT, rule=10) if late else None
+    )
     with unit_of_work(ALIAS) as uow:
         uow.save(doc)
         uow.record(

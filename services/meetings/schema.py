@@ -525,6 +525,9 @@ class Meeting:
     decided_on: date = strawberry.field(description="Rule 3: when the President decided.")
     agenda_status: AgendaStatus
     agenda_distributed_at: datetime | None
+    agenda_late_reason: str | None = strawberry.field(
+        default=None, description="Rule 10: why the draft agenda went out late, if it did."
+    )
     agenda_adopted_at: datetime | None
     session_id: strawberry.Private[ObjectId]
     doc: strawberry.Private[docs.Meeting]
@@ -541,6 +544,7 @@ class Meeting:
             decided_on=d.decided_on,
             agenda_status=d.agenda_status,
             agenda_distributed_at=d.agenda_distributed_at,
+            agenda_late_reason=d.agenda_late_reason,
             agenda_adopted_at=d.agenda_adopted_at,
             session_id=d.session_id,
             doc=d,
@@ -707,6 +711,14 @@ class MeetingMoveInput:
 @strawberry.input(description="Names one meeting.")
 class MeetingRefInput:
     id: strawberry.ID
+
+
+@strawberry.input(description="Rule 10: distribute the draft agenda (late: with a reason).")
+class AgendaDistributeInput:
+    id: strawberry.ID
+    late_reason: str | None = strawberry.field(
+        default=None, description="Required after the 30-day mark; recorded, shown late."
+    )
 
 
 @strawberry.input(description="Rule 4: the CSP President appointed a Chair.")
@@ -1104,12 +1116,13 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Rule 10: distribute the draft agenda (30 days ahead).", policy=SECRETARIAT
     )
-    async def agenda_distribute(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload:
+    async def agenda_distribute(self, info: Ctx, input: AgendaDistributeInput) -> MeetingPayload:
         doc = await run_sync(
             handlers.distribute_agenda,
             info.context.principal,
             now(info),
             oid_of(input.id, "Meeting"),
+            input.late_reason,
         )
         return await told_of_agenda(info, _meeting_payload(doc), doc)
 
