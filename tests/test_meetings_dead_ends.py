@@ -13,6 +13,7 @@ from tests.meetings_support import (
     Clock,
     Inbox,
     days_before,
+    intend,
     new_meeting,
     ok,
     refusal,
@@ -20,7 +21,8 @@ from tests.meetings_support import (
 
 pytest_plugins = ["tests.meetings_support"]
 
-DISTRIBUTE = """mutation($i: AgendaDistributeInput!) { agendaDistribute(input: $i) {
+DISTRIBUTE = """mutation($i: MeetingRefInput!, $r: String) { agendaDistribute(input: $i,
+  lateReason: $r) {
   meeting { agendaStatus agendaLateReason timeline { kind status doneOn } } } }"""
 
 
@@ -32,10 +34,12 @@ async def test_rule_10_a_late_draft_agenda_goes_out_with_its_reason_flagged_late
     clock.day(days_before(29))
     late = refusal(await mq(DISTRIBUTE, {"i": {"id": mid}}, who.sec))
     assert late["code"] == "DEADLINE_PASSED" and late["rule"] == 10
-    blank = refusal(await mq(DISTRIBUTE, {"i": {"id": mid, "lateReason": "  "}}, who.sec))
+    blank = refusal(await mq(DISTRIBUTE, {"i": {"id": mid}, "r": "  "}, who.sec))
     assert blank["code"] == "DEADLINE_PASSED"
-    i = {"id": mid, "lateReason": "The host country confirmed the venue late"}
-    meeting = ok(await mq(DISTRIBUTE, {"i": i}, who.sec))["agendaDistribute"]["meeting"]
+    reason = "The host country confirmed the venue late"
+    meeting = ok(await mq(DISTRIBUTE, {"i": {"id": mid}, "r": reason}, who.sec))[
+        "agendaDistribute"
+    ]["meeting"]
     assert meeting["agendaStatus"] == "DISTRIBUTED"
     assert meeting["agendaLateReason"] == "The host country confirmed the venue late"
     [item] = [t for t in meeting["timeline"] if t["kind"] == "DRAFT_AGENDA"]
@@ -44,6 +48,58 @@ async def test_rule_10_a_late_draft_agenda_goes_out_with_its_reason_flagged_late
     assert "distributed late: The host country" in mail.get_payload(decode=True).decode()
     on_time = await new_meeting(mq, who)
     clock.day(days_before(40))
-    ok(await mq(DISTRIBUTE, {"i": {"id": on_time, "lateReason": "ignored"}}, who.sec))
+    ok(await mq(DISTRIBUTE, {"i": {"id": on_time}, "r": "ignored"}, who.sec))
     q = "query($id: ID!) { meeting(id: $id) { agendaLateReason } }"
     assert ok(await mq(q, {"id": on_time}, who.sec))["meeting"]["agendaLateReason"] is None
+
+
+NOTIFY_LATE = """mutation($i: PresentationRefInput!, $r: String) {
+  presentationNotifyInvolved(input: $i, lateReason: $r) {
+  presentation { id notifiedInTime chairKeeps notifications { stateCode late lateReason } } } }"""
+DECIDE = """mutation($i: PresentationLateDecideInput!) { presentationLateDecide(input: $i) {
+  presentation { chairKeeps agendaItemId } } }"""
+SCHEDULE = """mutation($id: ID!) { presentationSchedule(input: {id: $id}) { agendaItem { id } } }"""
+SEEN = """query($id: ID!) { presentation(id: $id) { notifications { stateCode late lateReason }
+  chairKeeps } }"""
+ADOPT = """mutation($id: ID!) { agendaAdopt(input: {id: $id}) { meeting { agendaStatus } } }"""
+
+
+async def test_rule_12_a_late_notification_with_a_reason_and_the_chair_decides(
+    mq: GraphQLClient, who: Actors, clock: Clock, inbox: Inbox, meetings_app: Any
+) -> None:
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, ["DEU"])
+    clock.day(days_before(29))
+    refused = refusal(await mq(NOTIFY_LATE, {"i": {"id": pid}}, who.fra))
+    assert refused["code"] == "DEADLINE_PASSED" and refused["rule"] == 12
+    why = {"i": {"id": pid}, "r": "The seizure happened last week"}
+    pres = ok(await mq(NOTIFY_LATE, why, who.fra))["presentationNotifyInvolved"]["presentation"]
+    assert pres["notifiedInTime"] is False and pres["chairKeeps"] is None
+    assert pres["notifications"] == [
+        {"stateCode": "DEU", "late": True, "lateReason": "The seizure happened last week"}
+    ]
+    # The involved State sees the lateness, in the API and in its notice.
+    seen = ok(await mq(SEEN, {"id": pid}, who.deu))["presentation"]
+    assert seen["notifications"][0]["late"] is True
+    [mail] = inbox.to("zoll@deu.example.org")
+    assert "This notification is late" in mail.get_payload(decode=True).decode()
+    # Not on the agenda until the Chair decides; only the Chair decides.
+    assert refusal(await mq(SCHEDULE, {"id": pid}, who.sec))["rule"] == 12
+    assert refusal(await mq(DECIDE, {"i": {"id": pid, "keep": True}}, who.sec))["code"] == (
+        "FORBIDDEN"
+    )
+    kept = ok(await mq(DECIDE, {"i": {"id": pid, "keep": True}}, who.chair))
+    assert kept["presentationLateDecide"]["presentation"]["chairKeeps"] is True
+    ok(await mq(SCHEDULE, {"id": pid}, who.sec))
+    # The Chair changes its mind: the presentation comes off the agenda.
+    dropped = ok(await mq(DECIDE, {"i": {"id": pid, "keep": False}}, who.chair))
+    assert dropped["presentationLateDecide"]["presentation"] == {
+        "chairKeeps": False,
+        "agendaItemId": None,
+    }
+    assert refusal(await mq(SCHEDULE, {"id": pid}, who.sec))["rule"] == 12
+    ok(await mq(DECIDE, {"i": {"id": pid, "keep": True}}, who.chair))
+    ok(await mq(SCHEDULE, {"id": pid}, who.sec))
+    ok(await mq(DISTRIBUTE, {"i": {"id": mid}, "r": "late presentation"}, who.sec))
+    adopted = ok(await mq(ADOPT, {"id": mid}, who.chair))  # the kept one does not block
+    assert adopted["agendaAdopt"]["meeting"]["agendaStatus"] == "ADOPTED"

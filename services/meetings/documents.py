@@ -7,6 +7,7 @@ metadata. Nothing here stores what was said in a meeting (rule 17).
 from __future__ import annotations
 
 from mongoengine import (
+    BooleanField,
     DateField,
     DateTimeField,
     Document,
@@ -137,6 +138,7 @@ class Notification(EmbeddedDocument):
     state = StringField(required=True)
     notified_at = DateTimeField(required=True)
     reply_due_on = DateField(required=True)
+    late_reason = StringField()  # rule 12: notified after the 30-day mark
 
 
 class Response(EmbeddedDocument):
@@ -163,6 +165,10 @@ class Presentation(Document):
     notifications = EmbeddedDocumentListField(Notification)
     responses = EmbeddedDocumentListField(Response)
     agenda_item_id = ObjectIdField()
+    # Rule 12, a late notification: the Chair's recorded decision whether it stays.
+    chair_keeps = BooleanField()
+    chair_decided_by = StringField()
+    chair_decided_at = DateTimeField()
     version = IntField(default=0, min_value=0)
 
 

@@ -22,7 +22,7 @@ from services.common.files import check_file
 from services.common.ids import to_global_id
 from services.common.notifications.recipients import Resolution
 from services.common.participants import ParticipantRegister
-from services.common.principal import Principal, require_authenticated
+from services.common.principal import Principal, Role, require_authenticated
 from services.common.unit_of_work import UnitOfWork, unit_of_work
 from services.meetings import access, agenda, briefing, domain, experts, notices, participation
 from services.meetings import events as _declared_events  # noqa: F401 - the catalogue
@@ -550,6 +550,7 @@ def adopt_agenda(principal: Principal | None, now: datetime, oid: ObjectId) -> M
         1
         for pres in scheduled
         if not rule12.notified_in_time(doc.start_date, pres.involved_states, _notified(pres))
+        and not pres.chair_keeps
     )
     agenda.ensure_may_adopt(doc.agenda_status, late)
     doc.agenda_status = agenda.AgendaStatus.ADOPTED
@@ -740,7 +741,7 @@ def intend_presentation(
 
 
 def notify_involved_states(
-    principal: Principal | None, now: datetime, oid: ObjectId
+    principal: Principal | None, now: datetime, oid: ObjectId, late_reason: str | None = None
 ) -> Presentation:
     """Rule 12: notify the involved States at least 30 days ahead, asking for their
     response at least 15 days ahead."""
@@ -751,12 +752,16 @@ def notify_involved_states(
     if not pres.involved_states:
         raise ValidationFailed("This presentation involves no other State.", rule=12)
     meeting = load_meeting(pres.meeting_id)
-    reply_due = rule12.ensure_may_notify(meeting.start_date, now)
+    reply_due = rule12.ensure_may_notify(meeting.start_date, now, late_reason)
+    late = rule12.is_late(meeting.start_date, now)
+    reason = text(late_reason, "lateReason", max_length=MAX_TEXT, rule=12) if late else None
     already = _notified(pres)
     for state in pres.involved_states:
         if state not in already:
             pres.notifications.append(
-                Notification(state=state, notified_at=now, reply_due_on=reply_due)
+                Notification(
+                    state=state, notified_at=now, reply_due_on=reply_due, late_reason=reason
+                )
             )
     with unit_of_work(ALIAS) as uow:
         uow.save(pres)
@@ -802,7 +807,9 @@ def schedule_presentation(principal: Principal | None, now: datetime, oid: Objec
     _open_agenda(doc)
     if pres.agenda_item_id is not None:
         raise Conflict("This presentation is on the agenda already.", rule=12)
-    rule12.ensure_may_schedule(doc.start_date, pres.involved_states, _notified(pres))
+    rule12.ensure_may_schedule(
+        doc.start_date, pres.involved_states, _notified(pres), pres.chair_keeps
+    )
     item = AgendaItem(
         pk=ObjectId(),
         meeting_id=doc.pk,
@@ -818,6 +825,35 @@ def schedule_presentation(principal: Principal | None, now: datetime, oid: Objec
         uow.save(pres)
         uow.insert(item)
     return item
+
+
+def decide_late_presentation(
+    principal: Principal | None, now: datetime, oid: ObjectId, keep: bool
+) -> Presentation:
+    """Rule 12: after a late notification the Chair decides, recorded, whether the
+    presentation stays on the agenda (a dropped one is taken off it)."""
+    p = require_authenticated(principal)
+    if not p.has_role(Role.CHAIR):
+        raise Forbidden("Only the Chair decides whether a late presentation stays.", rule=12)
+    pres = load_presentation(oid)
+    doc = load_meeting(pres.meeting_id)
+    _open_agenda(doc)
+    if rule12.notified_in_time(doc.start_date, pres.involved_states, _notified(pres)):
+        raise Conflict("Its involved States were notified in time; nothing to decide.", rule=12)
+    if len(_notified(pres)) < len(pres.involved_states):
+        raise Conflict("Notify every involved State first.", rule=12)
+    pres.chair_keeps = keep
+    pres.chair_decided_by = p.subject
+    pres.chair_decided_at = now
+    item = AgendaItem.objects(pk=pres.agenda_item_id).first() if not keep else None
+    if item is not None:
+        pres.agenda_item_id = None
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)  # refused if the agenda was adopted meanwhile
+        uow.save(pres)
+    if item is not None:
+        item.delete()
+    return pres
 
 
 def presentations_of_meeting(principal: Principal | None, oid: ObjectId) -> list[Presentation]:

@@ -10,7 +10,7 @@ import binascii
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from bson import ObjectId
@@ -297,6 +297,8 @@ class InvolvedStateNotification:
     state_code: str
     notified_at: datetime
     reply_due_on: date = strawberry.field(description="The day the response is asked for.")
+    late: bool = strawberry.field(default=False, description="After the 30-day mark.")
+    late_reason: str | None = strawberry.field(default=None, description="Why it was late.")
 
 
 @strawberry.type(description="Rule 12: an involved State's response, part of the presentation.")
@@ -394,6 +396,11 @@ class Presentation:
     notified_in_time: bool = strawberry.field(
         description="Rule 12: every involved State was notified 30 days ahead."
     )
+    chair_keeps: bool | None = strawberry.field(
+        default=None,
+        description="Rule 12, after a late notification: the Chair's decision whether it "
+        "stays on the agenda (null: not decided).",
+    )
 
     @classmethod
     def from_doc(cls, d: docs.Presentation, start_date: date | None = None) -> Presentation:
@@ -409,7 +416,11 @@ class Presentation:
             intended_at=d.intended_at,
             notifications=[
                 InvolvedStateNotification(
-                    state_code=n.state, notified_at=n.notified_at, reply_due_on=n.reply_due_on
+                    state_code=n.state,
+                    notified_at=n.notified_at,
+                    reply_due_on=n.reply_due_on,
+                    late=n.late_reason is not None,
+                    late_reason=n.late_reason,
                 )
                 for n in d.notifications
             ],
@@ -425,6 +436,7 @@ class Presentation:
             notified_in_time=rule12.notified_in_time(
                 start_date, d.involved_states, {n.state: n.notified_at for n in d.notifications}
             ),
+            chair_keeps=d.chair_keeps,
         )
 
     @classmethod
@@ -713,14 +725,6 @@ class MeetingRefInput:
     id: strawberry.ID
 
 
-@strawberry.input(description="Rule 10: distribute the draft agenda (late: with a reason).")
-class AgendaDistributeInput:
-    id: strawberry.ID
-    late_reason: str | None = strawberry.field(
-        default=None, description="Required after the 30-day mark; recorded, shown late."
-    )
-
-
 @strawberry.input(description="Rule 4: the CSP President appointed a Chair.")
 class ChairAppointInput:
     chair: str
@@ -783,6 +787,12 @@ class PresentationIntendInput:
 @strawberry.input(description="Names one presentation.")
 class PresentationRefInput:
     id: strawberry.ID
+
+
+@strawberry.input(description="Rule 12: the Chair decides whether a late presentation stays.")
+class PresentationLateDecideInput:
+    id: strawberry.ID
+    keep: bool
 
 
 @strawberry.input(description="Rule 12: an involved State's response.")
@@ -1116,13 +1126,23 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Rule 10: distribute the draft agenda (30 days ahead).", policy=SECRETARIAT
     )
-    async def agenda_distribute(self, info: Ctx, input: AgendaDistributeInput) -> MeetingPayload:
+    async def agenda_distribute(
+        self,
+        info: Ctx,
+        input: MeetingRefInput,
+        late_reason: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Required after the 30-day mark; recorded, and the draft is late."
+            ),
+        ] = None,
+    ) -> MeetingPayload:
         doc = await run_sync(
             handlers.distribute_agenda,
             info.context.principal,
             now(info),
             oid_of(input.id, "Meeting"),
-            input.late_reason,
+            late_reason,
         )
         return await told_of_agenda(info, _meeting_payload(doc), doc)
 
@@ -1179,15 +1199,42 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         policy=PARTICIPANTS_OR_SECRETARIAT,
     )
     async def presentation_notify_involved(
-        self, info: Ctx, input: PresentationRefInput
+        self,
+        info: Ctx,
+        input: PresentationRefInput,
+        late_reason: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Required after the 30-day mark; the involved States see it and "
+                "the Chair decides whether the presentation stays (presentationLateDecide)."
+            ),
+        ] = None,
     ) -> PresentationPayload:
         doc = await run_sync(
             handlers.notify_involved_states,
             info.context.principal,
             now(info),
             oid_of(input.id, "Presentation"),
+            late_reason,
         )
         return await told_of_notification(info, await _presentation_payload(doc), doc)
+
+    @strawberry.federation.mutation(
+        description="Rule 12: after a late notification the Chair decides, recorded, "
+        "whether the presentation stays on the agenda.",
+        policy=[["chair"]],
+    )
+    async def presentation_late_decide(
+        self, info: Ctx, input: PresentationLateDecideInput
+    ) -> PresentationPayload:
+        doc = await run_sync(
+            handlers.decide_late_presentation,
+            info.context.principal,
+            now(info),
+            oid_of(input.id, "Presentation"),
+            input.keep,
+        )
+        return await _presentation_payload(doc)
 
     @strawberry.federation.mutation(
         description="Rule 12: an involved State responds.", policy=PARTICIPANTS
