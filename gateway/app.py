@@ -37,8 +37,10 @@ from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
 from gateway.claims import ClaimMapping
 from gateway.cors import cors_options
 from gateway.executor import Executor
+from gateway.fairness import CallerLimiter, RequestBudget, TooBusy, current_budget
 from gateway.fetcher import HttpFetcher
 from gateway.files import FileProxy
+from gateway.inflight import InflightMerge
 from gateway.limits import LimitExceeded, Limits, check_batch_size, check_body_size
 from gateway.masking import internal_error
 from gateway.metrics import GatewayMetrics
@@ -140,6 +142,13 @@ class JSONResponse(StarletteJSONResponse):
             return super().render(content)
 
 
+def caller_key(request: Request, principal: Principal | None) -> str:
+    """Whose share a request counts against: the token's subject, else the client address."""
+    if principal is not None:
+        return f"sub:{principal.subject}"
+    return f"ip:{request.client.host if request.client else '-'}"
+
+
 def _json_error(status: int, message: str, code: str, **headers: str) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"message": message, "extensions": {"code": code}}]},
@@ -206,12 +215,21 @@ class Gateway:
                 self.signer.headers,
             )
             fetch = self.fetcher
+        fetch = MeteredFetch(fetch, self.metrics)
+        self.inflight: InflightMerge | None = None
+        if settings.gateway_merge_inflight:
+            merged = self.metrics.merged_fetches
+            self.inflight = InflightMerge(fetch, lambda name: merged.labels(name).inc())
+            fetch = self.inflight
         self.executor = Executor(
-            supergraph,
-            MeteredFetch(fetch, self.metrics),
-            plan_cache_size=settings.gateway_plan_cache_size,
+            supergraph, fetch, plan_cache_size=settings.gateway_plan_cache_size
         )
         self.limits = limits_from(settings)
+        self.fairness = CallerLimiter(
+            max_concurrent=settings.gateway_max_concurrent_per_caller,
+            rate=settings.gateway_rate_per_caller,
+            burst=settings.gateway_burst_per_caller,
+        )
         self.introspection = _on(settings.gateway_introspection, settings)
         self.graphiql = _on(settings.gateway_graphiql, settings)
         self.pipeline = Pipeline(
@@ -286,7 +304,16 @@ class Gateway:
                 401, exc.message, "UNAUTHENTICATED", **{"WWW-Authenticate": "Bearer"}
             )
         request_id = current_request_id()
+        try:
+            slot = self.fairness.slot(caller_key(request, principal))
+            slot.__enter__()
+        except TooBusy as exc:
+            self.metrics.requests.labels("unknown", "refused").inc()
+            return _json_error(
+                429, exc.message, "RATE_LIMITED", **{"Retry-After": str(exc.retry_after)}
+            )
         token = current_call.set(Call(principal, request_id))
+        budget = current_budget.set(RequestBudget(self.limits.max_cost))
         try:
             if isinstance(payload, list):
                 check_batch_size(len(payload), self.limits)
@@ -302,7 +329,9 @@ class Gateway:
         except MutationOverGet:
             return _json_error(405, "Mutations are sent with POST.", "VALIDATION", Allow="POST")
         finally:
+            current_budget.reset(budget)
             current_call.reset(token)
+            slot.__exit__(None, None, None)
         elapsed = time.perf_counter() - started
         for o in outcomes:
             self.metrics.requests.labels(o.operation, o.outcome).inc()

@@ -32,6 +32,12 @@ class GatewayMetrics:
             ["subgraph", "outcome"],
             registry=self.registry,
         )
+        self.merged_fetches = Counter(
+            "dief_gateway_subgraph_fetches_merged",
+            "Subgraph fetches answered by an identical fetch of the same caller in flight.",
+            ["subgraph"],
+            registry=self.registry,
+        )
         self.subgraph_latency = Histogram(
             "dief_gateway_subgraph_seconds",
             "Time a subgraph took to answer.",

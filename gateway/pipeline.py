@@ -38,6 +38,7 @@ from gateway.authorization import (
     answer_removed,
     authorise,
 )
+from gateway.fairness import charge
 from gateway.input_errors import input_field
 from gateway.limits import (
     LimitExceeded,
@@ -301,7 +302,8 @@ class Pipeline:
             errors = [_graphql_error(e, field=input_field(e)) for e in coerced]
             return Outcome({"errors": errors}, kind, "invalid")
         try:
-            check_operation(self.schema, document, operation, coerced, self.limits)
+            cost = check_operation(self.schema, document, operation, coerced, self.limits)
+            charge(cost)  # the whole request's budget, batch included (gateway.fairness)
         except LimitExceeded as exc:
             return Outcome({"errors": [exc.to_error()]}, kind, "invalid")
         try:

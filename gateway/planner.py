@@ -828,6 +828,8 @@ class _Planning:
         used = tuple(n for n in definitions if n in names)
         declared = [definitions[n] for n in used]
         if step.kind == "entities":
+            if len(step.selections) > 1:
+                self._alias_conflicts(step, step.selections)
             declared.insert(0, "$representations: [_Any!]!")
             inner = " ".join(
                 f"... on {t} {{ {print_selection(s) or '__typename'} }}"

@@ -512,16 +512,27 @@ non_resolvable_interface_object = {
 # --- one response name typed differently in sibling fragments (group H) ------------------
 
 
+SIZES = {"c1": 3, "s1": None, "s2": 4}
+
+
 @strawberry.federation.type(name="Circle", keys=["id"])
 class ShapesCircle:
     id: strawberry.ID
     size: int = strawberry.federation.field(shareable=True)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> ShapesCircle:
+        return cls(id=id, size=SIZES[id] or 0)
 
 
 @strawberry.federation.type(name="Square", keys=["id"])
 class ShapesSquare:
     id: strawberry.ID
     size: int | None = strawberry.federation.field(shareable=True)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> ShapesSquare:
+        return cls(id=id, size=SIZES[id])
 
 
 Shape = Annotated[ShapesCircle | ShapesSquare, strawberry.union("Shape")]
@@ -555,7 +566,30 @@ class SizesQuery:
         return 1
 
 
+@strawberry.federation.type(name="Circle", keys=["id"])
+class GalleryCircle:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Square", keys=["id"])
+class GallerySquare:
+    id: strawberry.ID
+
+
+GalleryShape = Annotated[GalleryCircle | GallerySquare, strawberry.union("Shape")]
+
+
+@strawberry.type
+class GalleryQuery:
+    @strawberry.field
+    def gallery(self) -> list[GalleryShape]:
+        return [GallerySquare(id=strawberry.ID("s2")), GalleryCircle(id=strawberry.ID("c1"))]
+
+
 conflicting_types = {
+    "gallery": strawberry.federation.Schema(
+        query=GalleryQuery, types=[GalleryCircle, GallerySquare]
+    ),
     "shapes": strawberry.federation.Schema(query=ShapesQuery, types=[ShapesCircle, ShapesSquare]),
     "sizes": strawberry.federation.Schema(query=SizesQuery, types=[SizesCircle]),
 }
@@ -830,3 +864,36 @@ shared_root_parts = {
     "prices": strawberry.federation.Schema(query=PriceQuery, types=[PriceOffer]),
     "stock": strawberry.federation.Schema(query=StockQuery, types=[StockOffer]),
 }
+
+# --- @requires on an @interfaceObject's field ---------------------------------------------
+
+
+@strawberry.federation.interface_object(name="Media", keys=["id"])
+class ScoredMedia:
+    id: strawberry.ID
+    title: str | None = strawberry.federation.field(external=True, default=None)
+
+    @strawberry.federation.field(requires=["title"])
+    def blurb(self) -> str:
+        assert self.title is not None, "the requirement was not given"
+        return f"{self.title}: {len(self.title)} letters"
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, title: str | None = None) -> ScoredMedia:
+        return cls(id=id, title=title)
+
+
+@strawberry.type
+class ScoresQuery:
+    @strawberry.field
+    def scores_version(self) -> int:
+        return 1
+
+
+def interface_object_requires() -> dict[str, strawberry.federation.Schema]:
+    from tests.federation_subgraphs import media
+
+    return {
+        "media": media,
+        "scores": strawberry.federation.Schema(query=ScoresQuery, types=[ScoredMedia]),
+    }

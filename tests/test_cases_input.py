@@ -262,6 +262,7 @@ async def test_an_update_cannot_blur_a_case_with_null(
     assert codes(result) == ["VALIDATION"], result
     assert result["errors"][0]["extensions"]["field"] == field
     assert counts(cases) == before
-    still = await cases.ok("named2", GET, {"id": attached_case})
+    still = await cases.ok("provider", GET, {"id": attached_case})
     assert still["case"]["audience"]["states"] == ["DEU", "NLD"]
+    still = await cases.ok("named2", GET, {"id": attached_case})
     assert still["case"]["withheldSections"] == ["ACTORS"]

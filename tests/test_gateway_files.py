@@ -120,7 +120,8 @@ def test_every_published_route_is_served_by_the_gateway_and_by_its_service() -> 
         assert published, name
         mounted = {getattr(r, "path", "") for r in build().routes}
         assert published <= mounted, (name, published - mounted)
-        assert mounted - published == {"/graphql", "/healthz", "/readyz", "/metrics"}, name
+        own = {"/graphql", "/healthz", "/readyz", "/metrics", "/graphiql-assets"}
+        assert mounted - published <= own and "/graphql" in mounted, name
 
 
 async def test_gateway_mounts_the_published_routes(door: Door) -> None:
@@ -498,6 +499,8 @@ async def test_an_upload_by_a_non_participant_is_refused_and_nothing_stored(
         ('{"query": "q", "variables": {"i": {"file": 3}}}', '{"0": ["variables.i.file"]}', "null"),
         ('{"query": "q", "variables": {}}', '{"0": ["query"]}', "variables."),
         ('{"query": "q", "variables": {}}', '{"0": ["variables.a.b"]}', "nowhere"),
+        ('[{"query": "q", "variables": {"f": null}}]', '{"0": ["variables.f"]}', "one operation"),
+        ('{"query": "q", "variables": {"f": null}}', '{"0": "variables.f"}', "no paths"),
     ],
 )
 async def test_a_malformed_multipart_request_is_refused_with_why(

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -108,8 +108,22 @@ class ServiceGraphQL(GraphQL):
         )
         self.runtime = runtime
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """The gateway's offline GraphiQL (no asset from elsewhere), in dev only."""
+        from gateway import graphiql
+
+        return graphiql.page()
+
     async def get_context(self, request: Request, response: Any) -> RequestContext:  # type: ignore[override]
         return build_context(request, self.runtime)
+
+
+def _graphiql_assets(runtime: ServiceRuntime) -> list[BaseRoute]:
+    if not runtime.settings.is_dev:
+        return []
+    from gateway import graphiql
+
+    return [graphiql.assets()]
 
 
 def create_app(
@@ -140,6 +154,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
             *routes,
+            *_graphiql_assets(runtime),
         ],
         lifespan=lifespan,
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
@@ -20,6 +20,8 @@ class RequestContext:
     runtime: ServiceRuntime
     _principal: Principal | None
     _refusal: Unauthenticated | None
+    # per-request batch loaders (``services.common.batching``), by name
+    loaders: dict[str, Any] = field(default_factory=dict)
 
     @property
     def principal(self) -> Principal | None:

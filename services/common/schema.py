@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 from strawberry.types.info import Info
 
+from services.common.entities import resolve_batches
 from services.common.errors import DiefError, DiefErrors, ValidationFailed
 
 FEDERATION_VERSION = "2.9"  # accepted by Apollo's and The Guild's composition tools
@@ -56,7 +57,9 @@ class SubgraphSchema(strawberry.federation.Schema):
     ) -> list[FederationAny]:
         """``_entities``, with every representation checked first: a key the type does not
         take, a key value of the wrong shape or an operator-shaped one (``{"$gt": ""}``)
-        answers VALIDATION for that entity and never reaches a resolver or a query."""
+        answers VALIDATION for that entity and never reaches a resolver or a query. Types
+        with ``resolve_references`` are then resolved in one call per type
+        (``services.common.entities``); the others one by one, as strawberry does."""
         results: list[Any] = [None] * len(representations)
         valid: list[tuple[int, Any]] = []
         for index, representation in enumerate(representations):
@@ -65,7 +68,16 @@ class SubgraphSchema(strawberry.federation.Schema):
                 valid.append((index, representation))
             else:
                 results[index] = ValidationFailed(problem, field="representations")
-        resolved = super().entities_resolver(info, [r for _, r in valid]) if valid else []
+        resolved = (
+            resolve_batches(
+                info,
+                [r for _, r in valid],
+                lambda name: self.schema_converter.type_map[name].definition.origin,  # type: ignore[union-attr]
+                lambda reps: super(SubgraphSchema, self).entities_resolver(info, reps),  # type: ignore[arg-type]
+            )
+            if valid
+            else []
+        )
         for (index, _), result in zip(valid, resolved, strict=True):
             results[index] = result
         return results  # type: ignore[return-value]

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     stream_max_age_days: int = Field(default=365, ge=1)
     stream_replicas: int = Field(default=1, ge=1, le=5)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    hot_data_check_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often each process compares the version of the data it keeps in "
+        "memory (State registry, register of participants) with the database's: the longest "
+        "a process that missed a change's event serves the old copy.",
+    )
 
     # The principal token every subgraph call carries, signed by the gateway.
     principal_jwks: str | None = Field(
@@ -129,6 +136,11 @@ class Settings(BaseSettings):
     gateway_trusted_documents: str | None = None  # JSON manifest {sha256: document}
     gateway_subgraph_timeout_seconds: float = Field(default=10.0, gt=0)
     gateway_plan_cache_size: int = Field(default=1000, ge=1)
+    gateway_merge_inflight: bool = Field(
+        default=True,
+        description="Send identical subgraph fetches of the same caller in flight at the same "
+        "time once (never mutations).",
+    )
     # where participation is read: a subgraph's name, a URL, or "off" (an outside supergraph)
     gateway_participant_registry: str = Field(default="contacts", min_length=1)
     gateway_max_body_bytes: int = Field(default=256_000, ge=1024)
@@ -139,6 +151,10 @@ class Settings(BaseSettings):
     gateway_max_tokens: int = Field(default=5000, ge=10)
     gateway_max_cost: int = Field(default=20_000, ge=1)
     gateway_default_list_size: int = Field(default=20, ge=1)
+    # Fairness (gateway.fairness): per caller, requests in flight at once and a rate.
+    gateway_max_concurrent_per_caller: int = Field(default=16, ge=1)
+    gateway_rate_per_caller: float = Field(default=100.0, gt=0)
+    gateway_burst_per_caller: int = Field(default=200, ge=1)
     # Origins allowed by CORS (JSON list); default: none in prod, the dev console in dev.
     gateway_cors_origins: list[str] | None = None
 

@@ -9,9 +9,10 @@ import strawberry
 from strawberry.types import Info
 
 from services.common.context import RequestContext
+from services.common.entities import key_values, object_ids
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
-from services.common.pagination import Connection, paginate
+from services.common.pagination import Connection, paginate, paginate_list
 from services.common.schema import SubgraphSchema
 from services.contacts import documents as docs
 from services.contacts import domain, handlers, notices
@@ -101,6 +102,12 @@ class State:
     async def resolve_reference(cls, info: Ctx, code: str) -> State:
         return cls.from_doc(await run_sync(handlers.get_state, info.context.principal, code))
 
+    @classmethod
+    async def resolve_references(cls, info: Ctx, keys: list[dict[str, Any]]) -> list[Any]:
+        codes = [c if isinstance(c, str) else "" for c in key_values(keys, "code")]
+        found = await run_sync(handlers.get_states, info.context.principal, codes)
+        return [f if isinstance(f, Exception) else cls.from_doc(f) for f in found]
+
     @strawberry.field(description="The State's enforcement authorities (rule 20).")
     async def authorities(self, info: Ctx, kind: AuthorityKind | None = None) -> list[Authority]:
         found = await run_sync(
@@ -141,6 +148,12 @@ class Authority:
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Authority:
         oid = from_global_id(id, "Authority")
         return cls.from_doc(await run_sync(handlers.get_authority, info.context.principal, oid))
+
+    @classmethod
+    async def resolve_references(cls, info: Ctx, keys: list[dict[str, Any]]) -> list[Any]:
+        ids = object_ids(keys, "Authority")
+        found = await run_sync(handlers.get_authorities, info.context.principal, ids)
+        return [f if isinstance(f, Exception) else cls.from_doc(f) for f in found]
 
     @strawberry.field(description="The State this authority belongs to.")
     async def state(self, info: Ctx) -> State:
@@ -231,6 +244,13 @@ class Contact:
         oid = from_global_id(id, "Contact")
         doc = await run_sync(handlers.get_contact, info.context.principal, oid)
         return cls.from_doc(doc, _stale_days(info))
+
+    @classmethod
+    async def resolve_references(cls, info: Ctx, keys: list[dict[str, Any]]) -> list[Any]:
+        ids = object_ids(keys, "Contact")
+        found = await run_sync(handlers.get_contacts, info.context.principal, ids)
+        days = _stale_days(info)
+        return [f if isinstance(f, Exception) else cls.from_doc(f, days) for f in found]
 
     @strawberry.field(description="The authority this contact works at.")
     async def authority(self, info: Ctx) -> Authority:
@@ -413,10 +433,10 @@ class Query(LdapQuery, NoticeQuery):
         after: str | None = None,
     ) -> Connection[State]:
         flt = filter or StateFilter()
-        query = await run_sync(
+        found = await run_sync(
             handlers.list_states, info.context.principal, flt.status, flt.participant
         )
-        return await run_sync(paginate, query, first, after, State.from_doc)
+        return paginate_list(found, first, after, State.from_doc)
 
     @strawberry.federation.field(
         description="A State's enforcement authorities.", policy=READ_POLICY

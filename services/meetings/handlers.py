@@ -868,6 +868,28 @@ def presentations_of_state(principal: Principal | None, code: str):
     return Presentation.objects(presenting_state=code.upper()).order_by("intended_at")
 
 
+def presentations_of_states(
+    principal: Principal | None, codes: list[str]
+) -> dict[str, list[Presentation]]:
+    """``presentations_of_state`` for several States at once (the States of one entity
+    request): the caller checked once, one find."""
+    p, part = caller(principal)
+    access.ensure_may_see_meeting(p, part)
+    wanted = sorted({c.upper() for c in codes})
+    found: dict[str, list[Presentation]] = {c: [] for c in wanted}
+    for pres in Presentation.objects(presenting_state__in=wanted).order_by("intended_at"):
+        found[pres.presenting_state].append(pres)
+    return found
+
+
+def meeting_start_dates(meeting_ids: set[ObjectId]) -> dict[ObjectId, date]:
+    """The first day of each meeting, in one find."""
+    if not meeting_ids:
+        return {}
+    found = Meeting.objects(pk__in=sorted(meeting_ids)).only("start_date")
+    return {m.pk: m.start_date for m in found}
+
+
 def meetings_of_state(principal: Principal | None, code: str):
     """Rule 7: the meetings a State registered delegates for."""
     p, part = caller(principal)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
@@ -17,8 +17,9 @@ from bson import ObjectId
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
+from services.common.batching import batched
 from services.common.context import RequestContext
-from services.common.errors import ValidationFailed
+from services.common.errors import DiefError, ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
 from services.common.notifications.kinds import Audience
@@ -308,6 +309,34 @@ class InvolvedStateResponse:
     at: datetime
 
 
+def _presentation_pages(info: Ctx) -> Callable[[list[Any]], Awaitable[list[Any]]]:
+    principal = info.context.principal
+
+    def pages(keys: list[tuple[str, int | None, str | None]]) -> list[Any]:
+        by_state = handlers.presentations_of_states(principal, [code for code, _, _ in keys])
+        out: list[Any] = []
+        for code, first, after in keys:
+            try:
+                out.append(paginate_list(by_state.get(code.upper(), []), first, after, lambda d: d))
+            except DiefError as refusal:
+                out.append(refusal)
+        starts = handlers.meeting_start_dates(
+            {e.node.meeting_id for c in out if isinstance(c, Connection) for e in c.edges}
+        )
+        for page in out:
+            if isinstance(page, Connection):
+                for edge in page.edges:
+                    edge.node = Presentation.from_doc(
+                        edge.node, starts.get(edge.node.meeting_id, date.min)
+                    )
+        return out
+
+    async def load(keys: list[Any]) -> list[Any]:
+        return await run_sync(pages, keys)
+
+    return load
+
+
 @strawberry.federation.type(
     keys=["code"], authenticated=True, description="A State (defined by the contacts service)."
 )
@@ -322,11 +351,10 @@ class State:
     async def presentations(
         self, info: Ctx, first: int | None = None, after: str | None = None
     ) -> Connection[Presentation]:
-        def page() -> Connection[Presentation]:
-            found = list(handlers.presentations_of_state(info.context.principal, str(self.code)))
-            return paginate_list(found, first, after, Presentation.from_doc)
-
-        return await run_sync(page)  # from_doc reads each meeting's first day
+        # The States of one entity request are answered together: one find of their
+        # presentations, one of the first days of the meetings on their pages.
+        key = (str(self.code), first, after)
+        return await batched(info, "State.presentations", _presentation_pages(info), key)
 
     @strawberry.field(description="Rule 7: the meetings this State registered delegates for.")
     async def meetings_participated(
