@@ -103,3 +103,27 @@ async def test_rule_12_a_late_notification_with_a_reason_and_the_chair_decides(
     ok(await mq(DISTRIBUTE, {"i": {"id": mid}, "r": "late presentation"}, who.sec))
     adopted = ok(await mq(ADOPT, {"id": mid}, who.chair))  # the kept one does not block
     assert adopted["agendaAdopt"]["meeting"]["agendaStatus"] == "ADOPTED"
+
+
+async def test_the_running_order_follows_from_the_adopted_agenda(
+    mq: GraphQLClient, who: Actors, clock: Clock, meetings_app: Any
+) -> None:
+    mid = await new_meeting(mq, who)
+    ok(await mq(ADD_ITEM, {"i": {"meetingId": mid, "title": "Trends"}}, who.sec))
+    pid = await intend(mq, who, mid, ["DEU"])
+    not_notified = await intend(mq, who, mid, ["ISR"])
+    clock.day(days_before(35))
+    ok(await mq(NOTIFY_LATE, {"i": {"id": pid}}, who.fra))
+    ok(await mq(DISTRIBUTE, {"i": {"id": mid}}, who.sec))
+    order = """query($id: ID!) { meeting(id: $id) { runningOrder { kind presentationId
+      stateCode } } }"""
+    before = ok(await mq(order, {"id": mid}, who.deu))["meeting"]["runningOrder"]
+    assert [e["kind"] for e in before] == ["ITEM"]  # nothing placed yet
+    ok(await mq(ADOPT, {"id": mid}, who.chair))
+    after = ok(await mq(order, {"id": mid}, who.deu))["meeting"]["runningOrder"]
+    assert [(e["kind"], e["presentationId"], e["stateCode"]) for e in after] == [
+        ("ITEM", None, None),
+        ("PRESENTATION", pid, None),
+        ("RIGHT_OF_REPLY", pid, "DEU"),
+    ]
+    assert not_notified not in {e["presentationId"] for e in after}

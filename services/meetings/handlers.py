@@ -540,6 +540,41 @@ def distribute_agenda(
     return doc
 
 
+def _presentations_onto_agenda(
+    doc: Meeting, p: Principal, now: datetime
+) -> list[tuple[Presentation, AgendaItem]]:
+    """Rule 12: at adoption, each announced presentation that may go on the agenda (its
+    involved States notified in time, or the Chair kept it) and that the organisers did not
+    place themselves is appended, in the order announced: the running order (presentation,
+    then each involved State's right of reply) follows from the adopted agenda."""
+    position = _next_position(doc.pk)
+    out = []
+    for pres in Presentation.objects(meeting_id=doc.pk, agenda_item_id=None).order_by(
+        "intended_at"
+    ):
+        notified = _notified(pres)
+        if len(notified) < len(pres.involved_states):
+            continue
+        if not (
+            rule12.notified_in_time(doc.start_date, pres.involved_states, notified)
+            or pres.chair_keeps
+        ):
+            continue
+        item = AgendaItem(
+            pk=ObjectId(),
+            meeting_id=doc.pk,
+            position=position,
+            title=pres.title,
+            presentation_id=pres.pk,
+            created_by=p.subject,
+            created_at=now,
+        )
+        pres.agenda_item_id = item.pk
+        position += 1
+        out.append((pres, item))
+    return out
+
+
 def adopt_agenda(principal: Principal | None, now: datetime, oid: ObjectId) -> Meeting:
     """Rules 10, 11, 12: adoption freezes the agenda and closes intentions to present."""
     p = require_authenticated(principal)
@@ -555,7 +590,11 @@ def adopt_agenda(principal: Principal | None, now: datetime, oid: ObjectId) -> M
     agenda.ensure_may_adopt(doc.agenda_status, late)
     doc.agenda_status = agenda.AgendaStatus.ADOPTED
     doc.agenda_adopted_at = now
+    derived = _presentations_onto_agenda(doc, p, now)
     with unit_of_work(ALIAS) as uow:
+        for pres, item in derived:
+            uow.insert(item)
+            uow.save(pres)
         uow.save(doc)
         uow.record(
             event(
