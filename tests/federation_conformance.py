@@ -864,3 +864,36 @@ shared_root_parts = {
     "prices": strawberry.federation.Schema(query=PriceQuery, types=[PriceOffer]),
     "stock": strawberry.federation.Schema(query=StockQuery, types=[StockOffer]),
 }
+
+# --- @requires on an @interfaceObject's field ---------------------------------------------
+
+
+@strawberry.federation.interface_object(name="Media", keys=["id"])
+class ScoredMedia:
+    id: strawberry.ID
+    title: str | None = strawberry.federation.field(external=True, default=None)
+
+    @strawberry.federation.field(requires=["title"])
+    def blurb(self) -> str:
+        assert self.title is not None, "the requirement was not given"
+        return f"{self.title}: {len(self.title)} letters"
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, title: str | None = None) -> ScoredMedia:
+        return cls(id=id, title=title)
+
+
+@strawberry.type
+class ScoresQuery:
+    @strawberry.field
+    def scores_version(self) -> int:
+        return 1
+
+
+def interface_object_requires() -> dict[str, strawberry.federation.Schema]:
+    from tests.federation_subgraphs import media
+
+    return {
+        "media": media,
+        "scores": strawberry.federation.Schema(query=ScoresQuery, types=[ScoredMedia]),
+    }

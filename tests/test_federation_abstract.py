@@ -84,3 +84,23 @@ async def test_differently_typed_fields_of_entities_of_two_types_in_one_fetch_ar
         "query($representations: [_Any!]!) { _entities(representations: $representations) "
         "{ ... on Circle { size } ... on Square { _dief_size_Square: size } } }"
     )
+
+
+async def test_requires_on_an_interface_object_field() -> None:
+    from tests.federation_conformance import interface_object_requires
+
+    federation = Federation(interface_object_requires())
+    result = await federation.run("{ media { id blurb ... on Movie { minutes } } }")
+    assert result == {
+        "data": {
+            "media": [
+                {"id": "b1", "blurb": "Dune: 4 letters"},
+                {"id": "m1", "blurb": "Alien: 5 letters", "minutes": 117},
+            ]
+        }
+    }
+    assert federation.graphs() == ["media", "scores"]
+    assert federation.calls[1][2]["representations"] == [
+        {"__typename": "Media", "id": "b1", "title": "Dune"},
+        {"__typename": "Media", "id": "m1", "title": "Alien"},
+    ]

@@ -499,6 +499,8 @@ async def test_an_upload_by_a_non_participant_is_refused_and_nothing_stored(
         ('{"query": "q", "variables": {"i": {"file": 3}}}', '{"0": ["variables.i.file"]}', "null"),
         ('{"query": "q", "variables": {}}', '{"0": ["query"]}', "variables."),
         ('{"query": "q", "variables": {}}', '{"0": ["variables.a.b"]}', "nowhere"),
+        ('[{"query": "q", "variables": {"f": null}}]', '{"0": ["variables.f"]}', "one operation"),
+        ('{"query": "q", "variables": {"f": null}}', '{"0": "variables.f"}', "no paths"),
     ],
 )
 async def test_a_malformed_multipart_request_is_refused_with_why(
