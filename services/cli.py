@@ -24,10 +24,12 @@ DEFAULT_PORTS["gateway"] = 8100
 def cmd_run(args: argparse.Namespace) -> int:
     from services.dev.stack import run_stack
 
-    return run_stack(get_settings())
+    return run_stack(get_settings(), replicas=args.replicas, nats_cluster=args.nats_cluster)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from services.common.logs import configure_logging
@@ -36,11 +38,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     check_production(settings, args.service)
     configure_logging(args.service, settings.log_level)
+    app = SERVICES[args.service]
+    if args.workers > 1:
+        # Worker processes are spawned afresh: each sets up its own logging first.
+        os.environ[WORKER_SERVICE] = args.service
+        app = "services.cli:worker_app"
     uvicorn.run(
-        SERVICES[args.service],
+        app,
         factory=True,
         host=args.host,
         port=args.port or DEFAULT_PORTS[args.service],
+        workers=args.workers if args.workers > 1 else None,
+        timeout_worker_healthcheck=60,  # a worker still importing on a busy machine is not hung
         log_config=None,
         access_log=False,
         proxy_headers=True,
@@ -48,6 +57,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http="httptools",
     )
     return 0
+
+
+WORKER_SERVICE = "DIEF_SERVE_WORKER_OF"
+
+
+def worker_app() -> object:
+    """The app of one of ``dief serve --workers N``'s processes (uvicorn's factory)."""
+    import os
+    from importlib import import_module
+
+    from services.common.logs import configure_logging
+
+    service = os.environ[WORKER_SERVICE]
+    configure_logging(service, get_settings().log_level)
+    module, _, factory = SERVICES[service].partition(":")
+    return getattr(import_module(module), factory)()
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -259,12 +284,25 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="start the whole suite locally (what 'make run' does)")
+    run.add_argument(
+        "--replicas", type=int, default=1, help="worker processes of each service and the gateway"
+    )
+    run.add_argument(
+        "--nats-cluster",
+        type=int,
+        default=1,
+        choices=[1, 3, 5],
+        help="NATS servers on loopback, as a JetStream cluster with the stream at as many replicas",
+    )
     run.set_defaults(func=cmd_run)
 
     serve = sub.add_parser("serve", help="serve one service")
     serve.add_argument("service", choices=sorted(SERVICES))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the socket (uvicorn workers)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     token = sub.add_parser("token", help="print a dev token signed with the local dev key")
