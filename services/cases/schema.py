@@ -17,7 +17,8 @@ from strawberry.types import Info
 
 from services.cases import attachments as att
 from services.cases import documents as docs
-from services.cases import domain, handlers, values, views
+from services.cases import domain, handlers, notices, values, views
+from services.cases.notices_schema import CaseNoticesMutation, CaseNoticesQuery
 from services.common.batching import batched
 from services.common.context import RequestContext
 from services.common.entities import object_ids
@@ -820,7 +821,7 @@ async def _payload(principal: Any, doc: docs.Case) -> CasePayload:
 
 
 @strawberry.type
-class Query:
+class Query(CaseNoticesQuery):
     @strawberry.federation.field(
         description="One case; FORBIDDEN unless it is shared with the caller.",
         policy=READ_POLICY,
@@ -907,7 +908,7 @@ class CaseAttachmentPayload:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(CaseNoticesMutation):
     @strawberry.federation.mutation(
         description="Attach a document to one's case (as POST /cases/{id}/attachments does).",
         policy=WRITE_POLICY,
@@ -1064,6 +1065,8 @@ class Mutation:
     ) -> UseRequest:
         oid = _oid(case_id, "Case", "caseId")
         doc = await run_sync(handlers.request_use, info.context.principal, oid, use, justification)
+        notice = notices.use_requested(doc, notices.link_base(info))
+        await notices.tell(info, notice, [doc.provider])
         return UseRequest.from_doc(doc)
 
     @strawberry.federation.mutation(
@@ -1085,6 +1088,8 @@ class Mutation:
             conditions,
             reason,
         )
+        notice = notices.use_decided(doc, notices.link_base(info))
+        await notices.tell(info, notice, [doc.requester_state])
         return UseRequest.from_doc(doc)
 
     @strawberry.federation.mutation(
@@ -1108,6 +1113,8 @@ class Mutation:
         doc = await run_sync(
             handlers.raise_concern, info.context.principal, oid, respondent, description
         )
+        notice = notices.concern_raised(doc, notices.link_base(info))
+        await notices.tell(info, notice, [doc.respondent])
         return DisclosureConcern.from_doc(doc)
 
     @strawberry.federation.mutation(
@@ -1124,6 +1131,9 @@ class Mutation:
             explanation,
             remedial_measures,
         )
+        notice = notices.concern_answered(doc, notices.link_base(info))
+        raiser = [doc.raised_by_state] if doc.raised_by_state else []
+        await notices.tell(info, notice, raiser, secretariat=not raiser)
         return DisclosureConcern.from_doc(doc)
 
     @strawberry.federation.mutation(
