@@ -17,7 +17,8 @@ from strawberry.types import Info
 
 from services.cases import attachments as att
 from services.cases import documents as docs
-from services.cases import domain, handlers, values, views
+from services.cases import domain, handlers, notices, values, views
+from services.cases.notices_schema import CaseNoticesMutation, CaseNoticesQuery
 from services.common.batching import batched
 from services.common.context import RequestContext
 from services.common.entities import object_ids
@@ -813,7 +814,7 @@ async def _payload(principal: Any, doc: docs.Case) -> CasePayload:
 
 
 @strawberry.type
-class Query:
+class Query(CaseNoticesQuery):
     @strawberry.federation.field(
         description="One case; FORBIDDEN unless it is shared with the caller.",
         policy=READ_POLICY,
@@ -900,7 +901,7 @@ class CaseAttachmentPayload:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(CaseNoticesMutation):
     @strawberry.federation.mutation(
         description="Attach a document to one's case (as POST /cases/{id}/attachments does).",
         policy=WRITE_POLICY,
@@ -1057,6 +1058,8 @@ class Mutation:
     ) -> UseRequest:
         oid = _oid(case_id, "Case", "caseId")
         doc = await run_sync(handlers.request_use, info.context.principal, oid, use, justification)
+        notice = notices.use_requested(doc, notices.link_base(info))
+        await notices.tell(info, notice, [doc.provider])
         return UseRequest.from_doc(doc)
 
     @strawberry.federation.mutation(
@@ -1078,6 +1081,8 @@ class Mutation:
             conditions,
             reason,
         )
+        notice = notices.use_decided(doc, notices.link_base(info))
+        await notices.tell(info, notice, [doc.requester_state])
         return UseRequest.from_doc(doc)
 
     @strawberry.federation.mutation(
@@ -1101,6 +1106,8 @@ class Mutation:
         doc = await run_sync(
             handlers.raise_concern, info.context.principal, oid, respondent, description
         )
+        notice = notices.concern_raised(doc, notices.link_base(info))
+        await notices.tell(info, notice, [doc.respondent])
         return DisclosureConcern.from_doc(doc)
 
     @strawberry.federation.mutation(
@@ -1117,6 +1124,9 @@ class Mutation:
             explanation,
             remedial_measures,
         )
+        notice = notices.concern_answered(doc, notices.link_base(info))
+        raiser = [doc.raised_by_state] if doc.raised_by_state else []
+        await notices.tell(info, notice, raiser, secretariat=not raiser)
         return DisclosureConcern.from_doc(doc)
 
     @strawberry.federation.mutation(

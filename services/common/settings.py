@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     principal_leeway_seconds: int = 30
 
     stale_after_days: int = Field(default=120, ge=1)
+    # Rule 20 by the clock (services.contacts.freshness): how often re-verification
+    # reminders, the stale-contacts notices and the Secretariat's report are looked at.
+    contacts_freshness_interval_minutes: float = Field(default=60.0, gt=0)
 
     # Case exchange attachments (GridFS): largest file, and the content types accepted.
     cases_attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)

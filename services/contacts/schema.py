@@ -185,7 +185,9 @@ class Contact:
     phone: str | None = strawberry.field(description="E.164.")
     mobile: str | None = strawberry.field(description="E.164.")
     emergency_phone: str | None = strawberry.field(description="E.164, reachable 24/7.")
-    languages: list[str] = strawberry.field(description="ISO 639-1, the six UN languages first.")
+    languages: list[str] = strawberry.field(
+        description="ISO 639-1, in the order of preference the State gave."
+    )
     time_zone: str | None
     pgp_fingerprint: str | None
     public_key: str | None = strawberry.field(
@@ -473,6 +475,16 @@ class Query(LdapQuery, NoticeQuery):
     async def contact_history(self, info: Ctx, id: strawberry.ID) -> list[ChangeRecord]:
         oid = from_global_id(id, "Contact")
         found = await run_sync(handlers.contact_history, info.context.principal, oid)
+        return [ChangeRecord.from_doc(r) for r in found]
+
+    @strawberry.federation.field(
+        description="Every change made to an authority, oldest first. For the "
+        "Secretariat and the authority's own State.",
+        policy=READ_POLICY,
+    )
+    async def authority_history(self, info: Ctx, id: strawberry.ID) -> list[ChangeRecord]:
+        oid = from_global_id(id, "Authority")
+        found = await run_sync(handlers.authority_history, info.context.principal, oid)
         return [ChangeRecord.from_doc(r) for r in found]
 
     @strawberry.federation.field(

@@ -10,7 +10,7 @@ import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from bson import ObjectId
@@ -132,6 +132,9 @@ class ChairTerm:
     appointed_on: date
     term_ends_on: date | None = strawberry.field(
         description="The last day of the following CSP; null while it has no dates."
+    )
+    ended_on: date | None = strawberry.field(
+        default=None, description="Ended early, explicitly, by the next appointment (rule 4)."
     )
 
 
@@ -295,6 +298,8 @@ class InvolvedStateNotification:
     state_code: str
     notified_at: datetime
     reply_due_on: date = strawberry.field(description="The day the response is asked for.")
+    late: bool = strawberry.field(default=False, description="After the 30-day mark.")
+    late_reason: str | None = strawberry.field(default=None, description="Why it was late.")
 
 
 @strawberry.type(description="Rule 12: an involved State's response, part of the presentation.")
@@ -419,6 +424,11 @@ class Presentation:
     notified_in_time: bool = strawberry.field(
         description="Rule 12: every involved State was notified 30 days ahead."
     )
+    chair_keeps: bool | None = strawberry.field(
+        default=None,
+        description="Rule 12, after a late notification: the Chair's decision whether it "
+        "stays on the agenda (null: not decided).",
+    )
 
     @classmethod
     def from_doc(cls, d: docs.Presentation, start_date: date | None = None) -> Presentation:
@@ -434,7 +444,11 @@ class Presentation:
             intended_at=d.intended_at,
             notifications=[
                 InvolvedStateNotification(
-                    state_code=n.state, notified_at=n.notified_at, reply_due_on=n.reply_due_on
+                    state_code=n.state,
+                    notified_at=n.notified_at,
+                    reply_due_on=n.reply_due_on,
+                    late=n.late_reason is not None,
+                    late_reason=n.late_reason,
                 )
                 for n in d.notifications
             ],
@@ -450,6 +464,7 @@ class Presentation:
             notified_in_time=rule12.notified_in_time(
                 start_date, d.involved_states, {n.state: n.notified_at for n in d.notifications}
             ),
+            chair_keeps=d.chair_keeps,
         )
 
     @classmethod
@@ -550,6 +565,9 @@ class Meeting:
     decided_on: date = strawberry.field(description="Rule 3: when the President decided.")
     agenda_status: AgendaStatus
     agenda_distributed_at: datetime | None
+    agenda_late_reason: str | None = strawberry.field(
+        default=None, description="Rule 10: why the draft agenda went out late, if it did."
+    )
     agenda_adopted_at: datetime | None
     session_id: strawberry.Private[ObjectId]
     doc: strawberry.Private[docs.Meeting]
@@ -566,6 +584,7 @@ class Meeting:
             decided_on=d.decided_on,
             agenda_status=d.agenda_status,
             agenda_distributed_at=d.agenda_distributed_at,
+            agenda_late_reason=d.agenda_late_reason,
             agenda_adopted_at=d.agenda_adopted_at,
             session_id=d.session_id,
             doc=d,
@@ -739,6 +758,11 @@ class ChairAppointInput:
     chair: str
     appointed_on: date
     appointed_by: str = strawberry.field(description="The CSP President.")
+    end_previous_term: bool = strawberry.field(
+        default=False,
+        description="Rule 4: end the term in force the day before; without it an "
+        "overlapping appointment is refused.",
+    )
 
 
 @strawberry.input(description="Rule 9: issue the invitation.")
@@ -791,6 +815,12 @@ class PresentationIntendInput:
 @strawberry.input(description="Names one presentation.")
 class PresentationRefInput:
     id: strawberry.ID
+
+
+@strawberry.input(description="Rule 12: the Chair decides whether a late presentation stays.")
+class PresentationLateDecideInput:
+    id: strawberry.ID
+    keep: bool
 
 
 @strawberry.input(description="Rule 12: an involved State's response.")
@@ -906,7 +936,12 @@ class BriefingPayload:
 
 
 def _term(a: domain.ChairAppointment) -> ChairTerm:
-    return ChairTerm(chair=a.chair, appointed_on=a.appointed_on, term_ends_on=a.term_ends_on)
+    return ChairTerm(
+        chair=a.chair,
+        appointed_on=a.appointed_on,
+        term_ends_on=a.term_ends_on,
+        ended_on=a.ended_on,
+    )
 
 
 async def document_content(file: Any, content_base64: str | None, max_bytes: int) -> bytes:
@@ -1059,6 +1094,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
             input.chair,
             input.appointed_on,
             input.appointed_by,
+            input.end_previous_term,
         )
         term = await run_sync(handlers.current_chair, info.context.principal, input.appointed_on)
         assert term is not None
@@ -1118,12 +1154,23 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Rule 10: distribute the draft agenda (30 days ahead).", policy=SECRETARIAT
     )
-    async def agenda_distribute(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload:
+    async def agenda_distribute(
+        self,
+        info: Ctx,
+        input: MeetingRefInput,
+        late_reason: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Required after the 30-day mark; recorded, and the draft is late."
+            ),
+        ] = None,
+    ) -> MeetingPayload:
         doc = await run_sync(
             handlers.distribute_agenda,
             info.context.principal,
             now(info),
             oid_of(input.id, "Meeting"),
+            late_reason,
         )
         return await told_of_agenda(info, _meeting_payload(doc), doc)
 
@@ -1180,15 +1227,42 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         policy=PARTICIPANTS_OR_SECRETARIAT,
     )
     async def presentation_notify_involved(
-        self, info: Ctx, input: PresentationRefInput
+        self,
+        info: Ctx,
+        input: PresentationRefInput,
+        late_reason: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Required after the 30-day mark; the involved States see it and "
+                "the Chair decides whether the presentation stays (presentationLateDecide)."
+            ),
+        ] = None,
     ) -> PresentationPayload:
         doc = await run_sync(
             handlers.notify_involved_states,
             info.context.principal,
             now(info),
             oid_of(input.id, "Presentation"),
+            late_reason,
         )
         return await told_of_notification(info, await _presentation_payload(doc), doc)
+
+    @strawberry.federation.mutation(
+        description="Rule 12: after a late notification the Chair decides, recorded, "
+        "whether the presentation stays on the agenda.",
+        policy=[["chair"]],
+    )
+    async def presentation_late_decide(
+        self, info: Ctx, input: PresentationLateDecideInput
+    ) -> PresentationPayload:
+        doc = await run_sync(
+            handlers.decide_late_presentation,
+            info.context.principal,
+            now(info),
+            oid_of(input.id, "Presentation"),
+            input.keep,
+        )
+        return await _presentation_payload(doc)
 
     @strawberry.federation.mutation(
         description="Rule 12: an involved State responds.", policy=PARTICIPANTS
