@@ -613,26 +613,33 @@ class DisclosureConcern:
 @strawberry.federation.type(keys=["id"], description="A presentation at a meeting (meetings).")
 class Presentation:
     id: strawberry.ID
+    presenting_state_code: str = strawberry.federation.field(external=True, default="")
 
     @classmethod
-    def resolve_reference(cls, id: strawberry.ID) -> Presentation:
-        return cls(id=id)
+    def resolve_reference(cls, id: strawberry.ID, **required: Any) -> Presentation:
+        # The gateway sends presentingStateCode (from meetings) for ``case``'s @requires.
+        presenter = required.get("presentingStateCode")
+        return cls(id=id, presenting_state_code=presenter if isinstance(presenter, str) else "")
 
     @strawberry.federation.field(
-        description="The case this presentation is linked to (rule 13), if the caller may read it.",
+        description="The presenting State's case this presentation is linked to (rule 13), "
+        "if the caller may read it; a case another State linked to it is not its case.",
         authenticated=True,
+        requires=["presentingStateCode"],
     )
     async def case(self, info: Ctx) -> Case | None:
         # The presentations of one entity request are answered together (one find).
-        view = await batched(info, "Presentation.case", _cases_of(info), str(self.id))
+        key = f"{self.id}\x00{self.presenting_state_code or ''}"
+        view = await batched(info, "Presentation.case", _cases_of(info), key)
         return Case.of(view) if view else None
 
 
 def _cases_of(info: Ctx) -> Callable[[list[str]], Awaitable[list[Any]]]:
     principal = info.context.principal
 
-    async def load(ids: list[str]) -> list[Any]:
-        return await run_sync(handlers.cases_for_presentations, principal, ids)
+    async def load(keys: list[str]) -> list[Any]:
+        pairs = [(k.split("\x00")[0], k.split("\x00")[1] or None) for k in keys]
+        return await run_sync(handlers.cases_for_presentations, principal, pairs)
 
     return load
 
