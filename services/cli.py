@@ -55,6 +55,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         loop="uvloop",  # libuv event loop and the httptools parser: less work per request
         http="httptools",
+        # SIGTERM: stop accepting (readiness fails at once), let the requests in flight
+        # finish for up to this long, then stop
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     return 0
 
@@ -104,7 +107,7 @@ def cmd_seed_states(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from services.common import mongo
-    from services.contacts import handlers, seed
+    from services.contacts import handlers, seed, status_import
 
     settings = get_settings()
     mongo.connect("contacts", settings.mongodb_uri, settings.contacts_db)
@@ -112,8 +115,16 @@ def cmd_seed_states(args: argparse.Namespace) -> int:
     if args.sample:
         statuses = {**seed.read_statuses(seed.SAMPLE), **statuses}
     handlers.ensure_indexes()
+    updates = status_import.plan(statuses)
+    for update in updates:
+        print(("would change " if args.dry_run else "changing ") + update.describe())
+    if args.dry_run:
+        print(f"dry run: {len(updates)} States would change; nothing was written")
+        return 0
     created = handlers.seed_states(statuses)
     print(f"{created} States added to the registry")
+    changed = status_import.apply(updates)
+    print(f"{changed} States changed (each in its status history, with its event)")
     return 0
 
 
@@ -323,12 +334,19 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.set_defaults(func=cmd_token)
 
-    seed = sub.add_parser("seed-states", help="add every ISO 3166-1 country to the registry")
+    seed = sub.add_parser(
+        "seed-states",
+        help="add every ISO 3166-1 country to the registry; with --file, update the "
+        "ATT status of States already there",
+    )
     seed.add_argument(
         "--file", help="CSV of statuses: code,status,signature,ratification,entry_into_force"
     )
     seed.add_argument(
         "--sample", action="store_true", help="also load the illustrative development statuses"
+    )
+    seed.add_argument(
+        "--dry-run", action="store_true", help="list the status changes; write nothing"
     )
     seed.set_defaults(func=cmd_seed_states)
 

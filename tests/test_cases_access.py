@@ -95,7 +95,7 @@ async def test_direct_fetch(
         return
     if which not in READABLE[who]:
         assert codes(result) == ["FORBIDDEN"]
-        assert result["data"] is None
+        assert result["data"] == {"case": None}
         assert TITLES[which] not in str(result)  # the refusal names nothing
         return
     assert "errors" not in result, result
@@ -222,7 +222,7 @@ async def test_presentation_shows_its_case_only_to_readers(
     world: dict[str, str],
     who: str | None,
 ) -> None:
-    rep = [{"__typename": "Presentation", "id": "presentation-1"}]
+    rep = [{"__typename": "Presentation", "id": "presentation-1", "presentingStateCode": "FRA"}]
     result = await cases(who, ENTITIES, {"r": rep})
     if who is None:
         assert codes(result) == ["UNAUTHENTICATED"]
@@ -321,3 +321,17 @@ async def test_hostile_entity_keys_answer_validation_and_reach_no_query(
     assert result["errors"][0]["path"] == ["_entities", 0]
     assert TITLES["A"] not in str(result["errors"])
     assert result["data"]["_entities"][1]["title"] == TITLES["A"], "the others still answer"
+
+
+@pytest.mark.parametrize("presenter", ["DEU", ""])
+async def test_a_case_linked_by_another_state_is_not_the_presentations_case(
+    cases: Cases, world: dict[str, str], presenter: str
+) -> None:
+    """Rule 13 links a presentation to its presenter's case: FRA's case, linked to a
+    presentation DEU gives (or one whose presenter is unknown), never shows on it."""
+    rep = [{"__typename": "Presentation", "id": "presentation-1", "presentingStateCode": presenter}]
+    for who in ("provider", "named", "secretariat"):
+        result = await cases(who, ENTITIES, {"r": rep})
+        assert "errors" not in result, result
+        assert result["data"]["_entities"][0]["case"] is None, who
+    assert TITLES["A"] not in str(result)

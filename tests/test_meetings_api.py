@@ -148,6 +148,32 @@ async def test_rule_4_current_chair_follows_the_term(mq: GraphQLClient, who: Act
     assert refused["code"] == "FORBIDDEN" and refused["rule"] == 4
 
 
+async def test_rule_4_an_overlapping_term_is_refused_unless_the_previous_is_ended(
+    mq: GraphQLClient, who: Actors
+) -> None:
+    csp = {"kind": "CSP", "name": "CSP13", "startDate": "2027-08-23", "endDate": "2027-08-27"}
+    ok(await mq(SESSION, {"i": csp}, who.sec))
+    appoint = """mutation($i: ChairAppointInput!) { chairAppoint(input: $i) {
+      chairTerm { chair termEndsOn endedOn } } }"""
+    a = {"chair": "Ambassador A", "appointedOn": "2026-08-28", "appointedBy": "CSP12 President"}
+    ok(await mq(appoint, {"i": a}, who.sec))
+    b = {"chair": "Ambassador B", "appointedOn": "2027-02-01", "appointedBy": "CSP12 President"}
+    overlap = refusal(await mq(appoint, {"i": b}, who.sec))
+    assert overlap["code"] == "CONFLICT" and overlap["rule"] == 4
+    q = "query($on: Date!) { currentChair(on: $on) { chair } }"
+    assert ok(await mq(q, {"on": "2027-03-01"}, who.fra))["currentChair"]["chair"] == "Ambassador A"
+    ok(await mq(appoint, {"i": {**b, "endPreviousTerm": True}}, who.sec))
+    terms = ok(await mq("{ chairAppointments { chair endedOn } }", {}, who.sec))
+    assert terms["chairAppointments"] == [
+        {"chair": "Ambassador A", "endedOn": "2027-01-31"},
+        {"chair": "Ambassador B", "endedOn": None},
+    ]
+    assert ok(await mq(q, {"on": "2027-01-31"}, who.fra))["currentChair"]["chair"] == "Ambassador A"
+    assert ok(await mq(q, {"on": "2027-02-01"}, who.fra))["currentChair"]["chair"] == "Ambassador B"
+    back = {**a, "chair": "Ambassador C", "appointedOn": "2026-12-01", "endPreviousTerm": True}
+    assert refusal(await mq(appoint, {"i": back}, who.sec))["code"] == "CONFLICT"
+
+
 # --- timeline ----------------------------------------------------------------------------
 
 TIMELINE = (

@@ -201,24 +201,28 @@ def case_for_presentation(
 
 
 def cases_for_presentations(
-    principal: Principal | None, presentation_ids: list[str]
+    principal: Principal | None, presentations: list[tuple[str, str | None]]
 ) -> list[views.CaseView | None]:
-    """``case_for_presentation`` for the presentations of one entity request: the caller
-    checked once, one find, one insert of the audit entries."""
+    """``case_for_presentation`` for the presentations of one entity request, each given
+    with its presenting State (from the meetings subgraph): rule 13 links a presentation to
+    its presenter's case, so a case some other State linked to it is never its case. The
+    caller checked once, one find, one insert of the audit entries."""
     viewer = viewer_of(principal)
-    wanted = sorted(set(presentation_ids))
+    presenter = {pid: state for pid, state in presentations if state}
+    wanted = sorted(presenter)
     first_readable: dict[str, Case] = {}
-    for case in Case.objects(presentation_ids__in=wanted).order_by("created_at"):
+    found = Case.objects(presentation_ids__in=wanted).order_by("created_at") if wanted else []
+    for case in found:
         if not views.may_read_case(viewer, case):
             continue
         for pid in case.presentation_ids:
-            if pid in wanted and pid not in first_readable:
+            if pid in presenter and pid not in first_readable and case.provider == presenter[pid]:
                 first_readable[pid] = case
     read = {c.pk: c for c in first_readable.values()}
     append_audit([audit_entry(c, viewer, "READ") for c in read.values()])
     return [
         views.case_view(viewer, first_readable[pid]) if pid in first_readable else None
-        for pid in presentation_ids
+        for pid, _ in presentations
     ]
 
 

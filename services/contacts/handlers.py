@@ -588,6 +588,17 @@ def contact_history(principal: Principal | None, contact_id: ObjectId) -> list[C
     return list(ChangeRecord.objects(entity="Contact", entity_id=str(contact.pk)).order_by("at"))
 
 
+def authority_history(principal: Principal | None, authority_id: ObjectId) -> list[ChangeRecord]:
+    """The same history as a contact's: who changed what, when, before and after."""
+    authority = load_authority(authority_id)
+    p = reader(principal)
+    if not p.is_secretariat:
+        domain.ensure_may_manage(p, authority.state_code, True)
+    return list(
+        ChangeRecord.objects(entity="Authority", entity_id=str(authority.pk)).order_by("at")
+    )
+
+
 def contacts_of_state(principal: Principal | None, state_code: str) -> list[Contact]:
     reader(principal)
     code = domain.state_code(state_code)

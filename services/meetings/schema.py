@@ -10,7 +10,7 @@ import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from bson import ObjectId
@@ -132,6 +132,9 @@ class ChairTerm:
     appointed_on: date
     term_ends_on: date | None = strawberry.field(
         description="The last day of the following CSP; null while it has no dates."
+    )
+    ended_on: date | None = strawberry.field(
+        default=None, description="Ended early, explicitly, by the next appointment (rule 4)."
     )
 
 
@@ -295,6 +298,8 @@ class InvolvedStateNotification:
     state_code: str
     notified_at: datetime
     reply_due_on: date = strawberry.field(description="The day the response is asked for.")
+    late: bool = strawberry.field(default=False, description="After the 30-day mark.")
+    late_reason: str | None = strawberry.field(default=None, description="Why it was late.")
 
 
 @strawberry.type(description="Rule 12: an involved State's response, part of the presentation.")
@@ -345,7 +350,7 @@ class State:
     @strawberry.field(description="The presentations this State gave or intends to give.")
     async def presentations(
         self, info: Ctx, first: int | None = None, after: str | None = None
-    ) -> Connection[Presentation]:
+    ) -> Connection[Presentation] | None:
         # The States of one entity request are answered together: one find of their
         # presentations, one of the first days of the meetings on their pages.
         key = (str(self.code), first, after)
@@ -354,7 +359,7 @@ class State:
     @strawberry.field(description="Rule 7: the meetings this State registered delegates for.")
     async def meetings_participated(
         self, info: Ctx, first: int | None = None, after: str | None = None
-    ) -> Connection[Meeting]:
+    ) -> Connection[Meeting] | None:
         found = await run_sync(
             lambda: list(handlers.meetings_of_state(info.context.principal, str(self.code)))
         )
@@ -419,6 +424,11 @@ class Presentation:
     notified_in_time: bool = strawberry.field(
         description="Rule 12: every involved State was notified 30 days ahead."
     )
+    chair_keeps: bool | None = strawberry.field(
+        default=None,
+        description="Rule 12, after a late notification: the Chair's decision whether it "
+        "stays on the agenda (null: not decided).",
+    )
 
     @classmethod
     def from_doc(cls, d: docs.Presentation, start_date: date | None = None) -> Presentation:
@@ -434,7 +444,11 @@ class Presentation:
             intended_at=d.intended_at,
             notifications=[
                 InvolvedStateNotification(
-                    state_code=n.state, notified_at=n.notified_at, reply_due_on=n.reply_due_on
+                    state_code=n.state,
+                    notified_at=n.notified_at,
+                    reply_due_on=n.reply_due_on,
+                    late=n.late_reason is not None,
+                    late_reason=n.late_reason,
                 )
                 for n in d.notifications
             ],
@@ -450,6 +464,7 @@ class Presentation:
             notified_in_time=rule12.notified_in_time(
                 start_date, d.involved_states, {n.state: n.notified_at for n in d.notifications}
             ),
+            chair_keeps=d.chair_keeps,
         )
 
     @classmethod
@@ -550,6 +565,9 @@ class Meeting:
     decided_on: date = strawberry.field(description="Rule 3: when the President decided.")
     agenda_status: AgendaStatus
     agenda_distributed_at: datetime | None
+    agenda_late_reason: str | None = strawberry.field(
+        default=None, description="Rule 10: why the draft agenda went out late, if it did."
+    )
     agenda_adopted_at: datetime | None
     session_id: strawberry.Private[ObjectId]
     doc: strawberry.Private[docs.Meeting]
@@ -566,6 +584,7 @@ class Meeting:
             decided_on=d.decided_on,
             agenda_status=d.agenda_status,
             agenda_distributed_at=d.agenda_distributed_at,
+            agenda_late_reason=d.agenda_late_reason,
             agenda_adopted_at=d.agenda_adopted_at,
             session_id=d.session_id,
             doc=d,
@@ -739,6 +758,11 @@ class ChairAppointInput:
     chair: str
     appointed_on: date
     appointed_by: str = strawberry.field(description="The CSP President.")
+    end_previous_term: bool = strawberry.field(
+        default=False,
+        description="Rule 4: end the term in force the day before; without it an "
+        "overlapping appointment is refused.",
+    )
 
 
 @strawberry.input(description="Rule 9: issue the invitation.")
@@ -791,6 +815,12 @@ class PresentationIntendInput:
 @strawberry.input(description="Names one presentation.")
 class PresentationRefInput:
     id: strawberry.ID
+
+
+@strawberry.input(description="Rule 12: the Chair decides whether a late presentation stays.")
+class PresentationLateDecideInput:
+    id: strawberry.ID
+    keep: bool
 
 
 @strawberry.input(description="Rule 12: an involved State's response.")
@@ -906,7 +936,12 @@ class BriefingPayload:
 
 
 def _term(a: domain.ChairAppointment) -> ChairTerm:
-    return ChairTerm(chair=a.chair, appointed_on=a.appointed_on, term_ends_on=a.term_ends_on)
+    return ChairTerm(
+        chair=a.chair,
+        appointed_on=a.appointed_on,
+        term_ends_on=a.term_ends_on,
+        ended_on=a.ended_on,
+    )
 
 
 async def document_content(file: Any, content_base64: str | None, max_bytes: int) -> bytes:
@@ -936,12 +971,12 @@ def decode_content(content_base64: str, max_bytes: int) -> bytes:
 @strawberry.type
 class Query(CalendarFeedLinkQuery, NoticesQuery):
     @strawberry.federation.field(description="Rule 3: sessions.", authenticated=AUTHENTICATED)
-    async def sessions(self, info: Ctx) -> list[Session]:
+    async def sessions(self, info: Ctx) -> list[Session] | None:
         found = await run_sync(handlers.list_sessions, info.context.principal)
         return [Session.from_doc(s) for s in found]
 
     @strawberry.federation.field(description="One meeting (rule 14).", authenticated=True)
-    async def meeting(self, info: Ctx, id: strawberry.ID) -> Meeting:
+    async def meeting(self, info: Ctx, id: strawberry.ID) -> Meeting | None:
         return await Meeting.resolve_reference(info, id)
 
     @strawberry.federation.field(description="Meetings, by first day.", authenticated=True)
@@ -951,7 +986,7 @@ class Query(CalendarFeedLinkQuery, NoticesQuery):
         year: int | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Meeting]:
+    ) -> Connection[Meeting] | None:
         found = await run_sync(lambda: list(handlers.list_meetings(info.context.principal, year)))
         return paginate_list(found, first, after, Meeting.from_doc)
 
@@ -961,7 +996,7 @@ class Query(CalendarFeedLinkQuery, NoticesQuery):
         return _term(found) if found else None
 
     @strawberry.federation.field(description="Rule 4: every appointment.", authenticated=True)
-    async def chair_appointments(self, info: Ctx) -> list[ChairTerm]:
+    async def chair_appointments(self, info: Ctx) -> list[ChairTerm] | None:
         return [
             _term(a) for a in await run_sync(handlers.chair_appointments, info.context.principal)
         ]
@@ -969,15 +1004,15 @@ class Query(CalendarFeedLinkQuery, NoticesQuery):
     @strawberry.federation.field(
         description="One presentation (also for the expert approved for it).", authenticated=True
     )
-    async def presentation(self, info: Ctx, id: strawberry.ID) -> Presentation:
+    async def presentation(self, info: Ctx, id: strawberry.ID) -> Presentation | None:
         return await Presentation.resolve_reference(info, id)
 
     @strawberry.federation.field(description="One expert proposal.", authenticated=True)
-    async def expert_proposal(self, info: Ctx, id: strawberry.ID) -> ExpertProposal:
+    async def expert_proposal(self, info: Ctx, id: strawberry.ID) -> ExpertProposal | None:
         return await ExpertProposal.resolve_reference(info, id)
 
     @strawberry.federation.field(description="One agenda item.", authenticated=True)
-    async def agenda_item(self, info: Ctx, id: strawberry.ID) -> AgendaItem:
+    async def agenda_item(self, info: Ctx, id: strawberry.ID) -> AgendaItem | None:
         return await AgendaItem.resolve_reference(info, id)
 
 
@@ -1003,7 +1038,7 @@ async def _presentation_payload(doc: docs.Presentation) -> PresentationPayload:
 @strawberry.type
 class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(description="Rule 3: record a session.", policy=SECRETARIAT)
-    async def session_create(self, info: Ctx, input: SessionCreateInput) -> SessionPayload:
+    async def session_create(self, info: Ctx, input: SessionCreateInput) -> SessionPayload | None:
         doc = await run_sync(
             handlers.create_session,
             info.context.principal,
@@ -1017,7 +1052,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Rule 3: schedule a meeting (at most two a calendar year).", policy=SECRETARIAT
     )
-    async def meeting_schedule(self, info: Ctx, input: MeetingScheduleInput) -> MeetingPayload:
+    async def meeting_schedule(
+        self, info: Ctx, input: MeetingScheduleInput
+    ) -> MeetingPayload | None:
         data = handlers.ScheduleInput(
             session_id=oid_of(input.session_id, "Session", "sessionId"),
             start_date=input.start_date,
@@ -1032,7 +1069,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Move a meeting; its timeline follows.", policy=SECRETARIAT
     )
-    async def meeting_move(self, info: Ctx, input: MeetingMoveInput) -> MeetingPayload:
+    async def meeting_move(self, info: Ctx, input: MeetingMoveInput) -> MeetingPayload | None:
         doc = await run_sync(
             handlers.move_meeting,
             info.context.principal,
@@ -1044,14 +1081,14 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         return await told_of_meeting(info, _meeting_payload(doc), doc, moved=True)
 
     @strawberry.federation.mutation(description="Cancel a meeting.", policy=SECRETARIAT)
-    async def meeting_cancel(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload:
+    async def meeting_cancel(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload | None:
         doc = await run_sync(
             handlers.cancel_meeting, info.context.principal, now(info), oid_of(input.id, "Meeting")
         )
         return await told_of_meeting(info, _meeting_payload(doc), doc, moved=False)
 
     @strawberry.federation.mutation(description="Rule 4: record the Chair.", policy=SECRETARIAT)
-    async def chair_appoint(self, info: Ctx, input: ChairAppointInput) -> ChairPayload:
+    async def chair_appoint(self, info: Ctx, input: ChairAppointInput) -> ChairPayload | None:
         await run_sync(
             handlers.appoint_chair,
             info.context.principal,
@@ -1059,6 +1096,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
             input.chair,
             input.appointed_on,
             input.appointed_by,
+            input.end_previous_term,
         )
         term = await run_sync(handlers.current_chair, info.context.principal, input.appointed_on)
         assert term is not None
@@ -1069,7 +1107,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         "by email with an iCalendar attachment.",
         policy=SECRETARIAT,
     )
-    async def invitation_issue(self, info: Ctx, input: InvitationIssueInput) -> MeetingPayload:
+    async def invitation_issue(
+        self, info: Ctx, input: InvitationIssueInput
+    ) -> MeetingPayload | None:
         svc = services(info)
         principal = info.context.principal
         oid = oid_of(input.meeting_id, "Meeting", "meetingId")
@@ -1087,7 +1127,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         return _meeting_payload(await run_sync(handlers.load_meeting, oid))
 
     @strawberry.federation.mutation(description="Rule 10: add an agenda item.", policy=ORGANISERS)
-    async def agenda_item_add(self, info: Ctx, input: AgendaItemAddInput) -> AgendaItemPayload:
+    async def agenda_item_add(
+        self, info: Ctx, input: AgendaItemAddInput
+    ) -> AgendaItemPayload | None:
         doc = await run_sync(
             handlers.add_agenda_item,
             info.context.principal,
@@ -1101,7 +1143,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         description="Rules 10, 23: attach a document.",
         policy=[*PARTICIPANTS_OR_SECRETARIAT, ["chair"]],
     )
-    async def document_attach(self, info: Ctx, input: DocumentAttachInput) -> DocumentPayload:
+    async def document_attach(
+        self, info: Ctx, input: DocumentAttachInput
+    ) -> DocumentPayload | None:
         limit = services(info).settings.meetings_document_max_bytes
         content = await document_content(input.file, input.content_base64, limit)
         upload = handlers.Upload(input.filename, input.media_type, input.language, content)
@@ -1118,19 +1162,30 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Rule 10: distribute the draft agenda (30 days ahead).", policy=SECRETARIAT
     )
-    async def agenda_distribute(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload:
+    async def agenda_distribute(
+        self,
+        info: Ctx,
+        input: MeetingRefInput,
+        late_reason: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Required after the 30-day mark; recorded, and the draft is late."
+            ),
+        ] = None,
+    ) -> MeetingPayload | None:
         doc = await run_sync(
             handlers.distribute_agenda,
             info.context.principal,
             now(info),
             oid_of(input.id, "Meeting"),
+            late_reason,
         )
         return await told_of_agenda(info, _meeting_payload(doc), doc)
 
     @strawberry.federation.mutation(
         description="Rules 10, 11: adopt the agenda; it is frozen.", policy=ORGANISERS
     )
-    async def agenda_adopt(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload:
+    async def agenda_adopt(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload | None:
         doc = await run_sync(
             handlers.adopt_agenda, info.context.principal, now(info), oid_of(input.id, "Meeting")
         )
@@ -1142,7 +1197,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def confidentiality_lift(
         self, info: Ctx, input: ConfidentialityLiftInput
-    ) -> MeetingPayload:
+    ) -> MeetingPayload | None:
         document = (
             oid_of(input.document_id, "Document", "documentId") if input.document_id else None
         )
@@ -1163,7 +1218,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def presentation_intend(
         self, info: Ctx, input: PresentationIntendInput
-    ) -> PresentationPayload:
+    ) -> PresentationPayload | None:
         doc = await run_sync(
             handlers.intend_presentation,
             info.context.principal,
@@ -1180,22 +1235,49 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         policy=PARTICIPANTS_OR_SECRETARIAT,
     )
     async def presentation_notify_involved(
-        self, info: Ctx, input: PresentationRefInput
-    ) -> PresentationPayload:
+        self,
+        info: Ctx,
+        input: PresentationRefInput,
+        late_reason: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Required after the 30-day mark; the involved States see it and "
+                "the Chair decides whether the presentation stays (presentationLateDecide)."
+            ),
+        ] = None,
+    ) -> PresentationPayload | None:
         doc = await run_sync(
             handlers.notify_involved_states,
             info.context.principal,
             now(info),
             oid_of(input.id, "Presentation"),
+            late_reason,
         )
         return await told_of_notification(info, await _presentation_payload(doc), doc)
+
+    @strawberry.federation.mutation(
+        description="Rule 12: after a late notification the Chair decides, recorded, "
+        "whether the presentation stays on the agenda.",
+        policy=[["chair"]],
+    )
+    async def presentation_late_decide(
+        self, info: Ctx, input: PresentationLateDecideInput
+    ) -> PresentationPayload | None:
+        doc = await run_sync(
+            handlers.decide_late_presentation,
+            info.context.principal,
+            now(info),
+            oid_of(input.id, "Presentation"),
+            input.keep,
+        )
+        return await _presentation_payload(doc)
 
     @strawberry.federation.mutation(
         description="Rule 12: an involved State responds.", policy=PARTICIPANTS
     )
     async def presentation_respond(
         self, info: Ctx, input: PresentationRespondInput
-    ) -> PresentationPayload:
+    ) -> PresentationPayload | None:
         doc = await run_sync(
             handlers.respond_to_presentation,
             info.context.principal,
@@ -1211,7 +1293,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def presentation_schedule(
         self, info: Ctx, input: PresentationRefInput
-    ) -> AgendaItemPayload:
+    ) -> AgendaItemPayload | None:
         doc = await run_sync(
             handlers.schedule_presentation,
             info.context.principal,
@@ -1226,7 +1308,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def expert_proposal_create(
         self, info: Ctx, input: ExpertProposalCreateInput
-    ) -> ExpertProposalPayload:
+    ) -> ExpertProposalPayload | None:
         doc = await run_sync(
             handlers.propose_expert,
             info.context.principal,
@@ -1244,7 +1326,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def expert_proposal_object(
         self, info: Ctx, input: ExpertProposalRefInput
-    ) -> ExpertProposalPayload:
+    ) -> ExpertProposalPayload | None:
         payload = await _on_proposal(info, handlers.object_to_expert, input.id)
         return await told_of_expert(info, payload, None)
 
@@ -1254,7 +1336,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def expert_proposal_consult(
         self, info: Ctx, input: ExpertProposalRefInput
-    ) -> ExpertProposalPayload:
+    ) -> ExpertProposalPayload | None:
         return await _on_proposal(info, handlers.record_consultation, input.id)
 
     @strawberry.federation.mutation(
@@ -1263,7 +1345,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def expert_proposal_resolve(
         self, info: Ctx, input: ExpertProposalRefInput
-    ) -> ExpertProposalPayload:
+    ) -> ExpertProposalPayload | None:
         return await _on_proposal(info, handlers.resolve_objection, input.id)
 
     @strawberry.federation.mutation(
@@ -1272,7 +1354,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def expert_proposal_decide(
         self, info: Ctx, input: ExpertProposalDecideInput
-    ) -> ExpertProposalPayload:
+    ) -> ExpertProposalPayload | None:
         return await _on_proposal(
             info, handlers.decide_on_expert, input.id, input.decision, input.decided_on
         )
@@ -1282,7 +1364,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def delegate_register(
         self, info: Ctx, input: DelegateRegisterInput
-    ) -> RegistrationPayload:
+    ) -> RegistrationPayload | None:
         r = await run_sync(
             handlers.register_delegate,
             info.context.principal,
@@ -1305,7 +1387,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Rule 22: propose an oral briefing.", policy=ORGANISERS
     )
-    async def briefing_propose(self, info: Ctx, input: BriefingProposeInput) -> BriefingPayload:
+    async def briefing_propose(
+        self, info: Ctx, input: BriefingProposeInput
+    ) -> BriefingPayload | None:
         b = await run_sync(
             handlers.propose_briefing,
             info.context.principal,
@@ -1320,7 +1404,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def briefing_consensus_record(
         self, info: Ctx, input: BriefingRefInput
-    ) -> BriefingPayload:
+    ) -> BriefingPayload | None:
         b = await run_sync(
             handlers.record_briefing_consensus,
             info.context.principal,
@@ -1333,7 +1417,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         description="Rule 22: a presenting State objects to a briefing on its case.",
         policy=PARTICIPANTS,
     )
-    async def briefing_object(self, info: Ctx, input: BriefingObjectInput) -> BriefingPayload:
+    async def briefing_object(
+        self, info: Ctx, input: BriefingObjectInput
+    ) -> BriefingPayload | None:
         b = await run_sync(
             handlers.object_to_briefing,
             info.context.principal,
@@ -1349,7 +1435,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def briefing_attribution_consent(
         self, info: Ctx, input: BriefingAttributionConsentInput
-    ) -> BriefingPayload:
+    ) -> BriefingPayload | None:
         b = await run_sync(
             handlers.consent_to_attribution,
             info.context.principal,
