@@ -110,7 +110,8 @@ def test_create_update_and_verify_cost_the_same_at_10_and_5000_contacts(
     (create_cmds, create_docs), _, _ = costs[5000]
     # the authority, the two e-mail lookups, then one transaction (committed on the admin
     # database): the contact, its history entry, the outbox entry
-    assert create_cmds == ["find"] * 3 + ["insert"] * 3
+    assert create_cmds[:3] == ["find"] * 3 and create_cmds.count("insert") == 3
+    assert len(create_cmds) <= 8
     assert create_docs <= 3  # the authority and at most one contact per lookup
 
 

@@ -175,11 +175,14 @@ async def test_a_federated_list_costs_one_request_and_at_most_two_commands_per_s
                     f"{node['code']} presentation 0",
                     f"{node['code']} presentation 1",
                 ]
-                cases = {p["node"]["case"]["id"] for p in node["presentations"]["edges"]}
-                assert cases == {case_id}
+                cases = {
+                    (p["node"]["case"] or {}).get("id") for p in node["presentations"]["edges"]
+                }
+                # rule 13: the link shows on the presenting State's own case only
+                assert cases == ({case_id} if node["code"] == "FRA" else {None})
             assert sent == {"contacts": 1, "meetings": 1, "cases": 1}
             for name, database in databases.items():
                 used = seen.of(database, besides=("versions", "outbox"))
                 assert len(used) <= 2, (n, name, used)
-            # the case reads were audited, in one insert
-            assert seen.of(settings.cases_db).count("insert") == 1
+            # the case reads (if any) were audited, in one insert
+            assert seen.of(settings.cases_db).count("insert") <= 1
