@@ -26,6 +26,7 @@ def _env(home: Path, mongo: int, nats: int, contacts: int) -> dict[str, str]:
         "NATS_URL": f"nats://127.0.0.1:{nats}",
         "DIEF_CONTACTS_PORT": str(contacts),
         "DIEF_GATEWAY_PORT": str(free_port()),
+        "DIEF_CONSOLE_PORT": str(free_port()),
         "DIEF_ENV": "dev",
     }
 
@@ -108,6 +109,11 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
 
         ready = httpx.get(f"http://127.0.0.1:{contacts}/readyz", timeout=5)
         assert ready.status_code == 200 and json.loads(ready.text)["ready"] is True
+
+        console = f"http://127.0.0.1:{env['DIEF_CONSOLE_PORT']}"
+        assert console in banner
+        signin = httpx.get(f"{console}/", timeout=5, follow_redirects=True)
+        assert signin.status_code == 200 and 'name="csrf_token"' in signin.text
     finally:
         output = _stop(proc)
     assert proc.returncode == 0, output

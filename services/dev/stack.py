@@ -19,12 +19,14 @@ from urllib.parse import urlparse
 
 import httpx
 
+from console.settings import ConsoleSettings
 from services.common.keys import ensure_dev_key
 from services.common.settings import Settings
 from services.dev.servers import die_with_parent, mongodb_server, nats_server, port_open
 
 SERVICES = ("contacts", "meetings", "cases")
 COLOURS = {"mongodb": 33, "nats": 32, "contacts": 36, "meetings": 31, "cases": 34, "dief": 35}
+COLOURS["console"] = 92
 
 
 @dataclass
@@ -180,6 +182,17 @@ def plan(settings: Settings) -> list[Child]:
             ready_url=f"http://{settings.host}:{settings.gateway_port}/readyz",
         )
     )
+    # The web console, a client of the gateway only.
+    console_port = ConsoleSettings().port
+    children.append(
+        Child(
+            "console",
+            [*gateway_argv[:-1], "console", "--host", settings.host, "--port", str(console_port)],
+            console_port,
+            {**env, "DIEF_CONSOLE_GATEWAY_URL": f"http://{settings.host}:{settings.gateway_port}"},
+            ready_url=f"http://{settings.host}:{console_port}/readyz",
+        )
+    )
     return children
 
 
@@ -196,6 +209,8 @@ def banner(settings: Settings) -> list[str]:
     lines = ["DIEF Exchange is running."]
     gateway = f"http://{settings.host}:{settings.gateway_port}"
     lines.append(f"  gateway   {gateway}/graphql  (the one endpoint for clients; {gateway}/readyz)")
+    console_port = ConsoleSettings().port
+    lines.append(f"  console   http://{settings.host}:{console_port}/  (the web console)")
     for service in SERVICES:
         base = f"http://{settings.host}:{getattr(settings, f'{service}_port')}"
         lines.append(f"  {service:<9} {base}/graphql  (GraphiQL in a browser; {base}/readyz)")

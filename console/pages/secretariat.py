@@ -1,0 +1,67 @@
+"""The Secretariat: the register of ATT statuses, sync sources, delivery reports."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from console.i18n import gettext as _
+from console.web import Ctx
+
+STATUSES = ("STATE_PARTY", "SIGNATORY", "NON_PARTY")
+
+REGISTER = """
+query ConsoleRegister {
+  states(first: 250) { totalCount edges { node {
+    code name status participant ratificationDate withdrawalDate
+    statusHistory { status changedAt changedBy note }
+  } } }
+  meetings(first: 50) { edges { node {
+    id startDate venue session { name }
+    invitation { issuedAt recipientCount deliveries { state email status attempts lastError } }
+  } } }
+}
+"""
+
+
+async def secretariat(ctx: Ctx) -> Response:
+    if not ctx.has("secretariat"):
+        return await ctx.render(
+            "error.html",
+            status=403,
+            title=_("Secretariat only"),
+            message=_("The register of ATT statuses is kept by the Secretariat (rule 20)."),
+        )
+    answer = await ctx.api(REGISTER)
+    states = [e["node"] for e in (answer.data.get("states") or {}).get("edges", [])]
+    show_all = ctx.request.query_params.get("all") == "1"
+    shown = (
+        states
+        if show_all
+        else [s for s in states if s["status"] != "NON_PARTY" or s["statusHistory"]]
+    )
+    return await ctx.render(
+        "secretariat.html",
+        states=shown,
+        show_all=show_all,
+        statuses=STATUSES,
+        meetings=[e["node"] for e in (answer.data.get("meetings") or {}).get("edges", [])],
+    )
+
+
+async def change_status(ctx: Ctx) -> Response:
+    code = ctx.value("code").upper()
+    await ctx.mutate(
+        "mutation ConsoleStatus($i: StateStatusChangeInput!) { stateStatusChange(input: $i) "
+        "{ state { code status } } }",
+        {
+            "i": {
+                "code": code,
+                "status": ctx.value("status"),
+                "ratificationDate": ctx.value("ratification") or None,
+                "withdrawalDate": ctx.value("withdrawal") or None,
+                "note": ctx.value("note") or None,
+            }
+        },
+        _("The status of %(code)s was changed.") % {"code": code[:3]},
+    )
+    return ctx.redirect("/secretariat")
