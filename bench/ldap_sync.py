@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,12 +32,13 @@ from ldap3 import MODIFY_REPLACE, Connection, Server
 from services.common import mongo
 from services.common.messaging import connect_nats, ensure_stream
 from services.common.outbox import OutboxRelay
+from services.common.settings import Settings
 from services.contacts.documents import ALIAS, Authority, Contact, State
 from services.contacts.domain import AttStatus, AuthorityKind
 from services.contacts.ldap_import import run_sync
 from services.contacts.ldap_mapping import forget_checked_values
 from services.contacts.ldap_publish import PublishConfig, make_consumer
-from services.contacts.ldap_sources import LdapSyncRun, LdapSyncSource
+from services.contacts.ldap_sources import LdapSyncRun, LdapSyncSource, seal_password
 from services.contacts.ldap_tree import DirectoryLayout
 from services.contacts.ldap_writer import LdapTarget
 from services.dev.servers import mongodb_server, mongodb_uri, nats_server, nats_url
@@ -83,18 +83,31 @@ def main(count: int) -> None:
             State(code="FRA", name="France", status=AttStatus.STATE_PARTY).save()
             customs = Authority(state_code="FRA", kind=AuthorityKind.CUSTOMS, name="Douane").save()
             Contact.ensure_indexes()
-            os.environ["BENCH_LDAP_PASSWORD"] = "secret"
+            settings = Settings(
+                env="dev",
+                home=root / "home",
+                ldap_sync_allowed_hosts={"FRA": ["127.0.0.1"]},
+                ldap_sync_allow_internal_hosts=True,
+            )
+            url = f"ldap://127.0.0.1:{server.port}"
             LdapSyncSource(
                 state_code="FRA",
-                url=f"ldap://127.0.0.1:{server.port}",
+                url=url,
                 bind_dn=ADMIN,
-                secret_ref="env:BENCH_LDAP_PASSWORD",
+                bind_password_sealed=seal_password(settings, "FRA", url, ADMIN, "secret"),
                 base_dn=PEOPLE,
                 authority_id=customs.pk,
             ).save()
 
             started = time.perf_counter()
-            full = run_sync("FRA", full=True, dry_run=False, started_by="bench", trigger="BENCH")
+            full = run_sync(
+                "FRA",
+                settings=settings,
+                full=True,
+                dry_run=False,
+                started_by="bench",
+                trigger="BENCH",
+            )
             full_seconds = time.perf_counter() - started
             assert full.status == "SUCCEEDED", full.error
             assert Contact.objects(source="LDAP").count() == count
@@ -109,7 +122,12 @@ def main(count: int) -> None:
 
             started = time.perf_counter()
             incremental = run_sync(
-                "FRA", full=False, dry_run=False, started_by="bench", trigger="BENCH"
+                "FRA",
+                settings=settings,
+                full=False,
+                dry_run=False,
+                started_by="bench",
+                trigger="BENCH",
             )
             incremental_seconds = time.perf_counter() - started
             assert incremental.status == "SUCCEEDED", incremental.error
@@ -122,7 +140,14 @@ def main(count: int) -> None:
             conn.unbind()
             forget_checked_values()  # as in a new process: no value is known checked
             started = time.perf_counter()
-            again = run_sync("FRA", full=True, dry_run=False, started_by="bench", trigger="BENCH")
+            again = run_sync(
+                "FRA",
+                settings=settings,
+                full=True,
+                dry_run=False,
+                started_by="bench",
+                trigger="BENCH",
+            )
             again_seconds = time.perf_counter() - started
             assert again.status == "SUCCEEDED", again.error
             assert again.changed == CHANGED, again.changed

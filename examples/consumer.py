@@ -28,13 +28,17 @@ async def handle(event: dict) -> None:
 
 
 async def main() -> None:
-    nc = await nats.connect(os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
-                            max_reconnect_attempts=-1)
+    nc = await nats.connect(
+        os.environ.get("NATS_URL", "nats://127.0.0.1:4222"), max_reconnect_attempts=-1
+    )
     js = nc.jetstream()
     sub = await js.pull_subscribe(
-        SUBJECT, durable=DURABLE, stream=STREAM,
-        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT,
-                              deliver_policy=DeliverPolicy.ALL, ack_wait=30),
+        SUBJECT,
+        durable=DURABLE,
+        stream=STREAM,
+        config=ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=30
+        ),
     )
     try:
         while True:

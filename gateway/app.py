@@ -22,6 +22,7 @@ from typing import Any
 import jwt
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.responses import JSONResponse as StarletteJSONResponse
@@ -29,8 +30,10 @@ from starlette.routing import Route
 
 from gateway.access import scopes_of
 from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
+from gateway.cors import cors_options
 from gateway.executor import Executor
 from gateway.fetcher import HttpFetcher
+from gateway.files import FileProxy
 from gateway.limits import LimitExceeded, Limits, check_batch_size, check_body_size
 from gateway.masking import internal_error
 from gateway.metrics import GatewayMetrics
@@ -218,6 +221,7 @@ class Gateway:
             lambda principal: self.signer.sign(principal, current_request_id()),
             stream=settings.stream_name,
         )
+        self.files = FileProxy(self)
 
     # --- the caller -----------------------------------------------------------------------
 
@@ -355,6 +359,7 @@ class Gateway:
             yield
         finally:
             await self.registry.stop()
+            await self.files.aclose()
             if self.fetcher is not None:
                 await self.fetcher.aclose()
 
@@ -383,10 +388,12 @@ def build(
             Route("/healthz", gateway.healthz),
             Route("/readyz", gateway.readyz),
             Route("/metrics", gateway.metrics_endpoint),
+            *gateway.files.routes(),
         ],
         lifespan=gateway.lifespan,
     )
     app.state.gateway = gateway
+    app.add_middleware(CORSMiddleware, **cors_options(settings))
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -251,7 +251,7 @@ class _Composer:
                 raise CompositionError(
                     f"{name} is a {t.kind} in one subgraph, a {kind} in {sub.name}"
                 )
-            if t.description is None and definition.description is not None:
+            if t.description is None and getattr(definition, "description", None) is not None:
                 t.description = definition.description
             self._read_type(sub, t, definition, kind, directives)
 

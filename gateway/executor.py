@@ -12,6 +12,7 @@ An exception from `fetch` becomes an error with `extensions.code` "INTERNAL" and
 `execute` returns `{"data": ..., "errors": [...]}` ("errors" only when there are some):
 - syntax errors: `extensions.code` "GRAPHQL_PARSE_FAILED"; operations invalid against
   `supergraph.api_schema`: "GRAPHQL_VALIDATION_FAILED"; bad variables: "BAD_USER_INPUT";
+  an operation no plan over the subgraphs can answer: "QUERY_PLAN_FAILED", saying why;
   none of these calls a subgraph;
 - subgraph errors keep their message and extensions, at the client's path;
 - fields a failed fetch could not give are null (null propagating to the nearest nullable
@@ -167,7 +168,8 @@ class Executor:
             try:
                 plan = self.planner.plan(prepared.operation, prepared.fragments, coerced)
             except PlanningError as exc:
-                return {"errors": [_error(str(exc), "INTERNAL")], "data": None}
+                message = f"The query cannot be planned over the subgraphs: {exc}."
+                return {"errors": [_error(message, "QUERY_PLAN_FAILED")], "data": None}
             shaper = Shaper(
                 self.supergraph.api_schema, prepared.operation, prepared.fragments, coerced
             )

@@ -22,6 +22,7 @@ STABLE_CODES = frozenset(
         "CONFLICT",
         "DEADLINE_PASSED",
         "BAD_REQUEST",
+        "QUERY_PLAN_FAILED",
         "INTERNAL",
     }
 )

@@ -26,6 +26,7 @@ Not handled: subscriptions, `@defer`/`@stream`, `@fromContext`/`@context`,
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,7 +201,7 @@ class _Planning:
         self.operation = operation
         self.collector = Collector(supergraph.schema, fragments, variables)
         self.steps: list[FetchStep] = []
-        self.groups: dict[tuple[int, tuple[str, ...], str], FetchStep] = {}
+        self.groups: dict[tuple[int, tuple[str, ...], str], list[FetchStep]] = {}
         self._jumps: set[tuple[int, tuple[str, ...], str, str]] = set()
 
     # --- fields ------------------------------------------------------------------------
@@ -224,12 +225,18 @@ class _Planning:
 
     @staticmethod
     def _internal(raw: list[NField], siblings: list[NField]) -> list[NField]:
-        """Key/required fields, under the client's key when it is the same field."""
+        """Key/required fields, under the client's key when it is the same field.
+
+        A field with arguments gets a key of its own per set of arguments, so that
+        `price(currency: "USD")` and `price(currency: "EUR")` never share a value.
+        """
         by_key = {s.key: s for s in siblings}
         result = []
         for f in raw:
             mate = by_key.get(f.name)
-            if mate is not None and (mate.name != f.name or mate.args):
+            if f.args:
+                key, mate = _argument_key(f), None
+            elif mate is not None and (mate.name != f.name or mate.args):
                 key, mate = INTERNAL_PREFIX + f.name, None
             else:
                 key = f.name
@@ -270,12 +277,50 @@ class _Planning:
         self.steps.append(step)
         return step
 
-    def group(self, parent: FetchStep, graph: str, path: tuple[str, ...]) -> FetchStep:
-        key = (parent.id, path, graph)
-        step = self.groups.get(key)
-        if step is None:
-            step = self.groups[key] = self.new_step(graph, path, "entities", parent)
+    def group(
+        self,
+        parent: FetchStep,
+        graph: str,
+        path: tuple[str, ...],
+        type_name: str | None = None,
+        after: set[int] | frozenset[int] = frozenset(),
+        inputs: list[Projection] | None = None,
+    ) -> FetchStep:
+        """The entity step under `parent` at `path` on `graph` that can take these inputs.
+
+        A step already planned is reused unless it must run before one of the steps
+        `after` (the new field's inputs come from them) or its representations already
+        carry a field of the same name with other arguments (two requirements of one
+        field with different arguments need two fetches).
+        """
+        candidates = self.groups.setdefault((parent.id, path, graph), [])
+        for step in candidates:
+            if step.id in after or any(self._depends(a, step.id) for a in after):
+                continue
+            spec = step.reps.get(type_name) if type_name else None
+            if spec is not None and inputs and _conflicting(spec, inputs):
+                continue
+            return step
+        step = self.new_step(graph, path, "entities", parent)
+        candidates.append(step)
         return step
+
+    def _planned(self, parent: FetchStep, path: tuple[str, ...], graph: str) -> bool:
+        return bool(self.groups.get((parent.id, path, graph)))
+
+    def _depends(self, step_id: int, on: int) -> bool:
+        """Whether step `step_id` waits (directly or not) for step `on`."""
+        seen: set[int] = set()
+        stack = [step_id]
+        while stack:
+            current = stack.pop()
+            if current == on:
+                return True
+            if current in seen:
+                continue
+            seen.add(current)
+            stack.extend(self.steps[current].deps)
+        return False
 
     # --- planning ------------------------------------------------------------------------
 
@@ -339,6 +384,9 @@ class _Planning:
             if f.name == "__typename":
                 continue
             local = step.graph in self.sg.field_graphs(type_name, f.name)
+            if local and self.sg.requires(type_name, f.name, step.graph):
+                # its subgraph reads the required fields from a representation only
+                local = False
             if local or (provided is not None and f.name in provided):
                 sub = provided.get(f.name) if provided is not None else None
                 touched |= self.add_local(step, type_name, f, path, sel, sub)
@@ -419,14 +467,14 @@ class _Planning:
         ]
         if not owners:
             raise PlanningError(f"no subgraph owns the interface {iface} with a key")
-        planned = [g for g in owners if (step.id, child_path, g) in self.groups]
+        planned = [g for g in owners if self._planned(step, child_path, g)]
         graph = (planned or owners)[0]
         keys = self.sg.keys(iface, graph)
         key = next((k for k in keys if self._resolvable(step.graph, iface, k)), keys[0])
-        owner = self.group(step, graph, child_path)
         child_sel.setdefault("__typename", SelField("__typename"))
         key_fields = self.field_set(iface, key, kids)
         key_touched = self.plan_fields(step, iface, key_fields, child_path, child_sel, None, kids)
+        owner = self.group(step, graph, child_path, iface, key_touched - {step.id})
         spec = owner.reps.setdefault(iface, RepSpec(iface))
         spec.add(self.projections(key_fields, iface), into_key=True)
         owner.deps |= key_touched - {owner.id}
@@ -463,7 +511,7 @@ class _Planning:
         graphs = [g for g in graphs if self.sg.keys(rep_type, g)]
         if not graphs:
             raise PlanningError(f"no subgraph can resolve {type_name}.{f.name} as an entity")
-        planned = [g for g in graphs if (step.id, path, g) in self.groups]
+        planned = [g for g in graphs if self._planned(step, path, g)]
         graph, key = None, None
         for g in planned + [g for g in graphs if g not in planned]:
             for candidate in self.sg.keys(rep_type, g):
@@ -480,28 +528,31 @@ class _Planning:
             if attempt in self._jumps:
                 raise PlanningError(f"no subgraph can give a key to fetch {type_name}.{f.name}")
             self._jumps.add(attempt)
-        child = self.group(step, graph, path)
         sel.setdefault("__typename", SelField("__typename"))
         key_fields = self.field_set(type_name, key, siblings)
         touched = self.plan_fields(step, type_name, key_fields, path, sel, provided, siblings)
-        if child.id in touched:
-            raise PlanningError(f"no subgraph can give a key to fetch {type_name}.{f.name}")
+        required = self.sg.requires(rep_type, f.name, graph)
+        req_fields = self.field_set(type_name, required, siblings) if required else []
+        if req_fields:
+            # the requirements are planned in the parent (possibly through other entity
+            # steps, even on this same subgraph): the new step waits for all of them
+            attempt = (step.id, path, type_name, f.name, "requires")
+            if attempt in self._jumps:
+                raise PlanningError(f"{type_name}.{f.name} requires itself")
+            self._jumps.add(attempt)
+            touched |= self.plan_fields(step, type_name, req_fields, path, sel, provided, siblings)
+            self._jumps.discard(attempt)
+        key_projections = self.projections(key_fields, type_name)
+        req_projections = self.projections(req_fields, type_name)
+        child = self.group(
+            step, graph, path, type_name, touched - {step.id}, key_projections + req_projections
+        )
         spec = child.reps.setdefault(type_name, RepSpec(rep_type))
-        spec.add(self.projections(key_fields, type_name), into_key=True)
+        spec.add(key_projections, into_key=True)
+        spec.add(req_projections, into_key=False)
         child.deps |= touched - {child.id}
         child_sel = child.selections.setdefault(rep_type, {})
-        touched |= self.plan_fields(child, rep_type, [f], path, child_sel, None)
-        required = self.sg.requires(rep_type, f.name, graph)
-        if required:
-            req_fields = self.field_set(type_name, required, siblings)
-            req_touched = self.plan_fields(
-                step, type_name, req_fields, path, sel, provided, siblings
-            )
-            if child.id in req_touched:
-                raise PlanningError(f"{type_name}.{f.name} requires fields from its own fetch")
-            child.deps |= req_touched
-            spec.add(self.projections(req_fields, type_name), into_key=False)
-            touched |= req_touched
+        touched |= self.add_local(child, rep_type, f, path, child_sel, None)
         touched.add(child.id)
         return touched
 
@@ -576,6 +627,18 @@ class _Planning:
 
         for s in self.steps:
             visit(s.id)
+
+
+def _argument_key(f: NField) -> str:
+    """The data key of an internal field with arguments: one per set of arguments."""
+    printed = ",".join(print_ast(a) for a in f.args)
+    return f"{INTERNAL_PREFIX}{f.name}_{zlib.crc32(printed.encode()):08x}"
+
+
+def _conflicting(spec: RepSpec, inputs: list[Projection]) -> bool:
+    """Whether a representation already carries one of these fields with other arguments."""
+    present = {p.name: p for p in (*spec.key, *spec.required)}
+    return any(p.name in present and present[p.name] != p for p in inputs)
 
 
 def _provided_tree(fields: str) -> dict:

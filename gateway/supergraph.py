@@ -346,18 +346,36 @@ class Supergraph:
             graphs = [
                 e.graph
                 for e in entries
-                if e.graph is not None
-                and (
-                    not (e.external or e.used_overridden)
-                    or self._in_own_key(type_name, field_name, e.graph)
-                )
+                if e.graph is not None and self._resolves(type_name, field_name, e)
             ]
         self._field_graphs_cache[(type_name, field_name)] = graphs
         return graphs
 
-    def _in_own_key(self, type_name: str, field_name: str, graph: str) -> bool:
-        """A subgraph knows its key fields, even `@external` (Federation 1) or overridden."""
-        for key in self.all_keys(type_name, graph):
+    def _resolves(self, type_name: str, field_name: str, entry: JoinField) -> bool:
+        """Whether the subgraph of this `@join__field` resolves the field itself.
+
+        An `@external` field is resolved elsewhere, with one exception: Federation 1 marked
+        the key fields of a type extension `@external`, and such a subgraph does know them.
+        A field overridden away from a subgraph is still known there when it is one of that
+        subgraph's key fields. Anything else external is never read from that subgraph
+        (outside `@provides`): its value there could be anything.
+        """
+        graph = entry.graph
+        assert graph is not None
+        if entry.external:
+            return self._in_own_key(type_name, field_name, graph, extension_only=True)
+        if entry.used_overridden:
+            return self._in_own_key(type_name, field_name, graph)
+        return True
+
+    def _in_own_key(
+        self, type_name: str, field_name: str, graph: str, extension_only: bool = False
+    ) -> bool:
+        info = self._types.get(type_name)
+        joins = [j for j in (info.joins if info else []) if j.graph == graph and j.key]
+        if extension_only:
+            joins = [j for j in joins if j.extension]
+        for key in (j.key for j in joins if j.key):
             selections = parse_field_set(key).selections
             if any(getattr(s, "name", None) and s.name.value == field_name for s in selections):
                 return True

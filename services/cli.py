@@ -183,6 +183,7 @@ def cmd_ldap_sync(args: argparse.Namespace) -> int:
     try:
         run = ldap_import.run_sync(
             args.state.strip().upper(),
+            settings=settings,
             full=args.full,
             dry_run=args.dry_run,
             started_by=f"cli:{getpass.getuser()}",

@@ -359,8 +359,9 @@ type T @join__type(graph: A, key: "id") @join__type(graph: B, key: "sku") {
         "data": None,
         "errors": [
             {
-                "message": "no subgraph can give a key to fetch T.sku",
-                "extensions": {"code": "INTERNAL"},
+                "message": "The query cannot be planned over the subgraphs: "
+                "no subgraph can give a key to fetch T.sku.",
+                "extensions": {"code": "QUERY_PLAN_FAILED"},
             }
         ],
     }

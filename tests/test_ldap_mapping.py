@@ -29,7 +29,7 @@ from services.contacts.ldap_mapping import (
     requested_attributes,
     watermark,
 )
-from services.contacts.ldap_sources import check_secret_ref, check_url
+from services.contacts.ldap_sources import check_password, check_url
 
 
 def entry(uid: str, **attributes: Any) -> SourceEntry:
@@ -139,10 +139,12 @@ def test_source_settings_are_checked() -> None:
     for url, start_tls in (("http://x", False), ("ldaps://x", True), ("ldap.example", False)):
         with pytest.raises(ValidationFailed):
             check_url(url, start_tls)
-    assert check_secret_ref("env:FRA_LDAP") == "env:FRA_LDAP"
-    assert check_secret_ref("file:/run/secrets/fra") == "file:/run/secrets/fra"
+    for url in ("ldap://user@x", "ldap://x/o=y", "ldap://x?q", "ldap://x:99999"):
+        with pytest.raises(ValidationFailed):
+            check_url(url, False)
+    assert check_password("hunter2") == "hunter2"
     with pytest.raises(ValidationFailed) as refused:
-        check_secret_ref("hunter2")
+        check_password("hunter2\x00")
     assert "hunter2" not in refused.value.message
 
 

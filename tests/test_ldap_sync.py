@@ -30,7 +30,7 @@ from services.contacts.ldap_import import run_sync
 from services.contacts.ldap_mapping import mapping_with_overrides, requested_attributes
 from services.contacts.ldap_reader import SourceConnection, connect, read_entries
 from services.contacts.ldap_schedule import full_run_due, run_due
-from services.contacts.ldap_sources import LdapSyncRun, LdapSyncSource
+from services.contacts.ldap_sources import LdapSyncRun, LdapSyncSource, seal_password
 from services.dev.servers import ServerProcess, free_port
 from services.dev.slapd import slapd_server, throwaway_certificates
 from tests.conftest import GraphQLClient, TokenFactory, error_codes
@@ -40,6 +40,17 @@ ADMIN = f"cn=admin,{SUFFIX}"
 READER = f"cn=reader,{SUFFIX}"
 READER_PASSWORD = "reader-password"
 _bases = itertools.count(1)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The test directories listen on loopback: allowed here as the operator allows it in dev."""
+    return settings.model_copy(
+        update={
+            "ldap_sync_allowed_hosts": {"FRA": ["127.0.0.1"]},
+            "ldap_sync_allow_internal_hosts": True,
+        }
+    )
 
 
 def admin(port: int) -> Connection:
@@ -130,21 +141,37 @@ def people(source_ldap: ServerProcess) -> People:
 
 
 @pytest.fixture
-def source(registry: Authority, people: People, monkeypatch: pytest.MonkeyPatch) -> LdapSyncSource:
-    monkeypatch.setenv("FRA_LDAP_PASSWORD", READER_PASSWORD)
+def source(registry: Authority, people: People, settings: Settings) -> LdapSyncSource:
+    url = f"ldap://127.0.0.1:{people.port}"
     return LdapSyncSource(
         state_code="FRA",
-        url=f"ldap://127.0.0.1:{people.port}",
+        url=url,
         bind_dn=READER,
-        secret_ref="env:FRA_LDAP_PASSWORD",
+        bind_password_sealed=seal_password(settings, "FRA", url, READER, READER_PASSWORD),
         base_dn=people.base,
         authority_id=registry.pk,
     ).save()
 
 
+_SETTINGS: list[Settings] = []
+
+
+@pytest.fixture(autouse=True)
+def _sync_settings(settings: Settings) -> Iterator[None]:
+    _SETTINGS.append(settings)
+    yield
+    _SETTINGS.pop()
+
+
 def sync(*, full: bool = False, dry_run: bool = False, page_size: int = 500) -> LdapSyncRun:
     return run_sync(
-        "FRA", full=full, dry_run=dry_run, started_by="tester", trigger="CLI", page_size=page_size
+        "FRA",
+        settings=_SETTINGS[-1],
+        full=full,
+        dry_run=dry_run,
+        started_by="tester",
+        trigger="CLI",
+        page_size=page_size,
     )
 
 
@@ -329,30 +356,34 @@ def test_entries_without_mail_or_with_a_bad_phone_fail_the_run_with_reasons(
 @pytest.mark.parametrize(
     ("change", "kind", "words"),
     [
-        ({"url": f"ldap://127.0.0.1:{free_port()}"}, "UNREACHABLE", "cannot reach"),
-        ({"secret_ref": "env:WRONG_PASSWORD"}, "CREDENTIALS", "invalid credentials"),
-        ({"secret_ref": "env:NOT_SET_ANYWHERE"}, "SECRET", "is not set"),
-        ({"base_dn": f"ou=nowhere,{SUFFIX}"}, "BASE_DN", "does not exist"),
+        ({"url": f"ldap://127.0.0.1:{free_port()}"}, "UNREACHABLE", "cannot connect"),
+        ({"password": "not-the-password"}, "CREDENTIALS", "refused the bind"),
+        ({"bind_password_sealed": None}, "SECRET", "no usable bind password"),
+        ({"base_dn": f"ou=nowhere,{SUFFIX}"}, "BASE_DN", "base DN was not found"),
     ],
 )
 def test_a_source_that_cannot_be_read_fails_the_run_and_archives_nothing(
     source: LdapSyncSource,
     people: People,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
     change: dict[str, str],
     kind: str,
     words: str,
 ) -> None:
     people.add("agent0")
     assert sync(full=True).added == 1
-    monkeypatch.setenv("WRONG_PASSWORD", "not-the-password")
     for name, value in change.items():
-        setattr(source, name, value)
+        if name == "password":
+            source.bind_password_sealed = seal_password(settings, "FRA", source.url, READER, value)
+        else:
+            setattr(source, name, value)
     source.save()
     run = sync(full=True)
     assert (run.status, run.error_kind) == ("FAILED", kind)
     assert words in run.error
+    assert run.request_id and f"request id {run.request_id}" in run.error
     assert READER_PASSWORD not in run.error
+    assert "127.0.0.1" not in run.error and str(source.url) not in run.error
     assert synced()["agent0"].archived_at is None
     assert LdapSyncRun.objects(status="RUNNING").count() == 0
 
@@ -371,23 +402,23 @@ def test_an_empty_answer_never_archives_everything(source: LdapSyncSource, peopl
 def test_tls_is_checked_against_the_configured_ca(
     registry: Authority,
     tls_ldap: tuple[ServerProcess, Path, int],
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
     scheme: str,
 ) -> None:
     server, ca, ldaps_port = tls_ldap
     branch = People(server.port)
     branch.add("agent0")
-    monkeypatch.setenv("FRA_LDAP_PASSWORD", READER_PASSWORD)
+    url = (
+        f"ldap://127.0.0.1:{server.port}"
+        if scheme == "starttls"
+        else f"ldaps://127.0.0.1:{ldaps_port}"
+    )
     source = LdapSyncSource(
         state_code="FRA",
-        url=(
-            f"ldap://127.0.0.1:{server.port}"
-            if scheme == "starttls"
-            else f"ldaps://127.0.0.1:{ldaps_port}"
-        ),
+        url=url,
         start_tls=scheme == "starttls",
         bind_dn=READER,
-        secret_ref="env:FRA_LDAP_PASSWORD",
+        bind_password_sealed=seal_password(settings, "FRA", url, READER, READER_PASSWORD),
         base_dn=branch.base,
         authority_id=registry.pk,
     ).save()
@@ -395,7 +426,7 @@ def test_tls_is_checked_against_the_configured_ca(
     assert (refused.status, refused.error_kind) == ("FAILED", "TLS"), refused.error
     assert READER_PASSWORD not in refused.error
     assert Contact.objects.count() == 0
-    source.ca_file = str(ca)
+    source.ca_certificates = ca.read_text()
     source.save()
     run = sync(full=True)
     assert (run.status, run.added) == ("SUCCEEDED", 1), run.error
@@ -471,7 +502,7 @@ def test_full_runs_are_due_once_the_last_one_is_old_enough() -> None:
 
 SOURCE_SET = """mutation($input: LdapSyncSourceInput!) {
   ldapSyncSourceSet(input: $input) {
-    source { stateCode url bindDn secretRef baseDn filter mapping { field attribute } }
+    source { stateCode url bindDn hasBindPassword baseDn filter mapping { field attribute } }
   }
 }"""
 RUN = """mutation($input: LdapSyncRunInput!) {
@@ -491,9 +522,7 @@ async def api_source(
     gql: GraphQLClient,
     token: TokenFactory,
     people: People,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, Any]:
-    monkeypatch.setenv("FRA_LDAP_PASSWORD", READER_PASSWORD)
     State(code="FRA", name="France", status=AttStatus.STATE_PARTY).save()
     State(code="DEU", name="Germany", status=AttStatus.STATE_PARTY).save()
     customs = Authority(state_code="FRA", kind=AuthorityKind.CUSTOMS, name="Douane").save()
@@ -501,7 +530,7 @@ async def api_source(
         "stateCode": "FRA",
         "url": f"ldap://127.0.0.1:{people.port}",
         "bindDn": READER,
-        "secretRef": "env:FRA_LDAP_PASSWORD",
+        "bindPassword": READER_PASSWORD,
         "baseDn": people.base,
         "authorityId": to_global_id("Authority", customs.pk),
         "filter": "(&(objectClass=inetOrgPerson)(!(uid=external*)))",
@@ -514,10 +543,6 @@ async def test_a_state_keeps_its_source_and_the_password_is_never_stored(
     api_source: dict[str, Any], gql: GraphQLClient, token: TokenFactory, settings: Settings
 ) -> None:
     fra = token(sub="marie", state="FRA")
-    typed_password = dict(api_source, secretRef=READER_PASSWORD)
-    refused = await gql(SOURCE_SET, {"input": typed_password}, fra)
-    assert error_codes(refused) == ["VALIDATION"]
-    assert READER_PASSWORD not in str(refused)
     for bad in ({"url": "http://example.org"}, {"baseDn": "not a dn"}, {"filter": "(cn=x"}):
         result = await gql(SOURCE_SET, {"input": dict(api_source, **bad)}, fra)
         assert error_codes(result) == ["VALIDATION"], bad
@@ -527,7 +552,8 @@ async def test_a_state_keeps_its_source_and_the_password_is_never_stored(
     saved = await gql(SOURCE_SET, {"input": api_source}, fra)
     assert "errors" not in saved, saved
     source = saved["data"]["ldapSyncSourceSet"]["source"]
-    assert source["secretRef"] == "env:FRA_LDAP_PASSWORD"
+    assert source["hasBindPassword"] is True
+    assert READER_PASSWORD not in str(saved)
     mapping = {m["field"]: m["attribute"] for m in source["mapping"]}
     assert (mapping["title"], mapping["functional_email"]) == ("description", "mail")
     stored = MongoClient(settings.mongodb_uri)[settings.contacts_db]
@@ -584,6 +610,9 @@ def test_dief_ldap_sync_prints_the_diff_and_says_how_it_went(
 
     monkeypatch.setenv("DIEF_MONGODB_URI", settings.mongodb_uri)
     monkeypatch.setenv("DIEF_CONTACTS_DB", settings.contacts_db)
+    monkeypatch.setenv("DIEF_HOME", str(settings.home))  # where the dev sealing key is
+    monkeypatch.setenv("DIEF_LDAP_SYNC_ALLOWED_HOSTS", '{"FRA": ["127.0.0.1"]}')
+    monkeypatch.setenv("DIEF_LDAP_SYNC_ALLOW_INTERNAL_HOSTS", "true")
     get_settings.cache_clear()
     try:
         people.add("agent0")

@@ -6,16 +6,17 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from services.cases import attachments, handlers
 from services.cases.domain import Section
+from services.cases.routes import ROUTES
 from services.cases.schema import schema
 from services.common.app import create_app
 from services.common.context import authenticate
 from services.common.errors import DiefError, ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
+from services.common.routes import mount
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings, get_settings
 
@@ -119,10 +120,7 @@ def build(settings: Settings | None = None) -> Starlette:
     return create_app(
         runtime,
         schema,
-        routes=[
-            Route("/cases/{case_id}/attachments", upload, methods=["POST"]),
-            Route("/cases/attachments/{attachment_id}", download, methods=["GET"]),
-        ],
+        routes=mount(ROUTES, {"upload": upload, "download": download}),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -21,6 +22,12 @@ from services.common.logs import new_request_id
 from services.common.runtime import ServiceRuntime
 
 access_log = logging.getLogger("dief.access")
+# Capability secrets in a path (personal calendar feed links) never reach the logs.
+SECRET_IN_PATH = re.compile(r"dcf_[A-Za-z0-9_-]+")
+
+
+def loggable_path(path: str) -> str:
+    return SECRET_IN_PATH.sub("dcf_[redacted]", path)
 
 
 class RequestIdMiddleware:
@@ -53,7 +60,7 @@ class RequestIdMiddleware:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": loggable_path(scope["path"]),
                     "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                 },

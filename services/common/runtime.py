@@ -42,7 +42,10 @@ class ServiceRuntime:
             leeway_seconds=s.principal_leeway_seconds,
         )
         self.nats = NatsLink(
-            s.nats_url, f"dief-{self.service}", s.stream_name, s.stream_max_age_days,
+            s.nats_url,
+            f"dief-{self.service}",
+            s.stream_name,
+            s.stream_max_age_days,
             s.stream_replicas,
         )
 

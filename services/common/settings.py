@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     # Off while unset.
     ldap_sync_interval_minutes: int | None = Field(default=None, ge=1)
     ldap_sync_full_every_hours: int = Field(default=24, ge=1)
+    # Bind passwords of sync sources are uploaded through the API and stored sealed with
+    # AES-256-GCM: base64url 32-byte keys, the first seals and any opens (rotation). Prod
+    # must set them; dev makes one under DIEF_HOME/keys.
+    ldap_sync_keys: list[str] = Field(default_factory=list, repr=False)
+    # Which directory hosts each State's source may point at: State code (or "*" for every
+    # State) -> host name patterns (fnmatch, e.g. "*.douane.gouv.fr") or IP networks.
+    ldap_sync_allowed_hosts: dict[str, list[str]] = Field(default_factory=dict)
+    # Dev and tests only: allow loopback, private and link-local directory addresses and
+    # sources that do not verify certificates. Refused in prod.
+    ldap_sync_allow_internal_hosts: bool = False
 
     # The gateway: callers' JWTs, the principal tokens it signs, its modes and limits.
     # Dev defaults accept the tokens `dief token` mints; prod must name the identity provider.
@@ -112,6 +122,8 @@ class Settings(BaseSettings):
     gateway_max_tokens: int = Field(default=5000, ge=10)
     gateway_max_cost: int = Field(default=20_000, ge=1)
     gateway_default_list_size: int = Field(default=20, ge=1)
+    # Origins allowed by CORS (JSON list); default: none in prod, the dev console in dev.
+    gateway_cors_origins: list[str] | None = None
 
     # Where `dief run` (make run) serves each service on this machine.
     host: str = "127.0.0.1"
@@ -138,7 +150,17 @@ class Settings(BaseSettings):
     def _production_needs_real_keys(self) -> Settings:
         if self.env is Environment.PROD and not self.principal_jwks:
             raise ValueError("DIEF_PRINCIPAL_JWKS must be set when DIEF_ENV=prod")
+        if self.env is Environment.PROD and self.ldap_sync_allow_internal_hosts:
+            raise ValueError("DIEF_LDAP_SYNC_ALLOW_INTERNAL_HOSTS is for dev only")
         return self
+
+    def sealing_keys(self) -> list[str]:
+        """The keys that seal stored secrets; in dev a local key is made if none is set."""
+        if self.ldap_sync_keys or not self.is_dev:
+            return list(self.ldap_sync_keys)
+        from services.common.sealed import dev_key
+
+        return [dev_key(self.keys_dir)]
 
     @property
     def is_dev(self) -> bool:

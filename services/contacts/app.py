@@ -5,16 +5,17 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from services.common.app import create_app
 from services.common.context import authenticate
 from services.common.errors import DiefError
 from services.common.mongo import run_sync
+from services.common.routes import mount
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings, get_settings
 from services.contacts import handlers, ldap_schedule, ldap_sources, vcard
 from services.contacts.documents import Authority
+from services.contacts.routes import ROUTES
 from services.contacts.schema import schema
 
 HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "VALIDATION": 400}
@@ -46,7 +47,7 @@ def build(settings: Settings | None = None) -> Starlette:
             )
         return Response(body, media_type="text/vcard; charset=utf-8")
 
-    return create_app(runtime, schema, routes=[Route("/contacts/{code}.vcf", state_vcf)])
+    return create_app(runtime, schema, routes=mount(ROUTES, {"state_vcf": state_vcf}))
 
 
 def app() -> Starlette:  # uvicorn --factory services.contacts.app:app

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -28,11 +29,14 @@ from services.common import catalogue, mongo
 from services.common.errors import Conflict
 from services.common.events import event
 from services.common.ids import to_global_id
+from services.common.logs import current_request_id
 from services.common.principal import Principal
-from services.common.secrets import SecretUnavailable, resolve_secret
+from services.common.sealed import SealingUnavailable
+from services.common.settings import Settings
 from services.common.unit_of_work import OUTBOX, outbox_entry
 from services.contacts import domain, handlers
 from services.contacts.documents import ALIAS, Authority, ChangeRecord, Contact, utcnow
+from services.contacts.ldap_hosts import HostRefused, parse_target, pinned_address
 from services.contacts.ldap_mapping import (
     MAX_DETAILS,
     SYNCED_FIELDS,
@@ -47,12 +51,33 @@ from services.contacts.ldap_mapping import (
     watermark,
 )
 from services.contacts.ldap_reader import SourceConnection, SourceUnreadable, connect, read_entries
-from services.contacts.ldap_sources import LdapSyncRun, LdapSyncSource, RunDetail, source_of
+from services.contacts.ldap_sources import (
+    LdapSyncRun,
+    LdapSyncSource,
+    RunDetail,
+    open_password,
+    source_of,
+)
 
 log = logging.getLogger("dief.ldap.sync")
 
 DEFAULT_PAGE_SIZE = 500
 LOAD_BY_ID_MAX = 100  # contacts to change read by their ids; more, by their source
+
+
+# What a delegate is told when their directory cannot be read: what to check, never a
+# file, a port, an address or the directory's own error text (those go to the log, with
+# the run's request id).
+PUBLIC_ERRORS = {
+    "UNREACHABLE": "cannot connect to the directory (check the URL and that it accepts "
+    "connections from DIEF Exchange)",
+    "TLS": "TLS failed with the directory (check its certificate, its host name and the CA "
+    "certificates given)",
+    "CREDENTIALS": "the directory refused the bind (check the bind DN and the password)",
+    "BASE_DN": "the base DN was not found in the directory",
+    "LDAP": "the directory refused the search (check the filter and the bind account's rights)",
+    "SECRET": "no usable bind password is stored for this source; set it again",
+}
 
 
 class RunFailed(RuntimeError):
@@ -83,6 +108,7 @@ def start_run(
     principal: Principal | None,
     state_code: str,
     *,
+    settings: Settings,
     full: bool,
     dry_run: bool,
     page_size: int = DEFAULT_PAGE_SIZE,
@@ -94,6 +120,7 @@ def start_run(
     source_of(code)  # NOT_FOUND before anything is recorded
     return run_sync(
         code,
+        settings=settings,
         full=full,
         dry_run=dry_run,
         started_by=p.subject,
@@ -103,9 +130,25 @@ def start_run(
     )
 
 
+def _failed(run: LdapSyncRun, kind: str, detail: str, public: str | None = None) -> None:
+    """The run failed: the delegate reads what to check, the log has the details."""
+    run.status, run.error_kind = "FAILED", kind
+    run.error = f"{public or PUBLIC_ERRORS.get(kind, detail)} (request id {run.request_id})"
+    log.warning(
+        "ldap sync run failed",
+        extra={
+            "state": run.state_code,
+            "kind": kind,
+            "detail": detail,
+            "request_id": run.request_id,
+        },
+    )
+
+
 def run_sync(
     code: str,
     *,
+    settings: Settings,
     full: bool,
     dry_run: bool,
     started_by: str,
@@ -125,17 +168,20 @@ def run_sync(
         status="RUNNING",
         since_attribute=attribute,
         since=since,
+        request_id=rid if (rid := current_request_id()) != "-" else uuid.uuid4().hex,
     )
     run.save()
     try:
-        _run(source, run, page_size, timeout_seconds)
+        _run(source, run, settings, page_size, timeout_seconds)
         run.status = "SUCCEEDED"
     except RunFailed as exc:
         run.status, run.error_kind, run.error = "FAILED", exc.kind, exc.message
     except SourceUnreadable as exc:
-        run.status, run.error_kind, run.error = "FAILED", exc.kind, exc.message
-    except SecretUnavailable as exc:
-        run.status, run.error_kind, run.error = "FAILED", "SECRET", str(exc)
+        _failed(run, exc.kind, exc.message)
+    except HostRefused as exc:
+        _failed(run, "HOST", str(exc), exc.public)
+    except SealingUnavailable as exc:
+        _failed(run, "SECRET", str(exc))
     except Conflict as exc:
         run.status, run.error_kind, run.error = "FAILED", "CONFLICT", exc.message
     except DuplicateKeyError:
@@ -155,21 +201,27 @@ def run_sync(
     return run
 
 
-def _run(source: LdapSyncSource, run: LdapSyncRun, page_size: int, timeout: float) -> None:
+def _run(
+    source: LdapSyncSource, run: LdapSyncRun, settings: Settings, page_size: int, timeout: float
+) -> None:
     authority = Authority.objects(id=source.authority_id).first()
     if authority is None or authority.state_code != source.state_code:
         raise RunFailed("CONFIG", "the source's authority no longer exists")
     mapping = mapping_with_overrides(source.mapping)
-    password = resolve_secret(source.secret_ref) if source.secret_ref else None
+    password = open_password(settings, source) if source.bind_dn else None
+    address = pinned_address(source.state_code, parse_target(source.url), settings)
     conn = connect(
         SourceConnection(
             url=source.url,
             bind_dn=source.bind_dn,
             password=password,
             start_tls=source.start_tls,
-            verify_certificates=source.verify_certificates,
-            ca_file=source.ca_file,
+            verify_certificates=(
+                source.verify_certificates or not settings.ldap_sync_allow_internal_hosts
+            ),
+            ca_certificates=source.ca_certificates,
             timeout_seconds=timeout,
+            address=address,
         )
     )
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -7,6 +7,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ldap3 import (
     AUTO_BIND_NO_TLS,
@@ -31,6 +32,7 @@ from ldap3.core.exceptions import (
 )
 from ldap3.utils.conv import to_unicode
 
+from services.contacts.ldap_hosts import parse_target
 from services.contacts.ldap_mapping import SourceEntry
 
 SCOPES = {"SUBTREE": SUBTREE, "ONE_LEVEL": LEVEL}
@@ -44,8 +46,11 @@ class SourceConnection:
     password: str | None = field(repr=False)
     start_tls: bool = False
     verify_certificates: bool = True
-    ca_file: str | None = None
+    ca_certificates: str | None = None  # PEM
     timeout_seconds: float = 10.0
+    # The checked address to connect to (ldap_hosts.pinned_address); the URL's host is
+    # still the name TLS verifies. None: the URL's host as it resolves.
+    address: str | None = None
 
 
 class SourceUnreadable(RuntimeError):
@@ -58,11 +63,33 @@ class SourceUnreadable(RuntimeError):
         self.message = message
 
 
-def _tls(source: SourceConnection) -> Tls:
+def _tls(source: SourceConnection, host: str) -> Tls:
     return Tls(
         validate=ssl.CERT_REQUIRED if source.verify_certificates else ssl.CERT_NONE,
-        ca_certs_file=source.ca_file,
+        ca_certs_data=source.ca_certificates,
         version=ssl.PROTOCOL_TLS_CLIENT,
+        valid_names=[host],
+        sni=host,
+    )
+
+
+def _server(source: SourceConnection) -> Server:
+    if source.address is None:
+        host = urlsplit(source.url).hostname or ""
+        return Server(
+            source.url,
+            get_info=NONE,
+            tls=_tls(source, host),
+            connect_timeout=source.timeout_seconds,
+        )
+    target = parse_target(source.url)
+    return Server(
+        source.address,
+        port=target.port,
+        use_ssl=target.scheme == "ldaps",
+        get_info=NONE,
+        tls=_tls(source, target.host),
+        connect_timeout=source.timeout_seconds,
     )
 
 
@@ -76,10 +103,8 @@ def _is_tls_failure(exc: BaseException) -> bool:
 def connect(source: SourceConnection) -> Connection:
     """A bound connection, or ``SourceUnreadable`` saying why not."""
     try:
-        tls = _tls(source)
-        server = Server(source.url, get_info=NONE, tls=tls, connect_timeout=source.timeout_seconds)
         return Connection(
-            server,
+            _server(source),
             user=source.bind_dn,
             password=source.password,
             auto_bind=AUTO_BIND_TLS_BEFORE_BIND if source.start_tls else AUTO_BIND_NO_TLS,

@@ -66,6 +66,7 @@ def run_due(settings: Settings, now: datetime | None = None) -> list[LdapSyncRun
             runs.append(
                 run_sync(
                     code,
+                    settings=settings,
                     full=full,
                     dry_run=False,
                     started_by=STARTED_BY,

@@ -30,13 +30,15 @@ class LdapSyncSource:
     state_code: str
     url: str = strawberry.field(description="ldap://host:port or ldaps://host:port.")
     start_tls: bool
-    verify_certificates: bool = strawberry.field(description="Off only for tests.")
-    ca_file: str | None
-    bind_dn: str | None
-    secret_ref: str | None = strawberry.field(
-        description="Where the bind password is (env:VARIABLE or file:/path); the password "
-        "itself is never stored or returned."
+    verify_certificates: bool = strawberry.field(description="Off only in dev.")
+    ca_certificates: str | None = strawberry.field(
+        description="PEM certificates of the CA(s) the directory's certificate is checked with."
     )
+    bind_dn: str | None
+    has_bind_password: bool = strawberry.field(
+        description="Whether a bind password is stored (sealed; it is never returned)."
+    )
+    bind_password_set_at: datetime | None
     base_dn: str
     filter: str
     scope: str = strawberry.field(description="SUBTREE or ONE_LEVEL.")
@@ -56,9 +58,10 @@ class LdapSyncSource:
             url=doc.url,
             start_tls=doc.start_tls,
             verify_certificates=doc.verify_certificates,
-            ca_file=doc.ca_file,
+            ca_certificates=doc.ca_certificates,
             bind_dn=doc.bind_dn,
-            secret_ref=doc.secret_ref,
+            has_bind_password=bool(doc.bind_password_sealed),
+            bind_password_set_at=doc.bind_password_set_at,
             base_dn=doc.base_dn,
             filter=doc.filter,
             scope=doc.scope,
@@ -91,10 +94,12 @@ class LdapSyncRun:
     finished_at: datetime | None
     status: str = strawberry.field(description="RUNNING, SUCCEEDED or FAILED.")
     error_kind: str | None = strawberry.field(
-        description="UNREACHABLE, TLS, CREDENTIALS, SECRET, BASE_DN, LIMIT, REJECTED, EMPTY, "
-        "CONFLICT, CONFIG, LDAP or INTERNAL."
+        description="UNREACHABLE, HOST, TLS, CREDENTIALS, SECRET, BASE_DN, LIMIT, REJECTED, "
+        "EMPTY, CONFLICT, CONFIG, LDAP or INTERNAL."
     )
-    error: str | None
+    error: str | None = strawberry.field(
+        description="What to check, with the request id the operators' log has the details under."
+    )
     since: str | None = strawberry.field(description="Incremental: changes read from here.")
     read: int
     added: int
@@ -149,12 +154,16 @@ class LdapSyncSourceInput:
     base_dn: str
     authority_id: strawberry.ID
     bind_dn: str | None = None
-    secret_ref: str | None = strawberry.field(
-        default=None, description="env:VARIABLE or file:/path: where the password is."
+    bind_password: str | None = strawberry.field(
+        default=None,
+        description="The bind password, stored sealed and never returned. Null keeps the "
+        "stored one, which is kept only while the host and the bind DN stay the same.",
     )
     start_tls: bool = False
-    verify_certificates: bool = True
-    ca_file: str | None = None
+    verify_certificates: bool = strawberry.field(default=True, description="Off only in dev.")
+    ca_certificates: str | None = strawberry.field(
+        default=None, description="PEM certificates of the CA(s) to trust (64 KB at most)."
+    )
     filter: str = "(objectClass=inetOrgPerson)"
     scope: str = "SUBTREE"
     mapping: list[LdapAttributeMappingInput] = strawberry.field(default_factory=list)
@@ -216,16 +225,17 @@ class LdapMutation:
             base_dn=input.base_dn,
             authority_id=from_global_id(input.authority_id, "Authority", field="authorityId"),
             bind_dn=input.bind_dn,
-            secret_ref=input.secret_ref,
+            bind_password=input.bind_password,
             start_tls=input.start_tls,
             verify_certificates=input.verify_certificates,
-            ca_file=input.ca_file,
+            ca_certificates=input.ca_certificates,
             filter=input.filter,
             scope=input.scope,
             mapping={m.field: m.attribute for m in input.mapping},
             enabled=input.enabled,
         )
-        doc = await run_sync(ldap_sources.set_source, info.context.principal, given)
+        settings = info.context.runtime.settings
+        doc = await run_sync(ldap_sources.set_source, info.context.principal, given, settings)
         return LdapSyncSourcePayload(source=LdapSyncSource.from_doc(doc))
 
     @strawberry.federation.mutation(
@@ -239,6 +249,7 @@ class LdapMutation:
             ldap_import.start_run,
             info.context.principal,
             input.state_code,
+            settings=settings,
             full=input.full,
             dry_run=input.dry_run,
             page_size=settings.ldap_sync_page_size,

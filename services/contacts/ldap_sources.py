@@ -1,11 +1,17 @@
 """Where each State's national LDAP directory is, and the record of every sync run.
 
-A source names its bind password by reference only (``env:VARIABLE`` or ``file:/path``):
-the password is never stored in MongoDB and never returned by the API.
+A State's delegate uploads the bind password once (``bindPassword``); it is stored sealed
+(AES-256-GCM under the operator's keys, bound to the State, the host and the bind DN) and
+never returned. A source never names a file, a variable or another secret of the server:
+one State can use no secret but the one it gave. The URL's host must be one the operator
+allowed for that State (``ldap_hosts``). Every free-text setting has a length limit and
+refuses control characters.
 """
 
 from __future__ import annotations
 
+import ssl
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,27 +35,37 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.principal import Principal
+from services.common.sealed import KeyRing, SealingUnavailable
+from services.common.settings import Settings
 from services.common.unit_of_work import unit_of_work
 from services.contacts import domain, handlers
 from services.contacts.documents import ALIAS, Authority, utcnow
+from services.contacts.ldap_hosts import HostRefused, check_allowed, parse_target
 from services.contacts.ldap_mapping import check_filter, mapping_with_overrides
 from services.contacts.ldap_reader import SCOPES
 
-SECRET_SCHEMES = ("env", "file")
+MAX_URL = 512
+MAX_DN = 1024
+MAX_FILTER = 2048
+MAX_PASSWORD = 256
+MAX_CA = 64 * 1024
 
 
 class LdapSyncSource(Document):
     """One State's national directory (one source per State, keyed by its code)."""
 
-    meta = {"db_alias": ALIAS, "collection": "ldap_sources"}
+    # Not strict: sources saved before passwords were sealed (with a secretRef) still load;
+    # they have no password until their State's delegate uploads it.
+    meta = {"db_alias": ALIAS, "collection": "ldap_sources", "strict": False}
 
     state_code = StringField(primary_key=True, regex=r"^[A-Z]{3}$")
     url = StringField(required=True)
     start_tls = BooleanField(default=False)
     verify_certificates = BooleanField(default=True)
-    ca_file = StringField()
+    ca_certificates = StringField()  # PEM, given by the delegate; public
     bind_dn = StringField()
-    secret_ref = StringField()  # env:VARIABLE or file:/path, never the password
+    bind_password_sealed = StringField()  # services.common.sealed, never returned
+    bind_password_set_at = DateTimeField()
     base_dn = StringField(required=True)
     filter = StringField(required=True, default="(objectClass=inetOrgPerson)")
     scope = StringField(required=True, default="SUBTREE", choices=tuple(SCOPES))
@@ -85,7 +101,8 @@ class LdapSyncRun(Document):
     finished_at = DateTimeField()
     status = StringField(required=True, choices=("RUNNING", "SUCCEEDED", "FAILED"))
     error_kind = StringField()
-    error = StringField()
+    error = StringField()  # what the delegate can act on; details are in the log
+    request_id = StringField()  # the log lines of this run carry it
     # Incremental runs: the entryCSN or modifyTimestamp the search started from, and the
     # newest one read (where the next incremental run starts).
     since_attribute = StringField(choices=("entryCSN", "modifyTimestamp"))
@@ -114,24 +131,36 @@ class SourceInput:
     base_dn: str
     authority_id: ObjectId
     bind_dn: str | None = None
-    secret_ref: str | None = None
+    bind_password: str | None = None  # write-only; None keeps the stored one
     start_tls: bool = False
     verify_certificates: bool = True
-    ca_file: str | None = None
+    ca_certificates: str | None = None
     filter: str = "(objectClass=inetOrgPerson)"
     scope: str = "SUBTREE"
     mapping: dict[str, str | None] | None = None
     enabled: bool = True
 
 
+def check_text(value: str, field: str, limit: int, *, lines: bool = False) -> str:
+    """Free text a delegate typed: at most ``limit`` characters, no control characters
+    (line breaks only where ``lines``)."""
+    if len(value) > limit:
+        raise ValidationFailed(f"{field} is longer than {limit} characters.", field=field)
+    allowed = "\r\n\t" if lines else ""
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
+        raise ValidationFailed(f"{field} must not hold control characters.", field=field)
+    return value
+
+
 def check_url(url: str, start_tls: bool) -> str:
-    cleaned = url.strip()
-    scheme = cleaned.partition("://")[0].lower()
-    if scheme not in ("ldap", "ldaps") or "://" not in cleaned:
+    cleaned = check_text(url, "url", MAX_URL).strip()
+    try:
+        target = parse_target(cleaned)
+    except ValueError:
         raise ValidationFailed(
             "url must be ldap://host[:port] or ldaps://host[:port].", field="url"
-        )
-    if scheme == "ldaps" and start_tls:
+        ) from None
+    if target.scheme == "ldaps" and start_tls:
         raise ValidationFailed(
             "StartTLS is for ldap:// URLs; ldaps:// is TLS already.", field="url"
         )
@@ -139,7 +168,7 @@ def check_url(url: str, start_tls: bool) -> str:
 
 
 def check_dn(value: str, field: str) -> str:
-    cleaned = value.strip()
+    cleaned = check_text(value, field, MAX_DN).strip()
     try:
         parse_dn(cleaned)
     except (LDAPInvalidDnError, IndexError, ValueError):
@@ -149,16 +178,60 @@ def check_dn(value: str, field: str) -> str:
     return cleaned
 
 
-def check_secret_ref(value: str) -> str:
-    scheme, sep, where = value.strip().partition(":")
-    if not sep or scheme not in SECRET_SCHEMES or not where:
-        # The message never repeats the value: it may be a password typed by mistake.
+def check_password(value: str) -> str:
+    # The messages never repeat the value.
+    if not value or len(value) > MAX_PASSWORD:
         raise ValidationFailed(
-            "secretRef names where the password is: env:VARIABLE or file:/path, never the "
-            "password itself.",
-            field="secretRef",
+            f"bindPassword must have 1 to {MAX_PASSWORD} characters.", field="bindPassword"
         )
-    return value.strip()
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValidationFailed(
+            "bindPassword must not hold control characters.", field="bindPassword"
+        )
+    return value
+
+
+def check_ca_certificates(value: str) -> str:
+    """One or more PEM certificates that load as trust anchors."""
+    cleaned = check_text(value, "caCertificates", MAX_CA, lines=True).strip()
+    if "-----BEGIN CERTIFICATE-----" not in cleaned:
+        raise ValidationFailed("caCertificates must be PEM certificates.", field="caCertificates")
+    try:
+        ssl.create_default_context().load_verify_locations(cadata=cleaned)
+    except (ssl.SSLError, ValueError):
+        raise ValidationFailed(
+            "caCertificates do not load as PEM certificates.", field="caCertificates"
+        ) from None
+    return cleaned
+
+
+def password_context(code: str, url: str, bind_dn: str) -> str:
+    """What a sealed password is bound to: another State, host or bind DN cannot open it."""
+    return f"dief-ldap-sync-bind-password\0{code}\0{parse_target(url).host}\0{bind_dn}"
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    try:
+        return KeyRing.from_text(settings.sealing_keys())
+    except SealingUnavailable as exc:
+        raise ValidationFailed(
+            f"the operator has not configured how bind passwords are stored ({exc}).",
+            field="bindPassword",
+        ) from None
+
+
+def seal_password(settings: Settings, code: str, url: str, bind_dn: str, password: str) -> str:
+    return key_ring(settings).seal(password, password_context(code, url, bind_dn))
+
+
+def open_password(settings: Settings, source: LdapSyncSource) -> str:
+    """The source's bind password; ``SealingUnavailable`` if none is stored or it does not
+    open for this State, host and bind DN."""
+    if not source.bind_password_sealed or not source.bind_dn:
+        raise SealingUnavailable("no bind password is stored")
+    ring = KeyRing.from_text(settings.sealing_keys())
+    context = password_context(source.state_code, source.url, source.bind_dn)
+    return ring.open(source.bind_password_sealed, context)
 
 
 def _mapping(overrides: dict[str, str | None] | None) -> dict[str, str | None]:
@@ -179,7 +252,47 @@ def get_source(principal: Principal | None, state_code: str) -> LdapSyncSource:
     return source_of(code)
 
 
-def set_source(principal: Principal | None, given: SourceInput) -> LdapSyncSource:
+def _check_host(code: str, url: str, settings: Settings) -> None:
+    try:
+        check_allowed(code, parse_target(url).host, settings)
+    except HostRefused as exc:
+        raise ValidationFailed(exc.public + ".", field="url") from None
+
+
+def _sealed_password(
+    settings: Settings,
+    code: str,
+    given: SourceInput,
+    url: str,
+    bind_dn: str | None,
+    existing: LdapSyncSource | None,
+) -> tuple[str | None, Any]:
+    """The sealed password the source keeps, and when it was set."""
+    if bind_dn is None:
+        if given.bind_password:
+            raise ValidationFailed("a bindPassword needs a bindDn.", field="bindDn")
+        return None, None
+    if given.bind_password is not None:
+        password = check_password(given.bind_password)
+        return seal_password(settings, code, url, bind_dn, password), utcnow()
+    same_place = (
+        existing is not None
+        and existing.bind_password_sealed
+        and existing.bind_dn == bind_dn
+        and parse_target(existing.url).host == parse_target(url).host
+    )
+    if not same_place:
+        raise ValidationFailed(
+            "give the bindPassword: a stored password is kept only for the same host and bind DN.",
+            field="bindPassword",
+        )
+    assert existing is not None
+    return existing.bind_password_sealed, existing.bind_password_set_at
+
+
+def set_source(
+    principal: Principal | None, given: SourceInput, settings: Settings
+) -> LdapSyncSource:
     """Create or replace a State's sync source (that State's representatives or the
     Secretariat). Everything is checked before anything is saved."""
     code = domain.state_code(given.state_code)
@@ -189,24 +302,33 @@ def set_source(principal: Principal | None, given: SourceInput) -> LdapSyncSourc
         raise NotFound(f"No authority of {code} with this id.", field="authorityId")
     if given.scope not in SCOPES:
         raise ValidationFailed("scope is SUBTREE or ONE_LEVEL.", field="scope")
+    if not given.verify_certificates and not settings.ldap_sync_allow_internal_hosts:
+        raise ValidationFailed(
+            "certificates are always verified here; give caCertificates to trust a private CA.",
+            field="verifyCertificates",
+        )
+    url = check_url(given.url, given.start_tls)
+    _check_host(code, url, settings)
     bind_dn = check_dn(given.bind_dn, "bindDn") if given.bind_dn else None
-    if bind_dn and not given.secret_ref:
-        raise ValidationFailed("a bind DN needs a secretRef.", field="secretRef")
+    existing = LdapSyncSource.objects(state_code=code).first()
+    sealed, sealed_at = _sealed_password(settings, code, given, url, bind_dn, existing)
     fields: dict[str, Any] = {
-        "url": check_url(given.url, given.start_tls),
+        "url": url,
         "start_tls": given.start_tls,
         "verify_certificates": given.verify_certificates,
-        "ca_file": given.ca_file.strip() if given.ca_file else None,
+        "ca_certificates": (
+            check_ca_certificates(given.ca_certificates) if given.ca_certificates else None
+        ),
         "bind_dn": bind_dn,
-        "secret_ref": check_secret_ref(given.secret_ref) if given.secret_ref else None,
+        "bind_password_sealed": sealed,
+        "bind_password_set_at": sealed_at,
         "base_dn": check_dn(given.base_dn, "baseDn"),
-        "filter": check_filter(given.filter),
+        "filter": check_filter(check_text(given.filter, "filter", MAX_FILTER)),
         "scope": given.scope,
         "authority_id": authority.pk,
         "mapping": _mapping(given.mapping),
         "enabled": given.enabled,
     }
-    existing = LdapSyncSource.objects(state_code=code).first()
     source = existing or LdapSyncSource(state_code=code)
     for name, value in fields.items():
         setattr(source, name, value)

@@ -1,7 +1,9 @@
 """The meetings service as an ASGI app (``services.meetings.app:app``).
 
-Besides ``/graphql``: ``GET /meetings/calendar.ics`` (a participant's iCalendar feed) and
-``GET /meetings/documents/{id}`` (a document's file), with the API's authorisation.
+Besides ``/graphql``: ``GET /meetings/calendar.ics`` (a participant's iCalendar feed),
+``GET /meetings/calendar/{secret}.ics`` (the same feed through a personal link, for calendar
+apps) and ``GET /meetings/documents/{id}`` (a document's file), with the API's authorisation.
+The routes are declared in ``services.meetings.routes``.
 """
 
 from __future__ import annotations
@@ -14,19 +16,20 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from services.common.app import create_app
 from services.common.context import authenticate
 from services.common.errors import DiefError
 from services.common.ids import from_global_id
 from services.common.mongo import run_sync
+from services.common.routes import mount
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings, get_settings
-from services.meetings import handlers
+from services.meetings import feed_links, handlers
 from services.meetings.consumers import participant_register
 from services.meetings.directory import ContactsDirectory
 from services.meetings.feed import participant_feed
+from services.meetings.routes import ROUTES
 from services.meetings.scheduler import Clock, Scheduler
 from services.meetings.schema import schema
 from services.meetings.services import MeetingsServices, smtp_settings
@@ -72,7 +75,7 @@ def build(
     runtime = MeetingsRuntime(
         service="meetings",
         settings=settings,
-        on_start=[handlers.ensure_indexes],
+        on_start=[handlers.ensure_indexes, feed_links.ensure_indexes],
         consumers=[participant_register],
     )
     smtp = smtp_settings(settings)
@@ -101,6 +104,19 @@ def build(
             return refusal_response(refusal)
         return Response(body, media_type="text/calendar; charset=utf-8")
 
+    async def calendar_link_feed(request: Request) -> Response:
+        """A personal feed link: the URL is the credential (``services.meetings.feed_links``)."""
+        try:
+            secret = request.path_params["secret"]
+            body = await run_sync(feed_links.feed_for_secret, secret, clock())
+        except DiefError as refusal:
+            return refusal_response(refusal)
+        return Response(
+            body,
+            media_type="text/calendar; charset=utf-8",
+            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        )
+
     async def document_file(request: Request) -> Response:
         try:
             oid = from_global_id(request.path_params["id"], "Document")
@@ -121,10 +137,14 @@ def build(
     app = create_app(
         runtime,
         schema,
-        routes=[
-            Route("/meetings/calendar.ics", calendar_feed),
-            Route("/meetings/documents/{id}", document_file),
-        ],
+        routes=mount(
+            ROUTES,
+            {
+                "calendar_feed": calendar_feed,
+                "calendar_link_feed": calendar_link_feed,
+                "document_file": document_file,
+            },
+        ),
     )
     app.state.meetings = meetings
     return app

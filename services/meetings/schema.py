@@ -26,6 +26,7 @@ from services.common.schema import SubgraphSchema
 from services.meetings import agenda, domain, experts, handlers, participation, timeline
 from services.meetings import documents as docs
 from services.meetings import presentations as rule12
+from services.meetings.feed_links_schema import CalendarFeedLinkMutation, CalendarFeedLinkQuery
 from services.meetings.mailer import deliver_due
 from services.meetings.services import MeetingsServices
 
@@ -858,7 +859,7 @@ def decode_content(content_base64: str, max_bytes: int) -> bytes:
 
 
 @strawberry.type
-class Query:
+class Query(CalendarFeedLinkQuery):
     @strawberry.federation.field(description="Rule 3: sessions.", authenticated=AUTHENTICATED)
     async def sessions(self, info: Ctx) -> list[Session]:
         found = await run_sync(handlers.list_sessions, info.context.principal)
@@ -925,7 +926,7 @@ async def _presentation_payload(doc: docs.Presentation) -> PresentationPayload:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(CalendarFeedLinkMutation):
     @strawberry.federation.mutation(description="Rule 3: record a session.", policy=SECRETARIAT)
     async def session_create(self, info: Ctx, input: SessionCreateInput) -> SessionPayload:
         doc = await run_sync(
