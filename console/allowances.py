@@ -6,6 +6,7 @@ participant now. The gateway and the services decide; this only tells the user.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from console.i18n import gettext as _
@@ -62,3 +63,33 @@ def allowances(
     if "expert" in roles:
         found.append((_("See only the presentation you were approved for"), 8))
     return found
+
+
+POLICY = re.compile(r"\(([\w ]+)\)\.?$")
+REPRESENTATIVES = {"delegate", "enforcement_officer"}
+
+
+def policy_reason(message: str, roles: tuple[str, ...]) -> str | None:
+    """Why the gateway refused a field by its policy (named at the end of its message), in
+    the rules' words; None when the message names no policy we know."""
+    found = POLICY.search(message)
+    if not found:
+        return None
+    policies = found.group(1).split(" or ")
+    representative = bool(REPRESENTATIVES & set(roles))
+    for_participants = {"directory_reader", "participant", "state_representative"}
+    if representative and for_participants & set(policies):
+        return _("Your State is not a participant now (rules 1, 6).")
+    policy = policies[0]
+    reasons: dict[str, Callable[[], str]] = {
+        "directory_reader": lambda: _(
+            "The directory is for participants' representatives, the Chair and the "
+            "Secretariat (rule 20)."
+        ),
+        "directory_manager": lambda: _(
+            "A State's own representatives and the Secretariat keep its entries (rule 20)."
+        ),
+        "participant": lambda: _("Only representatives of participant States (rule 6)."),
+        "secretariat": lambda: _("Only the Secretariat."),
+    }
+    return reasons[policy]() if policy in reasons else None

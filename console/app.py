@@ -4,6 +4,7 @@ gateway on http://127.0.0.1:8000)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -79,6 +80,7 @@ async def schema_fields(gateway: Gateway) -> frozenset[str]:
 
 
 def build(settings: ConsoleSettings | None = None, core: Settings | None = None) -> Starlette:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = settings or ConsoleSettings()
     core = core or get_settings()
     secure = settings.secure_cookies if settings.secure_cookies is not None else not core.is_dev
@@ -128,6 +130,7 @@ def build(settings: ConsoleSettings | None = None, core: Settings | None = None)
         Route("/meetings", p(meetings.meetings)),
         Route("/meetings/calendar.ics", p(files.calendar)),
         Route("/meetings/schedule", p(meetings.schedule), methods=["POST"]),
+        Route("/meetings/calendar-links", p(meetings.calendar_link), methods=["POST"]),
         Route("/meetings/documents/{doc_id}", p(files.meeting_document)),
         Route("/meetings/{mid}", p(meetings.meeting)),
         Route("/meetings/{mid}/documents", p(meetings.upload), methods=["POST"]),

@@ -3,6 +3,7 @@ form, the caller's banner and rendering in the user's language and time zone."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -13,15 +14,16 @@ from urllib.parse import quote
 from jinja2 import Environment
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from console import i18n
-from console.allowances import allowances, role_label
+from console.allowances import allowances, policy_reason, role_label
 from console.gateway import Answer, Gateway, GatewayError, Refusal
 from console.security import CSRF_FIELD, CSRF_HEADER, csrf_valid
 from console.sessions import Identity, Session, SessionStore, cookie_attributes, cookie_name
 from console.settings import ConsoleSettings
 
+log = logging.getLogger("dief.console")
 CALLER_QUERY = (
     "query ConsoleCaller($c: String!) { state(code: $c) { code name status participant } }"
 )
@@ -105,6 +107,24 @@ class Ctx:
         self.refusals.extend(answer.refusals)
         return answer
 
+    async def every(
+        self, document: str, variables: dict[str, Any], root: str, pages: int = 5
+    ) -> tuple[list[dict[str, Any]], Answer]:
+        """The nodes of a connection page after page (``$after``; at most ``pages``)."""
+        nodes: list[dict[str, Any]] = []
+        after = None
+        answer = Answer(data={})
+        for _ in range(pages):
+            answer = await self.api(document, {**variables, "after": after})
+            found = answer.data.get(root)
+            if not found:
+                break
+            nodes += [e["node"] for e in found["edges"]]
+            if not found["pageInfo"]["hasNextPage"]:
+                break
+            after = found["pageInfo"]["endCursor"]
+        return nodes, answer
+
     async def mutate(self, document: str, variables: dict[str, Any], done: str) -> bool:
         """A change: on success a flash saying ``done``; on refusal the refusals flashed
         (message, code, rule) for the next page."""
@@ -113,11 +133,15 @@ class Ctx:
             self.session.flash("ok", done)
             return True
         for refusal in answer.refusals:
-            self.session.flash("refusal", describe(refusal))
+            self.session.flash("refusal", describe(refusal, self.roles))
         self.refusals.clear()
         return False
 
     def redirect(self, url: str) -> Response:
+        """After a form: 303 to the next page; for the upload script (which would follow a
+        redirect itself and eat the flash) the next page's address as JSON."""
+        if self.request.headers.get("x-console-upload") == "1":
+            return JSONResponse({"next": url})
         return RedirectResponse(url, status_code=303)
 
     async def render(self, template: str, status: int = 200, **context: Any) -> Response:
@@ -134,7 +158,7 @@ class Ctx:
             languages=i18n.LANGUAGE_NAMES,
             time_zones=i18n.time_zones(),
             role_label=role_label,
-            describe=describe,
+            describe=lambda r: describe(r, self.roles),
             path=self.request.url.path,
             **context,
         )
@@ -165,10 +189,14 @@ class Ctx:
         return info
 
 
-def describe(refusal: Refusal) -> str:
+def describe(refusal: Refusal, roles: tuple[str, ...] = ()) -> str:
+    """The API's message, its rule, and for a gateway policy refusal the reason in words."""
     text = refusal.message
     if refusal.rule is not None:
         text += " " + i18n.gettext("(rule %(rule)s)") % {"rule": refusal.rule}
+    reason = policy_reason(refusal.message, roles) if refusal.code == "FORBIDDEN" else None
+    if reason:
+        text += " " + reason
     return text
 
 
@@ -218,7 +246,19 @@ def page(console: Console, handler: Handler, *, signed_in: bool = True) -> Calla
                 target += "?" + request.url.query
             response = RedirectResponse(f"/signin?next={quote(target, safe='')}", 303)
         else:
-            response = await handler(ctx)
+            try:
+                response = await handler(ctx)
+            except Exception:
+                log.exception("page failed", extra={"request_id": ctx.request_id})
+                response = await ctx.render(
+                    "error.html",
+                    status=500,
+                    title=i18n.gettext("Something went wrong"),
+                    message=i18n.gettext(
+                        "The page could not be shown. Quote %(id)s to the operators."
+                    )
+                    % {"id": ctx.request_id},
+                )
         if ctx.form is not None:
             await ctx.form.close()
         return finish(console, response, session, issued_id, fresh)

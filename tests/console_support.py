@@ -51,12 +51,24 @@ def start_console(stack: FlowStack) -> ServerProcess:
     port = free_port()
     server = ServerProcess(
         "console",
-        [sys.executable, "-m", "services.cli", "serve", "console", "--host", LOOPBACK,
-         "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "serve",
+            "console",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+        ],
         port,
         log_path=stack.root / "console.log",
-        env={**stack.env, "DIEF_CONSOLE_GATEWAY_URL": stack.urls["gateway"],
-             "DIEF_CONSOLE_PUBLIC_URL": f"http://{LOOPBACK}:{port}"},
+        env={
+            **stack.env,
+            "DIEF_CONSOLE_GATEWAY_URL": stack.urls["gateway"],
+            "DIEF_CONSOLE_PUBLIC_URL": f"http://{LOOPBACK}:{port}",
+        },
     )
     return server.start(timeout=60)
 

@@ -71,8 +71,10 @@ query ConsoleCaseAudit($id: ID!) {
 """
 
 PARTICIPANTS = """
-query ConsoleParticipants {
-  states(first: 250, filter: { participant: true }) { edges { node { code name } } }
+query ConsoleParticipants($after: String) {
+  states(first: 200, after: $after, filter: { participant: true }) {
+    pageInfo { hasNextPage endCursor } edges { node { code name } }
+  }
 }
 """
 
@@ -148,8 +150,8 @@ def as_input(audience: Audience) -> dict[str, Any]:
 
 
 async def participants(ctx: Ctx) -> list[dict[str, str]]:
-    answer = await ctx.api(PARTICIPANTS)
-    return [e["node"] for e in (answer.data.get("states") or {}).get("edges", [])]
+    nodes, _answer = await ctx.every(PARTICIPANTS, {}, "states")
+    return nodes
 
 
 async def new_case(ctx: Ctx) -> Response:
@@ -304,7 +306,7 @@ async def attach(ctx: Ctx) -> Response:
     else:
         try:
             body = answer.json()
-            message = (body.get("errors") or [{}])[0].get("message") or body.get("message")
+            message = body.get("error") or body.get("message")
         except (ValueError, AttributeError):
             message = None
         ctx.session.flash("refusal", str(message or _("The attachment was refused.")))

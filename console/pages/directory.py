@@ -17,9 +17,10 @@ CONTACT_ROLES = ("NATIONAL_POINT_OF_CONTACT", "DIEF_ENFORCEMENT_CONTACT", "ALTER
 CODE = re.compile(r"^[A-Z]{3}$")
 
 STATES = """
-query ConsoleStates($filter: StateFilter) {
-  states(first: 250, filter: $filter) {
-    totalCount edges { node { code name status participant ratificationDate } }
+query ConsoleStates($filter: StateFilter, $after: String) {
+  states(first: 200, after: $after, filter: $filter) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { code name status participant ratificationDate } }
   }
 }
 """
@@ -56,11 +57,12 @@ def manages(ctx: Ctx, code: str) -> bool:
 
 async def directory(ctx: Ctx) -> Response:
     everyone = ctx.request.query_params.get("all") == "1"
-    answer = await ctx.api(STATES, {"filter": None if everyone else {"participant": True}})
-    found = answer.data.get("states")
+    states, _answer = await ctx.every(
+        STATES, {"filter": None if everyone else {"participant": True}}, "states"
+    )
     return await ctx.render(
         "directory.html",
-        states=[e["node"] for e in (found or {}).get("edges", [])],
+        states=states,
         everyone=everyone,
     )
 

@@ -34,8 +34,9 @@ async def relay(ctx: Ctx, path: str) -> Response:
         if errors:
             message = str(errors[0].get("message") or message)
             rule = (errors[0].get("extensions") or {}).get("rule")
-        elif isinstance(body, dict) and body.get("message"):
-            message = str(body["message"])
+        elif isinstance(body, dict) and (body.get("error") or body.get("message")):
+            message = str(body.get("error") or body.get("message"))
+            rule = body.get("rule")
     except ValueError:
         if answer.status_code in (401, 403):
             message = _("You may not download this file.")

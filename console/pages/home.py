@@ -10,21 +10,21 @@ from starlette.responses import Response
 from console.web import Ctx
 
 HOME = """
-query ConsoleHome($state: String!, $rep: Boolean!, $notes: Boolean!) {
-  meetings(first: 50) {
+query ConsoleHome($state: String!, $rep: Boolean!) {
+  meetings(first: 10) {
     edges { node {
       id startDate endDate venue status session { name }
       timeline { kind dueOn status doneOn rule }
-      presentations(first: 50) { edges { node {
+      presentations(first: 20) { edges { node {
         id title presentingStateCode involvedStateCodes
         notifications { stateCode replyDueOn } responses { stateCode }
       } } }
-      expertProposals(first: 50) { edges { node {
+      expertProposals(first: 10) { edges { node {
         id expertName status silenceEndsOn proposingStateCode objections { stateCode }
       } } }
     } }
   }
-  staleContacts(stateCode: $state, first: 50) @include(if: $rep) {
+  staleContacts(stateCode: $state, first: 20) @include(if: $rep) {
     totalCount edges { node { id name authority { name } lastVerifiedAt } }
   }
   useRequests @include(if: $rep) {
@@ -33,7 +33,7 @@ query ConsoleHome($state: String!, $rep: Boolean!, $notes: Boolean!) {
   NOTIFICATIONS
 }
 """
-NOTIFICATIONS = "myNotifications(first: 10) @include(if: $notes) { edges { node { id } } }"
+NOTIFICATIONS = "myNotifications(first: 10) { edges { node { id } } }"
 
 
 def upcoming(meetings: list[dict[str, Any]], today: dt.date) -> list[dict[str, Any]]:
@@ -72,7 +72,7 @@ async def home(ctx: Ctx) -> Response:
     rep = bool(ctx.state) and ctx.has("delegate", "enforcement_officer")
     notes = "myNotifications" in ctx.console.schema_fields
     document = HOME.replace("NOTIFICATIONS", NOTIFICATIONS if notes else "")
-    answer = await ctx.api(document, {"state": ctx.state or "", "rep": rep, "notes": notes})
+    answer = await ctx.api(document, {"state": ctx.state or "", "rep": rep})
     data = answer.data
     meetings = [e["node"] for e in (data.get("meetings") or {}).get("edges", [])]
     coming = upcoming(meetings, today)

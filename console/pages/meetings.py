@@ -17,6 +17,7 @@ from console.web import Ctx
 LIST = """
 query ConsoleMeetings {
   sessions { id kind name startDate endDate }
+  calendarFeedLinks { id label createdAt revokedAt lastFetchedAt }
   meetings(first: 50) { totalCount edges { node {
     id startDate endDate venue status agendaStatus session { id name kind }
     invitation { issuedAt late }
@@ -36,22 +37,22 @@ query ConsoleMeeting($id: ID!, $staff: Boolean!) {
       issuedAt callForPresentations late lateReason recipientCount startDate venue
       deliveries @include(if: $staff) { state email status attempts lastError sentAt }
     }
-    agendaItems(first: 100) { edges { node {
+    agendaItems(first: 30) { edges { node {
       id position title presentationId
       documents { id filename mediaType language size sha256 uploadedAt downloadPath }
     } } }
     runningOrder { kind agendaItemId presentationId stateCode }
-    presentations(first: 100) { edges { node {
+    presentations(first: 30) { edges { node {
       id title presentingStateCode involvedStateCodes intendedAt notifiedInTime agendaItemId
       notifications { stateCode notifiedAt replyDueOn }
       responses { stateCode response at }
     } } }
-    expertProposals(first: 100) { edges { node {
+    expertProposals(first: 20) { edges { node {
       id presentationId proposingStateCode expertName purpose status proposedAt
       silenceEndsOn objections { stateCode at } consultations { stateCode at }
       decision decidedOn approved
     } } }
-    registrations(first: 200) { totalCount edges { node { stateCode name function registeredAt } } }
+    registrations(first: 100) { totalCount edges { node { stateCode name function registeredAt } } }
     participation { delegates states enforcementOfficers byFunction { function count } }
     briefings { id forum proposedAt consensusRecordedAt mayBrief excludedPresentationIds
                 attributableStateCodes }
@@ -75,6 +76,7 @@ async def meetings(ctx: Ctx) -> Response:
         "meetings.html",
         meetings=[e["node"] for e in edges],
         sessions=answer.data.get("sessions") or [],
+        links=answer.data.get("calendarFeedLinks") or [],
         today=today,
         staff=ctx.has("secretariat"),
     )
@@ -94,16 +96,19 @@ async def meeting(ctx: Ctx) -> Response:
     proposals = [e["node"] for e in m["expertProposals"]["edges"]]
     for proposal in proposals:
         proposal["daysLeft"] = days_left(proposal["silenceEndsOn"], today)
+    mine = {p["id"] for p in presentations if p["presentingStateCode"] == ctx.state}
     return await ctx.render(
         "meeting.html",
         meeting=m,
         items=items,
+        # Rule 10: the organisers attach to any item, a presenting State to its own.
+        uploadable=items if staff else [i for i in items if i["presentationId"] in mine],
         presentations=presentations,
         presentations_by_id=by_id,
         items_by_id={i["id"]: i for i in items},
         proposals=proposals,
         registrations=[e["node"] for e in (m.get("registrations") or {"edges": []})["edges"]],
-        languages=LANGUAGES,
+        doc_languages=LANGUAGES,
         functions=FUNCTIONS,
         today=today.isoformat(),
         staff=staff,
@@ -275,6 +280,32 @@ async def act(ctx: Ctx) -> Response:
     document, variables, done = ACTIONS[action]
     await ctx.mutate(document, variables(ctx), done())
     return ctx.redirect(back(ctx))
+
+
+async def calendar_link(ctx: Ctx) -> Response:
+    """A personal calendar feed link: its URL is shown once, in the flash."""
+    if ctx.value("revoke"):
+        await ctx.mutate(
+            "mutation($i: CalendarFeedLinkRevokeInput!) { calendarFeedLinkRevoke(input: $i) "
+            "{ link { id } } }",
+            {"i": {"id": ctx.value("revoke")}},
+            _("The calendar link was revoked."),
+        )
+        return ctx.redirect("/meetings")
+    answer = await ctx.api(
+        "mutation($i: CalendarFeedLinkCreateInput!) { calendarFeedLinkCreate(input: $i) "
+        "{ url link { id } } }",
+        {"i": {"label": ctx.value("label")[:100]}},
+    )
+    created = answer.data.get("calendarFeedLinkCreate")
+    if created:
+        url = ctx.console.settings.gateway_url.rstrip("/") + created["url"]
+        ctx.session.flash(
+            "ok", _("Subscribe your calendar to %(url)s (shown only once).") % {"url": url}
+        )
+    for refusal in answer.refusals:
+        ctx.session.flash("refusal", refusal.message)
+    return ctx.redirect("/meetings")
 
 
 async def schedule(ctx: Ctx) -> Response:

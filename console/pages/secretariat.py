@@ -10,12 +10,17 @@ from console.web import Ctx
 STATUSES = ("STATE_PARTY", "SIGNATORY", "NON_PARTY")
 
 REGISTER = """
-query ConsoleRegister {
-  states(first: 250) { totalCount edges { node {
+query ConsoleRegister($after: String) {
+  states(first: 200, after: $after) { pageInfo { hasNextPage endCursor } edges { node {
     code name status participant ratificationDate withdrawalDate
-    statusHistory { status changedAt changedBy note }
+    statusHistory { changedAt changedBy }
   } } }
-  meetings(first: 50) { edges { node {
+}
+"""
+
+DELIVERIES = """
+query ConsoleDeliveries {
+  meetings(first: 20) { edges { node {
     id startDate venue session { name }
     invitation { issuedAt recipientCount deliveries { state email status attempts lastError } }
   } } }
@@ -31,8 +36,8 @@ async def secretariat(ctx: Ctx) -> Response:
             title=_("Secretariat only"),
             message=_("The register of ATT statuses is kept by the Secretariat (rule 20)."),
         )
-    answer = await ctx.api(REGISTER)
-    states = [e["node"] for e in (answer.data.get("states") or {}).get("edges", [])]
+    states, _answer = await ctx.every(REGISTER, {}, "states")
+    answer = await ctx.api(DELIVERIES)
     show_all = ctx.request.query_params.get("all") == "1"
     shown = (
         states

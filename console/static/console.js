@@ -11,12 +11,21 @@
       var button = form.querySelector("button[type=submit]");
       var xhr = new XMLHttpRequest();
       xhr.open("POST", form.action);
+      xhr.setRequestHeader("X-Console-Upload", "1");
       if (bar) { bar.hidden = false; bar.value = 0; }
       if (button) button.disabled = true;
       xhr.upload.addEventListener("progress", function (e) {
         if (bar && e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100);
       });
-      xhr.addEventListener("load", function () { window.location.assign(xhr.responseURL || form.action); });
+      xhr.addEventListener("load", function () {
+        var next = null;
+        try { next = JSON.parse(xhr.responseText).next; } catch (e) { next = null; }
+        if (typeof next === "string" && next.charAt(0) === "/" && next.charAt(1) !== "/") {
+          window.location.assign(next);
+        } else {
+          window.location.reload();
+        }
+      });
       xhr.addEventListener("error", function () { if (button) button.disabled = false; form.submit(); });
       xhr.send(new FormData(form));
     });
