@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint slapd clean
+.PHONY: install run test lint slapd chromium console-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,14 +29,31 @@ slapd:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq slapd ldap-utils >/dev/null; \
 	fi
 
+## chromium: Debian's chromium for the console's browser tests, installed only when absent
+## (Playwright drives it through its executable path; no browser is ever downloaded)
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium (Debian package)"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+## console-messages: the console's texts extracted, and the fr/es catalogues updated
+console-messages: install
+	$(BIN)/pybabel extract -F console/babel.cfg --no-location --sort-output \
+		-o console/translations/messages.pot .
+	$(BIN)/pybabel update -i console/translations/messages.pot -d console/translations \
+		--no-location --no-fuzzy-matching
+
 ## test: installs what the tests need, then runs them against real servers
-test: install slapd
-	$(BIN)/ruff check services gateway tests examples
+test: install slapd chromium
+	$(BIN)/ruff check services gateway console tests examples
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check services gateway tests examples
-	$(BIN)/ruff format --check services gateway tests examples
+	$(BIN)/ruff check services gateway console tests examples
+	$(BIN)/ruff format --check services gateway console tests examples
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
