@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint slapd chromium console-messages clean
+.PHONY: install run test lint slapd gnupg chromium vendor-graphiql console-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,19 @@ slapd:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq slapd ldap-utils >/dev/null; \
 	fi
 
-## chromium: Debian's chromium for the console's browser tests, installed only when absent
-## (Playwright drives it through its executable path; no browser is ever downloaded)
+## gnupg: GnuPG for the encrypted notices, installed from Debian only when absent
+gnupg:
+	@if ! command -v gpg >/dev/null 2>&1 || ! command -v gpgconf >/dev/null 2>&1; then \
+		echo "installing GnuPG (Debian packages gnupg, gpg-agent)"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gnupg gpg-agent >/dev/null; \
+	fi
+
+## chromium: Debian's browser for the GraphiQL test (driven by Playwright), only when absent
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
-		echo "installing chromium (Debian package)"; \
+	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Debian package chromium"; \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
@@ -46,8 +54,24 @@ console-messages: install
 	$(BIN)/pybabel update -i console/translations/messages.pot -d console/translations \
 		--no-location --no-fuzzy-matching
 
+## vendor-graphiql: refresh the committed GraphiQL assets from their npm packages (needs
+## npm and the registry; the gateway serves the committed files and needs neither)
+GRAPHIQL_DIR := gateway/static/graphiql
+vendor-graphiql:
+	@tmp=$$(mktemp -d) && cd $$tmp && \
+		npm pack --silent graphiql@3.8.3 react@18.3.1 react-dom@18.3.1 >/dev/null && \
+		for f in *.tgz; do mkdir "$${f%.tgz}" && tar xzf "$$f" -C "$${f%.tgz}"; done && \
+		cd - >/dev/null && \
+		cp $$tmp/graphiql-3.8.3/package/graphiql.min.js $$tmp/graphiql-3.8.3/package/graphiql.min.css $(GRAPHIQL_DIR)/ && \
+		cp $$tmp/graphiql-3.8.3/package/LICENSE $(GRAPHIQL_DIR)/LICENSE.graphiql && \
+		cp $$tmp/react-18.3.1/package/umd/react.production.min.js $(GRAPHIQL_DIR)/ && \
+		cp $$tmp/react-18.3.1/package/LICENSE $(GRAPHIQL_DIR)/LICENSE.react && \
+		cp $$tmp/react-dom-18.3.1/package/umd/react-dom.production.min.js $(GRAPHIQL_DIR)/ && \
+		cp $$tmp/react-dom-18.3.1/package/LICENSE $(GRAPHIQL_DIR)/LICENSE.react-dom && \
+		rm -rf $$tmp && echo "vendored GraphiQL 3.8.3 and React 18.3.1 into $(GRAPHIQL_DIR)"
+
 ## test: installs what the tests need, then runs them against real servers
-test: install slapd chromium
+test: install slapd gnupg chromium
 	$(BIN)/ruff check services gateway console tests examples
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -1,5 +1,7 @@
 """The gateway as an ASGI app: ``/graphql`` (POST, GET for queries), ``/healthz``,
-``/readyz``, ``/metrics``, and GraphiQL on ``GET /graphql`` from a browser when enabled.
+``/readyz``, ``/metrics``, GraphiQL on ``GET /graphql`` from a browser when enabled (its assets
+from this package, ``gateway.graphiql``), the subgraphs' file routes (``gateway.files``) and
+multipart uploads (``gateway.uploads``).
 
 A request: body size and batch size checked, the caller's JWT verified (a bad token is
 ``401 UNAUTHENTICATED``, no token is an anonymous caller), participation set from the
@@ -24,12 +26,14 @@ import orjson
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
 from starlette.responses import JSONResponse as StarletteJSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway import graphiql
 from gateway.access import scopes_of
 from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
+from gateway.claims import ClaimMapping
 from gateway.cors import cors_options
 from gateway.executor import Executor
 from gateway.fetcher import HttpFetcher
@@ -37,11 +41,12 @@ from gateway.files import FileProxy
 from gateway.limits import LimitExceeded, Limits, check_batch_size, check_body_size
 from gateway.masking import internal_error
 from gateway.metrics import GatewayMetrics
-from gateway.participants import ParticipantRegistry
+from gateway.participants import ParticipantRegistry, RegistryOff, registry_url
 from gateway.persisted import PersistedQueries, load_manifest
 from gateway.pipeline import MutationOverGet, Outcome, Pipeline
 from gateway.principal_tokens import Call, PrincipalSigner, current_call, load_signing_key
 from gateway.supergraph import Supergraph
+from gateway.uploads import is_multipart, read_multipart, upload_limit
 from services.common.app import RequestIdMiddleware
 from services.common.context import bearer_token
 from services.common.errors import Unauthenticated
@@ -82,8 +87,11 @@ def caller_verifier(settings: Settings) -> CallerVerifier:
         settings.gateway_audience or settings.principal_audience,
         settings.gateway_algorithms,
         settings.gateway_leeway_seconds,
+        ClaimMapping(
+            settings.gateway_roles_claim, settings.gateway_state_claim, settings.gateway_role_prefix
+        ),
     )
-    return CallerVerifier(JwksSource(jwks), policy)
+    return CallerVerifier(JwksSource(jwks, ca_file=settings.gateway_jwks_ca_file), policy)
 
 
 def persisted_queries(settings: Settings) -> PersistedQueries:
@@ -212,14 +220,18 @@ class Gateway:
             introspection=self.introspection,
             cache_size=settings.gateway_plan_cache_size,
         )
-        contacts = contacts_url or supergraph.subgraphs.get("contacts")
-        if contacts is None:
-            contacts = f"http://{settings.host}:{settings.contacts_port}/graphql"
-        self.registry = ParticipantRegistry(
-            contacts,
-            settings.nats_url,
-            lambda principal: self.signer.sign(principal, current_request_id()),
-            stream=settings.stream_name,
+        contacts = contacts_url or registry_url(
+            settings.gateway_participant_registry, supergraph.subgraphs
+        )
+        self.registry: ParticipantRegistry | RegistryOff = (
+            RegistryOff()
+            if contacts is None
+            else ParticipantRegistry(
+                contacts,
+                settings.nats_url,
+                lambda principal: self.signer.sign(principal, current_request_id()),
+                stream=settings.stream_name,
+            )
         )
         self.files = FileProxy(self)
 
@@ -244,9 +256,7 @@ class Gateway:
             and self.graphiql
             and "text/html" in request.headers.get("accept", "")
         ):
-            from strawberry.http.ides import get_graphql_ide_html
-
-            return HTMLResponse(get_graphql_ide_html("graphiql"))
+            return graphiql.page()
         started = time.perf_counter()
         try:
             payload = await self._payload(request)
@@ -317,6 +327,8 @@ class Gateway:
                     except ValueError as exc:
                         raise ValueError(f"'{name}' is not valid JSON.") from exc
             return payload
+        if is_multipart(request.headers):
+            return await read_multipart(request, upload_limit(self.settings))
         declared = request.headers.get("content-length")
         if declared and declared.isdigit():
             check_body_size(int(declared), self.limits)
@@ -333,10 +345,7 @@ class Gateway:
         return JSONResponse({"status": "alive", "service": "gateway"})
 
     async def readyz(self, _: Request) -> JSONResponse:
-        checks = {
-            "registry": self.registry.loaded.is_set(),
-            "nats": self.registry.nc is not None and self.registry.nc.is_connected,
-        }
+        checks = self.registry.checks()
         ok = all(checks.values())
         body: dict[str, Any] = {"ready": ok, "checks": checks}
         if not ok and self.registry.last_error:
@@ -389,6 +398,7 @@ def build(
             Route("/readyz", gateway.readyz),
             Route("/metrics", gateway.metrics_endpoint),
             *gateway.files.routes(),
+            *([graphiql.assets()] if gateway.graphiql else []),
         ],
         lifespan=gateway.lifespan,
     )

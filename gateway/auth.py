@@ -8,15 +8,18 @@ accepted; ``none`` and HMAC never are, whatever the configuration says.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import ssl
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import jwt
 
+from gateway.claims import ClaimMapping
 from services.common.errors import Unauthenticated
 from services.common.principal import Principal, principal_from_claims
 
@@ -39,7 +42,9 @@ def parse_jwks(document: str) -> dict[str, jwt.PyJWK]:
 
 
 class JwksSource:
-    """Public keys by id, from a file path or an http(s) URL."""
+    """Public keys by id, from a file path or an http(s) URL (checked against ``ca_file``
+    when the identity provider's certificate comes from a CA of its own). Concurrent
+    requests naming the same new key id wait for one fetch."""
 
     def __init__(
         self,
@@ -47,12 +52,19 @@ class JwksSource:
         *,
         min_refresh_seconds: float = 30.0,
         http: httpx.AsyncClient | None = None,
+        ca_file: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.location = location
         self.min_refresh_seconds = min_refresh_seconds
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
         self._http = http
+        self._verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=ca_file) if ca_file else True
+        )
+        self._clock = clock
+        self._lock = asyncio.Lock()
 
     @property
     def is_url(self) -> bool:
@@ -61,7 +73,7 @@ class JwksSource:
     async def _fetch(self) -> str:
         if not self.is_url:
             return Path(self.location.removeprefix("file://")).read_text()
-        client = self._http or httpx.AsyncClient(timeout=5.0)
+        client = self._http or httpx.AsyncClient(timeout=5.0, verify=self._verify)
         try:
             response = await client.get(self.location)
             response.raise_for_status()
@@ -71,21 +83,26 @@ class JwksSource:
                 await client.aclose()
 
     async def refresh(self) -> None:
+        self._fetched_at = self._clock()  # a failed fetch counts too: no retry storm
         self._keys = parse_jwks(await self._fetch())
-        self._fetched_at = time.monotonic()
+
+    def _may_fetch(self, kid: str) -> bool:
+        return kid not in self._keys and (
+            self._clock() - self._fetched_at >= self.min_refresh_seconds
+        )
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         if kid is None:
             raise Unauthenticated("The token names no key id (kid).")
-        if kid not in self._keys and (
-            time.monotonic() - self._fetched_at >= self.min_refresh_seconds
-        ):
-            try:
-                await self.refresh()
-            except (OSError, httpx.HTTPError, ValueError) as exc:
-                raise Unauthenticated(
-                    "The identity provider's keys cannot be loaded right now."
-                ) from exc
+        if kid not in self._keys and (self._lock.locked() or self._may_fetch(kid)):
+            async with self._lock:  # a fetch under way may bring the kid: wait for it
+                if self._may_fetch(kid):  # not fetched meanwhile by a concurrent request
+                    try:
+                        await self.refresh()
+                    except (OSError, httpx.HTTPError, ValueError) as exc:
+                        raise Unauthenticated(
+                            "The identity provider's keys cannot be loaded right now."
+                        ) from exc
         if kid not in self._keys:
             raise Unauthenticated(
                 "The token was signed by a key the identity provider does not publish."
@@ -99,15 +116,21 @@ class CallerPolicy:
     audience: str
     algorithms: frozenset[str]
     leeway_seconds: int = 30
+    claims: ClaimMapping = field(default_factory=ClaimMapping)
 
     @classmethod
     def build(
-        cls, issuer: str, audience: str, algorithms: Iterable[str], leeway_seconds: int = 30
+        cls,
+        issuer: str,
+        audience: str,
+        algorithms: Iterable[str],
+        leeway_seconds: int = 30,
+        claims: ClaimMapping | None = None,
     ) -> CallerPolicy:
         allowed = frozenset(algorithms) & ASYMMETRIC
         if not allowed:
             raise ValueError("at least one asymmetric algorithm must be allowed")
-        return cls(issuer, audience, allowed, leeway_seconds)
+        return cls(issuer, audience, allowed, leeway_seconds, claims or ClaimMapping())
 
 
 class CallerVerifier:
@@ -142,5 +165,6 @@ class CallerVerifier:
             raise Unauthenticated("The token is not valid yet.") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"The token was refused: {exc}.") from exc
+        claims = self.policy.claims.apply(claims)  # roles and State where the IdP puts them
         claims.pop("participant", None)  # never trusted from the caller
         return principal_from_claims(claims)

@@ -46,6 +46,7 @@ from graphql import (
 from graphql.language import Visitor
 from graphql.type.definition import GraphQLNamedType
 
+from gateway import refusals
 from gateway.access import holds_scopes, meets_policies
 from services.common.principal import Principal
 
@@ -110,19 +111,17 @@ def refusal_for(
         or directives.get("policy")
     )
     if needs_caller and principal is None:
-        return Refusal("UNAUTHENTICATED", f"Sign in to see {what}.")
+        return Refusal("UNAUTHENTICATED", refusals.unauthenticated(what))
     assert principal is not None or not needs_caller
     scopes = directives.get("requiresScopes")
     if scopes and (principal is None or not holds_scopes(principal, scopes)):
-        return Refusal("FORBIDDEN", f"You may not see {what}: it needs scopes {_any_of(scopes)}.")
+        assert principal is not None
+        return Refusal("FORBIDDEN", refusals.forbidden(principal, what, scopes, policy=False))
     policies = directives.get("policy")
     if policies and (principal is None or not meets_policies(principal, policies)):
-        return Refusal("FORBIDDEN", f"You may not see {what} ({_any_of(policies)}).")
+        assert principal is not None
+        return Refusal("FORBIDDEN", refusals.forbidden(principal, what, policies, policy=True))
     return None
-
-
-def _any_of(alternatives: list[list[str]]) -> str:
-    return " or ".join("+".join(names) for names in alternatives)
 
 
 class _Conditions:

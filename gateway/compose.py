@@ -124,6 +124,7 @@ class _Field:
     requires: str | None = None
     provides: str | None = None
     override: str | None = None
+    override_label: str | None = None
 
 
 @dataclass
@@ -319,6 +320,7 @@ class _Composer:
                 f.provides = args["fields"]
             elif cname == "override":
                 f.override = args["from"]
+                f.override_label = args.get("label")
             elif cname in ("inaccessible", "authenticated", "requiresScopes", "policy"):
                 f.directives.append(_renamed(d, cname))
             elif cname in KEPT_DIRECTIVES:
@@ -376,6 +378,13 @@ class _Composer:
 
     def _overridden(self, t: _Type, fname: str, graph: str) -> bool:
         return any(f.override == graph for f in t.fields.get(fname, {}).values())
+
+    def _override_label(self, t: _Type, fname: str, graph: str) -> str | None:
+        """The label of a progressive `@override` of this field away from `graph`."""
+        for f in t.fields.get(fname, {}).values():
+            if f.override == graph and f.override_label:
+                return f.override_label
+        return None
 
     # --- printing -----------------------------------------------------------------------
 
@@ -458,11 +467,29 @@ class _Composer:
         parts.append(f"  {value} " + " ".join(directives))
         return "\n".join(parts)
 
+    def _supergraph_type(self, types: set[str]) -> str:
+        """A field typed differently by subgraphs: the most nullable type, and of
+        covariant types (an interface or union in one, an implementation in another) the
+        abstract one."""
+
+        def named(text: str) -> str:
+            return re.sub(r"[\[\]!\s]", "", text)
+
+        abstract = [
+            s
+            for s in types
+            if (found := self.types.get(named(s))) is not None
+            and found.kind in ("interface", "union")
+        ]
+        if abstract and len({named(s) for s in types}) > 1:
+            types = set(abstract)
+        return min(types, key=lambda s: (s.count("!"), s))
+
     def _print_field(self, t: _Type, fname: str, per_graph: dict[str, _Field]) -> str:
         fields = list(per_graph.values())
         first = fields[0]
         types = {f.type for f in fields}
-        ftype = min(types, key=lambda s: (s.count("!"), s)) if len(types) > 1 else first.type
+        ftype = self._supergraph_type(types) if len(types) > 1 else first.type
         lines = []
         description = next((f.description for f in fields if f.description is not None), None)
         if description is not None:
@@ -484,7 +511,11 @@ class _Composer:
                 for g in sorted(per_graph):
                     f = per_graph[g]
                     args = [f"graph: {_graph_enum(g)}"]
-                    if self._overridden(t, fname, g):
+                    label = self._override_label(t, fname, g)
+                    if label is not None:
+                        # a progressive override: this subgraph resolves it until it is on
+                        args.append(f"overrideLabel: {_quote(label)}")
+                    elif self._overridden(t, fname, g):
                         if not self._is_key_field(t, g, fname):
                             continue
                         # still part of this subgraph's key, which planners may use
@@ -499,6 +530,8 @@ class _Composer:
                         args.append("external: true")
                     if f.override:
                         args.append(f"override: {_quote(f.override)}")
+                        if f.override_label:
+                            args.append(f"overrideLabel: {_quote(f.override_label)}")
                     directives.append(f"@join__field({', '.join(args)})")
         seen: set[str] = set()
         for f in fields:

@@ -53,7 +53,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
-from gateway.plan import FetchStep, Projection, QueryPlan
+from gateway.plan import FetchStep, Projection, QueryPlan, restore_names
 from gateway.planner import Planner, PlanningError, condition_variables
 from gateway.shaper import Shaper
 from gateway.supergraph import Supergraph
@@ -232,6 +232,8 @@ class Executor:
             response = await self._fetch(step, step_variables, run, roots)
             if response is None:
                 return
+            if step.renames:
+                response = {**response, "data": restore_names(response.get("data"), step.renames)}
             _merge(run.data, response.get("data") or {}, self.supergraph)
             for err in response.get("errors") or ():
                 path = err.get("path")
@@ -264,6 +266,8 @@ class Executor:
         )
         if response is None:
             return
+        if step.renames:
+            response = {**response, "data": restore_names(response.get("data"), step.renames)}
         entities = (response.get("data") or {}).get("_entities") or []
         for i, entity in enumerate(entities[: len(targets)]):
             if isinstance(entity, dict):

@@ -26,6 +26,8 @@ import aiohttp
 import httpx
 import orjson
 
+from gateway.uploads import UploadRef, uploads_in, without_uploads
+
 HeadersFactory = Callable[[str], Mapping[str, str] | Awaitable[Mapping[str, str]]]
 
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
@@ -82,6 +84,9 @@ class HttpFetcher:
         if self.headers_factory is not None:
             made = self.headers_factory(subgraph)
             headers.update(await made if inspect.isawaitable(made) else made)  # type: ignore[arg-type]
+        files = list(uploads_in(variables)) if variables else []
+        if files:
+            return await self._multipart(subgraph, url, query, variables, files, headers)
         payload = orjson.dumps({"query": query, "variables": variables})
         timeout = self.timeouts.get(subgraph, 10.0)
         try:
@@ -102,15 +107,72 @@ class HttpFetcher:
             raise SubgraphTimeout(f"{subgraph} did not answer within {timeout:g} s") from exc
         except (aiohttp.ClientConnectionError, httpx.TransportError) as exc:
             raise SubgraphUnreachable(f"{subgraph} at {url}: {exc}") from exc
+        return _graphql_body(subgraph, status, raw)
+
+    async def _multipart(
+        self,
+        subgraph: str,
+        url: str,
+        query: str,
+        variables: dict,
+        files: list[tuple[str, UploadRef]],
+        headers: dict[str, str],
+    ) -> dict[str, Any]:
+        """A call whose variables hold files: the GraphQL multipart request specification,
+        each file streamed from its spool (``gateway.uploads``)."""
+        headers = {k: v for k, v in headers.items() if k != "content-type"}
+        refs: list[UploadRef] = []
+        mapping: dict[str, list[str]] = {}
+        for path, ref in files:
+            if ref not in refs:
+                refs.append(ref)
+            mapping.setdefault(str(refs.index(ref)), []).append(path)
+        operations = orjson.dumps({"query": query, "variables": without_uploads(variables)})
+        timeout = self.timeouts.get(subgraph, 10.0)
+        for ref in refs:
+            ref.file.seek(0)
         try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            body = None
-        if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
-            raise SubgraphError(f"{subgraph} answered HTTP {status} without GraphQL")
-        return body
+            if self.client is not None:
+                answer = await self.client.post(
+                    url,
+                    data={"operations": operations.decode(), "map": orjson.dumps(mapping).decode()},
+                    files={
+                        str(i): (ref.filename, ref.file, ref.content_type)
+                        for i, ref in enumerate(refs)
+                    },
+                    headers=headers,
+                    timeout=timeout,
+                )
+                status, raw = answer.status_code, answer.content
+            else:
+                form = aiohttp.FormData(quote_fields=False)
+                form.add_field("operations", operations.decode())
+                form.add_field("map", orjson.dumps(mapping).decode())
+                for i, ref in enumerate(refs):
+                    form.add_field(
+                        str(i), ref.file, filename=ref.filename, content_type=ref.content_type
+                    )
+                async with self._session_here().post(
+                    url, data=form, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+                ) as response:
+                    status, raw = response.status, await response.read()
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise SubgraphTimeout(f"{subgraph} did not answer within {timeout:g} s") from exc
+        except (aiohttp.ClientConnectionError, httpx.TransportError) as exc:
+            raise SubgraphUnreachable(f"{subgraph} at {url}: {exc}") from exc
+        return _graphql_body(subgraph, status, raw)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
+
+
+def _graphql_body(subgraph: str, status: int, raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
+        raise SubgraphError(f"{subgraph} answered HTTP {status} without GraphQL")
+    return body

@@ -5,9 +5,13 @@ Body size and batch size are checked on the raw request; the token count while p
 aliases, root fields and the cost estimate on the parsed operation, fragments included.
 
 The cost estimate counts one per field; a field with a ``first`` or ``last`` argument
-multiplies what is selected under it by that number; any other list field multiplies by
-``default_list_size``, except the ``edges`` and ``nodes`` of a connection, already counted
-by the connection's ``first``.
+multiplies what is selected under it by that number (a variable's value or default; null
+or omitted counts as ``default_list_size``, a negative number as 0); any other list field
+multiplies by ``default_list_size``, or by ``nested_list_size`` when it sits under another
+list without ``first`` (the one-to-few lists of an entity graph: three nested lists of an
+object count 20 x 5 x 5, not 20 x 20 x 20), except the ``edges`` and ``nodes`` of a
+connection, already counted by the connection's ``first``. Depth and aliases are measured
+over the whole operation, so a refusal says how deep and how many as well as the maximum.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class Limits:
     max_root_fields: int = 20
     max_cost: int = 20_000
     default_list_size: int = 20
+    nested_list_size: int = 5
 
 
 class LimitExceeded(Exception):
@@ -114,10 +119,18 @@ def parse_within_limits(source: str, limits: Limits) -> DocumentNode:
         raise
 
 
-@dataclass
-class _Measure:
+@dataclass(frozen=True)
+class _Cost:
+    """What a selection set costs and how deep and aliased it is, below where it sits."""
+
+    cost: int = 0
     depth: int = 0
     aliases: int = 0
+
+    def __add__(self, other: _Cost) -> _Cost:
+        return _Cost(
+            self.cost + other.cost, max(self.depth, other.depth), self.aliases + other.aliases
+        )
 
 
 class _Walker:
@@ -132,12 +145,21 @@ class _Walker:
         self.fragments = fragments
         self.variables = variables
         self.limits = limits
-        self.measure = _Measure()
+        # (fragment, type, under an unpaginated list) -> its measure; a fragment spread
+        # many times is walked once, so nested spreads cost linear time, not exponential
+        self._fragments: dict[tuple[str, str | None, bool], _Cost] = {}
 
     def _type_named(self, name: str) -> GraphQLNamedType | None:
         return self.schema.type_map.get(name)
 
-    def _multiplier(self, field: FieldNode, is_list: bool) -> int:
+    def _multiplier(self, field: FieldNode, is_list: bool, in_list: bool) -> int:
+        """How many times what is selected under `field` counts.
+
+        `first`/`last` given (literally or by a variable, its default applied): that number,
+        a negative one counting as 0; null or not given: the default list size. A list
+        without them: the default list size, or the smaller nested list size when it sits
+        under another such list already counted at the default size.
+        """
         for argument in field.arguments or ():
             if argument.name.value not in PAGINATION_ARGUMENTS:
                 continue
@@ -150,63 +172,67 @@ class _Walker:
                     return max(given, 0)
             return self.limits.default_list_size
         if is_list and field.name.value not in CONNECTION_LISTS:
-            return self.limits.default_list_size
+            return self.limits.nested_list_size if in_list else self.limits.default_list_size
         return 1
 
     def cost(
         self,
         selection_set: SelectionSetNode | None,
         parent: GraphQLNamedType | None,
-        depth: int,
         visiting: frozenset[str],
-    ) -> int:
-        """Cost of a selection set; records depth and aliases on the way."""
+        in_list: bool = False,
+    ) -> _Cost:
+        """Cost, depth (1 for a flat selection) and aliases of a selection set."""
         if selection_set is None:
-            return 0
-        if depth > self.measure.depth:
-            self.measure.depth = depth
-            if depth > self.limits.max_depth:
-                raise LimitExceeded(
-                    "depth",
-                    self.limits.max_depth,
-                    None,
-                    f"The query is nested more than {self.limits.max_depth} levels deep.",
-                )
-        total = 0
+            return _Cost()
+        inner = self._selections(selection_set, parent, visiting, in_list)
+        return _Cost(inner.cost, inner.depth + 1, inner.aliases)
+
+    def _selections(
+        self,
+        selection_set: SelectionSetNode,
+        parent: GraphQLNamedType | None,
+        visiting: frozenset[str],
+        in_list: bool,
+    ) -> _Cost:
+        """The same, fragments' selections counted at the level they are spread at."""
+        total = _Cost()
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += self._field_cost(selection, parent, depth, visiting)
+                total += self._field_cost(selection, parent, visiting, in_list)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 target = self._type_named(condition.name.value) if condition else parent
-                total += self.cost(selection.selection_set, target, depth, visiting)
+                total += self._selections(selection.selection_set, target, visiting, in_list)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 fragment = self.fragments.get(name)
                 if fragment is None or name in visiting:
                     continue  # unknown or cyclic: validation reports it
                 target = self._type_named(fragment.type_condition.name.value)
-                total += self.cost(fragment.selection_set, target, depth, visiting | {name})
+                memo = (name, getattr(target, "name", None), in_list)
+                measured = self._fragments.get(memo)
+                if measured is None:
+                    measured = self._selections(
+                        fragment.selection_set, target, visiting | {name}, in_list
+                    )
+                    self._fragments[memo] = measured
+                total += measured
         return total
 
     def _field_cost(
         self,
         field: FieldNode,
         parent: GraphQLNamedType | None,
-        depth: int,
         visiting: frozenset[str],
-    ) -> int:
-        if field.alias is not None:
-            self.measure.aliases += 1
-            if self.measure.aliases > self.limits.max_aliases:
-                raise LimitExceeded(
-                    "aliases",
-                    self.limits.max_aliases,
-                    None,
-                    f"The query uses more than {self.limits.max_aliases} aliases.",
-                )
+        in_list: bool,
+    ) -> _Cost:
+        aliases = 1 if field.alias is not None else 0
         if field.name.value.startswith("__"):
-            return 0 if field.selection_set is None else 1
+            inner = self.cost(field.selection_set, None, visiting) if field.selection_set else None
+            if inner is None:
+                return _Cost(0, 0, aliases)
+            return _Cost(1, inner.depth + 1, aliases + inner.aliases)
         child_type: GraphQLNamedType | None = None
         is_list = False
         fields = getattr(parent, "fields", None)
@@ -215,9 +241,20 @@ class _Walker:
             is_list = is_list_type(get_nullable_type(output))
             child_type = get_named_type(output)
         if field.selection_set is None:
-            return 1
-        inner = self.cost(field.selection_set, child_type, depth + 1, visiting)
-        return 1 + self._multiplier(field, is_list) * inner
+            return _Cost(1, 0, aliases)
+        introspected = parent is None or parent.name.startswith("__")
+        if introspected and field.name.value == "ofType":
+            # Introspection's chain of type wrappers (as deep as a type's [X!]! nesting, a
+            # few levels) is not nesting a client chose: standard introspection queries,
+            # GraphiQL's among them, ask for seven levels of it.
+            inner = self.cost(field.selection_set, None, visiting, in_list)
+            return _Cost(1 + inner.cost, inner.depth - 1, aliases + inner.aliases)
+        multiplier = self._multiplier(field, is_list, in_list)
+        unpaginated = is_list and not any(
+            a.name.value in PAGINATION_ARGUMENTS for a in field.arguments or ()
+        )
+        inner = self.cost(field.selection_set, child_type, visiting, in_list or unpaginated)
+        return _Cost(1 + multiplier * inner.cost, inner.depth, aliases + inner.aliases)
 
 
 def select_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode:
@@ -282,8 +319,27 @@ def check_operation(
             f"The operation asks {roots} root fields; at most {limits.max_root_fields} are "
             "accepted.",
         )
-    walker = _Walker(schema, fragments, variables, limits)
-    cost = walker.cost(operation.selection_set, root_type(schema, operation), 1, frozenset())
+    # the pipeline passes graphql-core's VariableValues; tests and callers a plain mapping
+    values = getattr(variables, "coerced", variables)
+    walker = _Walker(schema, fragments, values if isinstance(values, Mapping) else {}, limits)
+    measured = walker.cost(operation.selection_set, root_type(schema, operation), frozenset())
+    if measured.depth > limits.max_depth:
+        raise LimitExceeded(
+            "depth",
+            limits.max_depth,
+            measured.depth,
+            f"The query is nested {measured.depth} levels deep; at most {limits.max_depth} "
+            "are accepted.",
+        )
+    if measured.aliases > limits.max_aliases:
+        raise LimitExceeded(
+            "aliases",
+            limits.max_aliases,
+            measured.aliases,
+            f"The query uses {measured.aliases} aliases; at most {limits.max_aliases} are "
+            "accepted.",
+        )
+    cost = measured.cost
     if cost > limits.max_cost:
         raise LimitExceeded(
             "cost",

@@ -9,7 +9,11 @@ NATS reconnection (events may have been missed) the registry is loaded again.
 
 Changes come through a JetStream pull consumer of the gateway's own, so the gateway needs
 only the JetStream API rights ``deploy/nats/nats.conf`` gives it, never a subscription to
-``dief.>`` itself.
+``dief.>`` itself. ``stop()`` always finishes within a bound, whatever NATS does.
+
+Where the registry is read is configured (``registry_url``): a subgraph of the supergraph
+(``contacts`` by default), a URL, or ``off`` (``RegistryOff``: nobody is a participant and
+readiness waits on nothing) for a supergraph that is not ours.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ log = logging.getLogger("dief.gateway.participants")
 STATUS_CHANGED = "dief.contacts.state.status_changed"
 CONSUMER_IDLE_SECONDS = 300.0
 PAGE = 200
+STOP_SECONDS = 5.0
 STATES_QUERY = """
 query GatewayRegistry($first: Int!, $after: String) {
   states(first: $first, after: $after) {
@@ -102,12 +107,20 @@ class ParticipantRegistry:
         self.last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._reload: asyncio.Event = asyncio.Event()
+        self._stopping = False
 
     # --- reading ------------------------------------------------------------------------
 
     @property
     def ready(self) -> bool:
-        return self.loaded.is_set() and self.nc is not None and self.nc.is_connected
+        return all(self.checks().values())
+
+    def checks(self) -> dict[str, bool]:
+        """What `/readyz` reports: the registry loaded, NATS connected."""
+        return {
+            "registry": self.loaded.is_set(),
+            "nats": self.nc is not None and self.nc.is_connected,
+        }
 
     def is_participant(self, state: str | None) -> bool:
         """Unknown States and callers without a State are not participants."""
@@ -216,24 +229,108 @@ class ParticipantRegistry:
     async def run(self) -> None:
         """Follow status changes, load the registry, and load it again whenever NATS comes
         back or the consumer had to be made anew; retries until stopped."""
-        while self.nc is None:
+        while self.nc is None and not self._stopping:
             try:
-                self.nc = await self._connect()
+                nc = await self._connect()
             except Exception as exc:
                 self.last_error = f"NATS: {exc!r}"
                 log.warning("NATS not reachable yet", extra={"error": str(exc)})
                 await asyncio.sleep(self.retry_seconds)
+                continue
+            if self._stopping:
+                # the NATS client can swallow a cancellation while connecting
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(nc.close(), STOP_SECONDS)
+                return
+            self.nc = nc
+        if self.nc is None:
+            return
         await asyncio.gather(self._follow(self.nc), self._keep_loaded())
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self.run())
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+    async def stop(self, within: float = STOP_SECONDS) -> None:
+        """Stop following, within a bound whatever NATS does.
+
+        The NATS client can swallow a cancellation (while connecting to an unreachable
+        server, say); the task is cancelled again until it ends or `within` seconds have
+        passed, after which it is left behind rather than holding up the shutdown.
+        """
+        self._stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        task = self._task
+        while task is not None and not task.done():
+            left = deadline - loop.time()
+            if left <= 0:
+                log.error("the participant registry did not stop in time; left behind")
+                break
+            task.cancel()
+            await asyncio.wait({task}, timeout=min(0.5, left))
+        if task is not None and task.done() and not task.cancelled():
+            with contextlib.suppress(Exception):
+                task.exception()  # retrieved, so never reported as unretrieved
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.nc.close(), 5)
-        await self._http.aclose()
+                await asyncio.wait_for(self.nc.close(), max(deadline - loop.time(), 0.5))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._http.aclose(), 2)
+
+
+class RegistryOff:
+    """No participant registry (an outside supergraph, or one without our contacts
+    registry): no caller is a participant, so participant-only fields are refused, and
+    readiness waits on nothing."""
+
+    nc = None
+    last_error: str | None = None
+    participant_count = 0
+
+    def __init__(self) -> None:
+        self.loaded = asyncio.Event()
+        self.loaded.set()
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    def checks(self) -> dict[str, bool]:
+        return {"registryOff": True}
+
+    def is_participant(self, state: str | None) -> bool:
+        return False
+
+    def start(self) -> None:
+        log.warning("participant registry off: no caller is a Forum participant")
+
+    async def stop(self, within: float = STOP_SECONDS) -> None:
+        return None
+
+
+class RegistrySettingError(ValueError):
+    """DIEF_GATEWAY_PARTICIPANT_REGISTRY names nothing the gateway can use."""
+
+
+def registry_url(setting: str, subgraphs: dict[str, str]) -> str | None:
+    """Where the participant registry is read: None when it is off.
+
+    `setting` is `off`, the name of a subgraph of the supergraph (`contacts` by default),
+    or an http(s) URL of a GraphQL endpoint answering the contacts registry's `states`
+    query. A name the supergraph does not have is refused: a supergraph that is not ours
+    must say so (`off`) rather than have the gateway guess an address.
+    """
+    value = setting.strip()
+    if value.lower() == "off":
+        return None
+    if value.startswith(("http://", "https://")):
+        return value
+    url = subgraphs.get(value)
+    if not url:
+        known = ", ".join(sorted(subgraphs)) or "none"
+        raise RegistrySettingError(
+            f"the participant registry is the subgraph {value!r}, which the supergraph does "
+            f"not have (its subgraphs: {known}); set DIEF_GATEWAY_PARTICIPANT_REGISTRY to "
+            "off, to one of them, or to the URL of the contacts registry"
+        )
+    return url

@@ -37,6 +37,7 @@ from gateway.authorization import (
     answer_removed,
     authorise,
 )
+from gateway.input_errors import input_field
 from gateway.limits import (
     LimitExceeded,
     Limits,
@@ -84,8 +85,12 @@ def _error(message: str, code: str = "VALIDATION", **extensions: Any) -> dict[st
     return {"message": message, "extensions": {"code": code, **extensions}}
 
 
-def _graphql_error(error: GraphQLError, code: str = "VALIDATION") -> dict[str, Any]:
+def _graphql_error(
+    error: GraphQLError, code: str = "VALIDATION", field: str | None = None
+) -> dict[str, Any]:
     formatted: dict[str, Any] = {"message": error.message, "extensions": {"code": code}}
+    if field is not None:
+        formatted["extensions"]["field"] = field
     if error.locations:
         formatted["locations"] = [{"line": x.line, "column": x.column} for x in error.locations]
     return formatted
@@ -145,7 +150,10 @@ class Pipeline:
             parsed = Parsed(None, (_graphql_error(exc),))
         else:
             errors = validate(self.schema, document, self.rules)
-            parsed = Parsed(document, tuple(_graphql_error(e) for e in errors))
+            parsed = Parsed(
+                document,
+                tuple(_graphql_error(e, field=input_field(e, document)) for e in errors),
+            )
         self._documents.keep(text, parsed)
         return parsed
 
@@ -252,7 +260,8 @@ class Pipeline:
             self.schema, operation.variable_definitions or (), dict(variables)
         )
         if isinstance(coerced, list):
-            return Outcome({"errors": [_graphql_error(e) for e in coerced]}, kind, "invalid")
+            errors = [_graphql_error(e, field=input_field(e)) for e in coerced]
+            return Outcome({"errors": errors}, kind, "invalid")
         try:
             check_operation(self.schema, document, operation, coerced, self.limits)
         except LimitExceeded as exc:

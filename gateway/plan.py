@@ -63,6 +63,16 @@ class FetchStep:
     reps: dict[str, RepSpec] = field(default_factory=dict)
     document: str = ""
     variables: tuple[str, ...] = ()
+    renames: dict[str, str] = field(default_factory=dict)  # alias sent -> response name
+
+
+def restore_names(value: object, renames: dict[str, str]) -> object:
+    """A subgraph's data with the aliases a step sent put back to the response names."""
+    if isinstance(value, list):
+        return [restore_names(v, renames) for v in value]
+    if isinstance(value, dict):
+        return {renames.get(k, k): restore_names(v, renames) for k, v in value.items()}
+    return value
 
 
 @dataclass

@@ -6,22 +6,41 @@ planning, so a plan is valid for one set of those conditions (`condition_variabl
 variables they read; the executor keys its cache on their values).
 
 How fields are placed:
-- a root field goes to a subgraph that resolves it, preferring one already in the plan
-  (mutations: one step per run of consecutive fields on the same subgraph, in order);
-- a field stays in the current fetch when its subgraph resolves it (or `@provides` it);
+- a root field goes to the subgraph that answers it with the fewest entity fetches after it
+  (`@provides` counted), then one already in the plan, then the first (mutations: one step
+  per run of consecutive fields on the same subgraph, in order);
+- a field stays in the current fetch when its subgraph resolves it (or `@provides` it) and
+  does not `@require` anything; a field with `@requires` always goes through `_entities`,
+  even to the subgraph of the current fetch, since its subgraph reads the requirements
+  from the representation;
 - otherwise the planner jumps to a subgraph that resolves it through `_entities`, preferring
   one already planned at that path. The parent fetch also selects `__typename` and the key;
   `@requires` fields, and key fields the parent cannot give, are planned in the parent
-  (possibly through other entity steps) and the new step waits for them;
-- a field that only an `@interfaceObject` subgraph resolves is fetched with the interface's
+  (possibly through other entity steps, even on the requiring subgraph) and the new step
+  waits for them. A step is reused unless it would have to run before its own inputs or
+  already carries a required field of that name with other arguments (a field required
+  with arguments has a data key per set of arguments);
+- fields of a type without a key that the current subgraph cannot resolve are fetched
+  with their field from a subgraph that can: through the parent entity, or for a shared
+  root field, as a second root fetch (never a mutation);
+- `@external` fields are never read from the subgraph that marks them so (outside
+  `@provides`), except the key fields of a Federation 1 type extension;
+- a field only an `@interfaceObject` subgraph resolves is fetched with the interface's
   name as `__typename` in the representation;
-- abstract fields are planned per possible object type that the subgraph can return;
+- abstract fields are planned per possible object type that the subgraph can return, by the
+  field's type in that subgraph (`@join__field(type:)`); fields of one response name typed
+  differently in sibling fragments are aliased, and the step restores the names;
 - a field returning an interface its subgraph knows only as an `@interfaceObject` also
   fetches the real `__typename` (and fields selected on the object types) from a subgraph
-  that owns the interface.
+  that owns the interface, unless nothing selected depends on the object type;
+- a progressive `@override` is followed once its label is `percent(100)`; until then (and
+  for labels a router would switch per request) the field stays with its old subgraph.
+
+What cannot be planned raises `PlanningError` saying why (the executor answers it as
+`QUERY_PLAN_FAILED`); no part of an operation is silently left out.
 
 Not handled: subscriptions, `@defer`/`@stream`, `@fromContext`/`@context`,
-`@join__directive`; progressive `@override` labels count as a completed override.
+`@join__directive`.
 """
 
 from __future__ import annotations
@@ -202,7 +221,12 @@ class _Planning:
         self.collector = Collector(supergraph.schema, fragments, variables)
         self.steps: list[FetchStep] = []
         self.groups: dict[tuple[int, tuple[str, ...], str], list[FetchStep]] = {}
-        self._jumps: set[tuple[int, tuple[str, ...], str, str]] = set()
+        self._jumps: set[tuple] = set()
+        self._hops: dict[tuple[str, str, int], float] = {}
+        self.by_graph: dict[str, FetchStep] = {}
+        self.roots: list[FetchStep] = []
+        self.root_name = ""
+        self.mutation = False
 
     # --- fields ------------------------------------------------------------------------
 
@@ -336,9 +360,9 @@ class _Planning:
         root = root_type.name
         fields = self.collector.collect(root, [self.operation.selection_set])
         mutation = op == OperationType.MUTATION
+        self.root_name, self.mutation = root, mutation
         kind = "mutation" if mutation else "query"
-        by_graph: dict[str, FetchStep] = {}
-        roots: list[FetchStep] = []
+        roots = self.roots
         if not mutation:
             # fields only one subgraph resolves first, so shared ones join a planned fetch
             fields = sorted(fields, key=lambda f: len(self.sg.field_graphs(root, f.name)) > 1)
@@ -355,17 +379,78 @@ class _Planning:
                     step = self.new_step(graphs[0], (), kind, None)
                     roots.append(step)
             else:
-                graph = next((g for g in graphs if g in by_graph), graphs[0])
-                step = by_graph.get(graph)
-                if step is None:
-                    step = by_graph[graph] = self.new_step(graph, (), kind, None)
-                    roots.append(step)
+                step = self.root_step(self._best_root_graph(root, f, graphs))
             sel = step.selections.setdefault(root, {})
             self.plan_fields(step, root, [f], (), sel, None, fields)
         for step in self.steps:
             self.compile(step, root)
         self._check_acyclic()
         return QueryPlan(kind, self.steps, [s.id for s in roots])
+
+    def root_step(self, graph: str) -> FetchStep:
+        step = self.by_graph.get(graph)
+        if step is None:
+            step = self.by_graph[graph] = self.new_step(graph, (), "query", None)
+            self.roots.append(step)
+        return step
+
+    def _best_root_graph(self, root: str, f: NField, graphs: list[str]) -> str:
+        """The subgraph that answers a root field with the fewest entity fetches after it
+        (`@provides` counted), a subgraph already in the plan on a tie, else the first."""
+        if len(graphs) == 1:
+            return graphs[0]
+        ranked = sorted(
+            range(len(graphs)),
+            key=lambda i: (self.hops(graphs[i], root, f, None), graphs[i] not in self.by_graph, i),
+        )
+        return graphs[ranked[0]]
+
+    def hops(
+        self, graph: str, type_name: str, f: NField, provided: dict | None, depth: int = 0
+    ) -> float:
+        """Entity fetches needed below `graph` for `f` of `type_name` (inf: cannot tell how).
+
+        An estimate to choose between subgraphs; planning itself decides what is possible.
+        """
+        if f.name == "__typename" or depth > 12:
+            return 0
+        memo = (graph, type_name, id(f)) if provided is None else None
+        if memo is not None and memo in self._hops:
+            return self._hops[memo]
+        if self._local(graph, type_name, f, provided):
+            result = self._hops_below(
+                graph, type_name, f, provided.get(f.name) if provided else None, depth
+            )
+        else:
+            result = float("inf")
+            for g in self.sg.field_graphs(type_name, f.name):
+                keys = self.sg.keys(type_name, g)
+                if g == graph and not self.sg.requires(type_name, f.name, g):
+                    continue
+                if any(self._resolvable(graph, type_name, k, provided) for k in keys):
+                    result = min(result, 1 + self._hops_below(g, type_name, f, None, depth + 1))
+        if memo is not None:
+            self._hops[memo] = result
+        return result
+
+    def _hops_below(
+        self, graph: str, type_name: str, f: NField, provided: dict | None, depth: int
+    ) -> float:
+        if f.return_type is None or not is_composite_type(f.return_type):
+            return 0
+        if is_abstract_type(f.return_type) and self.sg.is_interface_object(
+            f.return_type.name, graph
+        ):
+            return 1
+        provides = self.sg.provides(type_name, f.name, graph)
+        if provides:
+            provided = _merge_provided(provided, _provided_tree(provides))
+        total = 0.0
+        for obj in self._types_in_graph(type_name, f, graph):
+            for k in self.children(f, obj):
+                sub = provided if provided is not None else None
+                total += self.hops(graph, obj, k, sub, depth + 1)
+        return total
 
     def plan_fields(
         self,
@@ -389,7 +474,7 @@ class _Planning:
                 local = False
             if local or (provided is not None and f.name in provided):
                 sub = provided.get(f.name) if provided is not None else None
-                touched |= self.add_local(step, type_name, f, path, sel, sub)
+                touched |= self.add_local(step, type_name, f, path, sel, sub, siblings)
             else:
                 touched |= self.jump(step, type_name, f, path, sel, siblings, provided)
         return touched
@@ -402,6 +487,7 @@ class _Planning:
         path: tuple[str, ...],
         sel: Selection,
         provided: dict | None,
+        siblings: list[NField] | None = None,
     ) -> set[int]:
         rtype = f.return_type
         existing = sel.get(f.key)
@@ -420,16 +506,125 @@ class _Planning:
             provided = _merge_provided(provided, _provided_tree(provides))
         child_path = (*path, f.key)
         touched = {step.id}
-        if abstract:
-            for obj in self.sg.possible_types_in_graph(rtype.name, step.graph):
-                child_sel = existing.children.setdefault(obj, {})
-                kids = self.children(f, obj)
-                touched |= self.plan_fields(step, obj, kids, child_path, child_sel, provided)
-        else:
-            child_sel = existing.children.setdefault(rtype.name, {})
-            kids = self.children(f, rtype.name)
-            touched |= self.plan_fields(step, rtype.name, kids, child_path, child_sel, provided)
+        types = self._types_in_graph(type_name, f, step.graph)
+        if abstract and not types and self.sg.graph_has_type(step.graph, rtype.name):
+            # the subgraph knows the abstract type but none of its object types: only what
+            # is selected on the abstract type itself can be asked (it answers or fails)
+            types = [rtype.name]
+        for obj in types:
+            child_sel = existing.children.setdefault(obj, {})
+            kids = self.children(f, obj)
+            elsewhere = self._value_fields_elsewhere(step.graph, obj, kids, provided)
+            if elsewhere:
+                kids = [k for k in kids if k not in elsewhere]
+                touched |= self.split(step, type_name, f, obj, elsewhere, path, sel, siblings)
+            touched |= self.plan_fields(step, obj, kids, child_path, child_sel, provided)
+        if abstract and len(existing.children) > 1:
+            self._alias_conflicts(step, existing.children)
         return touched
+
+    def _alias_conflicts(self, step: FetchStep, branches: dict[str, Selection]) -> None:
+        """Fields of one response name typed differently in sibling fragments (allowed on
+        different object types) cannot be sent as they are: the subgraph would refuse the
+        query. All but the first type get an alias; the step restores the names."""
+        seen: dict[str, str] = {}
+        for obj, branch in branches.items():
+            for key in list(branch):
+                sel = branch[key]
+                typed = self._type_in_graph(obj, sel.name, step.graph)
+                first = seen.setdefault(key, typed)
+                if first != typed:
+                    alias = f"{INTERNAL_PREFIX}{key}_{obj}"
+                    branch[alias] = branch.pop(key)
+                    step.renames[alias] = key
+
+    def _type_in_graph(self, obj: str, field_name: str, graph: str) -> str:
+        entry = self.sg.join_field(obj, field_name, graph)
+        if entry is not None and entry.type:
+            return entry.type
+        fdef = getattr(self.sg.schema.get_type(obj), "fields", {}).get(field_name)
+        return str(fdef.type) if fdef is not None else ""
+
+    def _types_in_graph(self, type_name: str, f: NField, graph: str) -> list[str]:
+        """Object types `f` can return when `graph` resolves it (its type in that subgraph)."""
+        assert f.return_type is not None
+        named = self.sg.field_type_in_graph(type_name, f.name, graph) or f.return_type.name
+        if named != f.return_type.name and self.sg.schema.get_type(named) is None:
+            named = f.return_type.name
+        if is_abstract_type(self.sg.schema.get_type(named)):  # type: ignore[arg-type]
+            return self.sg.possible_types_in_graph(named, graph)
+        return [named]
+
+    def _local(self, graph: str, type_name: str, f: NField, provided: dict | None) -> bool:
+        if provided is not None and f.name in provided:
+            return True
+        return graph in self.sg.field_graphs(type_name, f.name) and not self.sg.requires(
+            type_name, f.name, graph
+        )
+
+    def _value_fields_elsewhere(
+        self, graph: str, obj: str, kids: list[NField], provided: dict | None
+    ) -> list[NField]:
+        """Fields of a type without a key that `graph` cannot resolve: no `_entities` call
+        can reach them, so the field holding them must also be fetched from a subgraph that
+        does (through the parent entity, or as a root field)."""
+        if any(self.sg.keys(obj, g) for g in self.sg.type_graphs(obj)):
+            return []
+        if any(
+            self.sg.is_interface_object(i, g)
+            for i in self.sg.interfaces_of(obj)
+            for g in self.sg.type_graphs(i)
+        ):
+            return []
+        return [
+            k for k in kids if k.name != "__typename" and not self._local(graph, obj, k, provided)
+        ]
+
+    def split(
+        self,
+        step: FetchStep,
+        type_name: str,
+        f: NField,
+        obj: str,
+        fields: list[NField],
+        path: tuple[str, ...],
+        sel: Selection,
+        siblings: list[NField] | None,
+    ) -> set[int]:
+        """Fetch `f` again, with only `fields` below it, from a subgraph that resolves them."""
+        restricted = NField(f.key, f.name, f.nodes, f.return_type, f.internal, f.mate)
+        restricted._children[obj] = fields
+        targets = [
+            g
+            for g in self.sg.field_graphs(type_name, f.name)
+            if g != step.graph
+            and obj in self._types_in_graph(type_name, f, g)
+            and all(self._local(g, obj, k, self._provided_by(type_name, f, g)) for k in fields)
+        ]
+        names = ", ".join(f"{obj}.{k.name}" for k in fields)
+        if not targets:
+            raise PlanningError(
+                f"no subgraph that resolves {type_name}.{f.name} resolves {names}, "
+                f"and {obj} has no key to fetch it by"
+            )
+        if not path and type_name == self.root_name:
+            if self.mutation:
+                raise PlanningError(
+                    f"{names} would need the mutation {type_name}.{f.name} run twice"
+                )
+            other = self.root_step(targets[0])
+            other_sel = other.selections.setdefault(type_name, {})
+            return self.add_local(other, type_name, restricted, path, other_sel, None)
+        if not any(self.sg.keys(type_name, g) for g in targets):
+            raise PlanningError(
+                f"{names} under {type_name}.{f.name} can only come from "
+                f"{', '.join(targets)}, which {type_name} has no key to reach"
+            )
+        return self.jump(step, type_name, restricted, path, sel, siblings or [], None, targets)
+
+    def _provided_by(self, type_name: str, f: NField, graph: str) -> dict | None:
+        provides = self.sg.provides(type_name, f.name, graph)
+        return _provided_tree(provides) if provides else None
 
     def add_interface_object(
         self,
@@ -460,6 +655,9 @@ class _Planning:
             obj: [k for k in self.children(f, obj) if k.key not in on_interface]
             for obj in self._object_types(iface)
         }
+        if not any(concrete.values()) and not any(k.name == "__typename" for k in kids):
+            # nothing depends on the object type: the interface's fields are the answer
+            return touched
         owners = [
             g
             for g in self.sg.type_graphs(iface)
@@ -494,10 +692,11 @@ class _Planning:
         sel: Selection,
         siblings: list[NField],
         provided: dict | None,
+        only: list[str] | None = None,
     ) -> set[int]:
         """Fetch `f` from another subgraph through `_entities`."""
         rep_type = type_name
-        graphs = self.sg.field_graphs(type_name, f.name)
+        graphs = only or self.sg.field_graphs(type_name, f.name)
         if not graphs:
             for iface in self.sg.interfaces_of(type_name):
                 candidates = [

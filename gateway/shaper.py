@@ -58,6 +58,7 @@ class Shaper:
         self.root = root
         self.fields = self.collector.collect(root.name, [operation.selection_set])
         self._children: dict[tuple[int, str], list[NField]] = {}
+        self._interface_only: dict[tuple[int, str], bool] = {}
 
     def shape(self, data: dict, failed: list[tuple]) -> tuple[dict | None, list[dict]]:
         run = _Shaping(self, failed)
@@ -65,6 +66,22 @@ class Shaper:
             return run.object(self.root, self.fields, data, []), run.errors
         except _Null:
             return None, run.errors
+
+    def interface_only(self, f: NField, abstract: Any) -> bool:
+        """Whether every object type of `abstract` selects just what the abstract type does
+        (no type-conditioned field, no `__typename`)."""
+        key = (id(f), "")
+        cached = self._interface_only.get(key)
+        if cached is None:
+            own = [k.key for k in self.children(f, abstract.name)]
+            cached = not any(
+                k.name == "__typename" for k in self.children(f, abstract.name)
+            ) and all(
+                [k.key for k in self.children(f, obj.name)] == own
+                for obj in self.schema.get_possible_types(abstract)
+            )
+            self._interface_only[key] = cached
+        return cached
 
     def children(self, f: NField, type_name: str) -> list[NField]:
         key = (id(f), type_name)
@@ -153,6 +170,11 @@ class _Shaping:
                 type_,  # type: ignore[arg-type]
                 runtime,
             ):
+                if typename in (None, type_.name) and self.shaper.interface_only(f, type_):
+                    # an @interfaceObject's answer: nothing selected depends on the object
+                    # type, so the interface's own fields are the whole answer
+                    fields = self.shaper.children(f, type_.name)
+                    return self.object(type_, fields, value, path)  # type: ignore[arg-type]
                 self._error(
                     f"Abstract type '{type_.name}' must resolve to an Object type at runtime "
                     f"for field '{parent.name}.{f.name}'; got {typename!r}.",

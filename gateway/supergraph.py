@@ -44,6 +44,8 @@ from graphql import (
     value_from_ast_untyped,
 )
 
+from gateway.scalars import implement
+
 KEPT_DIRECTIVES = {"deprecated", "specifiedBy", "oneOf"}
 AUTH_DIRECTIVES = ("authenticated", "requiresScopes", "policy")
 
@@ -70,6 +72,7 @@ class JoinField:
     external: bool = False
     override: str | None = None
     used_overridden: bool = False
+    override_label: str | None = None
 
 
 @dataclass
@@ -84,6 +87,17 @@ class _TypeInfo:
 
 def _args(node: DirectiveNode) -> dict[str, Any]:
     return {a.name.value: value_from_ast_untyped(a.value) for a in node.arguments or ()}
+
+
+def override_label_on(label: str) -> bool:
+    """Whether a progressive `@override` label is on for every request.
+
+    `percent(100)` is; any smaller percentage, and any other label (labels a router would
+    switch per request), is not: the field stays with its old subgraph, so one plan holds
+    for every request and answers never depend on chance.
+    """
+    match = re.fullmatch(r"\s*percent\(\s*([0-9]+(?:\.[0-9]+)?)\s*\)\s*", label)
+    return bool(match) and float(match.group(1)) >= 100
 
 
 def parse_field_set(fields: str) -> SelectionSetNode:
@@ -105,8 +119,8 @@ class Supergraph:
         self.schema: GraphQLSchema = build_ast_schema(
             self._strip(document, drop_inaccessible=False), assume_valid_sdl=True
         )
-        self.api_schema: GraphQLSchema = build_ast_schema(
-            self._strip(document, drop_inaccessible=True), assume_valid_sdl=True
+        self.api_schema: GraphQLSchema = implement(
+            build_ast_schema(self._strip(document, drop_inaccessible=True), assume_valid_sdl=True)
         )
         self._field_graphs_cache: dict[tuple[str, str], list[str]] = {}
 
@@ -213,6 +227,7 @@ class Supergraph:
                                 external=bool(args.get("external")),
                                 override=args.get("override"),
                                 used_overridden=bool(args.get("usedOverridden")),
+                                override_label=args.get("overrideLabel"),
                             )
                         )
                     else:
@@ -333,6 +348,14 @@ class Supergraph:
                 return entry
         return None
 
+    def field_type_in_graph(self, type_name: str, field_name: str, graph: str) -> str | None:
+        """The named type of this field in `graph` when it differs there (`type:`)."""
+        entry = self.join_field(type_name, field_name, graph)
+        if entry is None or not entry.type:
+            return None
+        match = re.search(r"[_A-Za-z][_0-9A-Za-z]*", entry.type)
+        return match.group(0) if match else None
+
     def field_graphs(self, type_name: str, field_name: str) -> list[str]:
         """Subgraphs that resolve this field on this type (not where external or overridden)."""
         cached = self._field_graphs_cache.get((type_name, field_name))
@@ -362,6 +385,14 @@ class Supergraph:
         """
         graph = entry.graph
         assert graph is not None
+        if entry.override_label:
+            # a progressive override: the new subgraph once its label is on, the old one
+            # until then (and still for its own key fields)
+            if entry.override:
+                return override_label_on(entry.override_label)
+            if override_label_on(entry.override_label):
+                return self._in_own_key(type_name, field_name, graph)
+            return True
         if entry.external:
             return self._in_own_key(type_name, field_name, graph, extension_only=True)
         if entry.used_overridden:

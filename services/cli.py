@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 
 from services.common.principal import Role
-from services.common.settings import get_settings
+from services.common.settings import SettingsError, get_settings
 
 SERVICES = {
     "contacts": "services.contacts.app:app",
@@ -33,8 +33,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.common.logs import configure_logging
+    from services.common.preflight import check_production
 
     settings = get_settings()
+    check_production(settings, args.service)
     configure_logging(args.service, settings.log_level)
     uvicorn.run(
         SERVICES[args.service],
@@ -224,6 +226,36 @@ def cmd_compose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.common.keys import generate_keys
+
+    try:
+        key = generate_keys(Path(args.dir))
+    except FileExistsError as exc:
+        print(f"dief keys generate: {exc}", file=sys.stderr)
+        return 1
+    print(f"signing key {key.kid} in {args.dir}/signing-key.pem (the gateway's only)")
+    print(f"public keys in {args.dir}/jwks.json (every service's DIEF_PRINCIPAL_JWKS)")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.common.keys import rotate_keys
+
+    try:
+        key, kids = rotate_keys(Path(args.dir), keep=args.keep)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"dief keys rotate: {exc}", file=sys.stderr)
+        return 1
+    print(f"new signing key {key.kid}; jwks.json lists {', '.join(kids)}")
+    print("publish jwks.json to the services first, then give the gateway signing-key.pem")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dief", description="DIEF Exchange command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -324,12 +356,31 @@ def parser() -> argparse.ArgumentParser:
     )
     compose.add_argument("--check", action="store_true", help="fail if the file is out of date")
     compose.set_defaults(func=cmd_compose)
+
+    keys = sub.add_parser(
+        "keys", help="the gateway's principal-token signing key and the services' JWKS"
+    ).add_subparsers(dest="keys_command", required=True)
+    generate = keys.add_parser("generate", help="a first signing key and its JWKS")
+    generate.add_argument("--dir", required=True, help="where signing-key.pem and jwks.json go")
+    generate.set_defaults(func=cmd_keys_generate)
+    rotate = keys.add_parser(
+        "rotate", help="a new signing key; the JWKS keeps the previous ones too"
+    )
+    rotate.add_argument("--dir", required=True, help="the folder 'keys generate' wrote")
+    rotate.add_argument(
+        "--keep", type=int, default=2, help="public keys the JWKS keeps, the new one included"
+    )
+    rotate.set_defaults(func=cmd_keys_rotate)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:  # one line naming the setting, never a traceback
+        print(f"dief: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -15,9 +15,12 @@ ASGI transport), recording every subgraph call.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import httpx
 import strawberry
 from strawberry.asgi import GraphQL
+from strawberry.federation.schema_directives import Key, Override
 
 from gateway.compose import compose
 from gateway.executor import Executor
@@ -257,4 +260,444 @@ external_keys = {
 fed1_keys = {
     "users": users,
     "posts": strawberry.federation.Schema(query=Fed1PostsQuery, types=[Fed1PostUser]),
+}
+
+# --- a shared root field returning a type without a key (group D) -----------------------
+
+
+@strawberry.federation.type(name="Info", shareable=True)
+class EastInfo:
+    version: str
+    region: str
+
+
+@strawberry.federation.type(name="Info", shareable=True)
+class WestInfo:
+    version: str
+    uptime: int
+
+
+@strawberry.type
+class EastQuery:
+    @strawberry.federation.field(shareable=True)
+    def info(self) -> EastInfo:
+        return EastInfo(version="1.2", region="east")
+
+
+@strawberry.type
+class WestQuery:
+    @strawberry.federation.field(shareable=True)
+    def info(self) -> WestInfo:
+        return WestInfo(version="1.2", uptime=99)
+
+
+shared_root = {
+    "east": strawberry.federation.Schema(query=EastQuery, types=[EastInfo]),
+    "west": strawberry.federation.Schema(query=WestQuery, types=[WestInfo]),
+}
+
+# --- a type without a key below an entity (group E) --------------------------------------
+
+
+@strawberry.federation.type(name="Details", shareable=True)
+class CatalogDetails:
+    size: str
+
+
+@strawberry.federation.type(name="Product", keys=["id"])
+class CatalogProduct:
+    id: strawberry.ID
+    details: CatalogDetails = strawberry.federation.field(shareable=True)
+
+
+@strawberry.type
+class CatalogQuery:
+    @strawberry.field
+    def catalog(self) -> list[CatalogProduct]:
+        return [
+            CatalogProduct(id=strawberry.ID(i), details=CatalogDetails(size=size))
+            for i, size in (("1", "S"), ("2", "L"))
+        ]
+
+
+COLOURS = {"1": "red", "2": "blue"}
+
+
+@strawberry.federation.type(name="Details", shareable=True)
+class SpecsDetails:
+    size: str
+    colour: str
+
+
+@strawberry.federation.type(name="Product", keys=["id"])
+class SpecsProduct:
+    id: strawberry.ID
+
+    @strawberry.federation.field(shareable=True)
+    def details(self) -> SpecsDetails:
+        return SpecsDetails(size="?", colour=COLOURS[self.id])
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> SpecsProduct:
+        return cls(id=id)
+
+
+@strawberry.type
+class SpecsQuery:
+    @strawberry.field
+    def specs_version(self) -> int:
+        return 1
+
+
+value_below_entity = {
+    "catalog": strawberry.federation.Schema(query=CatalogQuery, types=[CatalogProduct]),
+    "specs": strawberry.federation.Schema(query=SpecsQuery, types=[SpecsProduct]),
+}
+
+# --- @provides chooses the root field's subgraph (group F) -------------------------------
+
+LABELS = {"1": "one", "2": "two"}
+
+
+@strawberry.federation.type(name="Item", keys=["id"])
+class OwnerItem:
+    id: strawberry.ID
+
+    @strawberry.field
+    def label(self) -> str:
+        return LABELS[self.id]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> OwnerItem:
+        return cls(id=id)
+
+
+@strawberry.type
+class OwnerQuery:
+    @strawberry.field
+    def owner_version(self) -> int:
+        return 1
+
+
+@strawberry.federation.type(name="Item", keys=["id"])
+class ListItem:
+    id: strawberry.ID
+
+
+@strawberry.type
+class ListQuery:
+    @strawberry.federation.field(shareable=True)
+    def top_items(self) -> list[ListItem]:
+        return [ListItem(id=strawberry.ID(i)) for i in LABELS]
+
+
+@strawberry.federation.type(name="Item", keys=["id"])
+class ProvidingItem:
+    id: strawberry.ID
+    label: str = strawberry.federation.field(external=True)
+
+
+@strawberry.type
+class ProvidingQuery:
+    @strawberry.federation.field(shareable=True, provides=["label"])
+    def top_items(self) -> list[ProvidingItem]:
+        return [ProvidingItem(id=strawberry.ID(i), label=f"{v}!") for i, v in LABELS.items()]
+
+
+provides_choice = {
+    "a_list": strawberry.federation.Schema(query=ListQuery, types=[ListItem]),
+    "b_provides": strawberry.federation.Schema(query=ProvidingQuery, types=[ProvidingItem]),
+    "owner": strawberry.federation.Schema(query=OwnerQuery, types=[OwnerItem]),
+}
+
+# --- a field typed differently by two subgraphs (group J) --------------------------------
+
+
+@strawberry.federation.interface(name="Media")
+class LibraryMedia:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Book", keys=["id"])
+class LibraryBook(LibraryMedia):
+    title: str
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> LibraryBook:
+        return cls(id=id, title=f"book {id}")
+
+
+@strawberry.federation.type(name="Movie", keys=["id"])
+class LibraryMovie(LibraryMedia):
+    minutes: int
+
+
+@strawberry.type
+class LibraryQuery:
+    @strawberry.federation.field(shareable=True)
+    def featured(self) -> LibraryMedia:
+        return LibraryMovie(id=strawberry.ID("m1"), minutes=90)
+
+    @strawberry.field
+    def media(self) -> list[LibraryMedia]:
+        return [
+            LibraryBook(id=strawberry.ID("b1"), title="book b1"),
+            LibraryMovie(id=strawberry.ID("m1"), minutes=90),
+        ]
+
+
+@strawberry.federation.type(name="Book", keys=["id"])
+class ShelfBook:
+    id: strawberry.ID
+    shelf: int
+
+
+@strawberry.type
+class ShelfQuery:
+    @strawberry.federation.field(shareable=True)
+    def featured(self) -> ShelfBook:
+        return ShelfBook(id=strawberry.ID("b7"), shelf=3)
+
+
+covariant_types = {
+    "library": strawberry.federation.Schema(query=LibraryQuery, types=[LibraryBook, LibraryMovie]),
+    "shelf": strawberry.federation.Schema(query=ShelfQuery, types=[ShelfBook]),
+}
+
+# --- an @interfaceObject that is not resolvable (group K) --------------------------------
+
+
+@strawberry.federation.interface(name="Node", keys=["id"])
+class OwnerNode:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Bread", keys=["id"])
+class OwnerBread(OwnerNode):
+    name: str
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> OwnerBread:
+        return cls(id=id, name=f"bread {id}")
+
+
+@strawberry.type
+class BakeryQuery:
+    @strawberry.field
+    def bread(self) -> OwnerNode:
+        return OwnerBread(id=strawberry.ID("n2"), name="bread n2")
+
+
+@strawberry.federation.interface_object(name="Node", keys=[Key(fields="id", resolvable=False)])
+class ReferencedNode:
+    id: strawberry.ID
+
+    @strawberry.field
+    def field(self) -> str:
+        return "foo"
+
+
+@strawberry.type
+class PantryQuery:
+    @strawberry.field
+    def b(self) -> ReferencedNode:
+        return ReferencedNode(id=strawberry.ID("n1"))
+
+
+non_resolvable_interface_object = {
+    "bakery": strawberry.federation.Schema(query=BakeryQuery, types=[OwnerBread]),
+    "pantry": strawberry.federation.Schema(query=PantryQuery, types=[ReferencedNode]),
+}
+
+# --- one response name typed differently in sibling fragments (group H) ------------------
+
+
+@strawberry.federation.type(name="Circle", keys=["id"])
+class ShapesCircle:
+    id: strawberry.ID
+    size: int = strawberry.federation.field(shareable=True)
+
+
+@strawberry.federation.type(name="Square", keys=["id"])
+class ShapesSquare:
+    id: strawberry.ID
+    size: int | None = strawberry.federation.field(shareable=True)
+
+
+Shape = Annotated[ShapesCircle | ShapesSquare, strawberry.union("Shape")]
+
+
+@strawberry.type
+class ShapesQuery:
+    @strawberry.field
+    def shapes(self) -> list[Shape]:
+        return [
+            ShapesCircle(id=strawberry.ID("c1"), size=3),
+            ShapesSquare(id=strawberry.ID("s1"), size=None),
+            ShapesSquare(id=strawberry.ID("s2"), size=4),
+        ]
+
+
+@strawberry.federation.type(name="Circle", keys=["id"])
+class SizesCircle:
+    id: strawberry.ID
+    size: int | None = strawberry.federation.field(shareable=True)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> SizesCircle:
+        return cls(id=id, size=3)
+
+
+@strawberry.type
+class SizesQuery:
+    @strawberry.field
+    def sizes_version(self) -> int:
+        return 1
+
+
+conflicting_types = {
+    "shapes": strawberry.federation.Schema(query=ShapesQuery, types=[ShapesCircle, ShapesSquare]),
+    "sizes": strawberry.federation.Schema(query=SizesQuery, types=[SizesCircle]),
+}
+
+# --- entity chains over three subgraphs, abstract types from entities, nested lists with
+# nulls, progressive @override labels ---------------------------------------------------
+#
+# people: Person (name, nickname and age overridden from pets: nickname at percent(100),
+#   age under a label a router would switch per request), people with a null in the middle,
+#   a grid (a list of lists) of people; Vet.name.
+# pets: Person.pet (a union Dog | Cat; null for p3, which pets does not know), Dog, Cat.
+# vets: Dog.vet, a Vet known by id.
+
+PEOPLE = {"p1": "Ada", "p2": "Alan", "p3": "Grace"}
+PETS = {"p1": ("Dog", "d1"), "p2": ("Cat", "c1")}
+VETS = {"v1": "Dr Who"}
+
+
+@strawberry.federation.type(name="Person", keys=["id"])
+class PeoplePerson:
+    id: strawberry.ID
+
+    @strawberry.field
+    def name(self) -> str:
+        return PEOPLE[self.id]
+
+    @strawberry.federation.field(override=Override(override_from="pets", label="percent(100)"))
+    def nickname(self) -> str:
+        return f"{PEOPLE[self.id].lower()} (people)"
+
+    @strawberry.federation.field(override=Override(override_from="pets", label="beta"))
+    def age(self) -> int:
+        return 99
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> PeoplePerson:
+        return cls(id=id)
+
+
+@strawberry.federation.type(name="Vet", keys=["id"])
+class PeopleVet:
+    id: strawberry.ID
+
+    @strawberry.field
+    def name(self) -> str:
+        return VETS[self.id]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> PeopleVet:
+        return cls(id=id)
+
+
+def _person(id: str) -> PeoplePerson:
+    return PeoplePerson(id=strawberry.ID(id))
+
+
+@strawberry.type
+class PeopleQuery:
+    @strawberry.field
+    def people(self) -> list[PeoplePerson | None]:
+        return [_person("p1"), None, _person("p3"), _person("p2")]
+
+    @strawberry.field
+    def grid(self) -> list[list[PeoplePerson | None]]:
+        return [[_person("p2"), None], [], [_person("p1")]]
+
+
+@strawberry.federation.type(name="Dog", keys=["id"])
+class PetsDog:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.federation.type(name="Cat", keys=["id"])
+class PetsCat:
+    id: strawberry.ID
+    lives: int
+
+
+Pet = Annotated[PetsDog | PetsCat, strawberry.union("Pet")]
+
+
+@strawberry.federation.type(name="Person", keys=["id"])
+class PetsPerson:
+    id: strawberry.ID
+
+    @strawberry.field
+    def pet(self) -> Pet | None:
+        kind, id = PETS.get(self.id, ("", ""))
+        if kind == "Dog":
+            return PetsDog(id=strawberry.ID(id), name="Rex")
+        if kind == "Cat":
+            return PetsCat(id=strawberry.ID(id), lives=9)
+        return None
+
+    @strawberry.field
+    def nickname(self) -> str:
+        return "from pets"
+
+    @strawberry.field
+    def age(self) -> int:
+        return {"p1": 36, "p2": 41}.get(self.id, 0)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> PetsPerson | None:
+        return cls(id=id) if id in PETS else None
+
+
+@strawberry.type
+class PetsQuery:
+    @strawberry.field
+    def pets_version(self) -> int:
+        return 1
+
+
+@strawberry.federation.type(name="Vet", keys=["id"])
+class VetsVet:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Dog", keys=["id"])
+class VetsDog:
+    id: strawberry.ID
+
+    @strawberry.field
+    def vet(self) -> VetsVet:
+        return VetsVet(id=strawberry.ID("v1"))
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> VetsDog:
+        return cls(id=id)
+
+
+@strawberry.type
+class VetsQuery:
+    @strawberry.field
+    def vets_version(self) -> int:
+        return 1
+
+
+households = {
+    "people": strawberry.federation.Schema(query=PeopleQuery, types=[PeoplePerson, PeopleVet]),
+    "pets": strawberry.federation.Schema(query=PetsQuery, types=[PetsPerson, PetsDog, PetsCat]),
+    "vets": strawberry.federation.Schema(query=VetsQuery, types=[VetsDog, VetsVet]),
 }

@@ -23,7 +23,7 @@ from services.common.mongo import run_sync
 from services.common.principal import Principal, Role
 from services.common.settings import Settings
 from services.contacts import handlers as contacts
-from services.contacts.domain import AuthorityKind
+from services.contacts.domain import AuthorityKind, ContactRole
 from services.dev.servers import free_port
 from tests.conftest import GraphQLClient, TokenFactory
 from tests.test_contacts_api import PARTIES
@@ -115,10 +115,23 @@ def clock() -> Clock:
 
 
 SECRETARIAT = Principal("sec", frozenset({Role.SECRETARIAT}))
+NPC, ENFORCEMENT, ALTERNATE = (
+    ContactRole.NATIONAL_POINT_OF_CONTACT,
+    ContactRole.DIEF_ENFORCEMENT_CONTACT,
+    ContactRole.ALTERNATE,
+)
+# (address, roles) per State. ISR, a signatory, has no contact at all: it is reported.
 RECIPIENTS = {
-    "FRA": ["customs@fra.example.org", "police@fra.example.org"],
-    "DEU": ["zoll@deu.example.org"],
-    "USA": ["cbp@usa.example.org"],  # not a participant: never invited
+    "FRA": [
+        ("customs@fra.example.org", [NPC]),
+        ("police@fra.example.org", [NPC, ENFORCEMENT]),
+        ("staff@fra.example.org", []),  # an imported colleague: never told by default
+    ],
+    "DEU": [
+        ("zoll@deu.example.org", [NPC, ENFORCEMENT]),
+        ("vertretung@deu.example.org", [ALTERNATE]),
+    ],
+    "USA": [("cbp@usa.example.org", [NPC])],  # not a participant: never invited
 }
 
 
@@ -128,11 +141,11 @@ def seed_directory() -> None:
         authority = contacts.create_authority(
             SECRETARIAT, state, {"kind": AuthorityKind.CUSTOMS, "name": f"{state} customs"}
         )
-        for i, address in enumerate(addresses):
+        for i, (address, roles) in enumerate(addresses):
             contacts.create_contact(
                 SECRETARIAT,
                 authority.pk,
-                {"name": f"Officer {state} {i}", "functional_email": address},
+                {"name": f"Officer {state} {i}", "functional_email": address, "roles": roles},
             )
 
 
@@ -166,6 +179,7 @@ def mq(http: httpx.AsyncClient) -> GraphQLClient:
 
 class Actors:
     def __init__(self, token: TokenFactory) -> None:
+        self.token = token
         self.sec = token(sub="sec", roles=("secretariat",), participant=False)
         self.chair = token(sub="chair", roles=("chair",), participant=False)
         self.fra = token(sub="fra1", state="FRA")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,19 +14,26 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.common.settings import Settings
 from services.dev.servers import free_port, port_open
 
 pytestmark = pytest.mark.slow
 
 
 def _env(home: Path, mongo: int, nats: int, contacts: int) -> dict[str, str]:
+    """Every port a setting names is a free one, so the test passes while `make run` is up."""
+    ports = {
+        f"DIEF_{name.upper()}": str(free_port())
+        for name in Settings.model_fields
+        if name.endswith("_port")
+    }
     return {
         **os.environ,
+        **ports,
         "DIEF_HOME": str(home),
         "MONGODB_URI": f"mongodb://127.0.0.1:{mongo}/",
         "NATS_URL": f"nats://127.0.0.1:{nats}",
         "DIEF_CONTACTS_PORT": str(contacts),
-        "DIEF_GATEWAY_PORT": str(free_port()),
         "DIEF_CONSOLE_PORT": str(free_port()),
         "DIEF_ENV": "dev",
     }
@@ -89,6 +97,14 @@ def _states(port: int, token: str) -> dict[str, object]:
     )
 
 
+def _nats_requires_credentials(port: int) -> bool:
+    """What the server's INFO line says to every client before it may send anything."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        line = conn.makefile("rb").readline()
+    assert line.startswith(b"INFO "), line
+    return json.loads(line[5:]).get("auth_required") is True
+
+
 def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
     mongo, nats, contacts = free_port(), free_port(), free_port()
     env = _env(tmp_path / "dief", mongo, nats, contacts)
@@ -109,6 +125,9 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
 
         ready = httpx.get(f"http://127.0.0.1:{contacts}/readyz", timeout=5)
         assert ready.status_code == 200 and json.loads(ready.text)["ready"] is True
+        # The dev NATS has production's users: an anonymous process on the machine cannot
+        # publish a status change (nor anything else).
+        assert _nats_requires_credentials(nats)
 
         console = f"http://127.0.0.1:{env['DIEF_CONSOLE_PORT']}"
         assert console in banner

@@ -90,12 +90,20 @@ def test_enum_value_hidden_from_the_api_is_an_error(supergraph: Supergraph) -> N
 def test_abstract_value_without_a_known_type_is_an_error(supergraph: Supergraph) -> None:
     schema_sdl = supergraph_sdl()
     media = Supergraph.parse(schema_sdl)
-    result, errors = shape(
-        media, "{ media { id } }", {"media": [{"__typename": "Media", "id": "b1"}]}
-    )
+    data = {"media": [{"__typename": "Media", "id": "b1"}]}
+    result, errors = shape(media, "{ media { id ... on Book { title } } }", data)
     assert result is None
     assert errors[0]["path"] == ["media", 0]
     assert errors[0]["message"].startswith("Abstract type 'Media' must resolve to an Object type")
+    for query in ("{ media { id __typename } }", "{ media { ... on Movie { id } } }"):
+        result, errors = shape(media, query, data)
+        assert result is None and errors[0]["path"] == ["media", 0]
+    result, errors = shape(
+        media, "{ media { id } }", {"media": [{"__typename": "Nope", "id": "b1"}]}
+    )
+    assert result is None and errors[0]["path"] == ["media", 0]
+    # an interface object's answer where nothing selected depends on the object type
+    assert shape(media, "{ media { id } }", data) == ({"media": [{"id": "b1"}]}, [])
 
 
 def test_skip_and_include_follow_the_variables_the_shaper_was_built_for(

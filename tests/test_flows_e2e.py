@@ -175,7 +175,8 @@ async def test_a_status_change_reaches_the_gateway_cache_and_the_meetings_regist
     # gateway itself (its policy check, before any subgraph call).
     await eventually(lambda: _metric_is(stack, participants - 1), timeout=20, what="gateway cache")
     assert refusal(await stack.gateway(DIRECTORY, token=caller)) == {
-        "message": "You may not see Query.states (directory_reader).",
+        "message": "MEX is not a participant (State Party or signatory) and may not read the "
+        "contact directory.",
         "code": "FORBIDDEN",
     }
     via_gateway = refusal(await stack.gateway(MEETINGS_OF, {"year": year}, caller))

@@ -399,3 +399,118 @@ async def test_a_calendar_feed_link_stops_when_its_state_stops_participating(
         return (await door.http.get(door.base + url)).status_code == 200
 
     await wait_until(back, timeout=60)  # rejoined: the same link works again
+
+
+# --- multipart uploads (the GraphQL multipart request specification) -----------------------
+
+ATTACH_FILE = """mutation($i: DocumentAttachInput!) { documentAttach(input: $i) {
+  document { id size mediaType downloadPath } } }"""
+CSRF = {"Apollo-Require-Preflight": "true"}
+
+
+def attach_input(item: str, filename: str = "annex.pdf") -> dict[str, object]:
+    return {
+        "agendaItemId": item,
+        "filename": filename,
+        "mediaType": "application/pdf",
+        "language": "en",
+        "file": None,
+    }
+
+
+async def upload(
+    door: Door, who: str, item: str, data: bytes, headers: dict[str, str] | None = None
+) -> object:
+    import json
+
+    operations = {"query": ATTACH_FILE, "variables": {"i": attach_input(item)}}
+    return await door.http.post(
+        door.base + "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.i.file"]})},
+        files={"0": ("annex.pdf", data, "application/pdf")},
+        headers={**door.auth(who), **(CSRF if headers is None else headers)},
+    )
+
+
+async def test_a_9_mib_document_uploads_through_the_gateway_and_downloads_the_same(
+    door: Door, meeting: dict[str, str]
+) -> None:
+    data = PDF + bytes(range(256)) * (9 * 1024 * 4)  # 9 MiB and a little
+    assert len(data) > 9 * 1024 * 1024
+    got = await upload(door, "sec", meeting["item"], data)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert "errors" not in body, body
+    document = body["data"]["documentAttach"]["document"]
+    assert document["size"] == len(data)
+    async with door.http.stream(
+        "GET", door.base + document["downloadPath"], headers=door.auth("deu")
+    ) as down:
+        assert down.status_code == 200
+        digest = hashlib.sha256()
+        async for piece in down.aiter_raw():
+            digest.update(piece)
+    assert digest.digest() == hashlib.sha256(data).digest()
+
+
+async def test_a_multipart_request_without_the_csrf_header_is_refused(
+    door: Door, meeting: dict[str, str]
+) -> None:
+    got = await upload(door, "sec", meeting["item"], PDF, headers={})
+    assert got.status_code == 400
+    error = got.json()["errors"][0]
+    assert error["extensions"]["code"] == "VALIDATION"
+    assert "Apollo-Require-Preflight" in error["message"]
+
+
+async def test_an_upload_over_the_document_limit_is_refused(
+    door: Door, meeting: dict[str, str]
+) -> None:
+    from gateway.uploads import upload_limit
+
+    too_big = PDF + b"x" * upload_limit(door.settings)
+    got = await upload(door, "sec", meeting["item"], too_big)
+    assert got.status_code == 413
+    assert got.json()["errors"][0]["extensions"]["limit"] == "bodySize"
+    # Past the service's own limit, inside the gateway's allowance for the other parts:
+    limit = door.settings.meetings_document_max_bytes
+    over = await upload(door, "sec", meeting["item"], PDF + b"x" * (limit - len(PDF) + 1))
+    error = over.json()["errors"][0]
+    assert error["extensions"]["code"] == "VALIDATION", error
+    assert str(limit) in error["message"]
+
+
+async def test_an_upload_by_a_non_participant_is_refused_and_nothing_stored(
+    door: Door, meeting: dict[str, str]
+) -> None:
+    got = await upload(door, "usa", meeting["item"], PDF)
+    body = got.json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    assert not (body.get("data") or {}).get("documentAttach")
+
+
+@pytest.mark.parametrize(
+    ("operations", "mapping", "says"),
+    [
+        ('{"query": "mutation { x }"', '{"0": ["variables.i.file"]}', "operations"),
+        (None, '{"0": ["variables.i.file"]}', "operations"),
+        ('{"query": "q", "variables": {"i": {"file": null}}}', '{"1": ["variables.i.file"]}', "1"),
+        ('{"query": "q", "variables": {"i": {"file": 3}}}', '{"0": ["variables.i.file"]}', "null"),
+        ('{"query": "q", "variables": {}}', '{"0": ["query"]}', "variables."),
+        ('{"query": "q", "variables": {}}', '{"0": ["variables.a.b"]}', "nowhere"),
+    ],
+)
+async def test_a_malformed_multipart_request_is_refused_with_why(
+    door: Door, operations: str | None, mapping: str, says: str
+) -> None:
+    data = {"map": mapping}
+    if operations is not None:
+        data["operations"] = operations
+    got = await door.http.post(
+        door.base + "/graphql",
+        data=data,
+        files={"0": ("a.pdf", PDF, "application/pdf")},
+        headers={**door.auth("sec"), **CSRF},
+    )
+    assert got.status_code == 400, got.text
+    assert says in got.json()["errors"][0]["message"]

@@ -125,3 +125,72 @@ def test_a_fragment_cycle_does_not_loop() -> None:
       fragment B on Person { best { ...A } }
     """
     assert cost(query) > 0
+
+
+def coerced(query: str, variables: dict[str, Any]) -> Any:
+    """The variables as the pipeline passes them: graphql-core's VariableValues."""
+    from graphql.execution.values import get_variable_values
+
+    operation = select_operation(parse_within_limits(query, Limits()), None)
+    values = get_variable_values(SCHEMA, operation.variable_definitions or (), variables)
+    assert not isinstance(values, list), values
+    return values
+
+
+@pytest.mark.parametrize(
+    ("definition", "variables", "counted"),
+    [
+        ("$n: Int", {"n": 7}, 7),
+        ("$n: Int", {}, 20),  # omitted, no default: the default list size
+        ("$n: Int = 3", {}, 3),  # omitted: its default
+        ("$n: Int = 3", {"n": None}, 20),  # null: the default list size
+        ("$n: Int", {"n": -5}, 0),  # negative: nothing
+        ("$n: Int!", {"n": 0}, 0),
+    ],
+)
+def test_first_from_variables_as_the_pipeline_coerces_them(
+    definition: str, variables: dict[str, Any], counted: int
+) -> None:
+    query = f"query({definition}) {{ people(first: $n) {{ totalCount edges {{ cursor }} }} }}"
+    document = parse_within_limits(query, Limits())
+    operation = select_operation(document, None)
+    values = coerced(query, variables)
+    assert check_operation(SCHEMA, document, operation, values, Limits()) == 1 + counted * 3
+
+
+def test_depth_and_alias_refusals_name_the_value_and_the_maximum() -> None:
+    deep = "{ me { best { best { best { best { name } } } } } }"
+    error = refusal(deep, Limits(max_depth=4))
+    assert (error.limit, error.maximum, error.actual) == ("depth", 4, 6)
+    assert error.message == "The query is nested 6 levels deep; at most 4 are accepted."
+    assert error.to_error()["extensions"] == {
+        "code": "VALIDATION",
+        "limit": "depth",
+        "maximum": 4,
+        "actual": 6,
+    }
+    aliased = "{ " + " ".join(f"a{i}: me {{ n{i}: name }}" for i in range(4)) + " }"
+    error = refusal(aliased, Limits(max_aliases=5))
+    assert (error.limit, error.maximum, error.actual) == ("aliases", 5, 8)
+    assert error.message == "The query uses 8 aliases; at most 5 are accepted."
+
+
+def test_nested_lists_without_first_count_the_nested_list_size() -> None:
+    # me (1) + friends: 20 x (1 + friends: 5 x (1 + friends: 5 x name))
+    query = "{ me { friends { friends { friends { name } } } } }"
+    assert cost(query) == 1 + 1 + 20 * (1 + 5 * (1 + 5 * 1))
+    assert cost(query, Limits(nested_list_size=20)) == 1 + 1 + 20 * (1 + 20 * (1 + 20 * 1))
+    # a list with first resets nothing: what it counts is what it asks
+    assert cost("{ me { friends(first: 50) { friends { name } } } }") == 1 + 1 + 50 * (1 + 20)
+
+
+def test_fragments_spread_many_times_are_measured_once_and_counted_each_time() -> None:
+    levels = 18
+    fragments = " ".join(
+        f"fragment F{i} on Person {{ a{i}: best {{ ...F{i + 1} }} b{i}: best {{ ...F{i + 1} }} }}"
+        for i in range(levels)
+    )
+    query = "{ me { ...F0 } } " + fragments + f" fragment F{levels} on Person {{ name }}"
+    error = refusal(query, Limits(max_depth=100, max_aliases=10**9, max_cost=10**5))
+    assert error.limit == "cost"
+    assert error.actual is not None and error.actual > 2**levels

@@ -31,8 +31,9 @@ from tests.meetings_support import (
 pytest_plugins = ["tests.meetings_support"]
 
 ISSUE = """mutation($i: InvitationIssueInput!) { invitationIssue(input: $i) { meeting {
-  invitation { late lateReason recipientCount callForPresentations
-    deliveries { state email status attempts lastError } } } } }"""
+  invitation { late lateReason recipientCount callForPresentations unreachableStateCodes
+    deliveries { state email role status attempts lastError } } } } }"""
+GAPS = """{ noticeGaps { kind topic issuedAt unreachableStateCodes } }"""
 CALL = "Participants are invited to present cases of diversion and share information."
 PARTICIPANT_ADDRESSES = {
     "customs@fra.example.org",
@@ -54,6 +55,14 @@ async def test_rule_9_invitation_on_day_50_reaches_every_participant_contact_wit
         a: "SENT" for a in PARTICIPANT_ADDRESSES
     }
     assert inbox.to("cbp@usa.example.org") == []  # a non-party is not invited
+    # By role: the national points of contact, not every contact of a State (staff@fra
+    # has no role; DEU's alternate is only the fallback); ISR has nobody: reported.
+    assert inbox.to("staff@fra.example.org") == inbox.to("vertretung@deu.example.org") == []
+    assert {d["role"] for d in invitation["deliveries"]} == {"NATIONAL_POINT_OF_CONTACT"}
+    assert invitation["unreachableStateCodes"] == ["ISR"]
+    [gap] = ok(await mq(GAPS, {}, who.sec))["noticeGaps"]
+    assert gap["kind"] == "INVITATION" and gap["unreachableStateCodes"] == ["ISR"]
+    assert refusal(await mq(GAPS, {}, who.fra))["code"] == "FORBIDDEN"
     [message] = inbox.to("zoll@deu.example.org")
     body = message.get_payload()[0].get_payload(decode=True).decode()
     assert "2027-06-01 to 2027-06-02" in body and "Geneva, CICG" in body and CALL in body
@@ -160,7 +169,9 @@ async def test_rule_9_a_moved_meeting_needs_a_new_invitation(
     assert {i["kind"]: i["status"] for i in items}["INVITATION"] == "PENDING"
     again = ok(await mq(ISSUE, {"i": {"meetingId": mid, "callForPresentations": CALL}}, who.sec))
     assert again["invitationIssue"]["meeting"]["invitation"]["late"] is False
-    [_, second] = inbox.to("zoll@deu.example.org")
+    mails = inbox.to("zoll@deu.example.org")
+    assert [m["X-DIEF-Notice"] for m in mails] == ["INVITATION", "MEETING_MOVED", "INVITATION"]
+    second = mails[-1]
     assert "2027-06-15 to 2027-06-16" in second.get_payload()[0].get_payload(decode=True).decode()
 
 

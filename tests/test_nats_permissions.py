@@ -1,24 +1,33 @@
-"""deploy/nats/nats.conf on a real nats-server: services publish only their own subjects,
-other ATT systems read the stream and never publish."""
+"""deploy/nats/nats.conf on a real nats-server: services publish only their own subjects
+and use only their own consumers; other ATT systems read the stream through at most three
+consumers of their own, never publish and never touch the services' consumers."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.cases import handlers as cases_handlers
 from services.common.events import event
-from services.common.messaging import ensure_stream
+from services.common.messaging import DurableConsumer, ensure_stream
+from services.contacts import ldap_publish
 from services.dev.servers import ServerProcess, free_port, venv_bin
+from services.meetings import handlers as meetings_handlers
 from tests.events_support import unique_name
 
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "nats" / "nats.conf"
 USERS = ("contacts", "meetings", "cases", "gateway", "att_systems")
+STATUS_CHANGED = "dief.contacts.state.status_changed"
 PASSWORDS = {user: f"pw-{user}-{os.getpid()}" for user in USERS}
 
 
@@ -108,7 +117,7 @@ async def test_att_systems_read_the_stream_and_cannot_publish(
         js = reader.jetstream()
         sub = await js.pull_subscribe(
             "dief.contacts.state.status_changed",
-            durable=unique_name("att-durable"),
+            durable="att-systems-1",
             stream="DIEF",
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL),
         )
@@ -143,3 +152,203 @@ async def test_the_gateway_reads_but_cannot_change_the_stream(secured_nats: int)
             await ensure_stream(js, "DIEF", 2)
     finally:
         await gateway.close()
+
+
+# --- consumers: each user only its own --------------------------------------------------
+
+SERVICE_CONSUMERS = {
+    "contacts": "contacts-ldap-publisher",
+    "meetings": "meetings-participants",
+    "cases": "cases-participants",
+}
+
+
+async def _service_consumer(port: int, user: str) -> tuple[NATS, Any]:
+    """The service's consumer as the service itself makes it (DurableConsumer)."""
+    nc = await _connect(port, user)
+    consumer = DurableConsumer(
+        nc.jetstream(),
+        alias=user,
+        durable=SERVICE_CONSUMERS[user],
+        subject_filter=STATUS_CHANGED,
+        handler=_ignore,
+    )
+    return nc, await consumer._subscribe()
+
+
+async def _ignore(_: Any) -> None:
+    return None
+
+
+async def _refused(nc: NATS, call: Any) -> bool:
+    """True when the server refused the JetStream API call (a permission violation leaves
+    the request unanswered: a timeout, or an error)."""
+    try:
+        await call
+    except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
+        await nc.flush()
+        return nc.is_connected
+    return False
+
+
+@pytest.fixture
+async def services_consumers(
+    secured_nats: int, contacts_client: NATS
+) -> AsyncIterator[dict[str, tuple[NATS, Any]]]:
+    made = {user: await _service_consumer(secured_nats, user) for user in SERVICE_CONSUMERS}
+    yield made
+    for nc, _ in made.values():
+        await nc.close()
+
+
+async def test_services_work_under_their_own_users(
+    services_consumers: dict[str, tuple[NATS, Any]], contacts_client: NATS
+) -> None:
+    marker = unique_name("works")
+    ev = event("contacts", "state", "status_changed", subject=marker)
+    await contacts_client.jetstream().publish(ev.nats_subject, ev.to_json())
+    for user, (_, sub) in services_consumers.items():
+        seen: list[bytes] = []
+        for _ in range(20):
+            with contextlib.suppress(nats.errors.TimeoutError, TimeoutError):
+                for msg in await sub.fetch(100, timeout=2):
+                    seen.append(msg.data)
+                    await msg.ack()
+            if any(marker.encode() in data for data in seen):
+                break
+        assert any(marker.encode() in data for data in seen), user
+
+
+async def test_a_service_cannot_take_another_services_consumer(
+    secured_nats: int, services_consumers: dict[str, tuple[NATS, Any]]
+) -> None:
+    meetings = await _connect(secured_nats, "meetings")
+    try:
+        js = meetings.jetstream()
+        assert await _refused(meetings, js.consumer_info("DIEF", "cases-participants", timeout=1))
+        assert await _refused(
+            meetings,
+            js.pull_subscribe(STATUS_CHANGED, durable="cases-participants", stream="DIEF"),
+        )
+    finally:
+        await meetings.close()
+
+
+@pytest.mark.parametrize("user", ["att-systems", "gateway"])
+async def test_outside_systems_cannot_steal_change_or_read_the_services_consumers(
+    secured_nats: int,
+    services_consumers: dict[str, tuple[NATS, Any]],
+    contacts_client: NATS,
+    user: str,
+) -> None:
+    cases_nc, _ = services_consumers["cases"]
+    before = await cases_nc.jetstream().consumer_info("DIEF", "cases-participants")
+    ev = event("contacts", "state", "status_changed", subject=unique_name("steal"))
+    await contacts_client.jetstream().publish(ev.nats_subject, ev.to_json())
+    attacker = await _connect(secured_nats, user)
+    try:
+        js = attacker.jetstream()
+        # fetch and ack the service's messages
+        next_subject = "$JS.API.CONSUMER.MSG.NEXT.DIEF.cases-participants"
+        assert await _refused(attacker, attacker.request(next_subject, b"1", timeout=1))
+        # read its settings, list every consumer
+        assert await _refused(attacker, js.consumer_info("DIEF", "cases-participants", timeout=1))
+        assert await _refused(
+            attacker, attacker.request("$JS.API.CONSUMER.LIST.DIEF", b"{}", timeout=1)
+        )
+        assert await _refused(
+            attacker, attacker.request("$JS.API.CONSUMER.NAMES.DIEF", b"{}", timeout=1)
+        )
+        # update its filter to nothing, or create a service's consumer before the service
+        for name in ("cases-participants", "contacts-ldap-publisher"):
+            config = ConsumerConfig(
+                durable_name=name, filter_subject="dief.nothing", ack_policy=AckPolicy.EXPLICIT
+            )
+            assert await _refused(attacker, js.add_consumer("DIEF", config, timeout=1)), name
+            for filtered in ("dief.nothing", STATUS_CHANGED):
+                named = ConsumerConfig(
+                    name=name, filter_subject=filtered, deliver_policy=DeliverPolicy.NEW
+                )
+                assert await _refused(attacker, js.add_consumer("DIEF", named, timeout=1)), name
+        # delete it
+        assert await _refused(attacker, js.delete_consumer("DIEF", "cases-participants"))
+    finally:
+        await attacker.close()
+    after = await cases_nc.jetstream().consumer_info("DIEF", "cases-participants")
+    assert after.config.filter_subject == STATUS_CHANGED
+    assert after.num_pending >= before.num_pending + 1, "nothing was taken from the service"
+    assert after.delivered.consumer_seq == before.delivered.consumer_seq
+
+
+async def test_outside_systems_have_three_consumers_of_their_own_and_no_more(
+    secured_nats: int, contacts_client: NATS
+) -> None:
+    reader = await _connect(secured_nats, "att-systems")
+    try:
+        js = reader.jetstream()
+        for name in ("att-systems-2", "att-systems-3"):
+            await js.pull_subscribe(STATUS_CHANGED, durable=name, stream="DIEF")
+            assert (await js.consumer_info("DIEF", name)).name == name
+        for config in (
+            ConsumerConfig(durable_name="att-systems-4"),
+            ConsumerConfig(durable_name=unique_name("att-systems")),
+            ConsumerConfig(),  # server-named (ephemeral)
+        ):
+            assert await _refused(reader, js.add_consumer("DIEF", config, timeout=1)), config
+    finally:
+        await reader.close()
+
+
+async def test_the_gateway_cannot_name_a_services_consumer_through_an_ephemeral_request(
+    secured_nats: int, services_consumers: dict[str, tuple[NATS, Any]]
+) -> None:
+    gateway = await _connect(secured_nats, "gateway")
+    try:
+        js = gateway.jetstream()
+        own = await js.pull_subscribe(
+            STATUS_CHANGED,
+            stream="DIEF",
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.NEW,
+                ack_policy=AckPolicy.EXPLICIT,
+                filter_subject=STATUS_CHANGED,
+                inactive_threshold=60,
+            ),
+        )
+        assert (await own.consumer_info()).name
+        body = json.dumps(
+            {
+                "stream_name": "DIEF",
+                "config": {"durable_name": "cases-participants", "filter_subject": "dief.nothing"},
+            }
+        ).encode()
+        try:
+            answer = await gateway.request("$JS.API.CONSUMER.CREATE.DIEF", body, timeout=2)
+        except nats.errors.TimeoutError:
+            pass  # refused without an answer
+        else:
+            assert "error" in json.loads(answer.data), answer.data
+    finally:
+        await gateway.close()
+    cases_nc, _ = services_consumers["cases"]
+    info = await cases_nc.jetstream().consumer_info("DIEF", "cases-participants")
+    assert info.config.filter_subject == STATUS_CHANGED
+
+
+def test_every_durable_consumer_in_the_code_is_allowed_to_its_service_only() -> None:
+    conf = CONFIG.read_text()
+    names = set(re.findall(r'durable="([a-z0-9-]+)"', _sources()))
+    names |= {ldap_publish.DURABLE, meetings_handlers.PARTICIPANTS.durable}
+    names |= {cases_handlers.PARTICIPANTS.durable}
+    assert names >= set(SERVICE_CONSUMERS.values())
+    for name in names:
+        service = name.split("-")[0]
+        block = conf.split(f"user: {service}\n", 1)[1].split("user:", 1)[0]
+        assert f'"$JS.API.CONSUMER.DURABLE.CREATE.DIEF.{name}"' in block, name
+        others = conf.replace(block, "")
+        assert f'"$JS.API.CONSUMER.MSG.NEXT.DIEF.{name}"' not in others.split("user: gateway")[0]
+
+
+def _sources() -> str:
+    root = CONFIG.parent.parent.parent / "services"
+    return "\n".join(p.read_text() for p in root.rglob("*.py"))

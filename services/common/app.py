@@ -69,7 +69,12 @@ class RequestIdMiddleware:
 
 class ServiceGraphQL(GraphQL):
     def __init__(self, schema: Schema, runtime: ServiceRuntime) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if runtime.settings.is_dev else None)
+        # Multipart requests (file uploads) come from the gateway, with a principal token.
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if runtime.settings.is_dev else None,
+            multipart_uploads_enabled=True,
+        )
         self.runtime = runtime
 
     async def get_context(self, request: Request, response: Any) -> RequestContext:  # type: ignore[override]

@@ -87,3 +87,60 @@ def load_jwks(path: Path) -> dict[str, jwt.PyJWK]:
     if not keys:
         raise ValueError(f"{path}: no keys")
     return keys
+
+
+# --- production keys: `dief keys generate` and `dief keys rotate` ---------------------------
+
+SIGNING_KEY_FILE = "signing-key.pem"
+
+
+def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    os.replace(tmp, path)
+
+
+def _write_public(path: Path, jwks: list[dict[str, str]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"keys": jwks}, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def generate_keys(directory: Path) -> SigningKey:
+    """A new Ed25519 signing key (``signing-key.pem``, for the gateway only) and the JWKS
+    with its public half (``jwks.json``, for every service). Refuses to overwrite a key."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pem_path = directory / SIGNING_KEY_FILE
+    if pem_path.exists():
+        raise FileExistsError(f"{pem_path} exists: use 'dief keys rotate' to replace it")
+    key = Ed25519PrivateKey.generate()
+    signing = SigningKey(kid=key_id(key), private_key=key)
+    _write_private(pem_path, key)
+    _write_public(directory / JWKS_FILE, [public_jwk(signing)])
+    return signing
+
+
+def rotate_keys(directory: Path, keep: int = 2) -> tuple[SigningKey, list[str]]:
+    """A new signing key replaces ``signing-key.pem``; the JWKS lists it first, then the
+    previous public keys, ``keep`` in all, so the services accept tokens of the old key
+    until the gateway signs with the new one. Returns the new key and the kids kept."""
+    if keep < 2:
+        raise ValueError("keep at least 2 keys (the new and the current) during a rotation")
+    jwks_path = directory / JWKS_FILE
+    if not (directory / SIGNING_KEY_FILE).exists() or not jwks_path.exists():
+        raise FileNotFoundError(f"no keys in {directory}: run 'dief keys generate' first")
+    previous = [k for k in json.loads(jwks_path.read_text()).get("keys", []) if k.get("kid")]
+    load_jwks(jwks_path)  # the current file must be sound before it is extended
+    key = Ed25519PrivateKey.generate()
+    signing = SigningKey(kid=key_id(key), private_key=key)
+    jwks = [public_jwk(signing), *[k for k in previous if k["kid"] != signing.kid]][:keep]
+    _write_public(jwks_path, jwks)  # public keys first: a crash here leaves both usable
+    _write_private(directory / SIGNING_KEY_FILE, key)
+    return signing, [k["kid"] for k in jwks]

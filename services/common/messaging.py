@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 import nats
 from nats.aio.client import Client as NATS
@@ -28,11 +29,20 @@ DUPLICATE_WINDOW_SECONDS = 120.0
 PROCESSED = "processed_events"
 
 
+def redacted(url: str) -> str:
+    """``url`` without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class _ConnectionReporter:
     """Logs NATS connection trouble without a line for every retry (one per 30 s)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url = redacted(url)
         self._last = 0.0
 
     async def error(self, exc: Exception) -> None:
@@ -119,7 +129,9 @@ class NatsLink:
                 if nc is not None and not nc.is_closed:
                     with contextlib.suppress(Exception):
                         await nc.close()
-                log.warning("NATS not reachable yet", extra={"error": str(exc), "url": self.url})
+                log.warning(
+                    "NATS not reachable yet", extra={"error": str(exc), "url": redacted(self.url)}
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self.ready.set()

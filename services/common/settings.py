@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 
 class Environment(StrEnum):
@@ -104,6 +106,12 @@ class Settings(BaseSettings):
     gateway_issuer: str | None = None  # dev default: principal_issuer
     gateway_audience: str | None = None  # dev default: principal_audience
     gateway_algorithms: list[str] = ["EdDSA", "ES256", "RS256"]
+    # Where the identity provider puts roles and State (dotted paths; gateway/claims.py),
+    # and the prefix that marks its DIEF roles (others, e.g. Keycloak's own, are left aside).
+    gateway_roles_claim: str = Field(default="roles", min_length=1)
+    gateway_state_claim: str = Field(default="state", min_length=1)
+    gateway_role_prefix: str = ""
+    gateway_jwks_ca_file: str | None = None  # CA bundle for an https:// JWKS of a private CA
     gateway_leeway_seconds: int = Field(default=30, ge=0, le=300)
     gateway_signing_key: str | None = None  # PEM of the principal-token key; dev: the dev key
     gateway_principal_ttl_seconds: int = Field(default=60, ge=5, le=900)
@@ -114,6 +122,8 @@ class Settings(BaseSettings):
     gateway_trusted_documents: str | None = None  # JSON manifest {sha256: document}
     gateway_subgraph_timeout_seconds: float = Field(default=10.0, gt=0)
     gateway_plan_cache_size: int = Field(default=1000, ge=1)
+    # where participation is read: a subgraph's name, a URL, or "off" (an outside supergraph)
+    gateway_participant_registry: str = Field(default="contacts", min_length=1)
     gateway_max_body_bytes: int = Field(default=256_000, ge=1024)
     gateway_max_batch: int = Field(default=10, ge=1)
     gateway_max_depth: int = Field(default=15, ge=1)
@@ -144,6 +154,14 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     smtp_max_attempts: int = Field(default=5, ge=1)
     smtp_retry_seconds: float = Field(default=60.0, gt=0)
+    # Notices (services.common.notifications): where a notice's link points (the gateway's
+    # front-end; "there is something to see" + this link + the notice's ID), and the
+    # Secretariat's OpenPGP secret key that signs encrypted notices (secret references:
+    # env:VARIABLE or file:/path; unset: encrypted notices go unsigned).
+    notice_link_base: str = "http://127.0.0.1:8100/notices"
+    notice_secretariat_email: str | None = None  # the Secretariat's reminders; default: sender
+    notice_signing_key: str | None = None
+    notice_signing_passphrase: str | None = None
     cases_port: int = 8103
 
     @model_validator(mode="after")
@@ -184,6 +202,40 @@ class Settings(BaseSettings):
         }[service]
 
 
+class SettingsError(Exception):
+    """A setting missing or malformed: one line naming it, for the operator."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field`` (its alias when it has one)."""
+    info = Settings.model_fields.get(field)
+    alias = getattr(info, "validation_alias", None) if info else None
+    choices = getattr(alias, "choices", None)
+    if choices:
+        return str(choices[0])
+    return f"DIEF_{field.upper()}" if info else field
+
+
+def _explain(exc: ValidationError | SourceError) -> str:
+    if isinstance(exc, SourceError):  # a JSON value (list, object) that does not parse
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = env_name(match.group(1)) if match else "a setting"
+        return f"{name}: not valid JSON"
+    error = exc.errors()[0]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:  # a rule across settings; its message names them
+        return message
+    # The value itself is never repeated: it may be a URI with a password in it.
+    return f"{env_name(str(error['loc'][0]))}: {message}"
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except (ValidationError, SourceError) as exc:
+        raise SettingsError(_explain(exc)) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -46,6 +46,9 @@ class State(Document):
     entry_into_force_date = DateField()
     withdrawal_date = DateField()
     status_history = EmbeddedDocumentListField(StatusChange)
+    # Which roles of its contacts receive each audience's notices, as the State chose
+    # ({audience: [role, ...]}; an audience it has not set keeps the default).
+    notice_roles = DictField()
     updated_at = DateTimeField(default=utcnow)
     version = IntField(default=0, min_value=0)
 
@@ -96,6 +99,8 @@ class Contact(Document):
     languages = ListField(StringField())
     time_zone = StringField()
     pgp_fingerprint = StringField()
+    pgp_key = StringField()  # the registered OpenPGP public key, ASCII armour
+    pgp_key_fingerprint = StringField()  # that key's fingerprint, as GnuPG read it
     roles = ListField(EnumField(ContactRole))
     last_verified_at = DateTimeField()
     verified_by = StringField()

@@ -144,12 +144,16 @@ def ensure_may_manage(principal: Principal, state_code: str, participant: bool) 
     if principal.is_secretariat:
         return
     if not principal.represents_state or principal.state != state_code:
+        # Said of reads too (a State's sync source and runs): never "may change".
         raise Forbidden(
-            f"Only representatives of {state_code} or the Secretariat may change "
-            f"{state_code}'s authorities and contacts."
+            f"Only representatives of {state_code} or the Secretariat manage "
+            f"{state_code}'s authorities, contacts and directory sync."
         )
     if not participant:
-        raise Forbidden(f"{state_code} is not a participant and may not keep contacts here.")
+        raise Forbidden(
+            f"{state_code} is not a participant (State Party or signatory) and may not keep "
+            "contacts here."
+        )
 
 
 def ensure_may_change_status(principal: Principal) -> None:

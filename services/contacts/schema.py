@@ -14,8 +14,9 @@ from services.common.mongo import run_sync
 from services.common.pagination import Connection, paginate
 from services.common.schema import SubgraphSchema
 from services.contacts import documents as docs
-from services.contacts import domain, handlers
+from services.contacts import domain, handlers, notices
 from services.contacts.ldap_schema import LdapMutation, LdapQuery
+from services.contacts.notices_schema import NoticeMutation, NoticeQuery, NoticeRole
 
 Ctx = Info[RequestContext, None]
 
@@ -27,9 +28,7 @@ AttStatus = strawberry.enum(
 AuthorityKind = strawberry.enum(
     domain.AuthorityKind, description="What an enforcement authority does."
 )
-ContactRole = strawberry.enum(
-    domain.ContactRole, description="What a contact is for in the Forum (rule 20)."
-)
+ContactRole = NoticeRole
 
 READ_POLICY = [["directory_reader"]]
 WRITE_POLICY = [["directory_manager"]]
@@ -176,6 +175,13 @@ class Contact:
     languages: list[str] = strawberry.field(description="ISO 639-1, the six UN languages first.")
     time_zone: str | None
     pgp_fingerprint: str | None
+    public_key: str | None = strawberry.field(
+        description="The registered OpenPGP public key (ASCII armour): notices to this "
+        "contact are encrypted to it."
+    )
+    public_key_fingerprint: str | None = strawberry.field(
+        description="The registered key's fingerprint, as read from the key."
+    )
     roles: list[ContactRole]
     last_verified_at: datetime | None = strawberry.field(
         description="When the details were last confirmed as up to date."
@@ -207,6 +213,8 @@ class Contact:
             languages=list(doc.languages),
             time_zone=doc.time_zone,
             pgp_fingerprint=doc.pgp_fingerprint,
+            public_key=doc.pgp_key,
+            public_key_fingerprint=doc.pgp_key_fingerprint,
             roles=list(doc.roles),
             last_verified_at=doc.last_verified_at,
             verified_by=doc.verified_by,
@@ -345,6 +353,12 @@ class ContactUpdateInput:
     roles: list[ContactRole] | None = strawberry.UNSET
 
 
+@strawberry.input(description="A contact's OpenPGP public key; null removes it.")
+class ContactKeyInput:
+    id: strawberry.ID
+    public_key: str | None
+
+
 @strawberry.input(description="Names one contact.")
 class ContactRefInput:
     id: strawberry.ID
@@ -381,7 +395,7 @@ class ContactPayload:
 
 
 @strawberry.type
-class Query(LdapQuery):
+class Query(LdapQuery, NoticeQuery):
     @strawberry.federation.field(description="One State of the registry.", policy=READ_POLICY)
     async def state(
         self, info: Ctx, code: Annotated[str, strawberry.argument(description="ISO alpha-3")]
@@ -459,7 +473,7 @@ class Query(LdapQuery):
 
 
 @strawberry.type
-class Mutation(LdapMutation):
+class Mutation(LdapMutation, NoticeMutation):
     @strawberry.federation.mutation(
         description="Record a State's ATT status (Secretariat only).", policy=SECRETARIAT_POLICY
     )
@@ -536,6 +550,16 @@ class Mutation(LdapMutation):
     async def contact_archive(self, info: Ctx, input: ContactRefInput) -> ContactPayload:
         oid = from_global_id(input.id, "Contact")
         doc = await run_sync(handlers.archive_contact, info.context.principal, oid)
+        return ContactPayload(contact=Contact.from_doc(doc, _stale_days(info)))
+
+    @strawberry.federation.mutation(
+        description="Register a contact's OpenPGP public key (ASCII armour; checked, its "
+        "fingerprint read from it), or remove it with null: notices are then encrypted.",
+        policy=WRITE_POLICY,
+    )
+    async def contact_key_register(self, info: Ctx, input: ContactKeyInput) -> ContactPayload:
+        oid = from_global_id(input.id, "Contact")
+        doc = await run_sync(notices.register_key, info.context.principal, oid, input.public_key)
         return ContactPayload(contact=Contact.from_doc(doc, _stale_days(info)))
 
 

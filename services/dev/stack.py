@@ -22,6 +22,7 @@ import httpx
 from console.settings import ConsoleSettings
 from services.common.keys import ensure_dev_key
 from services.common.settings import Settings
+from services.dev import nats_users
 from services.dev.servers import die_with_parent, mongodb_server, nats_server, port_open
 
 SERVICES = ("contacts", "meetings", "cases")
@@ -139,14 +140,30 @@ def _port(url: str, default: int) -> int:
 def plan(settings: Settings) -> list[Child]:
     home = settings.home.resolve()
     mongo = mongodb_server(home / "mongodb", port=_port(settings.mongodb_uri, 27017))
-    nats = nats_server(home / "nats", port=_port(settings.nats_url, 4222))
+    # The shipped nats.conf: every service under its own user, as in production.
+    passwords = nats_users.dev_passwords(settings.keys_dir.resolve())
+    nats_env = nats_users.server_env(passwords)
+    nats = nats_server(
+        home / "nats",
+        port=_port(settings.nats_url, 4222),
+        config=nats_users.CONFIG,
+        env=nats_env,
+    )
     env = {
         "DIEF_HOME": str(home),
         "MONGODB_URI": settings.mongodb_uri,
-        "NATS_URL": settings.nats_url,
+        "DIEF_MEETINGS_CONTACTS_URL": f"http://{settings.host}:{settings.contacts_port}/graphql",
         "PYTHONUNBUFFERED": "1",
     }
-    children = [Child("mongodb", mongo.argv, mongo.port), Child("nats", nats.argv, nats.port)]
+
+    def as_user(user: str) -> dict[str, str]:
+        url = nats_users.url_for(settings.nats_url, user, passwords[user])
+        return {**env, "NATS_URL": url}
+
+    children = [
+        Child("mongodb", mongo.argv, mongo.port),
+        Child("nats", nats.argv, nats.port, nats_env),
+    ]
     for service in SERVICES:
         port = getattr(settings, f"{service}_port")
         children.append(
@@ -164,7 +181,7 @@ def plan(settings: Settings) -> list[Child]:
                     str(port),
                 ],
                 port,
-                env,
+                as_user(service),
                 ready_url=f"http://{settings.host}:{port}/readyz",
             )
         )
@@ -178,7 +195,7 @@ def plan(settings: Settings) -> list[Child]:
             "gateway",
             [*gateway_argv, "--host", settings.host, "--port", str(settings.gateway_port)],
             settings.gateway_port,
-            {**env, "DIEF_GATEWAY_SUBGRAPH_URLS": json.dumps(routes)},
+            {**as_user("gateway"), "DIEF_GATEWAY_SUBGRAPH_URLS": json.dumps(routes)},
             ready_url=f"http://{settings.host}:{settings.gateway_port}/readyz",
         )
     )

@@ -84,6 +84,8 @@ def build(
         smtp,
         interval_seconds=settings.meetings_scheduler_seconds,
         reminder_days=settings.meetings_reminder_days,
+        secretariat_email=settings.notice_secretariat_email,
+        notice_link=settings.notice_link_base,
     )
     meetings = MeetingsServices(
         settings=settings,

@@ -1,4 +1,6 @@
-"""Who receives the invitation: every participant State's registered contacts (rule 9).
+"""Who receives a notice: the contacts each State chose by role for the notice's audience
+(``noticeRecipients`` of the contacts service; never every contact of a State), and the
+States it concerns that have nobody to tell (reported by the caller, never skipped).
 
 Asked of the contacts service at the moment of issue, over its GraphQL API, carrying the
 issuing Secretariat member's own token. Why a call and not a local copy: the contacts
@@ -15,19 +17,12 @@ from __future__ import annotations
 import httpx
 
 from services.common.errors import DiefError, Forbidden, Unauthenticated
-from services.meetings.handlers import Recipient
+from services.common.notifications.kinds import Audience
+from services.common.notifications.recipients import Recipient, Resolution
 
-PAGE = 200
-
-STATES = """query($after: String) {
-  states(first: 200, after: $after, filter: {participant: true}) {
-    pageInfo { hasNextPage endCursor } edges { node { code } }
-  }
-}"""
-
-CONTACTS = """query($after: String) {
-  contacts(first: 200, after: $after) {
-    pageInfo { hasNextPage endCursor } edges { node { stateCode functionalEmail } }
+RECIPIENTS = """query($audience: NoticeAudience!, $states: [String!]) {
+  noticeRecipients(audience: $audience, stateCodes: $states) {
+    stateCode participant recipients { email role publicKey publicKeyFingerprint }
   }
 }"""
 
@@ -41,45 +36,49 @@ class ContactsDirectory:
         self.url = url
         self.transport = transport
 
-    async def _pages(self, http: httpx.AsyncClient, query: str, key: str, token: str) -> list:
-        nodes: list = []
-        after: str | None = None
-        while True:
-            response = await http.post(
-                self.url,
-                json={"query": query, "variables": {"after": after}},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            body = response.json() if response.status_code == 200 else {}
-            if body.get("errors"):
-                code = body["errors"][0].get("extensions", {}).get("code")
-                message = body["errors"][0].get("message", "")
-                if code == "UNAUTHENTICATED":
-                    raise Unauthenticated(f"The contact directory refused the token: {message}")
-                if code == "FORBIDDEN":
-                    raise Forbidden(f"The contact directory refused: {message}", rule=9)
-            data = (body.get("data") or {}).get(key)
-            if data is None:
-                raise DirectoryUnavailable(
-                    "The contact directory did not answer; nothing was issued. Try again."
-                )
-            nodes += [edge["node"] for edge in data["edges"]]
-            if not data["pageInfo"]["hasNextPage"]:
-                return nodes
-            after = data["pageInfo"]["endCursor"]
-
-    async def recipients(self, token: str) -> list[Recipient]:
-        """Every current contact of every participant State, by functional address."""
+    async def recipients(
+        self, token: str, audience: Audience, states: list[str] | None = None
+    ) -> Resolution:
+        """The recipients in ``states`` (default: every participant State) by role."""
         try:
             async with httpx.AsyncClient(transport=self.transport, timeout=10.0) as http:
-                states = {n["code"] for n in await self._pages(http, STATES, "states", token)}
-                contacts = await self._pages(http, CONTACTS, "contacts", token)
+                response = await http.post(
+                    self.url,
+                    json={
+                        "query": RECIPIENTS,
+                        "variables": {"audience": audience.value, "states": states},
+                    },
+                    headers={"Authorization": f"Bearer {token}"},
+                )
         except httpx.HTTPError as exc:
             raise DirectoryUnavailable(
                 f"The contact directory is unreachable ({exc}); nothing was issued."
             ) from exc
-        return [
-            Recipient(c["stateCode"], c["functionalEmail"])
-            for c in contacts
-            if c["stateCode"] in states
-        ]
+        body = response.json() if response.status_code == 200 else {}
+        if body.get("errors"):
+            code = body["errors"][0].get("extensions", {}).get("code")
+            message = body["errors"][0].get("message", "")
+            if code == "UNAUTHENTICATED":
+                raise Unauthenticated(f"The contact directory refused the token: {message}")
+            if code == "FORBIDDEN":
+                raise Forbidden(f"The contact directory refused: {message}", rule=9)
+        found = (body.get("data") or {}).get("noticeRecipients")
+        if found is None:
+            raise DirectoryUnavailable(
+                "The contact directory did not answer; nothing was issued. Try again."
+            )
+        concerned = [s["stateCode"] for s in found] if states is None else list(states)
+        return Resolution.of(
+            concerned,
+            [
+                Recipient(
+                    s["stateCode"],
+                    r["email"],
+                    r["role"],
+                    r.get("publicKey"),
+                    r.get("publicKeyFingerprint"),
+                )
+                for s in found
+                for r in s["recipients"]
+            ],
+        )

@@ -21,6 +21,7 @@ from mongoengine import (
 )
 
 from services.common.clock import utcnow
+from services.common.notifications.documents import KnownRecipient, NoticeDelivery, NoticeEntry
 from services.common.participants import KnownParticipantStatus
 from services.meetings.agenda import AgendaStatus
 from services.meetings.domain import MeetingStatus, SessionKind
@@ -60,6 +61,7 @@ class Invitation(EmbeddedDocument):
     end_date = DateField(required=True)
     venue = StringField(required=True)
     recipient_count = IntField(default=0)
+    unreachable_state_codes = ListField(StringField())
 
 
 class ConfidentialityDecision(EmbeddedDocument):
@@ -271,24 +273,41 @@ class Briefing(Document):
     version = IntField(default=0, min_value=0)
 
 
-class Delivery(Document):
-    """One invitation email to one address: recorded, retried, reported (rule 9)."""
+class Delivery(NoticeDelivery):
+    """One notice email to one address (the invitation's since rule 9, every notice's
+    now): recorded, retried, reported; ``meeting_id`` for notices about a meeting."""
 
     meta = {
         "db_alias": ALIAS,
         "collection": "deliveries",
-        "indexes": ["meeting_id", ("status", "next_attempt_at")],
+        "indexes": ["meeting_id", ("status", "next_attempt_at"), "notice_id"],
         "ordering": ["state", "email"],
     }
 
-    meeting_id = ObjectIdField(required=True)
-    state = StringField(required=True)
-    email = StringField(required=True)
-    status = StringField(required=True, choices=("PENDING", "SENT", "FAILED"))
-    attempts = IntField(default=0)
-    last_error = StringField()
-    next_attempt_at = DateTimeField()
-    sent_at = DateTimeField()
+    meeting_id = ObjectIdField()
+
+
+class NoticeRecord(NoticeEntry):
+    """A notice in the feeds of the States it concerns (``myNotifications``), with the
+    States nobody could be told (the Secretariat's report)."""
+
+    meta = {
+        "db_alias": ALIAS,
+        "collection": "notifications",
+        "indexes": [
+            "states",
+            "issued_at",
+            "topic",
+            {"fields": ["key"], "unique": True, "sparse": True},
+        ],
+        "ordering": ["-issued_at"],
+    }
+
+
+class KnownRecipients(KnownRecipient):
+    """The recipients the directory last named for a State (reminders go to them)."""
+
+    meta = {"db_alias": ALIAS, "collection": "known_recipients"}
 
 
 class ParticipantState(KnownParticipantStatus):

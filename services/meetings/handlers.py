@@ -18,10 +18,11 @@ from services.common import mongo
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events import event
 from services.common.ids import to_global_id
+from services.common.notifications.recipients import Resolution
 from services.common.participants import ParticipantRegister
 from services.common.principal import Principal, require_authenticated
 from services.common.unit_of_work import UnitOfWork, unit_of_work
-from services.meetings import access, agenda, briefing, domain, experts, participation
+from services.meetings import access, agenda, briefing, domain, experts, notices, participation
 from services.meetings import events as _declared_events  # noqa: F401 - the catalogue
 from services.meetings import presentations as rule12
 from services.meetings.deadlines import utc_day
@@ -40,6 +41,7 @@ from services.meetings.documents import (
     Invitation,
     Meeting,
     MeetingDocument,
+    NoticeRecord,
     Notification,
     Objection,
     ParticipantState,
@@ -71,6 +73,7 @@ def ensure_indexes() -> None:
         Registration,
         Briefing,
         Delivery,
+        NoticeRecord,
     ):
         doc.ensure_indexes()
 
@@ -395,25 +398,19 @@ def _as_invitation(doc: Meeting) -> domain.Invitation:
     )
 
 
-@dataclass(frozen=True)
-class Recipient:
-    state: str
-    email: str
-
-
 def issue_invitation(
     principal: Principal | None,
     now: datetime,
     oid: ObjectId,
     call_for_presentations: str,
     late_reason: str | None,
-    recipients: Iterable[Recipient],
+    resolution: Resolution,
 ) -> Meeting:
-    """Rule 9: record the invitation and one pending delivery per recipient address."""
+    """Rule 9: record the invitation, its notice and one pending delivery per recipient
+    address; the participant States nobody can be told are recorded and reported."""
     invitation = check_invitation(principal, now, oid, call_for_presentations, late_reason)
     p = require_authenticated(principal)
     doc = load_meeting(oid)
-    unique = sorted({(r.state, r.email.strip().lower()) for r in recipients})
     doc.invitation = Invitation(
         issued_at=invitation.issued_at,
         issued_by=p.subject,
@@ -422,23 +419,15 @@ def issue_invitation(
         start_date=invitation.start_date,
         end_date=invitation.end_date,
         venue=invitation.venue,
-        recipient_count=len(unique),
+        recipient_count=len({(r.state, r.email) for r in resolution.recipients}),
+        unreachable_state_codes=list(resolution.unreachable),
     )
-    fresh = [
-        Delivery(
-            pk=ObjectId(),
-            meeting_id=oid,
-            state=state,
-            email=email,
-            status="PENDING",
-            next_attempt_at=now,
-        )
-        for state, email in unique
+    superseded = [
+        d.pk for d in Delivery.objects(meeting_id=oid, kind="INVITATION", status="PENDING")
     ]
     with unit_of_work(ALIAS) as uow:
         uow.save(doc)
-        for delivery in fresh:
-            uow.insert(delivery)
+        notices.record(uow, notices.invitation(doc), resolution, now, meeting=doc)
         uow.record(
             event(
                 SERVICE,
@@ -448,11 +437,11 @@ def issue_invitation(
                 meetingId=gid("Meeting", oid),
                 issuedAt=now.isoformat(),
                 late=invitation.late,
-                recipientCount=len(unique),
+                recipientCount=doc.invitation.recipient_count,
             )
         )
     # A superseded invitation (the meeting moved) is not sent any more.
-    Delivery.objects(meeting_id=oid, status="PENDING", pk__nin=[d.pk for d in fresh]).delete()
+    Delivery.objects(pk__in=superseded).delete()
     return doc
 
 
@@ -460,7 +449,7 @@ def deliveries(principal: Principal | None, oid: ObjectId) -> list[Delivery]:
     """Rule 9: the Secretariat sees how each invitation email went."""
     p = require_authenticated(principal)
     access.ensure_organiser(p, 9, "see the invitation's deliveries")
-    return list(Delivery.objects(meeting_id=oid).order_by("state", "email"))
+    return list(Delivery.objects(meeting_id=oid, kind="INVITATION").order_by("state", "email"))
 
 
 # --- the agenda (rules 10, 11, 14, 23) ---------------------------------------------------

@@ -7,7 +7,8 @@ compares stored dates with now:
   before the meeting (rule 8);
 - announces ``dief.meetings.deadline.approaching`` a few days before each pending item of
   a meeting's timeline, once per item and threshold;
-- sends the invitation emails that are due, and retries failed ones (rule 9).
+- tells of what time did (silence ended, referral, reminders: ``notices_clock``);
+- sends the notice emails that are due, and retries failed ones (rule 9).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from services.meetings.deadlines import utc_day
 from services.meetings.documents import ALIAS, Meeting, ReminderSent
 from services.meetings.domain import MeetingStatus
 from services.meetings.mailer import SmtpSettings, deliver_due
+from services.meetings.notices_clock import tell_of_time
 from services.meetings.timeline import TimelineStatus
 
 log = logging.getLogger("dief.meetings.scheduler")
@@ -90,19 +92,26 @@ class Scheduler:
         *,
         interval_seconds: float,
         reminder_days: Sequence[int],
+        secretariat_email: str | None = None,
+        notice_link: str = "",
     ) -> None:
         self.clock = clock
         self.smtp = smtp
         self.interval = interval_seconds
         self.reminder_days = tuple(reminder_days)
+        self.secretariat_email = secretariat_email or smtp.sender
+        self.notice_link = notice_link
         self.rounds = 0
         self._wake = asyncio.Event()
 
     def round(self, now: datetime) -> RoundReport:
         """One round of the schedule at ``now`` (synchronous: database and SMTP)."""
+        proposals_changed = handlers.advance_expert_proposals(now)
+        reminders = announce_deadlines(now, self.reminder_days)
+        tell_of_time(now, self.secretariat_email, self.notice_link)
         return RoundReport(
-            proposals_changed=handlers.advance_expert_proposals(now),
-            reminders=announce_deadlines(now, self.reminder_days),
+            proposals_changed=proposals_changed,
+            reminders=reminders,
             emails_sent=deliver_due(self.smtp, now),
         )
 

@@ -14,21 +14,31 @@ from typing import Any, TypeVar
 
 import strawberry
 from bson import ObjectId
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from services.common.context import RequestContext
 from services.common.errors import ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
+from services.common.notifications.kinds import Audience
 from services.common.pagination import Connection, connection, page_bounds
 from services.common.principal import require_authenticated
 from services.common.schema import SubgraphSchema
-from services.meetings import agenda, domain, experts, handlers, participation, timeline
+from services.meetings import agenda, domain, experts, handlers, notices, participation, timeline
 from services.meetings import documents as docs
 from services.meetings import presentations as rule12
 from services.meetings.feed_links_schema import CalendarFeedLinkMutation, CalendarFeedLinkQuery
 from services.meetings.mailer import deliver_due
+from services.meetings.notices_schema import Notice, NoticesMutation, NoticesQuery
 from services.meetings.services import MeetingsServices
+from services.meetings.telling import (
+    told_of_agenda,
+    told_of_expert,
+    told_of_meeting,
+    told_of_notification,
+    told_of_response,
+)
 
 Ctx = Info[RequestContext, None]
 T = TypeVar("T")
@@ -133,10 +143,12 @@ class TimelineItem:
     rule: int = strawberry.field(description="The rule of the Terms of Reference.")
 
 
-@strawberry.type(description="Rule 9: one invitation email and how it went.")
+@strawberry.type(description="One notice email (rule 9: the invitation's) and how it went.")
 class Delivery:
     state: str = strawberry.field(description="The participant State of the address.")
     email: str
+    role: str | None = strawberry.field(description="The contact role it was chosen for.")
+    encrypted: bool = strawberry.field(description="Sent encrypted to the contact's key.")
     status: str = strawberry.field(description="PENDING, SENT or FAILED (after every retry).")
     attempts: int
     last_error: str | None
@@ -148,6 +160,8 @@ class Delivery:
         return cls(
             state=d.state,
             email=d.email,
+            role=d.role,
+            encrypted=bool(d.public_key),
             status=d.status,
             attempts=d.attempts,
             last_error=d.last_error,
@@ -164,6 +178,10 @@ class Invitation:
     late: bool = strawberry.field(description="Issued after the 50-day mark.")
     late_reason: str | None = strawberry.field(description="The Secretariat's reason, if late.")
     recipient_count: int
+    unreachable_state_codes: list[str] = strawberry.field(
+        description="Participant States with no contact to tell (none of the roles they "
+        "chose, no alternate): reported, never skipped silently."
+    )
     start_date: date = strawberry.field(description="The date the invitation named.")
     venue: str = strawberry.field(description="The venue the invitation named.")
 
@@ -550,6 +568,7 @@ class Meeting:
             late=inv.late_reason is not None,
             late_reason=inv.late_reason,
             recipient_count=inv.recipient_count,
+            unreachable_state_codes=list(inv.unreachable_state_codes or []),
             start_date=inv.start_date,
             venue=inv.venue,
         )
@@ -715,7 +734,14 @@ class DocumentAttachInput:
     filename: str
     media_type: str
     language: str = strawberry.field(description="ar, zh, en, fr, ru or es.")
-    content_base64: str
+    file: Upload | None = strawberry.field(
+        default=None,
+        description="The file, as a part of a multipart request (the GraphQL multipart "
+        "request specification); up to the document limit.",
+    )
+    content_base64: str | None = strawberry.field(
+        default=None, description="Or the file in base64, for small files only."
+    )
 
 
 @strawberry.input(description="Rule 14: the participants lifted confidentiality.")
@@ -805,6 +831,9 @@ class SessionPayload:
 @strawberry.type(description="The meeting after the change.")
 class MeetingPayload:
     meeting: Meeting
+    notice: Notice | None = strawberry.field(
+        default=None, description="What the participants were told, with who could not be."
+    )
 
 
 @strawberry.type(description="The Chair's term.")
@@ -825,11 +854,17 @@ class DocumentPayload:
 @strawberry.type(description="The presentation after the change.")
 class PresentationPayload:
     presentation: Presentation
+    notice: Notice | None = strawberry.field(
+        default=None, description="What the States concerned were told, and who could not be."
+    )
 
 
 @strawberry.type(description="The expert proposal after the change.")
 class ExpertProposalPayload:
     expert_proposal: ExpertProposal
+    notice: Notice | None = strawberry.field(
+        default=None, description="What the States concerned were told, and who could not be."
+    )
 
 
 @strawberry.type(description="The registration.")
@@ -846,6 +881,18 @@ def _term(a: domain.ChairAppointment) -> ChairTerm:
     return ChairTerm(chair=a.chair, appointed_on=a.appointed_on, term_ends_on=a.term_ends_on)
 
 
+async def document_content(file: Any, content_base64: str | None, max_bytes: int) -> bytes:
+    """The uploaded file (read no further than the limit) or the base64 content: one of them."""
+    if (file is None) == (content_base64 is None):
+        raise ValidationFailed("Give the document as file or as contentBase64.", field="file")
+    if content_base64 is not None:
+        return decode_content(content_base64, max_bytes)
+    content = await file.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        raise ValidationFailed(f"The document is larger than {max_bytes} bytes.", field="content")
+    return content
+
+
 def decode_content(content_base64: str, max_bytes: int) -> bytes:
     if len(content_base64) > (max_bytes * 4) // 3 + 4:
         raise ValidationFailed(f"The document is larger than {max_bytes} bytes.", field="content")
@@ -859,7 +906,7 @@ def decode_content(content_base64: str, max_bytes: int) -> bytes:
 
 
 @strawberry.type
-class Query(CalendarFeedLinkQuery):
+class Query(CalendarFeedLinkQuery, NoticesQuery):
     @strawberry.federation.field(description="Rule 3: sessions.", authenticated=AUTHENTICATED)
     async def sessions(self, info: Ctx) -> list[Session]:
         found = await run_sync(handlers.list_sessions, info.context.principal)
@@ -926,7 +973,7 @@ async def _presentation_payload(doc: docs.Presentation) -> PresentationPayload:
 
 
 @strawberry.type
-class Mutation(CalendarFeedLinkMutation):
+class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(description="Rule 3: record a session.", policy=SECRETARIAT)
     async def session_create(self, info: Ctx, input: SessionCreateInput) -> SessionPayload:
         doc = await run_sync(
@@ -966,14 +1013,14 @@ class Mutation(CalendarFeedLinkMutation):
             input.end_date,
             input.venue,
         )
-        return _meeting_payload(doc)
+        return await told_of_meeting(info, _meeting_payload(doc), doc, moved=True)
 
     @strawberry.federation.mutation(description="Cancel a meeting.", policy=SECRETARIAT)
     async def meeting_cancel(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload:
         doc = await run_sync(
             handlers.cancel_meeting, info.context.principal, now(info), oid_of(input.id, "Meeting")
         )
-        return _meeting_payload(doc)
+        return await told_of_meeting(info, _meeting_payload(doc), doc, moved=False)
 
     @strawberry.federation.mutation(description="Rule 4: record the Chair.", policy=SECRETARIAT)
     async def chair_appoint(self, info: Ctx, input: ChairAppointInput) -> ChairPayload:
@@ -1003,8 +1050,11 @@ class Mutation(CalendarFeedLinkMutation):
         await run_sync(handlers.check_invitation, *args)
         require_authenticated(principal)
         token = info.context.request.headers["authorization"].partition(" ")[2].strip()
-        recipients = await svc.directory.recipients(token)
-        await run_sync(handlers.issue_invitation, *args, recipients)
+        resolution = await svc.directory.recipients(token, Audience.MEETINGS)
+        await run_sync(handlers.issue_invitation, *args, resolution)
+        await run_sync(
+            notices.learn, resolution, Audience.MEETINGS.value, resolution.unreachable, at
+        )
         await run_sync(deliver_due, svc.smtp, at, oid)
         return _meeting_payload(await run_sync(handlers.load_meeting, oid))
 
@@ -1025,7 +1075,7 @@ class Mutation(CalendarFeedLinkMutation):
     )
     async def document_attach(self, info: Ctx, input: DocumentAttachInput) -> DocumentPayload:
         limit = services(info).settings.meetings_document_max_bytes
-        content = decode_content(input.content_base64, limit)
+        content = await document_content(input.file, input.content_base64, limit)
         upload = handlers.Upload(input.filename, input.media_type, input.language, content)
         doc = await run_sync(
             handlers.attach_document,
@@ -1047,7 +1097,7 @@ class Mutation(CalendarFeedLinkMutation):
             now(info),
             oid_of(input.id, "Meeting"),
         )
-        return _meeting_payload(doc)
+        return await told_of_agenda(info, _meeting_payload(doc), doc)
 
     @strawberry.federation.mutation(
         description="Rules 10, 11: adopt the agenda; it is frozen.", policy=ORGANISERS
@@ -1056,7 +1106,7 @@ class Mutation(CalendarFeedLinkMutation):
         doc = await run_sync(
             handlers.adopt_agenda, info.context.principal, now(info), oid_of(input.id, "Meeting")
         )
-        return _meeting_payload(doc)
+        return await told_of_agenda(info, _meeting_payload(doc), doc)
 
     @strawberry.federation.mutation(
         description="Rule 14: record the participants' decision to lift confidentiality.",
@@ -1110,7 +1160,7 @@ class Mutation(CalendarFeedLinkMutation):
             now(info),
             oid_of(input.id, "Presentation"),
         )
-        return await _presentation_payload(doc)
+        return await told_of_notification(info, await _presentation_payload(doc), doc)
 
     @strawberry.federation.mutation(
         description="Rule 12: an involved State responds.", policy=PARTICIPANTS
@@ -1126,7 +1176,7 @@ class Mutation(CalendarFeedLinkMutation):
             input.state_code,
             input.response,
         )
-        return await _presentation_payload(doc)
+        return await told_of_response(info, await _presentation_payload(doc), doc)
 
     @strawberry.federation.mutation(
         description="Rule 12: put a presentation on the draft agenda.", policy=ORGANISERS
@@ -1158,7 +1208,8 @@ class Mutation(CalendarFeedLinkMutation):
             input.expert_subject,
             input.purpose,
         )
-        return ExpertProposalPayload(expert_proposal=ExpertProposal.from_doc(doc))
+        payload = ExpertProposalPayload(expert_proposal=ExpertProposal.from_doc(doc))
+        return await told_of_expert(info, payload, doc)
 
     @strawberry.federation.mutation(
         description="Rule 8: object during the silence procedure.", policy=PARTICIPANTS
@@ -1166,7 +1217,8 @@ class Mutation(CalendarFeedLinkMutation):
     async def expert_proposal_object(
         self, info: Ctx, input: ExpertProposalRefInput
     ) -> ExpertProposalPayload:
-        return await _on_proposal(info, handlers.object_to_expert, input.id)
+        payload = await _on_proposal(info, handlers.object_to_expert, input.id)
+        return await told_of_expert(info, payload, None)
 
     @strawberry.federation.mutation(
         description="Rule 8: record a consultation between the objecting and proposing States.",

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.common.notifications.queue import SmtpSettings
+from services.common.notifications.setup import smtp_settings
 from services.common.settings import Settings
 from services.meetings.directory import ContactsDirectory
-from services.meetings.mailer import SmtpSettings
 from services.meetings.scheduler import Clock, Scheduler
 
 
@@ -20,13 +21,4 @@ class MeetingsServices:
     scheduler: Scheduler
 
 
-def smtp_settings(settings: Settings) -> SmtpSettings:
-    return SmtpSettings(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        sender=settings.smtp_sender,
-        starttls=settings.smtp_starttls,
-        timeout_seconds=settings.smtp_timeout_seconds,
-        max_attempts=settings.smtp_max_attempts,
-        retry_seconds=settings.smtp_retry_seconds,
-    )
+__all__ = ["MeetingsServices", "smtp_settings"]

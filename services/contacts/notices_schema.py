@@ -1,0 +1,112 @@
+"""The notices part of the contacts subgraph: a State's choice of who is told, and the
+recipients by role that the meetings and cases services ask for. Resolvers only call
+``notices``."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from services.common.context import RequestContext
+from services.common.mongo import run_sync
+from services.common.notifications import kinds
+from services.contacts import domain, notices
+
+Ctx = Info[RequestContext, None]
+READ_POLICY = [["directory_reader"]]
+WRITE_POLICY = [["directory_manager"]]
+
+NoticeAudience = strawberry.enum(
+    kinds.Audience,
+    name="NoticeAudience",
+    description="Which notices: MEETINGS (invitation, agenda, changes, experts, reminders), "
+    "INFORMATION (rules 12, 15, 16), DIRECTORY (rule 20 re-verification).",
+)
+NoticeRole = strawberry.enum(
+    domain.ContactRole,
+    name="ContactRole",
+    description="What a contact is for in the Forum (rule 20).",
+)
+
+
+@strawberry.type(description="One address a notice goes to, and why.")
+class NoticeRecipient:
+    email: str
+    role: NoticeRole = strawberry.field(description="The role it was chosen for.")
+    public_key: str | None = strawberry.field(description="Encrypt to this key, if any.")
+    public_key_fingerprint: str | None
+
+
+@strawberry.type(description="Who in one State receives an audience's notices.")
+class StateNoticeRecipients:
+    state_code: str
+    participant: bool
+    roles: list[NoticeRole] = strawberry.field(description="The roles the State chose.")
+    recipients: list[NoticeRecipient] = strawberry.field(
+        description="Empty: nobody in the State can be told (report it, do not skip it)."
+    )
+
+    @classmethod
+    def of(cls, found: notices.StateRecipients) -> StateNoticeRecipients:
+        return cls(
+            state_code=found.state,
+            participant=found.participant,
+            roles=[domain.ContactRole(r) for r in found.roles],
+            recipients=[
+                NoticeRecipient(
+                    email=r.email,
+                    role=domain.ContactRole(r.role),
+                    public_key=r.public_key,
+                    public_key_fingerprint=r.fingerprint,
+                )
+                for r in found.recipients
+            ],
+        )
+
+
+@strawberry.input(description="Which roles of a State's contacts receive an audience's notices.")
+class StateNoticeRolesSetInput:
+    state_code: str
+    audience: NoticeAudience
+    roles: list[NoticeRole] = strawberry.field(
+        description="In order; the State's alternates are told when nobody holds these."
+    )
+
+
+@strawberry.type
+class NoticeQuery:
+    @strawberry.federation.field(
+        description="Who receives an audience's notices in each State named (default: every "
+        "participant State), chosen by the roles each State set; never every contact.",
+        policy=READ_POLICY,
+    )
+    async def notice_recipients(
+        self, info: Ctx, audience: NoticeAudience, state_codes: list[str] | None = None
+    ) -> list[StateNoticeRecipients]:
+        found = await run_sync(
+            notices.notice_recipients, info.context.principal, audience, state_codes
+        )
+        return [StateNoticeRecipients.of(f) for f in found]
+
+
+@strawberry.type
+class NoticeMutation:
+    @strawberry.federation.mutation(
+        description="A State chooses which roles of its contacts receive an audience's "
+        "notices (its own representatives only).",
+        policy=WRITE_POLICY,
+    )
+    async def state_notice_roles_set(
+        self, info: Ctx, input: StateNoticeRolesSetInput
+    ) -> StateNoticeRecipients:
+        await run_sync(
+            notices.set_notice_roles,
+            info.context.principal,
+            input.state_code,
+            input.audience,
+            input.roles,
+        )
+        [found] = await run_sync(
+            notices.notice_recipients, info.context.principal, input.audience, [input.state_code]
+        )
+        return StateNoticeRecipients.of(found)
