@@ -17,7 +17,6 @@ from services.common.principal import Principal, Role, sign_principal
 from services.common.settings import Settings
 from services.dev.servers import ServerProcess, mongodb_server, mongodb_uri, nats_server, nats_url
 from services.dev.slapd import slapd_server
-from tests.console_support import browser, console_stack  # noqa: F401 - fixtures
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ committed); with ``DIEF_CONSOLE_DOCS_SCREENSHOTS=1`` the main ones are also writ
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -73,31 +74,36 @@ def start_console(stack: FlowStack) -> ServerProcess:
     return server.start(timeout=60)
 
 
-@pytest.fixture(scope="module")
-def console_stack(
-    mongodb: ServerProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ConsoleStack]:
-    stack = start_stack(tmp_path_factory.mktemp("console"), mongodb.port)
+@contextlib.contextmanager
+def console_running(mongodb_port: int, root: Path) -> Iterator[ConsoleStack]:
+    """The whole stack and the console in front of it, stopped afterwards."""
+    stack = start_stack(root, mongodb_port)
     try:
         server = start_console(stack)
     except BaseException:
         stack.stop()
         raise
-    yield ConsoleStack(stack, server, f"http://{LOOPBACK}:{server.port}")
-    server.stop()
-    stack.stop()
+    try:
+        yield ConsoleStack(stack, server, f"http://{LOOPBACK}:{server.port}")
+    finally:
+        server.stop()
+        stack.stop()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium through Playwright's sync API. That API runs its own event loop
+    while it is open: close it before any asyncio test runs (a module-scoped fixture)."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: run `make chromium`")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 def new_page(browser: Any, locale: str = "en-GB") -> Any:

@@ -6,13 +6,22 @@ withdraws loses access on its next page."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.console_support import ConsoleStack, new_page, shot, sign_in
+from services.dev.servers import ServerProcess
+from tests.console_support import (
+    ConsoleStack,
+    chromium,
+    console_running,
+    new_page,
+    shot,
+    sign_in,
+)
 from tests.flows_support import data_of
 
 pytestmark = pytest.mark.slow
@@ -20,6 +29,20 @@ pytestmark = pytest.mark.slow
 TODAY = dt.datetime.now(dt.UTC).date()
 # Less than 50 days ahead and no invitation: the invitation's deadline has passed (late).
 MEETING_START = TODAY + dt.timedelta(days=40)
+
+
+@pytest.fixture(scope="module")
+def console_stack(
+    mongodb: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ConsoleStack]:
+    with console_running(mongodb.port, tmp_path_factory.mktemp("console")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
 
 
 def gateway(cs: ConsoleStack, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
