@@ -21,6 +21,7 @@ from authlib.common.security import generate_token
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
+    from authlib.integrations.base_client.errors import OAuthError
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from console.sessions import Identity, Session
@@ -98,10 +99,13 @@ class Provider:
         if not code:
             raise SignInError("The identity provider sent no authorization code.")
         meta = await self.metadata()
-        async with self.client() as client:
-            token = await client.fetch_token(
-                meta["token_endpoint"], code=code, code_verifier=flow["verifier"]
-            )
+        try:
+            async with self.client() as client:
+                token = await client.fetch_token(
+                    meta["token_endpoint"], code=code, code_verifier=flow["verifier"]
+                )
+        except (OAuthError, httpx.HTTPError, ValueError) as exc:
+            raise SignInError("The identity provider refused the sign-in.") from exc
         claims = await self.verify_id_token(token.get("id_token"), flow["nonce"])
         session.access_token = token.get("access_token")
         session.refresh_token = token.get("refresh_token")

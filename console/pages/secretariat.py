@@ -42,7 +42,11 @@ async def secretariat(ctx: Ctx) -> Response:
     shown = (
         states
         if show_all
-        else [s for s in states if s["status"] != "NON_PARTY" or s["statusHistory"]]
+        else [
+            s
+            for s in states
+            if s["status"] != "NON_PARTY" or s["withdrawalDate"] or len(s["statusHistory"]) > 1
+        ]
     )
     return await ctx.render(
         "secretariat.html",
