@@ -123,6 +123,7 @@ def build(settings: ConsoleSettings | None = None, core: Settings | None = None)
         Route("/signin/callback", p(auth.callback, signed_in=False)),
         Route("/signout", p(auth.signout, signed_in=False), methods=["POST"]),
         Route("/preferences", p(auth.preferences, signed_in=False), methods=["POST"]),
+        Route("/notifications/mark", p(home.mark), methods=["POST"]),
         Route("/directory", p(directory.directory)),
         Route("/directory/{code}.vcf", p(files.vcard)),
         Route("/directory/{code}", p(directory.state)),

@@ -11,6 +11,7 @@ def documents() -> dict[str, str]:
     found = {
         "caller": CALLER_QUERY,
         "home": home.HOME.replace("NOTIFICATIONS", ""),
+        "home with notifications": home.HOME.replace("NOTIFICATIONS", home.NOTIFICATIONS),
         "meetings": meetings.LIST,
         "meeting": meetings.MEETING,
         "cases": cases.LIST,

@@ -124,11 +124,14 @@ def sign_in(page: Any, base: str, subject: str, role: str, state: str = "") -> N
     page.wait_for_url(re.compile(r"^(?!.*/signin).*$"))
 
 
-def shot(page: Any, name: str, docs: bool = False) -> Path:
+def shot(page: Any, name: str, docs: bool = False, focus: Any = None) -> Path:
+    """The whole page as an artifact; for the README, the screen with ``focus`` in view."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     if docs and os.environ.get("DIEF_CONSOLE_DOCS_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
+        if focus is not None:
+            focus.scroll_into_view_if_needed()
         page.screenshot(path=str(DOCS / f"{name}.png"), full_page=False)
     return path

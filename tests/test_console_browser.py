@@ -184,7 +184,7 @@ def shared_case(console_stack: ConsoleStack, browser: Any) -> dict[str, str]:
     assert "DEU" in text and "GBR" in text and "ITA" not in text, text
     gbr_row = preview.locator("tr", has_text="GBR")
     assert "methods" in gbr_row.locator("td").nth(2).inner_text()  # withheld from GBR
-    shot(page, "case-preview", docs=True)
+    shot(page, "case-preview", docs=True, focus=preview)
     page.get_by_label("Share it now").check()
     page.get_by_test_id("create-case").click()
     flash = page.locator(".flash, [data-testid=refusals]").first
@@ -192,6 +192,14 @@ def shared_case(console_stack: ConsoleStack, browser: Any) -> dict[str, str]:
     assert flash.get_attribute("data-testid") == "flash-ok", flash.inner_text()
     assert "shared" in flash.inner_text()
     case_id = page.url.rsplit("/", 1)[1]
+    # an attachment, through the gateway's upload route
+    page.locator("#att-file").set_input_files(
+        files=[{"name": "route.txt", "mimeType": "text/plain", "buffer": b"Valletta, Tripoli\n"}]
+    )
+    page.get_by_role("button", name="Attach", exact=True).click()
+    page.locator(".flash", has_text="route.txt").wait_for()  # the next page's, not this one's
+    assert page.get_by_test_id("flash-ok").inner_text() == "Attached route.txt."
+    assert page.get_by_role("link", name="route.txt").count() == 1
     page.context.close()
     return {"id": case_id, "title": "Carbines diverted through Malta zanzibar"}
 
@@ -210,7 +218,24 @@ def test_the_named_states_read_the_case_and_see_withheld_sections_as_withheld(
     assert "False end-user certificates" not in page.inner_text("main")
     assert "Carbines left the licensed route" in page.inner_text("main")
     shot(page, "case-withheld", docs=True)
+    # asks before using it (rule 16)
+    page.get_by_label("Ask to use this information for").select_option("INVESTIGATION")
+    page.get_by_label("Justification").fill("A related investigation in Felixstowe.")
+    page.get_by_role("button", name="Send the request").click()
+    assert "sent" in page.get_by_test_id("flash-ok").inner_text()
     page.context.close()
+
+    # France, the provider, is told on its home page, answers, and sees who read the case
+    provider = new_page(browser)
+    sign_in(provider, base, "fra-3", "delegate", "FRA")
+    assert "GBR asks to use your case" in provider.get_by_test_id("waiting").inner_text()
+    provider.get_by_role("link", name="answer").first.click()
+    provider.get_by_label("Decision").select_option("AGREED")
+    provider.get_by_role("button", name="Decide").click()
+    assert "decision" in provider.get_by_test_id("flash-ok").inner_text()
+    audit = provider.get_by_test_id("audit").inner_text()
+    assert "GBR" in audit and "gbr-1" in audit
+    provider.context.close()
 
 
 def test_a_third_participant_finds_no_trace_of_the_case(

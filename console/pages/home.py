@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from console.i18n import gettext as _
 from console.web import Ctx
 
 HOME = """
@@ -33,7 +34,10 @@ query ConsoleHome($state: String!, $rep: Boolean!) {
   NOTIFICATIONS
 }
 """
-NOTIFICATIONS = "myNotifications(first: 10) { edges { node { id } } }"
+NOTIFICATIONS = (
+    "myNotifications(unread: false, first: 10) { totalCount "
+    "edges { node { id kind subject body link issuedAt read } } }"
+)
 
 
 def upcoming(meetings: list[dict[str, Any]], today: dt.date) -> list[dict[str, Any]]:
@@ -65,6 +69,18 @@ def waiting(meetings: list[dict[str, Any]], state: str | None, today: dt.date) -
             if e["status"] == "SILENCE":
                 silences.append({"meeting": meeting, "proposal": e})
     return {"responses": responses, "silences": silences}
+
+
+async def mark(ctx: Ctx) -> Response:
+    """Notices of mine marked read (or unread again)."""
+    ids = ctx.values("id")[:50]
+    if ids:
+        await ctx.mutate(
+            "mutation ConsoleMark($i: NoticeMarkInput!) { notificationsMark(input: $i) { id } }",
+            {"i": {"ids": ids, "read": ctx.value("read") != "false"}},
+            _("Marked."),
+        )
+    return ctx.redirect("/#notifications")
 
 
 async def home(ctx: Ctx) -> Response:

@@ -237,6 +237,24 @@ ACTIONS: dict[str, tuple[str, Any, Any]] = {
         _ref,
         lambda: _("Your objection was recorded."),
     ),
+    "resolve": (
+        "mutation($i: ExpertProposalRefInput!) { expertProposalResolve(input: $i) "
+        "{ expertProposal { id } } }",
+        _ref,
+        lambda: _("The objection is recorded as resolved."),
+    ),
+    "decide": (
+        "mutation($i: ExpertProposalDecideInput!) { expertProposalDecide(input: $i) "
+        "{ expertProposal { id } } }",
+        lambda c: {
+            "i": {
+                "id": c.value("id"),
+                "decision": c.value("decision"),
+                "decidedOn": dt.datetime.now(dt.UTC).date().isoformat(),
+            }
+        },
+        lambda: _("The decision on the expert was recorded."),
+    ),
     "register": (
         "mutation($i: DelegateRegisterInput!) { delegateRegister(input: $i) "
         "{ registration { id } } }",

@@ -20,6 +20,8 @@ query ConsoleRegister($after: String) {
 
 DELIVERIES = """
 query ConsoleDeliveries {
+  noticeGaps { id kind subject issuedAt recipientCount unreachableStateCodes
+               deliveries { state email status attempts lastError } }
   meetings(first: 20) { edges { node {
     id startDate venue session { name }
     invitation { issuedAt recipientCount deliveries { state email status attempts lastError } }
@@ -53,6 +55,7 @@ async def secretariat(ctx: Ctx) -> Response:
         states=shown,
         show_all=show_all,
         statuses=STATUSES,
+        gaps=answer.data.get("noticeGaps") or [],
         meetings=[e["node"] for e in (answer.data.get("meetings") or {}).get("edges", [])],
     )
 
