@@ -79,3 +79,22 @@ SCHEMAS = {
 
 def app(name: str) -> GraphQL:
     return GraphQL(SCHEMAS[name](), graphql_ide=None)
+
+
+def counted(name: str):
+    """``app(name)`` that counts the GraphQL requests it is sent: ``GET /requests`` says how
+    many, so the bench sees what any gateway (ours or another) sent to each subgraph."""
+    inner = app(name)
+    seen = {"n": 0}
+
+    async def asgi(scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == "/requests":
+            body = str(seen["n"]).encode()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if scope["type"] == "http" and scope["method"] == "POST":
+            seen["n"] += 1
+        await inner(scope, receive, send)
+
+    return asgi

@@ -1,36 +1,33 @@
-"""How much the gateway costs: ``python bench/gateway.py [REQUESTS] [CONCURRENCY]``
-(defaults 2000 and 1: one request at a time, so latencies are not queueing).
+"""How much the gateway costs, beside Hive Gateway: ``python bench/gateway.py [REQUESTS]``
+(default 300 requests per cell).
 
 Starts the whole stack (``dief run``: MongoDB-wire server, NATS, contacts, meetings, cases,
-gateway) on free ports under a temporary home, then prints side by side:
+gateway) on free ports under a temporary home, installs Hive Gateway 2.15 from npm into a
+scratch folder (``~/.cache/dief-bench-hive``, with Node 24 from npm when the machine's node
+is older; skipped, and said so, when npm cannot install it) and starts it on the same
+supergraph, forwarding the client's Authorization header (it is sent a principal token, as
+the subgraphs expect), once with its in-flight request merging on (its default) and once
+off. Then prints, at 1, 10 and 50 concurrent clients, each table measured interleaved (one
+request to each column in turn, same client):
 
-1. a one-subgraph query (a page of States from contacts), through the gateway with a
-   caller JWT and directly against contacts with a principal token: requests/s, p50, p99,
-   and the gateway's p50 overhead (target: at most 1 ms with a cached plan);
-2. a federated query listing 100 items with fields from two other subgraphs, through the
-   gateway and, for scale, the listing subgraph alone; three small subgraphs (items,
-   prices, stock) that this script serves in their own processes, composed into a
-   supergraph for a second gateway process; and how many subgraph requests one such query
-   caused (target: 3, one per subgraph, however many items);
-3. the plan cache hit rate over the run (target: about 100%).
-
-Each pair is measured interleaved (one request to each in turn, after a warm-up), with the
-same client and concurrency, from this process while the servers run in their own; the
-gateway's own work is also timed in process, and a bare round trip to it (``/healthz``)
-shows what one more HTTP hop costs on the machine, next to the same round trip to an ASGI app
-that does nothing (uvicorn, uvloop, httptools, in its own process): both within the
-interleaved run, where every process has slept while the slower queries ran, and back to
-back, where none sleeps. A process that has slept for a few milliseconds answers its next
-request later than one kept busy (the CPU it wakes on has gone idle), so on a quiet machine
-the back-to-back figure is the smaller one, and the interleaved one is what each hop adds
-to a query. A raw one-byte TCP round trip to an echo process, back to back and after 25 ms
-idle, shows how much of that the kernel and the machine charge, and so how much is the
-Python servers' own code run cold.
+1. a one-subgraph query (a page of States from contacts): ours, Hive on and off, and the
+   subgraph directly;
+2. the README's federated query (contacts, meetings, cases): ours and Hive on and off;
+3. 200 distinct callers with varying variables (merging cannot help): ours and Hive;
+4. ``contactCreate`` p50 directly against contacts at an authority of 10 and of 5,000
+   contacts;
+5. a federated list of 100 items over the three toy subgraphs of
+   ``bench/federation_subgraphs.py`` (which count what they are sent): ours, Hive on and
+   off, the listing subgraph alone, and the subgraph requests per gateway request for each;
+6. our gateway's resident memory before and after 60 s of load, and Hive's;
+7. how many of our stack's subgraph fetches were merged, the plan cache hit rate, and the
+   gateway's own work per request in process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -124,9 +121,9 @@ def serve_subgraph(name: str, port: int) -> None:
         )
         return
 
-    from bench.federation_subgraphs import app
+    from bench.federation_subgraphs import counted
 
-    uvicorn.run(app(name), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(counted(name), host="127.0.0.1", port=port, log_level="warning")
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -163,10 +160,14 @@ def process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 # --- measuring --------------------------------------------------------------------------------
 
 
-Target = tuple[str, str | None, dict[str, str]]  # url, query (None: a GET), headers
+# url, query (None: a GET) or a function of the request's number giving (body, headers),
+# headers
+Target = tuple[str, "str | Callable[[int], tuple[dict, dict[str, str]]] | None", dict[str, str]]
 
 
-async def measure(targets: list[Target], requests: int, concurrency: int) -> list[dict[str, float]]:
+async def measure(
+    targets: list[Target], requests: int, concurrency: int, warm: int = 50
+) -> list[dict[str, float]]:
     """Latency of each target, measured interleaved: every worker sends one request to each
     target in turn (the order rotating), so a target never gets a quieter or busier stretch
     of the machine than the others. ``rps`` is requests per second of time spent on that
@@ -175,11 +176,14 @@ async def measure(targets: list[Target], requests: int, concurrency: int) -> lis
     connector = aiohttp.TCPConnector(limit=concurrency * len(targets))
     async with aiohttp.ClientSession(connector=connector) as http:
 
-        async def send(i: int) -> float:
+        async def send(i: int, n: int) -> float:
             url, query, headers = targets[i]
             started = time.perf_counter()
             if query is None:
                 request = http.get(url, headers=headers)
+            elif callable(query):
+                body, more = query(n)
+                request = http.post(url, json=body, headers={**headers, **more})
             else:
                 request = http.post(url, json={"query": query}, headers=headers)
             async with request as response:
@@ -190,16 +194,16 @@ async def measure(targets: list[Target], requests: int, concurrency: int) -> lis
                 raise SystemExit(f"{url}: {response.status} {str(payload)[:300]}")
             return took
 
-        for _ in range(50):  # warm up: connections, caches, the plan cache
+        for n in range(warm):  # warm up: connections, caches, the plan cache
             for i in range(len(targets)):
-                await send(i)
+                await send(i, n)
         queue = iter(range(requests))
 
         async def worker() -> None:
             for n in queue:
                 for k in range(len(targets)):
                     i = (n + k) % len(targets)
-                    latencies[i].append(await send(i))
+                    latencies[i].append(await send(i, n))
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     results = []
@@ -218,11 +222,12 @@ async def measure(targets: list[Target], requests: int, concurrency: int) -> lis
 async def in_process_cost(requests: int) -> dict[str, float]:
     """The gateway's own work per request, without HTTP or subgraphs: the caller's JWT (its
     verification cached as the app caches it), scopes, limits, authorisation, cached plan,
-    shaping the answer, one principal token signed."""
+    the in-flight merge's key, shaping the answer, one principal token signed."""
     from gateway.access import scopes_of
     from gateway.app import VerifiedTokens
     from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
     from gateway.executor import Executor
+    from gateway.inflight import InflightMerge
     from gateway.limits import Limits
     from gateway.persisted import PersistedQueries
     from gateway.pipeline import Pipeline
@@ -238,7 +243,7 @@ async def in_process_cost(requests: int) -> dict[str, float]:
     async def fetch(subgraph: str, query: str, variables: dict[str, object]) -> dict:
         return canned
 
-    executor = Executor(supergraph, fetch)
+    executor = Executor(supergraph, InflightMerge(fetch))  # as the gateway runs it
     pipeline = Pipeline(
         supergraph.api_schema,
         supergraph,
@@ -295,12 +300,144 @@ def row(label: str, m: dict[str, float]) -> str:
 
 # --- the run ----------------------------------------------------------------------------------
 
+LEVELS = (1, 10, 50)
+README_FEDERATED = (
+    "{ states(first: 2, filter: {participant: true}) { edges { node { code name participant "
+    "presentations(first: 3) { totalCount edges { node { title case { id } } } } } } } "
+    "meetings(first: 2) { totalCount } }"
+)
+DISTINCT = "query($first: Int) { states(first: $first) { edges { node { code name } } } }"
+CREATE_CONTACT = (
+    "mutation($input: ContactCreateInput!) { contactCreate(input: $input) { contact { id } } }"
+)
 
-async def run(requests: int, concurrency: int) -> None:
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def table(title: str, labels: list[str], by_level: dict[int, list[dict[str, float]]]) -> None:
+    print(f"\n{title}")
+    print(f"  {'':<40}" + "".join(f"{f'c={c} req/s':>12}{'p50 ms':>9}" for c in by_level))
+    for i, label in enumerate(labels):
+        cells = "".join(
+            f"{by_level[c][i]['rps']:>12.0f}{by_level[c][i]['p50']:>9.2f}" for c in by_level
+        )
+        print(f"  {label:<40}{cells}")
+    if len(labels) > 1 and "Hive" in labels[1]:
+        ratios = " ".join(
+            f"c={c}: {by_level[c][0]['rps'] / by_level[c][1]['rps']:.2f}x" for c in by_level
+        )
+        print(f"  ours / Hive's defaults, requests/s: {ratios} (target >= 1.5x)")
+
+
+def counts(ports: dict[str, int], names: tuple[str, ...]) -> int:
+    return sum(int(httpx.get(f"http://127.0.0.1:{ports[n]}/requests").text) for n in names)
+
+
+async def per_request(
+    url: str,
+    query: str,
+    headers: dict[str, str],
+    ports: dict[str, int],
+    names: tuple[str, ...],
+    at_once: int,
+) -> float:
+    """Subgraph requests per gateway request over 100 identical requests, ``at_once`` at a
+    time."""
+    before = counts(ports, names)
+    async with aiohttp.ClientSession() as http:
+
+        async def one() -> None:
+            async with http.post(url, json={"query": query}, headers=headers) as response:
+                await response.read()
+
+        for _ in range(100 // at_once):
+            await asyncio.gather(*(one() for _ in range(at_once)))
+    return (counts(ports, names) - before) / (100 // at_once * at_once)
+
+
+def contact_create_p50(contacts: str, token: str, mongo_uri: str, sizes: tuple[int, ...]) -> dict:
+    """``contactCreate`` p50 directly against contacts at an authority of ``size`` contacts
+    (bulk-inserted as stored)."""
+    from bson import ObjectId
+    from pymongo import MongoClient
+
+    from services.common.ids import from_global_id
+
+    headers = {"authorization": f"Bearer {token}"}
+    client: MongoClient = MongoClient(mongo_uri)
+    db = client["dief_contacts"]
+    out = {}
+    with httpx.Client(timeout=30) as http:
+        for size in sizes:
+            made = http.post(
+                contacts,
+                headers=headers,
+                json={
+                    "query": "mutation($input: AuthorityCreateInput!) { authorityCreate("
+                    "input: $input) { authority { id } } }",
+                    "variables": {
+                        "input": {"stateCode": "FRA", "kind": "CUSTOMS", "name": f"Douane {size}"}
+                    },
+                },
+            ).json()
+            gid = made["data"]["authorityCreate"]["authority"]["id"]
+            oid = from_global_id(gid, "Authority")
+            docs = [
+                {
+                    "_id": ObjectId(),
+                    "authority_id": oid,
+                    "state_code": "FRA",
+                    "authority_kind": "CUSTOMS",
+                    "name": f"Agent {i:05d}",
+                    "functional_email": f"agent{i}@d{size}.example",
+                    "languages": [],
+                    "roles": [],
+                    "source": "MANUAL",
+                    "version": 0,
+                }
+                for i in range(size)
+            ]
+            for start in range(0, len(docs), 1000):
+                db["contacts"].insert_many(docs[start : start + 1000])
+            samples = []
+            for n in range(120):
+                started = time.perf_counter()
+                answer = http.post(
+                    contacts,
+                    headers=headers,
+                    json={
+                        "query": CREATE_CONTACT,
+                        "variables": {
+                            "input": {
+                                "authorityId": gid,
+                                "name": f"New {n}",
+                                "functionalEmail": f"new{n}@d{size}.example",
+                            }
+                        },
+                    },
+                ).json()
+                took = (time.perf_counter() - started) * 1000
+                assert "errors" not in answer, answer
+                if n >= 20:
+                    samples.append(took)
+            out[size] = statistics.median(samples)
+    client.close()
+    return out
+
+
+async def run(requests: int) -> None:
+    from bench.hive import HiveGateway
+
     home = Path(tempfile.mkdtemp(prefix="dief-bench-"))
-    ports = {name: free_port() for name in ("mongo", "nats", "contacts", "meetings", "cases")}
-    ports |= {name: free_port() for name in ("gateway", "gateway2", "items", "prices", "stock")}
-    ports["bare"] = free_port()
+    names = ("mongo", "nats", "contacts", "meetings", "cases", "gateway", "gateway2", "items")
+    ports = {name: free_port() for name in names}
+    extra = ("prices", "stock", "bare", "hive", "hive_off", "hive2", "hive2_off")
+    ports |= {name: free_port() for name in extra}
     env = {
         **os.environ,
         "DIEF_HOME": str(home),
@@ -314,175 +451,204 @@ async def run(requests: int, concurrency: int) -> None:
     }
     python = sys.executable
     sub_env = {**env, "PYTHONPATH": str(ROOT)}
-    bare_argv = [python, __file__, "--serve", "bare", str(ports["bare"])]
+    print(f"{os.cpu_count()} CPUs; {requests} requests per cell; levels {LEVELS}", flush=True)
+    hive = HiveGateway.install()
+    if hive is not None:
+        print(f"  {hive.version()}, started on the same supergraph, forwarding Authorization")
     print(f"starting the stack under {home} ...", flush=True)
-    with (
-        process([python, "-m", "services.cli", "run"], env, home / "stack.log"),
-        process(bare_argv, sub_env, home / "bare.log"),
-    ):
-        wait_for(f"http://127.0.0.1:{ports['gateway']}/readyz", timeout=120)
-        bare = f"http://127.0.0.1:{ports['bare']}/"
-        wait_for(bare)
-        from services.common.settings import Settings
-        from services.dev.tokens import dev_token
+    from services.common.settings import Settings
+    from services.dev.tokens import dev_token
 
-        settings = Settings(home=home, mongodb_uri=env["MONGODB_URI"], nats_url=env["NATS_URL"])
-        caller = dev_token(
-            settings,
-            sub="bench",
-            state="FRA",
-            roles=["delegate"],
-            participant=None,
-            ttl_seconds=3600,
-        )
-        principal = dev_token(
-            settings,
-            sub="bench",
-            state="FRA",
-            roles=["delegate"],
-            participant=True,
-            ttl_seconds=3600,
-        )
-        gateway = f"http://127.0.0.1:{ports['gateway']}"
+    settings = Settings(home=home, mongodb_uri=env["MONGODB_URI"], nats_url=env["NATS_URL"])
+    with process([python, "-m", "services.cli", "run"], env, home / "stack.log"):
+        wait_for(f"http://127.0.0.1:{ports['gateway']}/readyz", timeout=180)
+
+        def tokens(sub: str, state: str) -> tuple[str, str]:
+            common = {"sub": sub, "state": state, "roles": ["delegate"], "ttl_seconds": 7200}
+            return (
+                dev_token(settings, participant=None, **common),  # a caller's JWT
+                dev_token(settings, participant=True, **common),  # a principal token
+            )
+
+        caller, principal = tokens("bench", "FRA")
+        gateway = f"http://127.0.0.1:{ports['gateway']}/graphql"
         contacts = f"http://127.0.0.1:{ports['contacts']}/graphql"
-        through, direct, hop, bare_hop = await measure(
-            [
-                (f"{gateway}/graphql", ONE_SUBGRAPH, {"authorization": f"Bearer {caller}"}),
-                (contacts, ONE_SUBGRAPH, {"authorization": f"Bearer {principal}"}),
-                (f"{gateway}/healthz", None, {}),
-                (bare, None, {}),
-            ],
-            requests,
-            concurrency,
-        )
-        hop_busy, bare_busy = await measure(
-            [(f"{gateway}/healthz", None, {}), (bare, None, {})], requests, concurrency
-        )
-        stack_metrics = httpx.get(f"{gateway}/metrics").text
+        ours_h = {"authorization": f"Bearer {caller}"}
+        direct_h = {"authorization": f"Bearer {principal}"}
+        ours_sdl = ROOT / "gateway" / "supergraph.graphql"
+        stack_sdl = home / "stack-supergraph.graphql"
+        text = ours_sdl.read_text()
+        for name in ("contacts", "meetings", "cases"):
+            port = {"contacts": 8101, "meetings": 8102, "cases": 8103}[name]
+            text = text.replace(f"127.0.0.1:{port}/", f"127.0.0.1:{ports[name]}/")
+        stack_sdl.write_text(text)
 
-        # The federated query: three small subgraphs and a second gateway over them.
-        with (
-            process(
-                [python, __file__, "--serve", "items", str(ports["items"])],
-                sub_env,
-                home / "items.log",
-            ),
-            process(
-                [python, __file__, "--serve", "prices", str(ports["prices"])],
-                sub_env,
-                home / "prices.log",
-            ),
-            process(
-                [python, __file__, "--serve", "stock", str(ports["stock"])],
-                sub_env,
-                home / "stock.log",
-            ),
-        ):
-            from gateway.compose import compose
-
-            sdls = {}
-            for name in ("items", "prices", "stock"):
-                url = f"http://127.0.0.1:{ports[name]}/graphql"
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        answer = httpx.post(url, json={"query": "{ _service { sdl } }"})
-                        break
-                    except httpx.HTTPError:
-                        if time.monotonic() > deadline:
-                            raise
-                        time.sleep(0.2)
-                sdls[name] = (url, answer.json()["data"]["_service"]["sdl"])
-            supergraph = home / "bench-supergraph.graphql"
-            supergraph.write_text(compose(sdls))
-            gateway2_env = {
-                **env,
-                "DIEF_GATEWAY_PORT": str(ports["gateway2"]),
-                "DIEF_GATEWAY_SUPERGRAPH": str(supergraph),
+        with contextlib.ExitStack() as hives:
+            labels = ["our gateway (caller JWT)"]
+            targets: list[Target] = [(gateway, ONE_SUBGRAPH, ours_h)]
+            fed_targets: list[Target] = [(gateway, README_FEDERATED, ours_h)]
+            if hive is not None:
+                for key, dedupe in (("hive", True), ("hive_off", False)):
+                    hives.enter_context(
+                        hive.serve(stack_sdl, ports[key], dedupe=dedupe, log=home / f"{key}.log")
+                    )
+                    wait_for(f"http://127.0.0.1:{ports[key]}/healthcheck", timeout=120)
+                    url = f"http://127.0.0.1:{ports[key]}/graphql"
+                    targets.append((url, ONE_SUBGRAPH, direct_h))
+                    fed_targets.append((url, README_FEDERATED, direct_h))
+                labels += ["Hive Gateway, merging on (default)", "Hive Gateway, merging off"]
+            one = {
+                c: await measure([*targets, (contacts, ONE_SUBGRAPH, direct_h)], requests, c)
+                for c in LEVELS
             }
-            argv = [
-                python,
-                "-m",
-                "services.cli",
-                "serve",
-                "gateway",
-                "--port",
-                str(ports["gateway2"]),
-            ]
-            with process(argv, gateway2_env, home / "gateway2.log"):
-                second = f"http://127.0.0.1:{ports['gateway2']}"
-                wait_for(f"{second}/readyz", timeout=60)
-                before = httpx.get(f"{second}/metrics").text
-                answer = httpx.post(f"{second}/graphql", json={"query": FEDERATED}).json()
-                after = httpx.get(f"{second}/metrics").text
-                fetches = metric(after, "dief_gateway_subgraph_fetches_total") - metric(
-                    before, "dief_gateway_subgraph_fetches_total"
-                )
-                assert len(answer["data"]["items"]) == 100, answer
-                assert answer["data"]["items"][99]["stock"] is not None, answer
-                federated, listing = await measure(
-                    [
-                        (f"{second}/graphql", FEDERATED, {}),
-                        (f"http://127.0.0.1:{ports['items']}/graphql", LISTING_ONLY, {}),
-                    ],
-                    requests,
-                    concurrency,
-                )
-                fed_metrics = httpx.get(f"{second}/metrics").text
+            table(
+                "One-subgraph query (a page of States from contacts):",
+                [*labels, "directly against contacts"],
+                one,
+            )
+            fed = {c: await measure(fed_targets, requests, c) for c in LEVELS}
+            table("The README's federated query (contacts, meetings, cases):", labels, fed)
 
-    hits = metric(stack_metrics, 'dief_gateway_plan_cache{result="hit"}') + metric(
-        fed_metrics, 'dief_gateway_plan_cache{result="hit"}'
+            # many distinct callers: every request another subject and variables
+            callers = [tokens(f"bench-{i}", "FRA") for i in range(200)]
+
+            def ours_distinct(n: int) -> tuple[dict, dict[str, str]]:
+                body = {"query": DISTINCT, "variables": {"first": 1 + n % 7}}
+                return body, {"authorization": f"Bearer {callers[n % 200][0]}"}
+
+            def hive_distinct(n: int) -> tuple[dict, dict[str, str]]:
+                body = {"query": DISTINCT, "variables": {"first": 1 + n % 7}}
+                return body, {"authorization": f"Bearer {callers[n % 200][1]}"}
+
+            distinct_targets: list[Target] = [(gateway, ours_distinct, {})]
+            if hive is not None:
+                distinct_targets.append(
+                    (f"http://127.0.0.1:{ports['hive']}/graphql", hive_distinct, {})
+                )
+            distinct = {c: await measure(distinct_targets, requests, c) for c in LEVELS}
+            table(
+                "200 distinct callers, variables varying (merging cannot help):",
+                labels[:2],
+                distinct,
+            )
+        stack_metrics = httpx.get(f"http://127.0.0.1:{ports['gateway']}/metrics").text
+        creates = contact_create_p50(contacts, principal, env["MONGODB_URI"], (10, 5000))
+        print("\ncontactCreate directly against contacts, p50 (one at a time):")
+        for size, p50 in creates.items():
+            print(f"  at an authority of {size:>5} contacts: {p50:6.2f} ms")
+
+    # The toy subgraphs of bench/federation_subgraphs.py, our second gateway and Hive.
+    toys = ("items", "prices", "stock")
+    with contextlib.ExitStack() as stack:
+        for name in toys:
+            stack.enter_context(
+                process(
+                    [python, __file__, "--serve", name, str(ports[name])],
+                    sub_env,
+                    home / f"{name}.log",
+                )
+            )
+        from gateway.compose import compose
+
+        sdls = {}
+        for name in toys:
+            url = f"http://127.0.0.1:{ports[name]}/graphql"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    answer = httpx.post(url, json={"query": "{ _service { sdl } }"})
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            sdls[name] = (url, answer.json()["data"]["_service"]["sdl"])
+        toy_sdl = home / "toy-supergraph.graphql"
+        toy_sdl.write_text(compose(sdls))
+        gateway2_env = {
+            **env,
+            "DIEF_GATEWAY_PORT": str(ports["gateway2"]),
+            "DIEF_GATEWAY_SUPERGRAPH": str(toy_sdl),
+            # a supergraph without contacts: participation still read from the stack's
+            "DIEF_GATEWAY_PARTICIPANT_REGISTRY": f"http://127.0.0.1:{ports['contacts']}/graphql",
+        }
+        argv = [python, "-m", "services.cli", "serve", "gateway", "--port", str(ports["gateway2"])]
+        second_proc = stack.enter_context(process(argv, gateway2_env, home / "gateway2.log"))
+        second = f"http://127.0.0.1:{ports['gateway2']}"
+        wait_for(f"{second}/readyz", timeout=90)
+        labels = ["our gateway"]
+        targets = [(f"{second}/graphql", FEDERATED, {})]
+        hive_procs = []
+        if hive is not None:
+            for key, dedupe in (("hive2", True), ("hive2_off", False)):
+                hive_procs.append(
+                    stack.enter_context(
+                        hive.serve(toy_sdl, ports[key], dedupe=dedupe, log=home / f"{key}.log")
+                    )
+                )
+                wait_for(f"http://127.0.0.1:{ports[key]}/healthcheck", timeout=120)
+                targets.append((f"http://127.0.0.1:{ports[key]}/graphql", FEDERATED, {}))
+            labels += ["Hive Gateway, merging on (default)", "Hive Gateway, merging off"]
+        items = f"http://127.0.0.1:{ports['items']}/graphql"
+        toy = {c: await measure([*targets, (items, LISTING_ONLY, {})], requests, c) for c in LEVELS}
+        table(
+            "Federated list, 100 items over 3 toy subgraphs:",
+            [*labels, "the listing subgraph alone"],
+            toy,
+        )
+        print(
+            "  subgraph requests per gateway request (100 identical requests, 1 / 10 / 50 "
+            "at a time):"
+        )
+        for label, (url, query, headers) in zip(labels, targets, strict=True):
+            ratios = [
+                await per_request(url, query, headers, ports, toys, n)  # type: ignore[arg-type]
+                for n in LEVELS
+            ]
+            print(f"    {label:<38} " + " / ".join(f"{r:.2f}" for r in ratios))
+
+        before = rss_mb(second_proc.pid)
+        hive_before = rss_mb(hive_procs[0].pid) if hive_procs else 0.0
+        load_targets = [targets[0], *([targets[1]] if hive_procs else [])]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            await measure(load_targets, 200, 10, warm=0)
+        after = rss_mb(second_proc.pid)
+        print(
+            f"\nRSS before / after 60 s of load at 10 clients: our gateway {before:.0f} / "
+            f"{after:.0f} MB",
+            end="",
+        )
+        if hive_procs:
+            print(
+                f", Hive Gateway {hive_before:.0f} / {rss_mb(hive_procs[0].pid):.0f} MB "
+                "(its main process)"
+            )
+        else:
+            print()
+
+    hits = metric(stack_metrics, 'dief_gateway_plan_cache{result="hit"}')
+    misses = metric(stack_metrics, 'dief_gateway_plan_cache{result="miss"}')
+    merged = metric(stack_metrics, "dief_gateway_subgraph_fetches_merged_total")
+    sent = metric(stack_metrics, "dief_gateway_subgraph_fetches_total")
+    print(
+        f"\nOur stack: {sent:.0f} subgraph requests sent, {merged:.0f} merged into one in "
+        f"flight; plan cache hit rate {hits / max(hits + misses, 1):.1%}"
     )
-    misses = metric(stack_metrics, 'dief_gateway_plan_cache{result="miss"}') + metric(
-        fed_metrics, 'dief_gateway_plan_cache{result="miss"}'
+    own = await in_process_cost(1000)
+    print(
+        f"The gateway's own work per request (in process, cached plan, no HTTP): p50 "
+        f"{own['p50']:.3f} ms, p99 {own['p99']:.3f} ms"
     )
     shutil.rmtree(home, ignore_errors=True)
-    print(f"\n{requests} requests per line, {concurrency} at a time, {os.cpu_count()} CPUs\n")
-    print("One-subgraph query (States from contacts):")
-    print(row("through the gateway (caller JWT)", through))
-    print(row("directly against contacts", direct))
-    print(
-        f"  gateway p50 overhead: {through['p50'] - direct['p50']:.2f} ms"
-        f" (target <= 1 ms); throughput ratio {through['rps'] / direct['rps']:.2f}"
-    )
-    print("  one HTTP round trip doing nothing (the extra hop's floor), p50 / p99:")
-    print(
-        f"    GET /healthz on the gateway    interleaved with the queries "
-        f"{hop['p50']:5.2f} / {hop['p99']:5.2f} ms, back to back "
-        f"{hop_busy['p50']:5.2f} / {hop_busy['p99']:5.2f} ms"
-    )
-    print(
-        f"    a bare ASGI app (uvicorn)      interleaved with the queries "
-        f"{bare_hop['p50']:5.2f} / {bare_hop['p99']:5.2f} ms, back to back "
-        f"{bare_busy['p50']:5.2f} / {bare_busy['p99']:5.2f} ms"
-    )
-    raw = raw_round_trips()
-    print(
-        f"    a raw TCP round trip (one byte)    back to back {raw['busy']:5.2f} ms, "
-        f"after 25 ms idle {raw['idle']:5.2f} ms"
-    )
-    own = await in_process_cost(requests)
-    print(
-        f"  the gateway's own work per request (in process, cached plan, no HTTP): "
-        f"p50 {own['p50']:.3f} ms, p99 {own['p99']:.3f} ms"
-    )
-    print("\nFederated query (100 items, fields from two other subgraphs):")
-    print(row("through the gateway", federated))
-    print(row("the listing subgraph alone", listing))
-    print(f"  subgraph requests for one query: {fetches:.0f} (target 3)")
-    print(
-        f"\nPlan cache: {hits:.0f} hits, {misses:.0f} misses, hit rate "
-        f"{hits / max(hits + misses, 1):.1%} (target ~100%)"
-    )
 
 
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
         serve_subgraph(sys.argv[2], int(sys.argv[3]))
         return
-    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    asyncio.run(run(requests, concurrency))
+    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    asyncio.run(run(requests))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hmac
 import json
 import logging
 import time
@@ -36,8 +37,10 @@ from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
 from gateway.claims import ClaimMapping
 from gateway.cors import cors_options
 from gateway.executor import Executor
+from gateway.fairness import CallerLimiter, RequestBudget, TooBusy, current_budget
 from gateway.fetcher import HttpFetcher
 from gateway.files import FileProxy
+from gateway.inflight import InflightMerge
 from gateway.limits import LimitExceeded, Limits, check_batch_size, check_body_size
 from gateway.masking import internal_error
 from gateway.metrics import GatewayMetrics
@@ -82,6 +85,8 @@ def caller_verifier(settings: Settings) -> CallerVerifier:
             "when DIEF_ENV=prod"
         )
     jwks = settings.gateway_jwks or str(settings.keys_dir / "jwks.json")
+    if not settings.is_dev and jwks.lower().startswith("http://"):
+        raise ValueError("DIEF_GATEWAY_JWKS must be an https:// URL or a file when DIEF_ENV=prod")
     policy = CallerPolicy.build(
         settings.gateway_issuer or settings.principal_issuer,
         settings.gateway_audience or settings.principal_audience,
@@ -90,6 +95,7 @@ def caller_verifier(settings: Settings) -> CallerVerifier:
         ClaimMapping(
             settings.gateway_roles_claim, settings.gateway_state_claim, settings.gateway_role_prefix
         ),
+        settings.gateway_max_token_lifetime_seconds,
     )
     return CallerVerifier(JwksSource(jwks, ca_file=settings.gateway_jwks_ca_file), policy)
 
@@ -134,6 +140,13 @@ class JSONResponse(StarletteJSONResponse):
             return orjson.dumps(content)
         except TypeError:  # e.g. an integer beyond 64 bits: the standard encoder takes it
             return super().render(content)
+
+
+def caller_key(request: Request, principal: Principal | None) -> str:
+    """Whose share a request counts against: the token's subject, else the client address."""
+    if principal is not None:
+        return f"sub:{principal.subject}"
+    return f"ip:{request.client.host if request.client else '-'}"
 
 
 def _json_error(status: int, message: str, code: str, **headers: str) -> JSONResponse:
@@ -202,12 +215,21 @@ class Gateway:
                 self.signer.headers,
             )
             fetch = self.fetcher
+        fetch = MeteredFetch(fetch, self.metrics)
+        self.inflight: InflightMerge | None = None
+        if settings.gateway_merge_inflight:
+            merged = self.metrics.merged_fetches
+            self.inflight = InflightMerge(fetch, lambda name: merged.labels(name).inc())
+            fetch = self.inflight
         self.executor = Executor(
-            supergraph,
-            MeteredFetch(fetch, self.metrics),
-            plan_cache_size=settings.gateway_plan_cache_size,
+            supergraph, fetch, plan_cache_size=settings.gateway_plan_cache_size
         )
         self.limits = limits_from(settings)
+        self.fairness = CallerLimiter(
+            max_concurrent=settings.gateway_max_concurrent_per_caller,
+            rate=settings.gateway_rate_per_caller,
+            burst=settings.gateway_burst_per_caller,
+        )
         self.introspection = _on(settings.gateway_introspection, settings)
         self.graphiql = _on(settings.gateway_graphiql, settings)
         self.pipeline = Pipeline(
@@ -219,6 +241,7 @@ class Gateway:
             reject_unauthorised=settings.gateway_authorization_mode == "reject",
             introspection=self.introspection,
             cache_size=settings.gateway_plan_cache_size,
+            hide_suggestions=not self.introspection,
         )
         contacts = contacts_url or registry_url(
             settings.gateway_participant_registry, supergraph.subgraphs
@@ -258,6 +281,14 @@ class Gateway:
         ):
             return graphiql.page()
         started = time.perf_counter()
+        if request.method == "POST" and not is_multipart(request.headers):
+            media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if media != "application/json":
+                # text/plain and form bodies are what a page on another site may send
+                # without a preflight: they never run (CSRF-safe by construction).
+                return _json_error(
+                    415, "GraphQL requests are sent as application/json.", "VALIDATION"
+                )
         try:
             payload = await self._payload(request)
         except LimitExceeded as exc:
@@ -273,7 +304,16 @@ class Gateway:
                 401, exc.message, "UNAUTHENTICATED", **{"WWW-Authenticate": "Bearer"}
             )
         request_id = current_request_id()
+        try:
+            slot = self.fairness.slot(caller_key(request, principal))
+            slot.__enter__()
+        except TooBusy as exc:
+            self.metrics.requests.labels("unknown", "refused").inc()
+            return _json_error(
+                429, exc.message, "RATE_LIMITED", **{"Retry-After": str(exc.retry_after)}
+            )
         token = current_call.set(Call(principal, request_id))
+        budget = current_budget.set(RequestBudget(self.limits.max_cost))
         try:
             if isinstance(payload, list):
                 check_batch_size(len(payload), self.limits)
@@ -289,7 +329,9 @@ class Gateway:
         except MutationOverGet:
             return _json_error(405, "Mutations are sent with POST.", "VALIDATION", Allow="POST")
         finally:
+            current_budget.reset(budget)
             current_call.reset(token)
+            slot.__exit__(None, None, None)
         elapsed = time.perf_counter() - started
         for o in outcomes:
             self.metrics.requests.labels(o.operation, o.outcome).inc()
@@ -347,16 +389,23 @@ class Gateway:
     async def readyz(self, _: Request) -> JSONResponse:
         checks = self.registry.checks()
         ok = all(checks.values())
-        body: dict[str, Any] = {"ready": ok, "checks": checks}
-        if not ok and self.registry.last_error:
-            body["reason"] = self.registry.last_error
-        return JSONResponse(body, status_code=200 if ok else 503)
+        if not ok:  # the reason (internal URLs, other services' errors) only in the log
+            log.warning("not ready", extra={"checks": checks, "reason": self.registry.last_error})
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
-    async def metrics_endpoint(self, _: Request) -> Response:
+    async def metrics_endpoint(self, request: Request) -> Response:
+        secret = self.settings.gateway_metrics_token
+        if secret is None and not self.settings.is_dev:
+            return Response(status_code=404)
+        if secret is not None:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), secret.encode()):
+                return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
         self.metrics.observe_plan_cache(
             self.executor.plan_cache_hits, self.executor.plan_cache_misses
         )
         self.metrics.participants.set(self.registry.participant_count)
+        self.metrics.registry_ready.set(1 if self.registry.loaded.is_set() else 0)
         return Response(self.metrics.render(), media_type=self.metrics.content_type)
 
     # --- lifecycle ------------------------------------------------------------------------

@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
 
 from gateway.claims import ClaimMapping
+from services.common.context import MAX_TOKEN_BYTES
 from services.common.errors import Unauthenticated
 from services.common.principal import Principal, principal_from_claims
 
@@ -117,6 +119,7 @@ class CallerPolicy:
     algorithms: frozenset[str]
     leeway_seconds: int = 30
     claims: ClaimMapping = field(default_factory=ClaimMapping)
+    max_lifetime_seconds: int = 24 * 3600
 
     @classmethod
     def build(
@@ -126,11 +129,32 @@ class CallerPolicy:
         algorithms: Iterable[str],
         leeway_seconds: int = 30,
         claims: ClaimMapping | None = None,
+        max_lifetime_seconds: int = 24 * 3600,
     ) -> CallerPolicy:
         allowed = frozenset(algorithms) & ASYMMETRIC
         if not allowed:
             raise ValueError("at least one asymmetric algorithm must be allowed")
-        return cls(issuer, audience, allowed, leeway_seconds, claims or ClaimMapping())
+        return cls(
+            issuer,
+            audience,
+            allowed,
+            leeway_seconds,
+            claims or ClaimMapping(),
+            max_lifetime_seconds,
+        )
+
+    def check_times(self, claims: dict[str, Any], now: float) -> None:
+        """``exp``, ``nbf`` and ``iat`` are numbers, and the token lives no longer than the
+        maximum lifetime (counted from ``iat`` and from now)."""
+        for name in ("exp", "nbf", "iat"):
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise Unauthenticated(f"The token's {name} claim must be a number.")
+        limit = self.max_lifetime_seconds + self.leeway_seconds
+        if claims["exp"] - claims["iat"] > limit or claims["exp"] - now > limit:
+            raise Unauthenticated(
+                f"The token lives longer than the {self.max_lifetime_seconds} seconds accepted."
+            )
 
 
 class CallerVerifier:
@@ -141,6 +165,8 @@ class CallerVerifier:
     async def verify(self, token: str) -> Principal:
         """The caller the token names. Participation is not taken from the token: the
         gateway sets it from the State registry."""
+        if len(token) > MAX_TOKEN_BYTES:
+            raise Unauthenticated(f"The bearer token is larger than {MAX_TOKEN_BYTES} bytes.")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -165,6 +191,7 @@ class CallerVerifier:
             raise Unauthenticated("The token is not valid yet.") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"The token was refused: {exc}.") from exc
+        self.policy.check_times(claims, time.time())
         claims = self.policy.claims.apply(claims)  # roles and State where the IdP puts them
         claims.pop("participant", None)  # never trusted from the caller
         return principal_from_claims(claims)

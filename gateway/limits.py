@@ -232,7 +232,7 @@ class _Walker:
             inner = self.cost(field.selection_set, None, visiting) if field.selection_set else None
             if inner is None:
                 return _Cost(0, 0, aliases)
-            return _Cost(1, inner.depth + 1, aliases + inner.aliases)
+            return _Cost(1, inner.depth, aliases + inner.aliases)
         child_type: GraphQLNamedType | None = None
         is_list = False
         fields = getattr(parent, "fields", None)

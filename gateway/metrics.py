@@ -32,6 +32,12 @@ class GatewayMetrics:
             ["subgraph", "outcome"],
             registry=self.registry,
         )
+        self.merged_fetches = Counter(
+            "dief_gateway_subgraph_fetches_merged",
+            "Subgraph fetches answered by an identical fetch of the same caller in flight.",
+            ["subgraph"],
+            registry=self.registry,
+        )
         self.subgraph_latency = Histogram(
             "dief_gateway_subgraph_seconds",
             "Time a subgraph took to answer.",
@@ -48,6 +54,12 @@ class GatewayMetrics:
         self.participants = Gauge(
             "dief_gateway_participant_states",
             "States the gateway's registry cache holds as participants.",
+            registry=self.registry,
+        )
+
+        self.registry_ready = Gauge(
+            "dief_gateway_participant_registry_ready",
+            "1 once the participant registry is loaded (the gateway is not ready before).",
             registry=self.registry,
         )
 

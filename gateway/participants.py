@@ -169,7 +169,7 @@ class ParticipantRegistry:
             self.last_error = f"NATS: {exc!r}"
 
         return await nats.connect(
-            servers=[self.nats_url],
+            servers=self.nats_url.split(","),
             name="dief-gateway",
             connect_timeout=2,
             allow_reconnect=True,

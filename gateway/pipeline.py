@@ -9,6 +9,7 @@ Nothing reaches a subgraph before the limits and the authorisation have passed.
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from gateway.authorization import (
     answer_removed,
     authorise,
 )
+from gateway.fairness import charge
 from gateway.input_errors import input_field
 from gateway.limits import (
     LimitExceeded,
@@ -96,6 +98,25 @@ def _graphql_error(
     return formatted
 
 
+SUGGESTION = re.compile(r"\s*Did you mean\b.*$", re.DOTALL)
+QUOTED_NAME = re.compile(r"(['\"])([_A-Za-z][_0-9A-Za-z]*)\1")
+NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+
+
+def without_schema_names(body: Any, said: set[str]) -> None:
+    """With introspection off no answer may name a field, argument, type, enum value or
+    input field of the schema the caller did not name itself: graphql-core's "Did you mean
+    ...?" goes, and every other quoted name not in the caller's query or variables becomes
+    '…'."""
+    errors = (body.get("errors") or ()) if isinstance(body, dict) else ()
+    for error in errors:
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            message = SUGGESTION.sub("", error["message"])
+            error["message"] = QUOTED_NAME.sub(
+                lambda m: m.group(0) if m.group(2) in said else "'…'", message
+            )
+
+
 class _Lru(OrderedDict[Any, Any]):
     def __init__(self, capacity: int) -> None:
         super().__init__()
@@ -126,8 +147,10 @@ class Pipeline:
         reject_unauthorised: bool = False,
         introspection: bool = False,
         cache_size: int = 1000,
+        hide_suggestions: bool = False,
     ) -> None:
         self.schema = schema
+        self.hide_suggestions = hide_suggestions
         self.directives = directives
         self.executor = executor
         self.limits = limits
@@ -209,6 +232,22 @@ class Pipeline:
         *,
         method: str = "POST",
     ) -> Outcome:
+        outcome = await self._run(payload, principal, request_id, method=method)
+        if self.hide_suggestions:
+            said = ""
+            if isinstance(payload, Mapping):
+                said = repr(payload.get("query")) + repr(payload.get("variables"))
+            without_schema_names(outcome.body, set(NAME.findall(said)))
+        return outcome
+
+    async def _run(
+        self,
+        payload: Any,
+        principal: Principal | None,
+        request_id: str,
+        *,
+        method: str = "POST",
+    ) -> Outcome:
         if not isinstance(payload, Mapping):
             return Outcome(
                 {"errors": [_error("A GraphQL request is a JSON object.")]}, "unknown", "invalid"
@@ -263,7 +302,8 @@ class Pipeline:
             errors = [_graphql_error(e, field=input_field(e)) for e in coerced]
             return Outcome({"errors": errors}, kind, "invalid")
         try:
-            check_operation(self.schema, document, operation, coerced, self.limits)
+            cost = check_operation(self.schema, document, operation, coerced, self.limits)
+            charge(cost)  # the whole request's budget, batch included (gateway.fairness)
         except LimitExceeded as exc:
             return Outcome({"errors": [exc.to_error()]}, kind, "invalid")
         try:

@@ -358,6 +358,7 @@ class _Planning:
         if op == OperationType.SUBSCRIPTION or root_type is None:
             raise PlanningError(f"{op.value} operations are not supported")
         root = root_type.name
+        self._refuse_reserved_aliases()
         fields = self.collector.collect(root, [self.operation.selection_set])
         mutation = op == OperationType.MUTATION
         self.root_name, self.mutation = root, mutation
@@ -386,6 +387,23 @@ class _Planning:
             self.compile(step, root)
         self._check_acyclic()
         return QueryPlan(kind, self.steps, [s.id for s in roots])
+
+    def _refuse_reserved_aliases(self) -> None:
+        """Response names the planner gives its own fields are not the client's to use: a
+        client field under one would be read as a key or a requirement."""
+        stack = [self.operation.selection_set]
+        stack += [f.selection_set for f in self.collector.fragments.values()]
+        while stack:
+            selection_set = stack.pop()
+            for sel in selection_set.selections:
+                alias = getattr(sel, "alias", None)
+                if alias is not None and alias.value.startswith(INTERNAL_PREFIX):
+                    raise PlanningError(
+                        f"the alias {alias.value} is refused: names starting with "
+                        f"{INTERNAL_PREFIX} are the gateway's own"
+                    )
+                if getattr(sel, "selection_set", None) is not None:
+                    stack.append(sel.selection_set)
 
     def root_step(self, graph: str) -> FetchStep:
         step = self.by_graph.get(graph)
@@ -591,36 +609,50 @@ class _Planning:
         sel: Selection,
         siblings: list[NField] | None,
     ) -> set[int]:
-        """Fetch `f` again, with only `fields` below it, from a subgraph that resolves them."""
-        restricted = NField(f.key, f.name, f.nodes, f.return_type, f.internal, f.mate)
-        restricted._children[obj] = fields
-        targets = [
+        """Fetch `f` again from other subgraphs, each with the `fields` below it that it
+        resolves (the one resolving most of them first)."""
+        candidates = [
             g
             for g in self.sg.field_graphs(type_name, f.name)
-            if g != step.graph
-            and obj in self._types_in_graph(type_name, f, g)
-            and all(self._local(g, obj, k, self._provided_by(type_name, f, g)) for k in fields)
+            if g != step.graph and obj in self._types_in_graph(type_name, f, g)
         ]
-        names = ", ".join(f"{obj}.{k.name}" for k in fields)
-        if not targets:
-            raise PlanningError(
-                f"no subgraph that resolves {type_name}.{f.name} resolves {names}, "
-                f"and {obj} has no key to fetch it by"
-            )
-        if not path and type_name == self.root_name:
-            if self.mutation:
+        resolved = {
+            g: [k for k in fields if self._local(g, obj, k, self._provided_by(type_name, f, g))]
+            for g in candidates
+        }
+        candidates.sort(key=lambda g: -len(resolved[g]))
+        groups: dict[str, list[NField]] = {}
+        for k in fields:
+            graph = next((g for g in candidates if k in resolved[g]), None)
+            if graph is None:
                 raise PlanningError(
-                    f"{names} would need the mutation {type_name}.{f.name} run twice"
+                    f"no subgraph that resolves {type_name}.{f.name} resolves {obj}.{k.name}, "
+                    f"and {obj} has no key to fetch it by"
                 )
-            other = self.root_step(targets[0])
-            other_sel = other.selections.setdefault(type_name, {})
-            return self.add_local(other, type_name, restricted, path, other_sel, None)
-        if not any(self.sg.keys(type_name, g) for g in targets):
-            raise PlanningError(
-                f"{names} under {type_name}.{f.name} can only come from "
-                f"{', '.join(targets)}, which {type_name} has no key to reach"
-            )
-        return self.jump(step, type_name, restricted, path, sel, siblings or [], None, targets)
+            groups.setdefault(graph, []).append(k)
+        at_root = not path and type_name == self.root_name
+        if at_root and self.mutation:
+            names = ", ".join(f"{obj}.{k.name}" for k in fields)
+            raise PlanningError(f"{names} would need the mutation {type_name}.{f.name} run twice")
+        touched: set[int] = set()
+        for graph, ks in groups.items():
+            restricted = NField(f.key, f.name, f.nodes, f.return_type, f.internal, f.mate)
+            restricted._children[obj] = ks
+            if at_root:
+                other = self.root_step(graph)
+                other_sel = other.selections.setdefault(type_name, {})
+                touched |= self.add_local(other, type_name, restricted, path, other_sel, None)
+            elif not self.sg.keys(type_name, graph):
+                names = ", ".join(f"{obj}.{k.name}" for k in ks)
+                raise PlanningError(
+                    f"{names} under {type_name}.{f.name} can only come from {graph}, "
+                    f"which {type_name} has no key to reach"
+                )
+            else:
+                touched |= self.jump(
+                    step, type_name, restricted, path, sel, siblings or [], None, [graph]
+                )
+        return touched
 
     def _provided_by(self, type_name: str, f: NField, graph: str) -> dict | None:
         provides = self.sg.provides(type_name, f.name, graph)
@@ -796,6 +828,8 @@ class _Planning:
         used = tuple(n for n in definitions if n in names)
         declared = [definitions[n] for n in used]
         if step.kind == "entities":
+            if len(step.selections) > 1:
+                self._alias_conflicts(step, step.selections)
             declared.insert(0, "$representations: [_Any!]!")
             inner = " ".join(
                 f"... on {t} {{ {print_selection(s) or '__typename'} }}"

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from gateway.compose import compose
+from services.common.principal import Principal, Role
 from services.common.settings import Settings
 
 CANDIDATES = ("contacts", "meetings", "cases")
@@ -43,8 +44,9 @@ def sdl_in_process(name: str) -> str:
     return str(result.data["_service"]["sdl"])  # type: ignore[index]
 
 
-def sdl_over_http(url: str, timeout: float = 5.0) -> str:
-    response = httpx.post(url, json={"query": SDL_QUERY}, timeout=timeout)
+def sdl_over_http(url: str, timeout: float = 5.0, token: str | None = None) -> str:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.post(url, json={"query": SDL_QUERY}, timeout=timeout, headers=headers)
     response.raise_for_status()
     return str(response.json()["data"]["_service"]["sdl"])
 
@@ -58,10 +60,29 @@ def supergraph_in_process(settings: Settings) -> str:
     )
 
 
+def compose_token(settings: Settings) -> str:
+    """A short system principal token signed with the gateway's key: production subgraphs
+    answer ``_service`` only to the gateway."""
+    from gateway.principal_tokens import PrincipalSigner, load_signing_key
+
+    signer = PrincipalSigner(
+        load_signing_key(settings),
+        issuer=settings.principal_issuer,
+        audience=settings.principal_audience,
+        ttl_seconds=60,
+    )
+    system = Principal(subject="dief-compose", roles=frozenset({Role.SYSTEM}))
+    return signer.sign(system, "dief-compose")
+
+
 def supergraph_from_running(settings: Settings) -> str:
+    token = compose_token(settings)
     return compose(
         {
-            name: (routing_url(settings, name), sdl_over_http(routing_url(settings, name)))
+            name: (
+                routing_url(settings, name),
+                sdl_over_http(routing_url(settings, name), token=token),
+            )
             for name in subgraph_names(settings)
         }
     )

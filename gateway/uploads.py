@@ -58,7 +58,10 @@ def is_multipart(headers: Headers) -> bool:
 
 def upload_limit(settings: Any) -> int:
     """The largest upload body: the largest file a subgraph takes, plus the other parts."""
-    return int(settings.meetings_document_max_bytes) + MAX_FIELD_BYTES + OVERHEAD_BYTES
+    largest = max(
+        int(settings.meetings_document_max_bytes), int(settings.cases_attachment_max_bytes)
+    )
+    return largest + MAX_FIELD_BYTES + OVERHEAD_BYTES
 
 
 def check_csrf(headers: Headers) -> None:

@@ -26,10 +26,12 @@ DEFAULT_PORTS["console"] = 8000
 def cmd_run(args: argparse.Namespace) -> int:
     from services.dev.stack import run_stack
 
-    return run_stack(get_settings())
+    return run_stack(get_settings(), replicas=args.replicas, nats_cluster=args.nats_cluster)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from services.common.logs import configure_logging
@@ -38,11 +40,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     check_production(settings, args.service)
     configure_logging(args.service, settings.log_level)
+    app = SERVICES[args.service]
+    if args.workers > 1:
+        # Worker processes are spawned afresh: each sets up its own logging first.
+        os.environ[WORKER_SERVICE] = args.service
+        app = "services.cli:worker_app"
     uvicorn.run(
-        SERVICES[args.service],
+        app,
         factory=True,
         host=args.host,
         port=args.port or DEFAULT_PORTS[args.service],
+        workers=args.workers if args.workers > 1 else None,
+        timeout_worker_healthcheck=60,  # a worker still importing on a busy machine is not hung
         log_config=None,
         access_log=False,
         proxy_headers=True,
@@ -50,6 +59,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http="httptools",
     )
     return 0
+
+
+WORKER_SERVICE = "DIEF_SERVE_WORKER_OF"
+
+
+def worker_app() -> object:
+    """The app of one of ``dief serve --workers N``'s processes (uvicorn's factory)."""
+    import os
+    from importlib import import_module
+
+    from services.common.logs import configure_logging
+
+    service = os.environ[WORKER_SERVICE]
+    configure_logging(service, get_settings().log_level)
+    module, _, factory = SERVICES[service].partition(":")
+    return getattr(import_module(module), factory)()
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -81,7 +106,7 @@ def cmd_seed_states(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from services.common import mongo
-    from services.contacts import handlers, seed
+    from services.contacts import handlers, seed, status_import
 
     settings = get_settings()
     mongo.connect("contacts", settings.mongodb_uri, settings.contacts_db)
@@ -89,8 +114,16 @@ def cmd_seed_states(args: argparse.Namespace) -> int:
     if args.sample:
         statuses = {**seed.read_statuses(seed.SAMPLE), **statuses}
     handlers.ensure_indexes()
+    updates = status_import.plan(statuses)
+    for update in updates:
+        print(("would change " if args.dry_run else "changing ") + update.describe())
+    if args.dry_run:
+        print(f"dry run: {len(updates)} States would change; nothing was written")
+        return 0
     created = handlers.seed_states(statuses)
     print(f"{created} States added to the registry")
+    changed = status_import.apply(updates)
+    print(f"{changed} States changed (each in its status history, with its event)")
     return 0
 
 
@@ -261,12 +294,25 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="start the whole suite locally (what 'make run' does)")
+    run.add_argument(
+        "--replicas", type=int, default=1, help="worker processes of each service and the gateway"
+    )
+    run.add_argument(
+        "--nats-cluster",
+        type=int,
+        default=1,
+        choices=[1, 3, 5],
+        help="NATS servers on loopback, as a JetStream cluster with the stream at as many replicas",
+    )
     run.set_defaults(func=cmd_run)
 
     serve = sub.add_parser("serve", help="serve one service")
     serve.add_argument("service", choices=sorted(SERVICES))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the socket (uvicorn workers)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     token = sub.add_parser("token", help="print a dev token signed with the local dev key")
@@ -287,12 +333,19 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.set_defaults(func=cmd_token)
 
-    seed = sub.add_parser("seed-states", help="add every ISO 3166-1 country to the registry")
+    seed = sub.add_parser(
+        "seed-states",
+        help="add every ISO 3166-1 country to the registry; with --file, update the "
+        "ATT status of States already there",
+    )
     seed.add_argument(
         "--file", help="CSV of statuses: code,status,signature,ratification,entry_into_force"
     )
     seed.add_argument(
         "--sample", action="store_true", help="also load the illustrative development statuses"
+    )
+    seed.add_argument(
+        "--dry-run", action="store_true", help="list the status changes; write nothing"
     )
     seed.set_defaults(func=cmd_seed_states)
 

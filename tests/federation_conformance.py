@@ -512,16 +512,27 @@ non_resolvable_interface_object = {
 # --- one response name typed differently in sibling fragments (group H) ------------------
 
 
+SIZES = {"c1": 3, "s1": None, "s2": 4}
+
+
 @strawberry.federation.type(name="Circle", keys=["id"])
 class ShapesCircle:
     id: strawberry.ID
     size: int = strawberry.federation.field(shareable=True)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> ShapesCircle:
+        return cls(id=id, size=SIZES[id] or 0)
 
 
 @strawberry.federation.type(name="Square", keys=["id"])
 class ShapesSquare:
     id: strawberry.ID
     size: int | None = strawberry.federation.field(shareable=True)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> ShapesSquare:
+        return cls(id=id, size=SIZES[id])
 
 
 Shape = Annotated[ShapesCircle | ShapesSquare, strawberry.union("Shape")]
@@ -555,7 +566,30 @@ class SizesQuery:
         return 1
 
 
+@strawberry.federation.type(name="Circle", keys=["id"])
+class GalleryCircle:
+    id: strawberry.ID
+
+
+@strawberry.federation.type(name="Square", keys=["id"])
+class GallerySquare:
+    id: strawberry.ID
+
+
+GalleryShape = Annotated[GalleryCircle | GallerySquare, strawberry.union("Shape")]
+
+
+@strawberry.type
+class GalleryQuery:
+    @strawberry.field
+    def gallery(self) -> list[GalleryShape]:
+        return [GallerySquare(id=strawberry.ID("s2")), GalleryCircle(id=strawberry.ID("c1"))]
+
+
 conflicting_types = {
+    "gallery": strawberry.federation.Schema(
+        query=GalleryQuery, types=[GalleryCircle, GallerySquare]
+    ),
     "shapes": strawberry.federation.Schema(query=ShapesQuery, types=[ShapesCircle, ShapesSquare]),
     "sizes": strawberry.federation.Schema(query=SizesQuery, types=[SizesCircle]),
 }
@@ -701,3 +735,165 @@ households = {
     "pets": strawberry.federation.Schema(query=PetsQuery, types=[PetsPerson, PetsDog, PetsCat]),
     "vets": strawberry.federation.Schema(query=VetsQuery, types=[VetsDog, VetsVet]),
 }
+
+# --- requirements that need entity fetches of their own, in a circle ---------------------
+#
+# writing: Post.byExpert requires byNovice; Author.yearsOfExperience.
+# reading: Post.byNovice requires author { yearsOfExperience }, Post.author.
+
+YEARS = {"a1": 2, "a2": 12}
+AUTHORS = {"1": "a1", "2": "a2"}
+
+
+@strawberry.federation.type(name="Post", keys=["id"])
+class WritingPost:
+    id: strawberry.ID
+    by_novice: bool | None = strawberry.federation.field(external=True, default=None)
+
+    @strawberry.federation.field(requires=["byNovice"])
+    def by_expert(self) -> bool | None:
+        return None if self.by_novice is None else not self.by_novice
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, byNovice: bool | None = None) -> WritingPost:
+        return cls(id=id, by_novice=byNovice)
+
+
+@strawberry.federation.type(name="Author", keys=["id"])
+class WritingAuthor:
+    id: strawberry.ID
+
+    @strawberry.field
+    def years_of_experience(self) -> int:
+        return YEARS[self.id]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> WritingAuthor:
+        return cls(id=id)
+
+
+@strawberry.type
+class WritingQuery:
+    @strawberry.field
+    def feed(self) -> list[WritingPost]:
+        return [WritingPost(id=strawberry.ID(i)) for i in AUTHORS]
+
+
+@strawberry.federation.type(name="Author", keys=["id"])
+class ReadingAuthor:
+    id: strawberry.ID
+    years_of_experience: int | None = strawberry.federation.field(external=True, default=None)
+
+
+@strawberry.federation.type(name="Post", keys=["id"])
+class ReadingPost:
+    id: strawberry.ID
+    given_author: strawberry.Private[dict | None] = None
+
+    @strawberry.field
+    def author(self) -> ReadingAuthor:
+        return ReadingAuthor(id=strawberry.ID(AUTHORS[self.id]))
+
+    @strawberry.federation.field(requires=["author { yearsOfExperience }"])
+    def by_novice(self) -> bool | None:
+        if not self.given_author:
+            return None  # the requirement was not given
+        return self.given_author["yearsOfExperience"] < 5
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, author: dict | None = None) -> ReadingPost:
+        return cls(id=id, given_author=author)
+
+
+@strawberry.type
+class ReadingQuery:
+    @strawberry.field
+    def reading_version(self) -> int:
+        return 1
+
+
+requires_circle = {
+    "writing": strawberry.federation.Schema(query=WritingQuery, types=[WritingPost, WritingAuthor]),
+    "reading": strawberry.federation.Schema(query=ReadingQuery, types=[ReadingPost, ReadingAuthor]),
+}
+
+# --- a shared root field whose keyless type three subgraphs each resolve a part of ---------
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class TitleOffer:
+    id: strawberry.ID
+    title: str
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class PriceOffer:
+    id: strawberry.ID
+    amount: int
+
+
+@strawberry.federation.type(name="Offer", shareable=True)
+class StockOffer:
+    id: strawberry.ID
+    stock: int
+
+
+@strawberry.type
+class TitleQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[TitleOffer]:
+        return [TitleOffer(id=strawberry.ID("o1"), title="Lamp")]
+
+
+@strawberry.type
+class PriceQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[PriceOffer]:
+        return [PriceOffer(id=strawberry.ID("o1"), amount=30)]
+
+
+@strawberry.type
+class StockQuery:
+    @strawberry.federation.field(shareable=True)
+    def offers(self) -> list[StockOffer]:
+        return [StockOffer(id=strawberry.ID("o1"), stock=4)]
+
+
+shared_root_parts = {
+    "titles": strawberry.federation.Schema(query=TitleQuery, types=[TitleOffer]),
+    "prices": strawberry.federation.Schema(query=PriceQuery, types=[PriceOffer]),
+    "stock": strawberry.federation.Schema(query=StockQuery, types=[StockOffer]),
+}
+
+# --- @requires on an @interfaceObject's field ---------------------------------------------
+
+
+@strawberry.federation.interface_object(name="Media", keys=["id"])
+class ScoredMedia:
+    id: strawberry.ID
+    title: str | None = strawberry.federation.field(external=True, default=None)
+
+    @strawberry.federation.field(requires=["title"])
+    def blurb(self) -> str:
+        assert self.title is not None, "the requirement was not given"
+        return f"{self.title}: {len(self.title)} letters"
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, title: str | None = None) -> ScoredMedia:
+        return cls(id=id, title=title)
+
+
+@strawberry.type
+class ScoresQuery:
+    @strawberry.field
+    def scores_version(self) -> int:
+        return 1
+
+
+def interface_object_requires() -> dict[str, strawberry.federation.Schema]:
+    from tests.federation_subgraphs import media
+
+    return {
+        "media": media,
+        "scores": strawberry.federation.Schema(query=ScoresQuery, types=[ScoredMedia]),
+    }

@@ -222,7 +222,7 @@ async def test_presentation_shows_its_case_only_to_readers(
     world: dict[str, str],
     who: str | None,
 ) -> None:
-    rep = [{"__typename": "Presentation", "id": "presentation-1"}]
+    rep = [{"__typename": "Presentation", "id": "presentation-1", "presentingStateCode": "FRA"}]
     result = await cases(who, ENTITIES, {"r": rep})
     if who is None:
         assert codes(result) == ["UNAUTHENTICATED"]
@@ -296,3 +296,42 @@ async def test_history_names_only_sections_the_reader_may_read(cases: Cases) -> 
     assert nld["case"]["revision"] == 2
     assert nld["case"]["history"] == [{"revision": 1, "changedSections": ["SUMMARY"]}]
     assert codes(await cases("other", q, {"id": case_id})) == ["FORBIDDEN"]
+
+
+@pytest.mark.parametrize(
+    "representation",
+    [
+        {"__typename": "Case", "id": {"$gt": ""}},  # operator-shaped key
+        {"__typename": "Case", "id": {"$ne": None}},
+        {"__typename": "Case", "id": ["a", "b"]},
+        {"__typename": "Case", "id": 1.5},
+        {"__typename": "Case", "id": True},
+        {"__typename": "Case", "title": "x"},  # not a key of Case
+        {"__typename": "Presentation", "id": {"$regex": ".*"}},
+        {"__typename": "NoSuchType", "id": "x"},
+        {"__typename": {"$gt": ""}, "id": "x"},
+    ],
+)
+async def test_hostile_entity_keys_answer_validation_and_reach_no_query(
+    cases: Cases, world: dict[str, str], representation: dict[str, object]
+) -> None:
+    good = {"__typename": "Case", "id": world["A"]}
+    result = await cases("named", ENTITIES, {"r": [representation, good]})
+    assert codes(result) == ["VALIDATION"], result
+    assert result["errors"][0]["path"] == ["_entities", 0]
+    assert TITLES["A"] not in str(result["errors"])
+    assert result["data"]["_entities"][1]["title"] == TITLES["A"], "the others still answer"
+
+
+@pytest.mark.parametrize("presenter", ["DEU", ""])
+async def test_a_case_linked_by_another_state_is_not_the_presentations_case(
+    cases: Cases, world: dict[str, str], presenter: str
+) -> None:
+    """Rule 13 links a presentation to its presenter's case: FRA's case, linked to a
+    presentation DEU gives (or one whose presenter is unknown), never shows on it."""
+    rep = [{"__typename": "Presentation", "id": "presentation-1", "presentingStateCode": presenter}]
+    for who in ("provider", "named", "secretariat"):
+        result = await cases(who, ENTITIES, {"r": rep})
+        assert "errors" not in result, result
+        assert result["data"]["_entities"][0]["case"] is None, who
+    assert TITLES["A"] not in str(result)

@@ -258,3 +258,15 @@ def test_rule_22_briefings_need_consent() -> None:
     excluded = BriefingConsent(excluded_from_briefings=True, attribution_consent=True)
     assert not domain.may_cite_in_briefing(excluded)
     assert not domain.may_attribute(excluded)
+
+
+def test_an_edit_shows_to_a_reader_only_if_it_touched_what_the_reader_may_read() -> None:
+    from services.cases.domain import revision_visible
+
+    sections = frozenset({"actors", "summary"})
+    readable = frozenset({"SUMMARY"})
+    assert not revision_visible(["actors"], ["ACTORS"], sections, readable)
+    assert revision_visible(["summary"], ["SUMMARY"], sections, readable)
+    assert revision_visible(["title"], [], sections, readable), "case-level fields: everyone"
+    assert not revision_visible(["section_audiences"], [], sections, readable)
+    assert revision_visible(["actors", "title"], ["ACTORS"], sections, readable)

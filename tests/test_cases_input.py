@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
+from services.common.files import DOCX
 from tests import cases_support
 from tests.cases_support import CREATE, GET, LIST, UPDATE, Cases, case_input, codes, share_case
+from tests.test_common_files import JAR, SVG
 
 cases_settings = cases_support.cases_settings
 cases = cases_support.cases
@@ -167,6 +169,11 @@ async def upload(
         ({"data": b"\xff\xfe bad", "content_type": "text/plain"}, 400, "file"),
         ({"data": PDF, "language": "de"}, 400, "language"),
         ({"data": PDF, "section": "NOPE"}, 400, "section"),
+        # the shared content allow-list (services.common.files): a JAR as .docx, SVG as PNG,
+        # a name that would set another name in the download header
+        ({"data": JAR, "content_type": DOCX, "filename": "report.docx"}, 400, "file"),
+        ({"data": SVG, "content_type": "image/png", "filename": "map.png"}, 400, "file"),
+        ({"data": PDF, "filename": "r.pdf\"; filename*=UTF-8''u.exe; x=\".pdf"}, 400, "filename"),
     ],
 )
 async def test_bad_attachments_are_refused_and_nothing_stored(
@@ -255,6 +262,7 @@ async def test_an_update_cannot_blur_a_case_with_null(
     assert codes(result) == ["VALIDATION"], result
     assert result["errors"][0]["extensions"]["field"] == field
     assert counts(cases) == before
-    still = await cases.ok("named2", GET, {"id": attached_case})
+    still = await cases.ok("provider", GET, {"id": attached_case})
     assert still["case"]["audience"]["states"] == ["DEU", "NLD"]
+    still = await cases.ok("named2", GET, {"id": attached_case})
     assert still["case"]["withheldSections"] == ["ACTORS"]

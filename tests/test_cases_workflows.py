@@ -91,6 +91,42 @@ async def test_only_the_provider_shares_edits_and_archives(cases: Cases) -> None
     assert (await cases.ok("named", GET, {"id": case_id}))["case"]["status"] == "ARCHIVED"
 
 
+async def test_a_readers_history_shows_only_edits_of_what_it_may_read(cases: Cases) -> None:
+    """An edit made only in a section withheld from a reader is no new revision, updatedAt
+    or history entry for that reader."""
+    case_id = await share_case(
+        cases,
+        "provider",
+        "Withheld edits",
+        audience=NAMED,
+        sectionAudiences=[
+            {"section": "ACTORS", "audience": {"kind": "NAMED_STATES", "states": ["DEU"]}}
+        ],
+    )
+    read = (
+        "query($id: ID!) { case(id: $id) { revision updatedAt withheldSections "
+        "history { revision changedSections } } }"
+    )
+    before = (await cases.ok("named2", read, {"id": case_id}))["case"]
+    assert before["withheldSections"] == ["ACTORS"]
+    actors = [{"role": "BROKER", "name": "A. Broker", "kind": "PERSON", "country": "FRA"}]
+    await cases.ok("provider", UPDATE, {"id": case_id, "input": {"actors": actors}})
+    after = (await cases.ok("named2", read, {"id": case_id}))["case"]
+    assert after == before, "nothing the reader may read changed"
+    deu = (await cases.ok("named", read, {"id": case_id}))["case"]
+    assert [h["changedSections"] for h in deu["history"]] == [["ACTORS"]]
+    assert deu["revision"] == before["revision"] + 1
+    await cases.ok("provider", UPDATE, {"id": case_id, "input": {"summary": "Seen by all"}})
+    later = (await cases.ok("named2", read, {"id": case_id}))["case"]
+    assert later["revision"] == before["revision"] + 1, "numbered without the hidden edit"
+    assert [(h["revision"], h["changedSections"]) for h in later["history"]] == [
+        (before["revision"], ["SUMMARY"])
+    ]
+    assert later["updatedAt"] > before["updatedAt"]
+    provider = (await cases.ok("provider", read, {"id": case_id}))["case"]
+    assert provider["revision"] == before["revision"] + 2 and len(provider["history"]) == 2
+
+
 async def test_events_are_thin(cases: Cases) -> None:
     case_id = await share_case(
         cases, "provider", "Secret title for events", audience=NAMED, involvedStates=["DEU"]
@@ -300,16 +336,32 @@ async def test_involved_states_are_notified_and_respond(cases: Cases) -> None:
     assert codes(await cases("named2", respond, {"id": case_id, "r": "x"})) == ["FORBIDDEN"]
     assert codes(await cases("other", respond, {"id": case_id, "r": "x"})) == ["FORBIDDEN"]
     await cases.ok("named", respond, {"id": case_id, "r": "We confirm the transit"})
-    seen = await cases.ok(
-        "named2",
-        "query($id: ID!) { case(id: $id) { involvedStates { code } involvements "
-        "{ state { code } notifiedAt response } } }",
-        {"id": case_id},
+    read = (
+        "query($id: ID!) { case(id: $id) { audience { states } involvedStates { code } "
+        "involvements { state { code } notifiedAt response } audienceShownToRecipients } }"
     )
-    assert seen["case"]["involvedStates"] == [{"code": "DEU"}]
-    [involved] = seen["case"]["involvements"]
-    assert involved["state"] == {"code": "DEU"}
-    assert involved["notifiedAt"] and involved["response"] == "We confirm the transit"
+    provider = (await cases.ok("provider", read, {"id": case_id}))["case"]
+    assert provider["involvedStates"] == [{"code": "DEU"}]
+    assert provider["involvements"][0]["response"] == "We confirm the transit"
+    assert provider["audienceShownToRecipients"] is False
+    own = (await cases.ok("named", read, {"id": case_id}))["case"]
+    assert own["involvements"][0]["response"] == "We confirm the transit"
+    assert own["audience"]["states"] == ["DEU"], "the other recipients stay hidden"
+    # Another recipient learns neither who else received the case nor who is involved.
+    hidden = (await cases.ok("named2", read, {"id": case_id}))["case"]
+    assert (hidden["involvedStates"], hidden["involvements"]) == ([], [])
+    assert hidden["audience"]["states"] == ["NLD"]
+    assert "DEU" not in str(hidden) and "We confirm" not in str(hidden)
+    # The provider may show the lists; an involved State's response stays its own.
+    show = """mutation($id: ID!) { caseUpdate(id: $id, input: {audienceShownToRecipients: true})
+      { case { id } } }"""
+    assert codes(await cases("named", show, {"id": case_id})) == ["FORBIDDEN"]
+    await cases.ok("provider", show, {"id": case_id})
+    shown = (await cases.ok("named2", read, {"id": case_id}))["case"]
+    assert shown["audience"]["states"] == ["DEU", "NLD"]
+    assert shown["involvedStates"] == [{"code": "DEU"}]
+    [involved] = shown["involvements"]
+    assert involved["notifiedAt"] and involved["response"] is None
 
 
 async def test_arrangements_are_confidential_to_their_states(

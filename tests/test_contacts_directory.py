@@ -73,7 +73,7 @@ async def test_a_delegate_keeps_their_own_states_contacts(
 ) -> None:
     """Rule 20: a State exchanges up-to-date contact details of its enforcement authorities."""
     assert customs["phone"] == "+33157534000"
-    assert customs["languages"] == ["en", "fr"]  # UN languages first, in UN order
+    assert customs["languages"] == ["fr", "en"]  # the order the State gave: French first
     result = await gql(
         CONTACT_CREATE, {"input": contact_input(customs["id"])}, token(sub="marie", state="FRA")
     )
@@ -356,13 +356,14 @@ async def test_vcard_export_follows_the_api_rules(
 ) -> None:
     await gql(
         CONTACT_CREATE,
-        {"input": contact_input(customs["id"], name="Dupont, Jean")},
+        {"input": contact_input(customs["id"], name="Dupont, Jean", languages=["fr", "en"])},
         token(state="FRA"),
     )
     ok = await contacts_http.get(
         "/contacts/FRA.vcf", headers={"Authorization": f"Bearer {token(state='DEU')}"}
     )
     assert ok.status_code == 200
+    assert "LANG;PREF=1:fr\r\nLANG;PREF=2:en" in ok.text  # the State's order, kept
     assert ok.headers["content-type"].startswith("text/vcard")
     assert "BEGIN:VCARD\r\nVERSION:4.0\r\n" in ok.text
     assert "FN:Dupont\\, Jean\r\n" in ok.text
@@ -478,3 +479,28 @@ async def test_concurrent_edits_do_not_overwrite_each_other(
     stored = db.contacts.find_one()
     assert stored["title"] == "Head of unit" and stored["version"] == 1
     assert db.outbox.find_one({"_id": lost.id}) is None
+
+
+async def test_an_authority_has_the_same_change_history_as_a_contact(
+    gql: GraphQLClient, token: TokenFactory, customs: dict[str, Any]
+) -> None:
+    await gql(
+        'mutation($id: ID!) { authorityUpdate(input: {id: $id, name: "Douanes"}) '
+        "{ authority { name } } }",
+        {"id": customs["id"]},
+        token(sub="paul", state="FRA"),
+    )
+    query = (
+        "query($id: ID!) { authorityHistory(id: $id) "
+        "{ action actor actorState changes { field before after } } }"
+    )
+    history = await gql(query, {"id": customs["id"]}, token(sub="marie", state="FRA"))
+    records = history["data"]["authorityHistory"]
+    assert [(r["action"], r["actor"]) for r in records][1:] == [("UPDATED", "paul")]
+    assert records[0]["action"] == "CREATED"
+    assert records[1]["changes"] == [
+        {"field": "name", "before": "Direction générale des douanes", "after": "Douanes"}
+    ]
+    assert error_codes(await gql(query, {"id": customs["id"]}, token(state="DEU"))) == [
+        "FORBIDDEN"
+    ]

@@ -391,10 +391,10 @@ def test_invalid_phone_number_is_refused(raw: str) -> None:
     assert_invalid(domain.phone, raw, "emergencyPhone", field="emergencyPhone")
 
 
-def test_languages_put_the_un_languages_first_in_order_then_the_others_alphabetically() -> None:
-    """Rule 23: the six UN languages lead (ar, zh, en, fr, ru, es); others follow sorted."""
-    result = domain.languages(["pt", "es", "de", "en", "fr", "ru", "zh", "ar"])
-    assert result == ["ar", "zh", "en", "fr", "ru", "es", "de", "pt"]
+def test_languages_keep_the_order_the_state_gave() -> None:
+    """A State's order is its preference: French first stays French first."""
+    result = domain.languages(["fr", "en", "pt", "es", "de", "ar"])
+    assert result == ["fr", "en", "pt", "es", "de", "ar"]
 
 
 def test_languages_are_lower_cased_and_deduplicated() -> None:

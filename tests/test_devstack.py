@@ -46,8 +46,8 @@ def _dief(*args: str, env: dict[str, str]) -> str:
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
     )
+    assert out.returncode == 0, f"dief {' '.join(args)} failed: {out.stderr}"
     return out.stdout.strip()
 
 

@@ -69,3 +69,38 @@ async def test_one_response_name_typed_differently_in_sibling_fragments_is_alias
             {},
         )
     ]
+
+
+async def test_differently_typed_fields_of_entities_of_two_types_in_one_fetch_are_aliased() -> None:
+    from tests.federation_conformance import conflicting_types
+
+    federation = Federation(conflicting_types)
+    result = await federation.run(
+        "{ gallery { ... on Circle { id size } ... on Square { id size } } }"
+    )
+    assert result == {"data": {"gallery": [{"id": "s2", "size": 4}, {"id": "c1", "size": 3}]}}
+    assert federation.graphs() == ["gallery", "shapes"]
+    assert federation.calls[1][1] == (
+        "query($representations: [_Any!]!) { _entities(representations: $representations) "
+        "{ ... on Circle { size } ... on Square { _dief_size_Square: size } } }"
+    )
+
+
+async def test_requires_on_an_interface_object_field() -> None:
+    from tests.federation_conformance import interface_object_requires
+
+    federation = Federation(interface_object_requires())
+    result = await federation.run("{ media { id blurb ... on Movie { minutes } } }")
+    assert result == {
+        "data": {
+            "media": [
+                {"id": "b1", "blurb": "Dune: 4 letters"},
+                {"id": "m1", "blurb": "Alien: 5 letters", "minutes": 117},
+            ]
+        }
+    }
+    assert federation.graphs() == ["media", "scores"]
+    assert federation.calls[1][2]["representations"] == [
+        {"__typename": "Media", "id": "b1", "title": "Dune"},
+        {"__typename": "Media", "id": "m1", "title": "Alien"},
+    ]

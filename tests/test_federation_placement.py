@@ -91,3 +91,16 @@ async def test_a_field_typed_differently_in_a_subgraph_gets_only_fragments_valid
         }
     }
     assert federation.graphs() == ["library"]
+
+
+async def test_a_shared_root_field_is_fetched_from_three_subgraphs_each_for_its_part() -> None:
+    from tests.federation_conformance import shared_root_parts
+
+    federation = Federation(shared_root_parts)
+    result = await federation.run("{ offers { id title amount stock } }")
+    assert result == {"data": {"offers": [{"id": "o1", "title": "Lamp", "amount": 30, "stock": 4}]}}
+    assert sorted(federation.calls) == [
+        ("prices", "query { offers { id amount } }", {}),
+        ("stock", "query { offers { stock } }", {}),
+        ("titles", "query { offers { title } }", {}),
+    ]

@@ -49,8 +49,8 @@ def test_a_presentation_with_its_states_and_case_takes_one_fetch_per_subgraph_an
     meetings, contacts, cases = plan.steps
     assert meetings.document == (
         'query { presentation(id: "p1") { title presentingState { __typename code } '
-        "__typename id } }"
-    )
+        "__typename id presentingStateCode } }"
+    )  # presentingStateCode: what cases' Presentation.case requires (rule 13)
     assert contacts.document.endswith("{ ... on State { name } } }")
     assert cases.document.endswith("{ ... on Presentation { case { id } } } }")
     assert contacts.deps == {0} and cases.deps == {0}

@@ -133,3 +133,34 @@ async def test_a_federation_1_extension_knows_its_external_key_fields() -> None:
         "data": {"posts": [{"title": "On engines", "author": {"id": "u2", "name": "Alan"}}]}
     }
     assert federation.graphs() == ["posts", "users"]
+
+
+async def test_requirements_that_need_entity_fetches_of_their_own_in_a_circle() -> None:
+    from tests.federation_conformance import requires_circle
+
+    federation = Federation(requires_circle)
+    result = await federation.run("{ feed { byNovice } }")
+    assert result == {"data": {"feed": [{"byNovice": True}, {"byNovice": False}]}}
+    assert federation.graphs() == ["writing", "reading", "writing", "reading"]
+    result = await federation.run("{ feed { id byExpert } }")
+    assert result == {
+        "data": {"feed": [{"id": "1", "byExpert": False}, {"id": "2", "byExpert": True}]}
+    }
+    assert federation.graphs() == ["writing", "reading", "writing", "reading", "writing"]
+    assert federation.calls[-1][2]["representations"] == [
+        {"__typename": "Post", "id": "1", "byNovice": True},
+        {"__typename": "Post", "id": "2", "byNovice": False},
+    ]
+
+
+async def test_a_client_alias_in_the_gateways_own_names_is_refused(pricing: Federation) -> None:
+    # otherwise the client's value would be read as the price the estimate requires
+    for query in (
+        "{ products { _dief_price_0: name estimateUsd } }",
+        "{ products { ...F } } fragment F on Product { _dief_upc: name estimateEur }",
+    ):
+        result = await pricing.run(query)
+        assert result["data"] is None
+        assert result["errors"][0]["extensions"] == {"code": "QUERY_PLAN_FAILED"}
+        assert "names starting with _dief_ are the gateway's own" in result["errors"][0]["message"]
+        assert pricing.calls == []

@@ -1,7 +1,8 @@
 """GraphiQL served by the gateway alone, checked in a real headless browser (Debian's
 chromium driven by Playwright, every request leaving loopback refused and recorded): the
 page loads from the gateway, the header editor holds ``Authorization: Bearer ``, and a
-query with a token answers."""
+query with a token answers. And CORS as a browser does it: a page of an allowed origin calls
+the gateway after a real preflight, one of another origin is refused."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from gateway.graphiql import ASSETS, STATIC
 from services.common.keys import SigningKey
 from services.common.settings import Settings
 from services.dev.servers import ServerProcess
 from tests.gateway_stack import Gateway, contacts_running, gateway_stack, stack_settings
+from tests.gateway_support import served
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -44,13 +51,33 @@ def settings(
     return stack_settings(mongodb.port, nats.port, keys_dir, home, "test_gateway_graphiql")
 
 
+def console_app() -> Starlette:
+    """A web front-end of another origin: a blank page the browser test runs fetch() in."""
+
+    async def page(_: Request) -> HTMLResponse:
+        return HTMLResponse("<!doctype html><title>console</title><p>console</p>")
+
+    return Starlette(routes=[Route("/", page)])
+
+
+@pytest.fixture(scope="module")
+async def console() -> AsyncIterator[str]:
+    async with served(console_app()) as base:
+        yield base
+
+
 @pytest.fixture(scope="module")
 async def gw(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    settings: Settings, console: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Gateway]:
     async with (
         contacts_running(settings) as contacts,
-        gateway_stack(settings, contacts, tmp_path_factory.mktemp("gw")) as gateway,
+        gateway_stack(
+            settings,
+            contacts,
+            tmp_path_factory.mktemp("gw"),
+            gateway_cors_origins=[console],
+        ) as gateway,
     ):
         yield gateway
 
@@ -149,3 +176,80 @@ async def test_standard_introspection_passes_the_limits_and_deep_introspection_d
     error = deep.json()["errors"][0]
     assert error["extensions"]["code"] == "VALIDATION" and "depth" in error["message"], error
     assert not deep.json().get("data")
+
+
+async def test_a_services_dev_graphiql_is_the_same_offline_page(settings: Settings) -> None:
+    from services.common.app import create_app
+    from services.common.runtime import ServiceRuntime
+    from services.contacts.schema import schema
+
+    app = create_app(ServiceRuntime("contacts", settings), schema)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://contacts") as http:
+        page = await http.get("/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "https://" not in page.text
+        assert f"{ASSETS}/graphiql.min.js" in page.text
+        script = await http.get(f"{ASSETS}/graphiql.min.js")
+        assert script.status_code == 200
+
+
+FETCH = """async ([url, token]) => {
+  try {
+    const answer = await fetch(url, {
+      method: "POST",
+      headers: {"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+      body: JSON.stringify({query: "{ states(first: 1) { totalCount } }"}),
+    });
+    return {status: answer.status, body: await answer.json(),
+            requestId: answer.headers.get("x-request-id")};
+  } catch (error) {
+    return {blocked: String(error)};
+  }
+}"""
+
+
+async def test_a_front_end_of_an_allowed_origin_calls_the_gateway_after_a_real_preflight(
+    gw: Gateway, console: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from playwright.async_api import async_playwright
+
+    caplog.set_level(logging.INFO, logger="dief.access")
+    token = gw.token(sub="fra-delegate", state="FRA", roles=["delegate"])
+    # The same server under another name is another origin, one the gateway does not allow.
+    other = console.replace("127.0.0.1", "localhost")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(console + "/", wait_until="load", timeout=60_000)
+            allowed = await page.evaluate(FETCH, [f"{gw.base}/graphql", token])
+            await page.goto(other + "/", wait_until="load", timeout=60_000)
+            refused = await page.evaluate(FETCH, [f"{gw.base}/graphql", token])
+        finally:
+            await browser.close()
+    assert allowed.get("status") == 200, allowed
+    assert allowed["body"]["data"]["states"]["totalCount"] >= 1, allowed
+    assert allowed["requestId"], "exposed to the page: X-Request-Id"
+    assert "blocked" in refused, refused
+    asked = [
+        (r.method, r.status)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "dief.access" and getattr(r, "path", "") == "/graphql"
+    ]
+    # The browser asked first (OPTIONS) for each origin: the allowed one was answered yes
+    # and went on to POST, the other one no (and its fetch failed, above).
+    preflights = [a for a in asked if a[0] == "OPTIONS"]
+    assert preflights == [("OPTIONS", 200), ("OPTIONS", 400)], asked
+    assert asked.index(("OPTIONS", 200)) < asked.index(("POST", 200)), asked
+    preflight = await gw.http.options(
+        f"{gw.base}/graphql",
+        headers={
+            "Origin": console,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == console

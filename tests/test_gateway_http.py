@@ -446,3 +446,17 @@ async def test_not_ready_when_the_registry_cannot_be_read(
         # Without the registry nobody counts as a participant: refused, never guessed.
         result = await gw.query("{ participantNote }", delegate(gw))
         assert codes(result) == ["FORBIDDEN"]
+
+
+async def test_first_from_variables_is_counted_not_an_internal_error(gw: Gateway) -> None:
+    query = "query($n: Int) { states(first: $n) { totalCount } }"
+    token = delegate(gw)
+    answers = [
+        await gw.query(query, token, variables)
+        for variables in ({"n": 2}, {}, {"n": None}, {"n": -1})
+    ]
+    assert [codes(a) for a in answers[:3]] == [[], [], []]
+    assert all(a["data"]["states"]["totalCount"] > 0 for a in answers[:3])
+    assert "INTERNAL" not in codes(answers[3])
+    defaulted = "query($n: Int = 3) { states(first: $n) { totalCount } }"
+    assert codes(await gw.query(defaulted, token)) == []

@@ -329,3 +329,60 @@ async def test_rotation_new_kid_fetched_once_unknown_kids_once_per_interval(
     outcomes = await asyncio.gather(*(v.verify(t) for t in made_up), return_exceptions=True)
     assert all(isinstance(o, Unauthenticated) for o in outcomes)
     assert provider.fetches == 3
+
+
+# --- the example Keycloak realm agrees with what the gateway is configured to read ---------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _k8s_config() -> dict[str, str]:
+    import yaml
+
+    return yaml.safe_load((ROOT / "deploy/k8s/base/config.yaml").read_text())["data"]
+
+
+def test_the_example_realm_issues_what_the_deployed_gateway_reads() -> None:
+    from services.common.principal import principal_from_claims
+
+    realm = json.loads((ROOT / "deploy/keycloak/dief-realm.json").read_text())
+    config = _k8s_config()
+    (scope,) = [s for s in realm["clientScopes"] if s["name"] == "dief"]
+    mappers = {m["protocolMapper"]: m["config"] for m in scope["protocolMappers"]}
+    assert (
+        mappers["oidc-audience-mapper"]["included.custom.audience"]
+        == config["DIEF_GATEWAY_AUDIENCE"]
+    )
+    assert (
+        mappers["oidc-usermodel-attribute-mapper"]["claim.name"]
+        == config["DIEF_GATEWAY_STATE_CLAIM"]
+    )
+    assert (
+        mappers["oidc-usermodel-realm-role-mapper"]["claim.name"]
+        == config["DIEF_GATEWAY_ROLES_CLAIM"]
+    )
+    assert all(m["access.token.claim"] == "true" for m in mappers.values())
+    for client in realm["clients"]:
+        assert "dief" in client["defaultClientScopes"]
+    # Every realm role maps onto a DIEF role, and every DIEF role has one.
+    mapping = ClaimMapping(
+        config["DIEF_GATEWAY_ROLES_CLAIM"], config["DIEF_GATEWAY_STATE_CLAIM"], "dief-"
+    )
+    names = [r["name"] for r in realm["roles"]["realm"]]
+    mapped = set()
+    for name in names:
+        claims = mapping.apply({"sub": "x", "realm_access": {"roles": [name, "offline_access"]}})
+        mapped |= principal_from_claims(claims).roles
+    assert mapped == set(Role)
+    # The user profile lets an administrator store only an alpha-3 code as the State.
+    profile = json.loads(
+        realm["components"]["org.keycloak.userprofile.UserProfileProvider"][0]["config"][
+            "kc.user.profile.config"
+        ][0]
+    )
+    (state,) = [a for a in profile["attributes"] if a["name"] == "state"]
+    pattern = state["validations"]["pattern"]["pattern"]
+    import re
+
+    assert re.fullmatch(pattern, "FRA") and not re.fullmatch(pattern, "France")
+    assert state["permissions"]["edit"] == ["admin"]  # users cannot pick their own State

@@ -194,3 +194,9 @@ def test_fragments_spread_many_times_are_measured_once_and_counted_each_time() -
     error = refusal(query, Limits(max_depth=100, max_aliases=10**9, max_cost=10**5))
     assert error.limit == "cost"
     assert error.actual is not None and error.actual > 2**levels
+
+
+def test_introspection_fields_nest_like_any_other() -> None:
+    for query in ("{ __schema { types { name } } }", "{ me { best { name } } }"):
+        assert cost(query, Limits(max_depth=3)) > 0
+        assert refusal(query, Limits(max_depth=2)).actual == 3

@@ -204,7 +204,7 @@ def test_a_full_sync_reads_page_by_page_and_adds_every_entry(
         "agent3@douane.example",
         "+33123456789",
         "Inspecteur",
-        ["en", "fr"],
+        ["fr", "en"],  # preferredLanguage order
     )
     assert (one.state_code, one.authority_kind, one.ldap_source) == ("FRA", "CUSTOMS", "FRA")
     assert one.last_verified_at is not None

@@ -39,6 +39,7 @@ from tests.meetings_support import (
     refusal,
     schedule,
 )
+from tests.test_common_files import EXE
 
 pytest_plugins = ["tests.meetings_support"]
 
@@ -145,6 +146,32 @@ async def test_rule_4_current_chair_follows_the_term(mq: GraphQLClient, who: Act
     assert ok(await mq(q, {"on": "2027-08-28"}, who.fra))["currentChair"] is None
     refused = refusal(await mq(appoint, {"i": i}, who.chair))
     assert refused["code"] == "FORBIDDEN" and refused["rule"] == 4
+
+
+async def test_rule_4_an_overlapping_term_is_refused_unless_the_previous_is_ended(
+    mq: GraphQLClient, who: Actors
+) -> None:
+    csp = {"kind": "CSP", "name": "CSP13", "startDate": "2027-08-23", "endDate": "2027-08-27"}
+    ok(await mq(SESSION, {"i": csp}, who.sec))
+    appoint = """mutation($i: ChairAppointInput!) { chairAppoint(input: $i) {
+      chairTerm { chair termEndsOn endedOn } } }"""
+    a = {"chair": "Ambassador A", "appointedOn": "2026-08-28", "appointedBy": "CSP12 President"}
+    ok(await mq(appoint, {"i": a}, who.sec))
+    b = {"chair": "Ambassador B", "appointedOn": "2027-02-01", "appointedBy": "CSP12 President"}
+    overlap = refusal(await mq(appoint, {"i": b}, who.sec))
+    assert overlap["code"] == "CONFLICT" and overlap["rule"] == 4
+    q = "query($on: Date!) { currentChair(on: $on) { chair } }"
+    assert ok(await mq(q, {"on": "2027-03-01"}, who.fra))["currentChair"]["chair"] == "Ambassador A"
+    ok(await mq(appoint, {"i": {**b, "endPreviousTerm": True}}, who.sec))
+    terms = ok(await mq("{ chairAppointments { chair endedOn } }", {}, who.sec))
+    assert terms["chairAppointments"] == [
+        {"chair": "Ambassador A", "endedOn": "2027-01-31"},
+        {"chair": "Ambassador B", "endedOn": None},
+    ]
+    assert ok(await mq(q, {"on": "2027-01-31"}, who.fra))["currentChair"]["chair"] == "Ambassador A"
+    assert ok(await mq(q, {"on": "2027-02-01"}, who.fra))["currentChair"]["chair"] == "Ambassador B"
+    back = {**a, "chair": "Ambassador C", "appointedOn": "2026-12-01", "endPreviousTerm": True}
+    assert refusal(await mq(appoint, {"i": back}, who.sec))["code"] == "CONFLICT"
 
 
 # --- timeline ----------------------------------------------------------------------------
@@ -274,6 +301,11 @@ async def test_rules_10_23_documents_are_stored_in_gridfs_and_served_to_particip
     assert german["code"] == "VALIDATION" and german["rule"] == 23
     exe = refusal(await mq(ATTACH, {"i": {**i, "mediaType": "application/x-msdownload"}}, who.sec))
     assert exe["code"] == "VALIDATION"
+    # a Windows program declared as a PDF: the shared content check (services.common.files)
+    exe_as_pdf = refusal(await mq(ATTACH, {"i": {**i, "contentBase64": pdf(EXE)}}, who.sec))
+    assert (exe_as_pdf["code"], exe_as_pdf["field"]) == ("VALIDATION", "content")
+    quoted = {**i, "filename": "brief.pdf\"; filename*=UTF-8''update.exe; x=\".pdf"}
+    assert refusal(await mq(ATTACH, {"i": quoted}, who.sec))["field"] == "filename"
     not_mine = refusal(await mq(ATTACH, {"i": i}, who.fra))
     assert not_mine["code"] == "FORBIDDEN"
 

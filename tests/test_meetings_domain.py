@@ -16,6 +16,7 @@ from services.meetings.timeline import (
     TimelineFacts,
     TimelineItemKind,
     TimelineStatus,
+    item_state,
     item_status,
     meeting_timeline,
 )
@@ -373,3 +374,33 @@ def test_rule_8_objection_resolved_only_when_every_objector_withdrew() -> None:
     assert not experts.objections_resolved({"DEU", "ISR"}, {"DEU"})
     assert experts.objections_resolved({"DEU", "ISR"}, {"DEU", "ISR"})
     assert not experts.objections_resolved(set(), set())
+
+
+DUE = date(2027, 5, 2)
+ONE = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("done_on", "open_acts", "today", "status", "shown"),
+    [
+        (None, 1, DUE, TimelineStatus.PENDING, None),  # not done yet
+        (DUE - ONE, 1, DUE, TimelineStatus.PENDING, None),  # partly done: no date shown
+        (None, 1, DUE + ONE, TimelineStatus.LATE, None),  # overdue
+        (DUE - ONE, 2, DUE + ONE, TimelineStatus.LATE, None),  # partly done, overdue
+        (DUE, 0, DUE, TimelineStatus.DONE, DUE),  # done on the day
+        (DUE - ONE, 0, DUE + 9 * ONE, TimelineStatus.DONE, DUE - ONE),
+        (DUE + ONE, 0, DUE + ONE, TimelineStatus.LATE, DUE + ONE),  # done late
+        (None, 0, DUE, TimelineStatus.PENDING, None),  # nothing asked yet
+        (None, 0, DUE + ONE, TimelineStatus.DONE, None),  # nothing was asked
+    ],
+)
+def test_each_timeline_item_has_one_consistent_state(
+    done_on: date | None, open_acts: int, today: date, status: TimelineStatus, shown: date | None
+) -> None:
+    got = item_state(DUE, done_on, open_acts, today)
+    assert got == (status, shown)
+    # The invariants every state keeps.
+    if got[0] is TimelineStatus.PENDING:
+        assert got[1] is None
+    if got[1] is not None:
+        assert got[0] is (TimelineStatus.DONE if got[1] <= DUE else TimelineStatus.LATE)

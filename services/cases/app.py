@@ -3,17 +3,21 @@ plus upload and download of attachments with the same authorisation."""
 
 from __future__ import annotations
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from services.cases import attachments, handlers
 from services.cases.domain import Section
+from services.cases.notices import CaseNotices, build_notices
+from services.cases.notices import ensure_indexes as ensure_notice_indexes
 from services.cases.routes import ROUTES
 from services.cases.schema import schema
 from services.common.app import create_app
 from services.common.context import authenticate
 from services.common.errors import DiefError, ValidationFailed
+from services.common.files import content_disposition
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
 from services.common.routes import mount
@@ -53,12 +57,28 @@ async def read_limited(request: Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
-def build(settings: Settings | None = None) -> Starlette:
+class CasesRuntime(ServiceRuntime):
+    """The common runtime, plus the loop that sends the notices due (and retries)."""
+
+    notices: CaseNotices | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        if self.notices is not None:
+            self._spawn(self.notices.run(self.settings.smtp_retry_seconds / 2))
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    contacts_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The app; tests may reach the contacts app in-process for notice recipients."""
     settings = settings or get_settings()
-    runtime = ServiceRuntime(
+    runtime = CasesRuntime(
         service="cases",
         settings=settings,
-        on_start=[handlers.ensure_indexes],
+        on_start=[handlers.ensure_indexes, ensure_notice_indexes],
         consumers=[handlers.PARTICIPANTS.consumer],
     )
     limits = attachments.Limits(
@@ -111,17 +131,20 @@ def build(settings: Settings | None = None) -> Starlette:
             data,
             media_type=found.content_type,
             headers={
-                "Content-Disposition": f'attachment; filename="{found.filename}"',
+                "Content-Disposition": content_disposition(found.filename),
                 "X-Content-Type-Options": "nosniff",
                 "Cache-Control": "no-store",
             },
         )
 
-    return create_app(
+    runtime.notices = build_notices(settings, contacts_transport)
+    app = create_app(
         runtime,
         schema,
         routes=mount(ROUTES, {"upload": upload, "download": download}),
     )
+    app.state.case_notices = runtime.notices
+    return app
 
 
 def app() -> Starlette:  # uvicorn --factory services.cases.app:app

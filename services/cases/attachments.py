@@ -5,7 +5,6 @@ section they belong to."""
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 import gridfs
@@ -23,36 +22,11 @@ from services.cases.handlers import (
 )
 from services.cases.values import language
 from services.common import mongo
-from services.common.errors import Conflict, Forbidden, ValidationFailed
+from services.common.errors import Conflict, Forbidden
+from services.common.files import CheckedFile, check_file
 from services.common.principal import Principal
 from services.common.unit_of_work import unit_of_work
 
-# Signatures of programs and scripts: refused whatever the declared type says.
-EXECUTABLE_MAGIC = (
-    b"MZ",  # Windows PE
-    b"\x7fELF",  # Linux
-    b"\xcf\xfa\xed\xfe",  # Mach-O 64
-    b"\xce\xfa\xed\xfe",  # Mach-O 32
-    b"\xfe\xed\xfa\xce",
-    b"\xfe\xed\xfa\xcf",
-    b"\xca\xfe\xba\xbe",  # Mach-O universal, Java class
-    b"#!",  # scripts
-    b"\x00asm",  # WebAssembly
-)
-EXECUTABLE_EXTENSIONS = re.compile(
-    r"\.(exe|dll|com|scr|msi|bat|cmd|ps1|vbs|js|jar|sh|bin|elf|app|apk|so|dylib|py|pl)$",
-    re.IGNORECASE,
-)
-# What the first bytes must be for each accepted type (text types: no NUL, valid UTF-8).
-MAGIC_BY_TYPE = {
-    "application/pdf": (b"%PDF-",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (b"PK\x03\x04",),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (b"PK\x03\x04",),
-    "application/vnd.oasis.opendocument.text": (b"PK\x03\x04",),
-}
-TEXT_TYPES = ("text/plain", "text/csv")
 UNKNOWN_ATTACHMENT = "No attachment with this id is shared with you."
 
 
@@ -71,41 +45,15 @@ class Upload:
     data: bytes
 
 
-def clean_filename(name: str) -> str:
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    if not base or len(base) > 255 or not base.isprintable() or base in (".", ".."):
-        raise ValidationFailed("Give the file a name (at most 255 characters).", field="filename")
-    if EXECUTABLE_EXTENSIONS.search(base):
-        raise ValidationFailed("Programs and scripts cannot be attached.", field="filename")
-    return base
-
-
-def check_content(data: bytes, content_type: str, limits: Limits) -> str:
-    """The media type to store, once size, declared type and the bytes agree."""
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    if len(data) > limits.max_bytes:
-        raise ValidationFailed(
-            f"The file is larger than the {limits.max_bytes} bytes allowed.", field="file"
-        )
-    if not data:
-        raise ValidationFailed("The file is empty.", field="file")
-    if any(data.startswith(magic) for magic in EXECUTABLE_MAGIC):
-        raise ValidationFailed("Programs and scripts cannot be attached.", field="file")
-    if media not in limits.content_types:
-        raise ValidationFailed(
-            f"{media or 'This type'} is not accepted; accepted: {', '.join(limits.content_types)}.",
-            field="contentType",
-        )
-    if media in TEXT_TYPES:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValidationFailed("A text file must be UTF-8.", field="file") from exc
-        if b"\x00" in data:
-            raise ValidationFailed("A text file contains no NUL bytes.", field="file")
-    elif not any(data.startswith(m) for m in MAGIC_BY_TYPE.get(media, ())):
-        raise ValidationFailed(f"The file's content is not {media}.", field="file")
-    return media
+def check_upload(upload: Upload, limits: Limits) -> CheckedFile:
+    """The one check of services.common.files: content allow-list and the stored name."""
+    return check_file(
+        upload.data,
+        upload.content_type,
+        upload.filename,
+        accepted=limits.content_types,
+        max_bytes=limits.max_bytes,
+    )
 
 
 def store(
@@ -116,8 +64,8 @@ def store(
     case = provided_case(viewer, case_id)
     if case.status is CaseStatus.ARCHIVED:
         raise Conflict("An archived case takes no new documents.", field="status")
-    filename = clean_filename(upload.filename)
-    media = check_content(upload.data, upload.content_type, limits)
+    checked = check_upload(upload, limits)
+    filename, media = checked.filename, checked.media_type
     lang = language(upload.language)
     fs = gridfs.GridFS(mongo.database(ALIAS))
     file_id = fs.put(upload.data, filename=filename, contentType=media)

@@ -124,6 +124,8 @@ class Case(Document):
     arrangements = EmbeddedDocumentListField(ArrangementDoc)
     presentation_ids = ListField(StringField(max_length=200))
     excluded_from_briefings = BooleanField(default=False)
+    # Whether recipients see the audience list and the involved States (provider's choice).
+    audience_shown_to_recipients = BooleanField(default=False)
     attribution_consent = BooleanField(default=False)
     # {"CASE"|section: {"everyone": bool, "states": [codes], "secretariat": bool}}
     reach = DictField()

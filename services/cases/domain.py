@@ -128,6 +128,23 @@ class Viewer:
         return self.state
 
 
+def sees_co_recipients(viewer: Viewer, provider: str, shown_to_recipients: bool) -> bool:
+    """Who reads a case's audience list and its involved States: the provider and the
+    Secretariat always; the other recipients only if the provider chose to show them
+    (default: hidden; each recipient then sees only its own State in those lists)."""
+    return (
+        viewer.participant_state == provider
+        or viewer.principal.is_secretariat
+        or shown_to_recipients
+    )
+
+
+def reads_response_of(viewer: Viewer, provider: str, involved: str) -> bool:
+    """An involved State's response is read by the provider, the Secretariat (who sees the
+    case only when included) and that State itself; never by the other recipients."""
+    return viewer.participant_state in (provider, involved) or viewer.principal.is_secretariat
+
+
 def may_see(viewer: Viewer, provider: str, audience: Audience) -> bool:
     """Rules 14 and 15: the provider always; participants in the audience; the
     Secretariat only if the provider included it. Nobody else, ever."""
@@ -368,3 +385,21 @@ def may_cite_in_briefing(consent: BriefingConsent) -> bool:
 def may_attribute(consent: BriefingConsent) -> bool:
     """Rule 22: no attribution to a State without its consent."""
     return consent.attribution_consent and not consent.excluded_from_briefings
+
+
+# A case's history as one reader may see it: an edit shows (as a revision, in updatedAt and
+# in the history) only if it changed something that reader may read. Section audiences are
+# the provider's own business (sectionAudiences is the provider's only).
+PROVIDER_ONLY_FIELDS = frozenset({"section_audiences"})
+
+
+def revision_visible(
+    changed_fields: list[str],
+    changed_sections: list[str],
+    section_fields: frozenset[str],
+    readable: frozenset[str],
+) -> bool:
+    """Whether a reader who may read the sections ``readable`` sees this edit."""
+    if any(s in readable for s in changed_sections):
+        return True
+    return any(f not in section_fields and f not in PROVIDER_ONLY_FIELDS for f in changed_fields)

@@ -8,6 +8,7 @@ that a refusal reveals nothing, not even existence.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -166,6 +167,26 @@ def read_case(principal: Principal | None, case_id: ObjectId) -> views.CaseView:
     return views.case_view(viewer, case)
 
 
+def read_cases(
+    principal: Principal | None, case_ids: list[ObjectId | Exception]
+) -> list[views.CaseView | Exception]:
+    """``read_case`` for the cases of one entity request: the caller checked once, one
+    find, one insert of the audit entries; each refusal stays its case's alone."""
+    viewer = viewer_of(principal)
+    wanted = [i for i in case_ids if isinstance(i, ObjectId)]
+    found = {c.pk: c for c in Case.objects(pk__in=wanted)} if wanted else {}
+    readable = {pk: c for pk, c in found.items() if views.may_read_case(viewer, c)}
+    append_audit([audit_entry(c, viewer, "READ") for c in readable.values()])
+    return [
+        i
+        if isinstance(i, Exception)
+        else (
+            views.case_view(viewer, readable[i]) if i in readable else Forbidden(NOT_YOURS, rule=15)
+        )
+        for i in case_ids
+    ]
+
+
 def case_for_presentation(
     principal: Principal | None, presentation_id: str
 ) -> views.CaseView | None:
@@ -177,6 +198,32 @@ def case_for_presentation(
             append_audit([audit_entry(case, viewer, "READ")])
             return views.case_view(viewer, case)
     return None
+
+
+def cases_for_presentations(
+    principal: Principal | None, presentations: list[tuple[str, str | None]]
+) -> list[views.CaseView | None]:
+    """``case_for_presentation`` for the presentations of one entity request, each given
+    with its presenting State (from the meetings subgraph): rule 13 links a presentation to
+    its presenter's case, so a case some other State linked to it is never its case. The
+    caller checked once, one find, one insert of the audit entries."""
+    viewer = viewer_of(principal)
+    presenter = {pid: state for pid, state in presentations if state}
+    wanted = sorted(presenter)
+    first_readable: dict[str, Case] = {}
+    found = Case.objects(presentation_ids__in=wanted).order_by("created_at") if wanted else []
+    for case in found:
+        if not views.may_read_case(viewer, case):
+            continue
+        for pid in case.presentation_ids:
+            if pid in presenter and pid not in first_readable and case.provider == presenter[pid]:
+                first_readable[pid] = case
+    read = {c.pk: c for c in first_readable.values()}
+    append_audit([audit_entry(c, viewer, "READ") for c in read.values()])
+    return [
+        views.case_view(viewer, first_readable[pid]) if pid in first_readable else None
+        for pid, _ in presentations
+    ]
 
 
 # --- search -------------------------------------------------------------------------------
@@ -248,14 +295,16 @@ _ONE_DAY = datetime(2000, 1, 2) - datetime(2000, 1, 1)
 class Page:
     views: list[views.CaseView]
     offset: int
-    total: int
+    total: int | Callable[[], int]  # or how to count, called only if asked
+    has_next_page: bool = False
 
 
 def list_cases(
     principal: Principal | None, flt: CaseFilter, first: int | None, after: str | None
 ) -> Page:
-    """The cases the caller may read, filtered in the database (counts included); each
-    case on the page is a read and gets its audit entry."""
+    """The cases the caller may read, filtered in the database; each case on the page is
+    a read and gets its audit entry (one insert for the page). One more than the page is
+    read to tell whether more follow; the count waits until ``totalCount`` is asked."""
     viewer = viewer_of(principal)
     offset, limit = page_bounds(first, after)
     condition = filter_condition(viewer, flt)
@@ -263,10 +312,15 @@ def list_cases(
     if visible is None:
         return Page([], offset, 0)
     query = Case.objects(visible & condition).order_by("-created_at", "-id")
-    total = query.count()
-    found = list(query.skip(offset).limit(limit)) if limit else []
+    fetched = list(query.skip(offset).limit(limit + 1)) if limit else []
+    found = fetched[:limit]
     append_audit([audit_entry(c, viewer, "READ", "list") for c in found])
-    return Page([views.case_view(viewer, c) for c in found], offset, total)
+    return Page(
+        [views.case_view(viewer, c) for c in found],
+        offset,
+        query.count,
+        has_next_page=len(fetched) > limit if limit else offset < query.count(),
+    )
 
 
 # --- writing cases ------------------------------------------------------------------------
@@ -367,6 +421,8 @@ def apply_fields(case: Case, fields: dict[str, Any]) -> set[str]:
         elif name == "no_operational_use_without_consultation":
             case.handling = case.handling or HandlingDoc()
             case.handling.no_operational_use_without_consultation = bool(value)
+        elif name == "audience_shown_to_recipients":
+            case.audience_shown_to_recipients = bool(value)
         elif name == "involved_states":
             codes = values.state_codes(value or [], "involvedStates")
             if provider in codes:
@@ -535,6 +591,23 @@ def case_history(principal: Principal | None, case_id: ObjectId) -> list[CaseRev
     viewer = viewer_of(principal)
     case = readable_case(viewer, case_id)
     return list(CaseRevision.objects(case_id=case.pk).exclude("snapshot").order_by("revision"))
+
+
+def revision_count(case_id: ObjectId) -> int:
+    return CaseRevision.objects(case_id=case_id).count()
+
+
+def revisions_seen(case: Case, readable: frozenset[str]) -> list[CaseRevision]:
+    """The edits of ``case`` a reader of the sections ``readable`` may know of."""
+    found = CaseRevision.objects(case_id=case.pk).exclude("snapshot").order_by("revision")
+    fields = frozenset(SECTION_OF_FIELD)
+    return [
+        r
+        for r in found
+        if domain.revision_visible(
+            list(r.changed_fields), list(r.changed_sections), fields, readable
+        )
+    ]
 
 
 # --- arrangements (rule 21) ---------------------------------------------------------------

@@ -3,6 +3,7 @@ turn the caller's view of a case into GraphQL; what a caller may see is decided 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -11,12 +12,16 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from services.cases import attachments as att
 from services.cases import documents as docs
-from services.cases import domain, handlers, values, views
+from services.cases import domain, handlers, notices, values, views
+from services.cases.notices_schema import CaseNoticesMutation, CaseNoticesQuery
+from services.common.batching import batched
 from services.common.context import RequestContext
+from services.common.entities import object_ids
 from services.common.errors import ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
@@ -218,6 +223,13 @@ class Case:
         view = await run_sync(handlers.read_case, info.context.principal, _oid(id, "Case"))
         return cls.of(view)
 
+    @classmethod
+    async def resolve_references(cls, info: Ctx, keys: list[dict[str, Any]]) -> list[Any]:
+        found = await run_sync(
+            handlers.read_cases, info.context.principal, object_ids(keys, "Case")
+        )
+        return [f if isinstance(f, Exception) else cls.of(f) for f in found]
+
     @strawberry.field
     def provider(self) -> State:
         return State(code=strawberry.ID(self.view.doc.provider))
@@ -230,17 +242,39 @@ class Case:
     def title(self) -> str:
         return self.view.doc.title
 
-    @strawberry.field(description="Current version number; it grows with each edit once shared.")
-    def revision(self) -> int:
-        return self.view.doc.revision
+    async def _seen(self) -> list[Any] | None:
+        """The edits this reader may know of; None for the provider (all of them)."""
+        if self.view.is_provider:
+            return None
+        readable = frozenset(s.value for s in self.view.sections)
+        return await run_sync(handlers.revisions_seen, self.view.doc, readable)
+
+    @strawberry.field(
+        description="Current version number; it grows with each edit once shared (for a "
+        "reader, with each edit of something that reader may read)."
+    )
+    async def revision(self) -> int:
+        seen = await self._seen()
+        if seen is None:
+            return self.view.doc.revision
+        total = await run_sync(handlers.revision_count, self.view.doc.pk)
+        return self.view.doc.revision - total + len(seen)
 
     @strawberry.field
     def created_at(self) -> datetime:
         return self.view.doc.created_at
 
-    @strawberry.field(description="When the case last changed.")
-    def updated_at(self) -> datetime:
-        return self.view.doc.updated_at
+    @strawberry.field(
+        description="When the case last changed (for a reader: what that reader may read)."
+    )
+    async def updated_at(self) -> datetime:
+        seen = await self._seen()
+        doc = self.view.doc
+        if seen is None:
+            return doc.updated_at
+        moments = [m for m in (doc.shared_at, doc.archived_at) if m is not None]
+        moments += [r.changed_at for r in seen]
+        return max(moments, default=doc.created_at)
 
     @strawberry.field
     def shared_at(self) -> datetime | None:
@@ -258,9 +292,20 @@ class Case:
     def investigation_status(self) -> InvestigationStatus:
         return self.view.investigation_status
 
-    @strawberry.field(description="The case's audience, set by its provider.")
+    @strawberry.field(
+        description="The case's audience, set by its provider. Other recipients see the named "
+        "States only if the provider shows them (audienceShownToRecipients); else only their own."
+    )
     def audience(self) -> Audience:
-        return Audience.of(views.audience_of(self.view.doc.audience))
+        shown = Audience.of(views.audience_of(self.view.doc.audience))
+        shown.states = self.view.shown_states(shown.states)
+        return shown
+
+    @strawberry.field(
+        description="Whether recipients see the audience list and the involved States."
+    )
+    def audience_shown_to_recipients(self) -> bool:
+        return bool(self.view.doc.audience_shown_to_recipients)
 
     @strawberry.field(description="Sections' own audiences: for the provider only.")
     def section_audiences(self) -> list[SectionAudience] | None:
@@ -339,20 +384,29 @@ class Case:
             RouteStop(country=r.country, role=values.RouteRole(r.role)) for r in self.view.routes
         ]
 
-    @strawberry.field(description="States named as involved (rules 12, 13).")
+    @strawberry.field(
+        description="States named as involved (rules 12, 13); for other recipients as the "
+        "audience list (all if shown, else only their own)."
+    )
     def involved_states(self) -> list[State]:
-        return [State(code=strawberry.ID(i.state)) for i in self.view.doc.involved]
+        codes = self.view.shown_states([i.state for i in self.view.doc.involved])
+        return [State(code=strawberry.ID(c)) for c in codes]
 
-    @strawberry.field(description="Each involved State: when it was notified, its response.")
+    @strawberry.field(
+        description="Each involved State: when it was notified and its response (the response "
+        "for the provider, the Secretariat and that State only)."
+    )
     def involvements(self) -> list[InvolvedState]:
+        shown = set(self.view.shown_states([i.state for i in self.view.doc.involved]))
         return [
             InvolvedState(
                 state=State(code=strawberry.ID(i.state)),
                 notified_at=i.notified_at,
-                response=i.response,
-                responded_at=i.responded_at,
+                response=i.response if self.view.reads_response_of(i.state) else None,
+                responded_at=i.responded_at if self.view.reads_response_of(i.state) else None,
             )
             for i in self.view.doc.involved
+            if i.state in shown
         ]
 
     @strawberry.field
@@ -388,10 +442,16 @@ class Case:
     @strawberry.field(description="Earlier versions: when the shared case changed.")
     async def history(self, info: Ctx) -> list[CaseRevision]:
         found = await run_sync(handlers.case_history, info.context.principal, self.view.doc.pk)
+        seen = await self._seen()
+        numbers = {r.revision: r.revision for r in found}
+        if seen is not None:  # a reader's versions, numbered without the edits it cannot see
+            first = self.view.doc.revision - len(found)
+            numbers = {r.revision: first + i for i, r in enumerate(seen)}
+            found = [r for r in found if r.revision in numbers]
         shown = {s.value for s in self.view.sections}
         return [
             CaseRevision(
-                revision=r.revision,
+                revision=numbers[r.revision],
                 changed_at=r.changed_at,
                 changed_sections=[domain.Section(s) for s in r.changed_sections if s in shown],
             )
@@ -553,18 +613,35 @@ class DisclosureConcern:
 @strawberry.federation.type(keys=["id"], description="A presentation at a meeting (meetings).")
 class Presentation:
     id: strawberry.ID
+    presenting_state_code: str = strawberry.federation.field(external=True, default="")
 
     @classmethod
-    def resolve_reference(cls, id: strawberry.ID) -> Presentation:
-        return cls(id=id)
+    def resolve_reference(cls, id: strawberry.ID, **required: Any) -> Presentation:
+        # The gateway sends presentingStateCode (from meetings) for ``case``'s @requires.
+        presenter = required.get("presentingStateCode")
+        return cls(id=id, presenting_state_code=presenter if isinstance(presenter, str) else "")
 
     @strawberry.federation.field(
-        description="The case this presentation is linked to (rule 13), if the caller may read it.",
+        description="The presenting State's case this presentation is linked to (rule 13), "
+        "if the caller may read it; a case another State linked to it is not its case.",
         authenticated=True,
+        requires=["presentingStateCode"],
     )
     async def case(self, info: Ctx) -> Case | None:
-        view = await run_sync(handlers.case_for_presentation, info.context.principal, str(self.id))
+        # The presentations of one entity request are answered together (one find).
+        key = f"{self.id}\x00{self.presenting_state_code or ''}"
+        view = await batched(info, "Presentation.case", _cases_of(info), key)
         return Case.of(view) if view else None
+
+
+def _cases_of(info: Ctx) -> Callable[[list[str]], Awaitable[list[Any]]]:
+    principal = info.context.principal
+
+    async def load(keys: list[str]) -> list[Any]:
+        pairs = [(k.split("\x00")[0], k.split("\x00")[1] or None) for k in keys]
+        return await run_sync(handlers.cases_for_presentations, principal, pairs)
+
+    return load
 
 
 @strawberry.type(description="One entry of a case's audit log (append-only).")
@@ -650,6 +727,10 @@ class CaseFieldsInput:
     handling_note: str | None = strawberry.UNSET
     no_operational_use_without_consultation: bool | None = strawberry.UNSET
     involved_states: list[str] | None = strawberry.UNSET
+    audience_shown_to_recipients: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Show recipients the audience list and the involved States (default: no).",
+    )
     presentation_id: str | None = strawberry.field(
         default=strawberry.UNSET, description="Create: link the case to a presentation (rule 13)."
     )
@@ -663,6 +744,7 @@ NOT_NULL = {
     "categories": "categories",
     "investigation_status": "investigationStatus",
     "no_operational_use_without_consultation": "noOperationalUseWithoutConsultation",
+    "audience_shown_to_recipients": "audienceShownToRecipients",
 }
 
 
@@ -739,7 +821,7 @@ async def _payload(principal: Any, doc: docs.Case) -> CasePayload:
 
 
 @strawberry.type
-class Query:
+class Query(CaseNoticesQuery):
     @strawberry.federation.field(
         description="One case; FORBIDDEN unless it is shared with the caller.",
         policy=READ_POLICY,
@@ -760,7 +842,8 @@ class Query:
     ) -> Connection[Case]:
         flt = (filter or CaseFilter()).value()
         page = await run_sync(handlers.list_cases, info.context.principal, flt, first, after)
-        return connection([Case.of(v) for v in page.views], page.offset, total=page.total)
+        nodes = [Case.of(v) for v in page.views]
+        return connection(nodes, page.offset, total=page.total, has_next_page=page.has_next_page)
 
     @strawberry.federation.field(
         description="Who read, downloaded or changed a case: for its provider only.",
@@ -805,8 +888,59 @@ class Query:
         return await DisclosureConcern.resolve_reference(info, id)
 
 
+@strawberry.input(description="A document for a case or one of its sections (the provider).")
+class CaseAttachmentUploadInput:
+    case_id: strawberry.ID
+    file: Upload = strawberry.field(
+        description="The file, as a part of a multipart request (the GraphQL multipart "
+        "request specification); its part's Content-Type is its type."
+    )
+    filename: str
+    language: str = strawberry.field(description="ar, zh, en, fr, ru or es.")
+    section: Section | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="None: the case as a whole."
+    )
+
+
 @strawberry.type
-class Mutation:
+class CaseAttachmentPayload:
+    attachment: CaseAttachment
+
+
+@strawberry.type
+class Mutation(CaseNoticesMutation):
+    @strawberry.federation.mutation(
+        description="Attach a document to one's case (as POST /cases/{id}/attachments does).",
+        policy=WRITE_POLICY,
+    )
+    async def case_attachment_upload(
+        self, info: Ctx, input: CaseAttachmentUploadInput
+    ) -> CaseAttachmentPayload:
+        settings = info.context.request.app.state.runtime.settings
+        limits = att.Limits(
+            settings.cases_attachment_max_bytes, tuple(settings.cases_attachment_types)
+        )
+        data = await input.file.read(limits.max_bytes + 1)
+        if len(data) > limits.max_bytes:
+            raise ValidationFailed(
+                f"The file is larger than the {limits.max_bytes} bytes allowed.", field="file"
+            )
+        upload = att.Upload(
+            filename=input.filename,
+            content_type=getattr(input.file, "content_type", None) or "",
+            language=input.language,
+            section=input.section,
+            data=data,
+        )
+        stored = await run_sync(
+            att.store,
+            info.context.principal,
+            _oid(input.case_id, "Case", "caseId"),
+            upload,
+            limits,
+        )
+        return CaseAttachmentPayload(attachment=CaseAttachment.from_doc(stored))
+
     @strawberry.federation.mutation(
         description="A new DRAFT case of the caller's State.", policy=WRITE_POLICY
     )
@@ -931,6 +1065,8 @@ class Mutation:
     ) -> UseRequest:
         oid = _oid(case_id, "Case", "caseId")
         doc = await run_sync(handlers.request_use, info.context.principal, oid, use, justification)
+        notice = notices.use_requested(doc, notices.link_base(info))
+        await notices.tell(info, notice, [doc.provider])
         return UseRequest.from_doc(doc)
 
     @strawberry.federation.mutation(
@@ -952,6 +1088,8 @@ class Mutation:
             conditions,
             reason,
         )
+        notice = notices.use_decided(doc, notices.link_base(info))
+        await notices.tell(info, notice, [doc.requester_state])
         return UseRequest.from_doc(doc)
 
     @strawberry.federation.mutation(
@@ -975,6 +1113,8 @@ class Mutation:
         doc = await run_sync(
             handlers.raise_concern, info.context.principal, oid, respondent, description
         )
+        notice = notices.concern_raised(doc, notices.link_base(info))
+        await notices.tell(info, notice, [doc.respondent])
         return DisclosureConcern.from_doc(doc)
 
     @strawberry.federation.mutation(
@@ -991,6 +1131,9 @@ class Mutation:
             explanation,
             remedial_measures,
         )
+        notice = notices.concern_answered(doc, notices.link_base(info))
+        raiser = [doc.raised_by_state] if doc.raised_by_state else []
+        await notices.tell(info, notice, raiser, secretariat=not raiser)
         return DisclosureConcern.from_doc(doc)
 
     @strawberry.federation.mutation(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from services.cases import documents as docs
+from services.cases import domain
 from services.cases.domain import (
     Arrangement,
     Audience,
@@ -101,6 +102,21 @@ class CaseView:
     @property
     def investigation_status(self) -> InvestigationStatus:
         return InvestigationStatus(self.doc.investigation_status)
+
+    @property
+    def sees_co_recipients(self) -> bool:
+        return domain.sees_co_recipients(
+            self.viewer, self.doc.provider, bool(self.doc.audience_shown_to_recipients)
+        )
+
+    def reads_response_of(self, state: str) -> bool:
+        return domain.reads_response_of(self.viewer, self.doc.provider, state)
+
+    def shown_states(self, states: list[str]) -> list[str]:
+        """``states`` as this reader may see them: all, or only its own."""
+        if self.sees_co_recipients:
+            return states
+        return [s for s in states if s == self.viewer.state]
 
     def section_audience(self, section: Section) -> Audience:
         return section_audiences(self.doc).get(section, Audience())

@@ -1,4 +1,4 @@
-"""The Starlette app every service is: ``/graphql``, ``/healthz``, ``/readyz``."""
+"""The Starlette app every service is: ``/graphql``, ``/healthz``, ``/readyz``, ``/metrics``."""
 
 from __future__ import annotations
 
@@ -11,14 +11,17 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
-from services.common.context import RequestContext, build_context
+from services.common.body import BodyLimitMiddleware
+from services.common.context import RequestContext, bearer_token, build_context
+from services.common.errors import Unauthenticated
 from services.common.logs import new_request_id
+from services.common.metrics import MetricsMiddleware, ServiceMetrics
 from services.common.runtime import ServiceRuntime
 
 access_log = logging.getLogger("dief.access")
@@ -67,6 +70,34 @@ class RequestIdMiddleware:
             )
 
 
+class GatewayOnlyMiddleware:
+    """In prod a subgraph answers ``/graphql`` (introspection and ``_service`` included)
+    only with a principal token the gateway signed: without one, 401 and nothing else."""
+
+    def __init__(self, app: ASGIApp, runtime: ServiceRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/graphql":
+            await self.app(scope, receive, send)
+            return
+        try:
+            token = bearer_token(Request(scope))
+            if token is None:
+                raise Unauthenticated("This service answers only requests from the gateway.")
+            self.runtime.verifier.claims_of(token)
+        except Unauthenticated as refusal:
+            response = JSONResponse(
+                {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class ServiceGraphQL(GraphQL):
     def __init__(self, schema: Schema, runtime: ServiceRuntime) -> None:
         # Multipart requests (file uploads) come from the gateway, with a principal token.
@@ -77,8 +108,22 @@ class ServiceGraphQL(GraphQL):
         )
         self.runtime = runtime
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """The gateway's offline GraphiQL (no asset from elsewhere), in dev only."""
+        from gateway import graphiql
+
+        return graphiql.page()
+
     async def get_context(self, request: Request, response: Any) -> RequestContext:  # type: ignore[override]
         return build_context(request, self.runtime)
+
+
+def _graphiql_assets(runtime: ServiceRuntime) -> list[BaseRoute]:
+    if not runtime.settings.is_dev:
+        return []
+    from gateway import graphiql
+
+    return [graphiql.assets()]
 
 
 def create_app(
@@ -101,15 +146,35 @@ def create_app(
             await runtime.stop()
 
     graphql = ServiceGraphQL(schema, runtime)
+    metrics = ServiceMetrics(runtime)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
             *routes,
+            *_graphiql_assets(runtime),
         ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    if not runtime.settings.is_dev:
+        app.add_middleware(GatewayOnlyMiddleware, runtime=runtime)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit(runtime), json_paths=("/graphql",))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def body_limit(runtime: ServiceRuntime) -> int:
+    """The largest request body a service reads: its largest file (base64 in JSON is 4/3
+    of it) and a margin, unless DIEF_SERVICE_MAX_BODY_BYTES says otherwise."""
+    settings = runtime.settings
+    if settings.service_max_body_bytes:
+        return settings.service_max_body_bytes
+    largest = {
+        "meetings": settings.meetings_document_max_bytes,
+        "cases": settings.cases_attachment_max_bytes,
+    }.get(runtime.service, 0)
+    return largest * 4 // 3 + 1024 * 1024

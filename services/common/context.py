@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
@@ -20,6 +20,8 @@ class RequestContext:
     runtime: ServiceRuntime
     _principal: Principal | None
     _refusal: Unauthenticated | None
+    # per-request batch loaders (``services.common.batching``), by name
+    loaders: dict[str, Any] = field(default_factory=dict)
 
     @property
     def principal(self) -> Principal | None:
@@ -29,10 +31,16 @@ class RequestContext:
         return self._principal
 
 
+MAX_TOKEN_BYTES = 16 * 1024
+
+
 def bearer_token(request: Request) -> str | None:
+    """The bearer token, refused before any parsing when larger than 16 KB."""
     header = request.headers.get("authorization")
     if not header:
         return None
+    if len(header) > MAX_TOKEN_BYTES:
+        raise Unauthenticated(f"The bearer token is larger than {MAX_TOKEN_BYTES} bytes.")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Send the token as 'Authorization: Bearer <token>'.")
@@ -41,7 +49,7 @@ def bearer_token(request: Request) -> str | None:
 
 def authenticate(request: Request, verifier: PrincipalVerifier) -> Principal | None:
     token = bearer_token(request)
-    return verifier.verify(token) if token else None
+    return verifier.verify_optional(token) if token else None
 
 
 def build_context(request: Request, runtime: ServiceRuntime) -> RequestContext:

@@ -41,7 +41,7 @@ def ensure_dev_key(keys_dir: Path) -> SigningKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        tmp = pem_path.with_suffix(".tmp")
+        tmp = pem_path.with_suffix(f".{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
@@ -69,7 +69,9 @@ def public_jwk(key: SigningKey) -> dict[str, str]:
 
 def write_jwks(path: Path, keys: list[SigningKey]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    # A temporary file of this process's own: services starting at once on one home each
+    # write theirs and replace the JWKS atomically, never another's half-written file.
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"keys": [public_jwk(k) for k in keys]}, indent=2))
     os.replace(tmp, path)
 

@@ -30,7 +30,9 @@ PROCESSED = "processed_events"
 
 
 def redacted(url: str) -> str:
-    """``url`` without its password, for logs."""
+    """``url`` (or a comma-separated list of a cluster's URLs) without passwords, for logs."""
+    if "," in url:
+        return ",".join(redacted(one) for one in url.split(","))
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -66,7 +68,7 @@ async def connect_nats(url: str, name: str) -> NATS:
     reconnects by itself, forever."""
     reporter = _ConnectionReporter(url)
     return await nats.connect(
-        servers=[url],
+        servers=url.split(","),  # a cluster's servers, comma-separated
         name=name,
         connect_timeout=2,
         allow_reconnect=True,

@@ -20,6 +20,14 @@ from pymongo.database import Database
 P = ParamSpec("P")
 T = TypeVar("T")
 
+_connect_hooks: list[Callable[[str], None]] = []
+
+
+def on_connect(hook: Callable[[str], None]) -> None:
+    """Call ``hook(alias)`` whenever ``alias`` is connected anew (data kept in memory for
+    the previous connection belongs to another database)."""
+    _connect_hooks.append(hook)
+
 
 def connect(alias: str, uri: str, database: str) -> Database:
     """Register (or replace) the connection ``alias`` to ``database``."""
@@ -33,6 +41,8 @@ def connect(alias: str, uri: str, database: str) -> Database:
         serverSelectionTimeoutMS=5000,
     )
     forget_cached_collections(alias)
+    for hook in _connect_hooks:
+        hook(alias)
     return mongoengine.get_db(alias)
 
 

@@ -115,3 +115,12 @@ def connection(
         ),
         total=total,
     )
+
+
+def paginate_list(
+    items: Sequence[S], first: int | None, after: str | None, to_node: Callable[[S], T]
+) -> Connection[T]:
+    """A page of a list already in memory, in its order."""
+    offset, limit = page_bounds(first, after)
+    page = [to_node(x) for x in items[offset : offset + limit]]
+    return connection(page, offset, total=len(items))

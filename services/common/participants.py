@@ -11,17 +11,22 @@ collection) and follows the events with a durable consumer of its own.
 A State the register has not heard of yet is taken at the token's word: the register
 starts empty and learns only from status changes, while the gateway loads every State's
 status from the contacts registry before it signs anything.
+
+Each process reads the register from memory (``services.common.hot_data``): a recorded
+change drops the copy of the process that recorded it at once, and the others within
+``hot_data_check_seconds`` (the durable consumer hands each event to one replica only).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mongoengine import BooleanField, DateTimeField, Document, StringField
 
 from services.common.events import CloudEvent
+from services.common.hot_data import HotData, bump_version
 from services.common.messaging import DurableConsumer
 from services.common.mongo import run_sync
 from services.common.principal import Principal
@@ -72,10 +77,18 @@ class ParticipantRegister:
 
     document: type[KnownParticipantStatus]
     durable: str
+    cache: HotData[dict[str, bool]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        alias = self.document._meta["db_alias"]
+        object.__setattr__(self, "cache", HotData(alias, "participants", self._load))
+
+    def _load(self) -> dict[str, bool]:
+        collection = self.document._get_collection()
+        return {d["_id"]: bool(d["participant"]) for d in collection.find({}, {"participant": 1})}
 
     def known(self, code: str) -> bool | None:
-        found = self.document.objects(code=code).only("participant").first()
-        return None if found is None else bool(found.participant)
+        return self.cache.get().get(code)
 
     def effective_participant(self, principal: Principal) -> bool:
         """Rules 1 and 6 as this service knows them now (see ``standing``)."""
@@ -91,6 +104,8 @@ class ParticipantRegister:
         self.document(
             code=change.code, participant=change.participant, changed_at=change.changed_at
         ).save()
+        bump_version(self.cache.alias, self.cache.name)
+        self.cache.invalidate()
 
     async def on_status_changed(self, event: CloudEvent) -> None:
         await run_sync(self.record, StatusChange.of(event))

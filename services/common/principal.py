@@ -61,6 +61,11 @@ class Principal:
         }
 
 
+# The gateway signs a token for an anonymous caller too (so that a production subgraph
+# answers nothing that did not come through the gateway); this claim marks it.
+ANONYMOUS_CLAIM = "anon"
+
+
 class PrincipalVerifier:
     """Checks signature, issuer, audience and expiry; any other shape is refused."""
 
@@ -87,7 +92,8 @@ class PrincipalVerifier:
             raise Unauthenticated("The token was signed by a key this service does not know.")
         return self._keys[kid]
 
-    def verify(self, token: str) -> Principal:
+    def claims_of(self, token: str) -> dict[str, object]:
+        """The claims of a token the gateway signed; ``Unauthenticated`` otherwise."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -109,6 +115,16 @@ class PrincipalVerifier:
             raise Unauthenticated("The token has expired.") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"The token was refused: {exc}.") from exc
+        return claims
+
+    def verify(self, token: str) -> Principal:
+        return principal_from_claims(self.claims_of(token))
+
+    def verify_optional(self, token: str) -> Principal | None:
+        """The principal, or None for the gateway's token of an anonymous caller."""
+        claims = self.claims_of(token)
+        if claims.get(ANONYMOUS_CLAIM) is True:
+            return None
         return principal_from_claims(claims)
 
 

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from services.common import mongo
+from services.common import hot_data, mongo
+from services.common.hot_data import HotData
 from services.common.keys import ensure_dev_key
 from services.common.messaging import DurableConsumer, NatsLink
 from services.common.outbox import OutboxRelay, ensure_outbox_indexes
@@ -25,6 +26,9 @@ class ServiceRuntime:
     settings: Settings
     on_start: list[Callable[[], None]] = field(default_factory=list)
     consumers: list[ConsumerFactory] = field(default_factory=list)
+    # Copies in memory each process drops when an event on the subject arrives (a plain
+    # subscription: every process hears every event, where a durable hands it to one).
+    invalidate_on: dict[str, list[HotData]] = field(default_factory=dict)
     verifier: PrincipalVerifier = field(init=False)
     nats: NatsLink = field(init=False)
     relay: OutboxRelay | None = None
@@ -60,13 +64,23 @@ class ServiceRuntime:
         await mongo.run_sync(ensure_outbox_indexes, self.alias)
         for hook in self.on_start:
             await mongo.run_sync(hook)
+        self._spawn(self._check_hot_data())
         self._spawn(self._start_messaging())
+
+    async def _check_hot_data(self) -> None:
+        """The safety net of ``services.common.hot_data``: drop copies whose version moved."""
+        while True:
+            await asyncio.sleep(self.settings.hot_data_check_seconds)
+            await mongo.run_sync(hot_data.check_all, self.alias)
 
     async def _start_messaging(self) -> None:
         await self.nats.run()
         assert self.nats.js is not None
         self.relay = OutboxRelay(self.alias, self.nats.js, self.settings.outbox_poll_seconds)
         self._spawn(self.relay.run())
+        assert self.nats.nc is not None
+        for subject, caches in self.invalidate_on.items():
+            await self.nats.nc.subscribe(subject, cb=_invalidator(caches))
         for make_consumer in self.consumers:
             self._spawn(make_consumer(self).run())
 
@@ -103,3 +117,11 @@ class ServiceRuntime:
             await asyncio.wait_for(self.nats.close(), timeout)
         except TimeoutError:
             log.error("NATS connection did not close in time")
+
+
+def _invalidator(caches: list[HotData]) -> Callable[[object], Awaitable[None]]:
+    async def invalidate(_: object) -> None:
+        for cache in caches:
+            cache.invalidate()
+
+    return invalidate

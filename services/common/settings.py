@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     stream_max_age_days: int = Field(default=365, ge=1)
     stream_replicas: int = Field(default=1, ge=1, le=5)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    hot_data_check_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often each process compares the version of the data it keeps in "
+        "memory (State registry, register of participants) with the database's: the longest "
+        "a process that missed a change's event serves the old copy.",
+    )
 
     # The principal token every subgraph call carries, signed by the gateway.
     principal_jwks: str | None = Field(
@@ -55,6 +62,9 @@ class Settings(BaseSettings):
     principal_leeway_seconds: int = 30
 
     stale_after_days: int = Field(default=120, ge=1)
+    # Rule 20 by the clock (services.contacts.freshness): how often re-verification
+    # reminders, the stale-contacts notices and the Secretariat's report are looked at.
+    contacts_freshness_interval_minutes: float = Field(default=60.0, gt=0)
 
     # Case exchange attachments (GridFS): largest file, and the content types accepted.
     cases_attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
@@ -113,6 +123,10 @@ class Settings(BaseSettings):
     gateway_role_prefix: str = ""
     gateway_jwks_ca_file: str | None = None  # CA bundle for an https:// JWKS of a private CA
     gateway_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Callers' tokens living longer than this (exp - iat, or exp - now) are refused.
+    gateway_max_token_lifetime_seconds: int = Field(default=24 * 3600, ge=60)
+    # /metrics: off in prod unless a bearer secret is set; with one, only for who sends it.
+    gateway_metrics_token: str | None = Field(default=None, repr=False)
     gateway_signing_key: str | None = None  # PEM of the principal-token key; dev: the dev key
     gateway_principal_ttl_seconds: int = Field(default=60, ge=5, le=900)
     gateway_authorization_mode: str = Field(default="filter", pattern="^(filter|reject)$")
@@ -122,6 +136,11 @@ class Settings(BaseSettings):
     gateway_trusted_documents: str | None = None  # JSON manifest {sha256: document}
     gateway_subgraph_timeout_seconds: float = Field(default=10.0, gt=0)
     gateway_plan_cache_size: int = Field(default=1000, ge=1)
+    gateway_merge_inflight: bool = Field(
+        default=True,
+        description="Send identical subgraph fetches of the same caller in flight at the same "
+        "time once (never mutations).",
+    )
     # where participation is read: a subgraph's name, a URL, or "off" (an outside supergraph)
     gateway_participant_registry: str = Field(default="contacts", min_length=1)
     gateway_max_body_bytes: int = Field(default=256_000, ge=1024)
@@ -132,8 +151,16 @@ class Settings(BaseSettings):
     gateway_max_tokens: int = Field(default=5000, ge=10)
     gateway_max_cost: int = Field(default=20_000, ge=1)
     gateway_default_list_size: int = Field(default=20, ge=1)
+    # Fairness (gateway.fairness): per caller, requests in flight at once and a rate.
+    gateway_max_concurrent_per_caller: int = Field(default=16, ge=1)
+    gateway_rate_per_caller: float = Field(default=100.0, gt=0)
+    gateway_burst_per_caller: int = Field(default=200, ge=1)
     # Origins allowed by CORS (JSON list); default: none in prod, the dev console in dev.
     gateway_cors_origins: list[str] | None = None
+
+    # The largest request body each service reads (refused with 413 before reading); unset:
+    # the service's largest file (base64-encoded) and 1 MiB.
+    service_max_body_bytes: int | None = Field(default=None, ge=1024)
 
     # Where `dief run` (make run) serves each service on this machine.
     host: str = "127.0.0.1"

@@ -21,6 +21,7 @@ from pymongo.collection import Collection
 from services.common import catalogue, mongo
 from services.common.errors import Conflict
 from services.common.events import CloudEvent
+from services.common.hot_data import HotData, bump_version
 
 OUTBOX = "outbox"
 
@@ -29,6 +30,8 @@ class UnitOfWork:
     def __init__(self, alias: str) -> None:
         self.alias = alias
         self._writes: list[Callable[[ClientSession], None]] = []
+        self._touched: list[HotData[Any]] = []
+        self._inserts: dict[str, list[dict[str, Any]]] = {}
         self.events: list[CloudEvent] = []
 
     def _collection_of(self, doc: Document) -> Collection:
@@ -81,6 +84,28 @@ class UnitOfWork:
         self._writes.append(lambda s: collection.insert_one(son, session=s))
         return doc
 
+    def insert_later(self, doc: Document) -> Document:
+        """Like ``insert``, but every document so added to one collection (an audit trail,
+        history entries) goes in one ``insert_many`` at commit, in the place of the first."""
+        doc.validate()
+        if doc.pk is None:
+            doc.pk = ObjectId()
+        name = type(doc)._get_collection_name()
+        if name not in self._inserts:
+            self._inserts[name] = []
+            collection = self._collection_of(doc)
+            batch = self._inserts[name]
+            self._writes.append(lambda s: collection.insert_many(batch, ordered=True, session=s))
+        self._inserts[name].append(doc.to_mongo())
+        return doc
+
+    def touch(self, cache: HotData[Any]) -> None:
+        """This unit changes what ``cache`` holds: its version is incremented in the same
+        transaction, and this process's copy is dropped once the unit is committed."""
+        if cache not in self._touched:
+            self._touched.append(cache)
+            self._writes.append(lambda s: bump_version(self.alias, cache.name, session=s))
+
     def record(self, event: CloudEvent) -> None:
         """Add ``event`` to the outbox; it must be declared in the catalogue and match."""
         catalogue.validate(event)
@@ -98,8 +123,13 @@ class UnitOfWork:
             for write in writes:
                 write(session)
 
-        with mongo.database(self.alias).client.start_session() as session:
-            session.with_transaction(apply)
+        try:
+            with mongo.database(self.alias).client.start_session() as session:
+                session.with_transaction(apply)
+        finally:
+            # Dropped even if the commit's outcome is unknown: the next read loads again.
+            for cache in self._touched:
+                cache.invalidate()
         self._writes.clear()
 
 

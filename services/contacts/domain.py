@@ -16,7 +16,6 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 
 from services.common.errors import Forbidden, ValidationFailed
-from services.common.languages import UN_LANGUAGES
 from services.common.principal import Principal, Role
 
 
@@ -218,11 +217,11 @@ def language(value: str, field: str = "languages") -> str:
 
 
 def languages(values: list[str], field: str = "languages") -> list[str]:
-    """ISO 639-1 codes, without repeats, the six UN languages first (rule 23)."""
+    """ISO 639-1 codes, without repeats, in the order the State gave them (its order of
+    preference: the vCard's LANG;PREF and LDAP's preferredLanguage follow it)."""
     if len(values) > MAX_LANGUAGES:
         raise ValidationFailed(f"{field}: at most {MAX_LANGUAGES} languages.", field=field)
-    unique = list(dict.fromkeys(language(v, field) for v in values))
-    return sorted(unique, key=lambda c: (UN_LANGUAGES.index(c) if c in UN_LANGUAGES else 99, c))
+    return list(dict.fromkeys(language(v, field) for v in values))
 
 
 def time_zone(value: str, field: str = "timeZone") -> str:

@@ -17,10 +17,11 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events import event
+from services.common.hot_data import bump_version
 from services.common.ids import to_global_id
 from services.common.principal import Principal, require_authenticated
 from services.common.unit_of_work import UnitOfWork, unit_of_work
-from services.contacts import domain
+from services.contacts import domain, registry
 from services.contacts import events as _declared_events  # noqa: F401 - the catalogue
 from services.contacts.documents import (
     ALIAS,
@@ -41,10 +42,7 @@ SERVICE = "contacts"
 
 
 def registry_says_participant(state_code: str | None) -> bool:
-    if state_code is None:
-        return False
-    state = State.objects(code=state_code).only("status").first()
-    return state is not None and domain.is_participant(state.status)
+    return registry.is_participant(state_code)
 
 
 def caller_is_participant(principal: Principal) -> bool:
@@ -92,8 +90,18 @@ def record_change(
 
 
 def load_state(code: str) -> State:
+    """The State as stored now, to change it."""
     code = domain.state_code(code, field="code")
     state = State.objects(code=code).first()
+    if state is None:
+        raise NotFound(f"No State {code} in the registry.", field="code")
+    return state
+
+
+def known_state(code: str) -> State:
+    """The State from the registry in memory (shared: read it, never change it)."""
+    code = domain.state_code(code, field="code")
+    state = registry.find(code)
     if state is None:
         raise NotFound(f"No State {code} in the registry.", field="code")
     return state
@@ -108,20 +116,33 @@ def registry_reader(principal: Principal | None) -> Principal:
 
 def get_state(principal: Principal | None, code: str) -> State:
     registry_reader(principal)
-    return load_state(code)
+    return known_state(code)
+
+
+def get_states(principal: Principal | None, codes: list[str]) -> list[State | Exception]:
+    """Several States for one caller (entity references): the caller is checked once;
+    each code answers its State or the refusal of that code alone."""
+    registry_reader(principal)
+    found: list[State | Exception] = []
+    for code in codes:
+        try:
+            found.append(known_state(code))
+        except (NotFound, ValidationFailed) as refusal:
+            found.append(refusal)
+    return found
 
 
 def list_states(
     principal: Principal | None, status: AttStatus | None, participant: bool | None
-) -> Any:
+) -> list[State]:
+    """The registry's States in code order, from memory."""
     registry_reader(principal)
-    query = State.objects.order_by("code")
+    states = list(registry.all_states().values())
     if status is not None:
-        query = query.filter(status=status)
+        states = [s for s in states if s.status == status]
     if participant is not None:
-        statuses = [s for s in AttStatus if domain.is_participant(s) == participant]
-        query = query.filter(status__in=statuses)
-    return query
+        states = [s for s in states if domain.is_participant(s.status) == participant]
+    return states
 
 
 @dataclass(frozen=True)
@@ -167,6 +188,7 @@ def change_state_status(principal: Principal | None, change: StatusChangeInput) 
     )
     with unit_of_work(ALIAS) as uow:
         uow.save(state)
+        uow.touch(registry.STATES)
         record_change(uow, p, "State", state.code, "STATUS_CHANGED", before, snapshot(state))
         uow.record(
             event(
@@ -223,6 +245,8 @@ def seed_states(statuses: dict[str, tuple[AttStatus, StatusDates]] | None = None
         new_states.append(state.to_mongo())
     if new_states:
         State._get_collection().insert_many(new_states, ordered=False)
+        bump_version(ALIAS, registry.STATES.name)
+        registry.STATES.invalidate()
     created = len(new_states)
     return created
 
@@ -251,6 +275,32 @@ def list_authorities(
 def get_authority(principal: Principal | None, authority_id: ObjectId) -> Authority:
     reader(principal)
     return load_authority(authority_id)
+
+
+def _by_ids(document: Any, ids: list[ObjectId | Exception], what: str) -> list[Any]:
+    """One ``$in`` find for ``ids`` (an id that did not parse stays its refusal), in order."""
+    wanted = [i for i in ids if isinstance(i, ObjectId)]
+    found = {d.pk: d for d in document.objects(id__in=wanted)} if wanted else {}
+    return [
+        i if isinstance(i, Exception) else found.get(i) or NotFound(f"No such {what}.", field="id")
+        for i in ids
+    ]
+
+
+def get_authorities(
+    principal: Principal | None, ids: list[ObjectId | Exception]
+) -> list[Authority | Exception]:
+    """Several authorities for one caller (entity references): one check, one find."""
+    reader(principal)
+    return _by_ids(Authority, ids, "authority")
+
+
+def get_contacts(
+    principal: Principal | None, ids: list[ObjectId | Exception]
+) -> list[Contact | Exception]:
+    """Several contacts for one caller (entity references): one check, one find."""
+    reader(principal)
+    return _by_ids(Contact, ids, "contact")
 
 
 Setter = Callable[[Any], Any]
@@ -297,7 +347,7 @@ def create_authority(
 ) -> Authority:
     code = domain.state_code(state_code)
     p = manager_of(principal, code)
-    if State.objects(code=code).count() == 0:
+    if registry.find(code) is None:
         raise NotFound(f"No State {code} in the registry.", field="stateCode")
     authority = Authority(state_code=code)
     apply_fields(authority, fields, AUTHORITY_FIELDS)
@@ -414,9 +464,23 @@ def stale_contacts(
 
 
 def _ensure_unique_emails(contact: Contact) -> None:
-    """The same email twice at one authority is a conflict."""
-    others = Contact.objects(authority_id=contact.authority_id, id__ne=contact.pk, archived_at=None)
-    taken = {e for other in others for e in other.emails}
+    """The same email twice at one authority is a conflict.
+
+    Two lookups on the indexes (authority, functional email) and (authority, personal
+    email) that read only the contacts holding one of these addresses, so a write costs
+    the same however many contacts the authority has."""
+    emails = sorted(contact.emails)
+    if not emails:
+        return
+    collection = Contact._get_collection()
+    taken: set[str] = set()
+    for field in ("functional_email", "personal_email"):
+        for other in collection.find(
+            {"authority_id": contact.authority_id, field: {"$in": emails}},
+            {"functional_email": 1, "personal_email": 1, "archived_at": 1},
+        ):
+            if other["_id"] != contact.pk and other.get("archived_at") is None:
+                taken.update(e for e in (other.get(field),) if e)
     clash = contact.emails & taken
     if clash:
         raise Conflict(
@@ -522,6 +586,19 @@ def contact_history(principal: Principal | None, contact_id: ObjectId) -> list[C
     if not p.is_secretariat:
         domain.ensure_may_manage(p, contact.state_code, True)
     return list(ChangeRecord.objects(entity="Contact", entity_id=str(contact.pk)).order_by("at"))
+
+
+def authority_history(
+    principal: Principal | None, authority_id: ObjectId
+) -> list[ChangeRecord]:
+    """The same history as a contact's: who changed what, when, before and after."""
+    authority = load_authority(authority_id)
+    p = reader(principal)
+    if not p.is_secretariat:
+        domain.ensure_may_manage(p, authority.state_code, True)
+    return list(
+        ChangeRecord.objects(entity="Authority", entity_id=str(authority.pk)).order_by("at")
+    )
 
 
 def contacts_of_state(principal: Principal | None, state_code: str) -> list[Contact]:

@@ -117,6 +117,15 @@ def notice_recipients(
             raise ValidationFailed(f"At most {MAX_STATES} States.", field="stateCodes")
         codes = sorted({domain.state_code(c, field="stateCodes") for c in state_codes})
         states = list(State.objects(code__in=codes))
+    return _recipients(states, audience)
+
+
+def recipients_of(state_codes: list[str], audience: Audience) -> list[StateRecipients]:
+    """The same choice for the service's own notices (rule 20), without a caller."""
+    return _recipients(list(State.objects(code__in=state_codes)), audience)
+
+
+def _recipients(states: list[State], audience: Audience) -> list[StateRecipients]:
     by_state: dict[str, list[Contact]] = {s.code: [] for s in states}
     for c in Contact.objects(state_code__in=list(by_state), archived_at=None):
         by_state[c.state_code].append(c)

@@ -4,13 +4,16 @@ recipients by role that the meetings and cases services ask for. Resolvers only 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.types import Info
 
 from services.common.context import RequestContext
 from services.common.mongo import run_sync
 from services.common.notifications import kinds
-from services.contacts import domain, notices
+from services.contacts import domain, freshness, notices
+from services.contacts.documents import utcnow
 
 Ctx = Info[RequestContext, None]
 READ_POLICY = [["directory_reader"]]
@@ -73,8 +76,32 @@ class StateNoticeRolesSetInput:
     )
 
 
+@strawberry.type(description="Rule 20: how up to date one State's contacts are.")
+class StateFreshness:
+    state_code: str
+    contacts: int
+    stale: int = strawberry.field(description="Not confirmed within the configured days.")
+
+
+@strawberry.type(description="The contact whose details were confirmed.")
+class ContactVerified:
+    functional_email: str
+    last_verified_at: datetime
+
+
 @strawberry.type
 class NoticeQuery:
+    @strawberry.federation.field(
+        description="Rule 20: per State, how many contacts are stale (the Secretariat's).",
+        policy=[["secretariat"]],
+    )
+    async def freshness_report(self, info: Ctx) -> list[StateFreshness]:
+        days = info.context.runtime.settings.stale_after_days
+        rows = await run_sync(freshness.freshness_report, info.context.principal, utcnow(), days)
+        return [
+            StateFreshness(state_code=r.state, contacts=r.contacts, stale=r.stale) for r in rows
+        ]
+
     @strawberry.federation.field(
         description="Who receives an audience's notices in each State named (default: every "
         "participant State), chosen by the roles each State set; never every contact.",
@@ -91,6 +118,17 @@ class NoticeQuery:
 
 @strawberry.type
 class NoticeMutation:
+    @strawberry.federation.mutation(
+        description="Rule 20: a contact confirms its own details with the one-time token "
+        "its re-verification message carried (no sign-in needed; the token works once)."
+    )
+    async def contact_verify_by_token(self, info: Ctx, token: str) -> ContactVerified:
+        contact = await run_sync(freshness.verify_by_token, token, utcnow())
+        return ContactVerified(
+            functional_email=contact.functional_email,
+            last_verified_at=contact.last_verified_at,
+        )
+
     @strawberry.federation.mutation(
         description="A State chooses which roles of its contacts receive an audience's "
         "notices (its own representatives only).",

@@ -9,9 +9,10 @@ import strawberry
 from strawberry.types import Info
 
 from services.common.context import RequestContext
+from services.common.entities import key_values, object_ids
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
-from services.common.pagination import Connection, paginate
+from services.common.pagination import Connection, paginate, paginate_list
 from services.common.schema import SubgraphSchema
 from services.contacts import documents as docs
 from services.contacts import domain, handlers, notices
@@ -101,6 +102,12 @@ class State:
     async def resolve_reference(cls, info: Ctx, code: str) -> State:
         return cls.from_doc(await run_sync(handlers.get_state, info.context.principal, code))
 
+    @classmethod
+    async def resolve_references(cls, info: Ctx, keys: list[dict[str, Any]]) -> list[Any]:
+        codes = [c if isinstance(c, str) else "" for c in key_values(keys, "code")]
+        found = await run_sync(handlers.get_states, info.context.principal, codes)
+        return [f if isinstance(f, Exception) else cls.from_doc(f) for f in found]
+
     @strawberry.field(description="The State's enforcement authorities (rule 20).")
     async def authorities(self, info: Ctx, kind: AuthorityKind | None = None) -> list[Authority]:
         found = await run_sync(
@@ -142,6 +149,12 @@ class Authority:
         oid = from_global_id(id, "Authority")
         return cls.from_doc(await run_sync(handlers.get_authority, info.context.principal, oid))
 
+    @classmethod
+    async def resolve_references(cls, info: Ctx, keys: list[dict[str, Any]]) -> list[Any]:
+        ids = object_ids(keys, "Authority")
+        found = await run_sync(handlers.get_authorities, info.context.principal, ids)
+        return [f if isinstance(f, Exception) else cls.from_doc(f) for f in found]
+
     @strawberry.field(description="The State this authority belongs to.")
     async def state(self, info: Ctx) -> State:
         return await State.resolve_reference(info, self.state_code)
@@ -172,7 +185,9 @@ class Contact:
     phone: str | None = strawberry.field(description="E.164.")
     mobile: str | None = strawberry.field(description="E.164.")
     emergency_phone: str | None = strawberry.field(description="E.164, reachable 24/7.")
-    languages: list[str] = strawberry.field(description="ISO 639-1, the six UN languages first.")
+    languages: list[str] = strawberry.field(
+        description="ISO 639-1, in the order of preference the State gave."
+    )
     time_zone: str | None
     pgp_fingerprint: str | None
     public_key: str | None = strawberry.field(
@@ -229,6 +244,13 @@ class Contact:
         oid = from_global_id(id, "Contact")
         doc = await run_sync(handlers.get_contact, info.context.principal, oid)
         return cls.from_doc(doc, _stale_days(info))
+
+    @classmethod
+    async def resolve_references(cls, info: Ctx, keys: list[dict[str, Any]]) -> list[Any]:
+        ids = object_ids(keys, "Contact")
+        found = await run_sync(handlers.get_contacts, info.context.principal, ids)
+        days = _stale_days(info)
+        return [f if isinstance(f, Exception) else cls.from_doc(f, days) for f in found]
 
     @strawberry.field(description="The authority this contact works at.")
     async def authority(self, info: Ctx) -> Authority:
@@ -411,10 +433,10 @@ class Query(LdapQuery, NoticeQuery):
         after: str | None = None,
     ) -> Connection[State]:
         flt = filter or StateFilter()
-        query = await run_sync(
+        found = await run_sync(
             handlers.list_states, info.context.principal, flt.status, flt.participant
         )
-        return await run_sync(paginate, query, first, after, State.from_doc)
+        return paginate_list(found, first, after, State.from_doc)
 
     @strawberry.federation.field(
         description="A State's enforcement authorities.", policy=READ_POLICY
@@ -453,6 +475,16 @@ class Query(LdapQuery, NoticeQuery):
     async def contact_history(self, info: Ctx, id: strawberry.ID) -> list[ChangeRecord]:
         oid = from_global_id(id, "Contact")
         found = await run_sync(handlers.contact_history, info.context.principal, oid)
+        return [ChangeRecord.from_doc(r) for r in found]
+
+    @strawberry.federation.field(
+        description="Every change made to an authority, oldest first. For the "
+        "Secretariat and the authority's own State.",
+        policy=READ_POLICY,
+    )
+    async def authority_history(self, info: Ctx, id: strawberry.ID) -> list[ChangeRecord]:
+        oid = from_global_id(id, "Authority")
+        found = await run_sync(handlers.authority_history, info.context.principal, oid)
         return [ChangeRecord.from_doc(r) for r in found]
 
     @strawberry.federation.field(

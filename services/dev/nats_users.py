@@ -19,7 +19,9 @@ def dev_passwords(keys_dir: Path) -> dict[str, str]:
     path = keys_dir / PASSWORDS_FILE
     known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     if set(USERS) - set(known):
-        known = {user: known.get(user) or secrets.token_urlsafe(24) for user in USERS}
+        # Letters and digits, starting with a letter: nats-server parses a substituted
+        # variable as a value, and one like "2026-01..." or "1e5" would not be a string.
+        known = {user: known.get(user) or "pw" + secrets.token_hex(20) for user in USERS}
         keys_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:

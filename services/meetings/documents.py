@@ -7,6 +7,7 @@ metadata. Nothing here stores what was said in a meeting (rule 17).
 from __future__ import annotations
 
 from mongoengine import (
+    BooleanField,
     DateField,
     DateTimeField,
     Document,
@@ -50,6 +51,8 @@ class ChairAppointment(Document):
     appointed_by = StringField(required=True, max_length=300)  # the CSP President
     recorded_by = StringField(required=True)
     recorded_at = DateTimeField(default=utcnow)
+    ended_on = DateField()  # ended early by the next appointment (rule 4), explicitly
+    version = IntField(default=0, min_value=0)
 
 
 class Invitation(EmbeddedDocument):
@@ -95,6 +98,7 @@ class Meeting(Document):
     invitation = EmbeddedDocumentField(Invitation)
     agenda_status = EnumField(AgendaStatus, default=AgendaStatus.DRAFT)
     agenda_distributed_at = DateTimeField()
+    agenda_late_reason = StringField()  # rule 10: distributed after the 30-day mark
     agenda_adopted_at = DateTimeField()
     confidentiality = EmbeddedDocumentListField(ConfidentialityDecision)
     version = IntField(default=0, min_value=0)
@@ -134,6 +138,7 @@ class Notification(EmbeddedDocument):
     state = StringField(required=True)
     notified_at = DateTimeField(required=True)
     reply_due_on = DateField(required=True)
+    late_reason = StringField()  # rule 12: notified after the 30-day mark
 
 
 class Response(EmbeddedDocument):
@@ -160,6 +165,10 @@ class Presentation(Document):
     notifications = EmbeddedDocumentListField(Notification)
     responses = EmbeddedDocumentListField(Response)
     agenda_item_id = ObjectIdField()
+    # Rule 12, a late notification: the Chair's recorded decision whether it stays.
+    chair_keeps = BooleanField()
+    chair_decided_by = StringField()
+    chair_decided_at = DateTimeField()
     version = IntField(default=0, min_value=0)
 
 

@@ -174,6 +174,11 @@ class ChairAppointment:
     chair: str
     appointed_on: date
     term_ends_on: date | None  # None while the following CSP has no dates yet
+    ended_on: date | None = None  # ended early, explicitly, by a new appointment
+
+    def covers(self, on: date) -> bool:
+        last = min((d for d in (self.term_ends_on, self.ended_on) if d is not None), default=None)
+        return self.appointed_on <= on and (last is None or on <= last)
 
 
 def chair_term_ends_on(appointed_on: date, sessions: Iterable[Session]) -> date | None:
@@ -188,21 +193,49 @@ def chair_term_ends_on(appointed_on: date, sessions: Iterable[Session]) -> date 
     return min(following, key=lambda s: s.start_date).end_date
 
 
-def appoint_chair(chair: str, appointed_on: date, sessions: Iterable[Session]) -> ChairAppointment:
+def appoint_chair(
+    chair: str, appointed_on: date, sessions: Iterable[Session], ended_on: date | None = None
+) -> ChairAppointment:
     """Rule 4: the President of the Conference appoints the Chair, for a term."""
     return ChairAppointment(
-        text(chair, "chair", rule=4), appointed_on, chair_term_ends_on(appointed_on, sessions)
+        text(chair, "chair", rule=4),
+        appointed_on,
+        chair_term_ends_on(appointed_on, sessions),
+        ended_on,
     )
+
+
+def terms_to_end(
+    existing: Iterable[ChairAppointment], appointed_on: date, end_previous: bool
+) -> list[int]:
+    """Rule 4: one Chair at a time. A new term may not overlap one in force on its first
+    day, unless the previous term is ended explicitly (the day before); returns the
+    indexes of the terms to end."""
+    overlapping = [i for i, a in enumerate(existing) if a.covers(appointed_on)]
+    later = [a for a in existing if a.appointed_on > appointed_on]
+    if later:
+        raise Conflict(
+            f"{later[0].chair} was appointed later, on {later[0].appointed_on.isoformat()}; "
+            "an earlier term cannot be recorded after it.",
+            field="appointedOn",
+            rule=4,
+        )
+    if overlapping and not end_previous:
+        current = list(existing)[overlapping[-1]]
+        until = current.term_ends_on.isoformat() if current.term_ends_on else "the next CSP"
+        raise Conflict(
+            f"{current.chair}'s term runs until {until}; to appoint a new Chair from "
+            f"{appointed_on.isoformat()}, end that term explicitly (endPreviousTerm).",
+            field="appointedOn",
+            rule=4,
+        )
+    return overlapping
 
 
 def current_chair(appointments: Iterable[ChairAppointment], on: date) -> ChairAppointment | None:
     """Rule 4: the Chair on a given day: an appointment whose term covers that day; where
     terms overlap, the most recent appointment has superseded the earlier one."""
-    in_force = [
-        (a.appointed_on, index, a)
-        for index, a in enumerate(appointments)
-        if a.appointed_on <= on and (a.term_ends_on is None or on <= a.term_ends_on)
-    ]
+    in_force = [(a.appointed_on, index, a) for index, a in enumerate(appointments) if a.covers(on)]
     return max(in_force, key=lambda entry: entry[:2])[2] if in_force else None
 
 

@@ -6,10 +6,11 @@ the caller and ``now`` (the service clock), so that time can be injected in test
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import gridfs
 from bson import ObjectId
@@ -17,10 +18,11 @@ from bson import ObjectId
 from services.common import mongo
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events import event
+from services.common.files import check_file
 from services.common.ids import to_global_id
 from services.common.notifications.recipients import Resolution
 from services.common.participants import ParticipantRegister
-from services.common.principal import Principal, require_authenticated
+from services.common.principal import Principal, Role, require_authenticated
 from services.common.unit_of_work import UnitOfWork, unit_of_work
 from services.meetings import access, agenda, briefing, domain, experts, notices, participation
 from services.meetings import events as _declared_events  # noqa: F401 - the catalogue
@@ -329,11 +331,19 @@ def appoint_chair(
     chair: str,
     appointed_on: date,
     appointed_by: str,
+    end_previous: bool = False,
 ) -> ChairAppointment:
-    """Rule 4: the CSP President appoints the Chair; the Secretariat records it."""
+    """Rule 4: the CSP President appoints the Chair; the Secretariat records it. One
+    Chair at a time: a term in force is ended explicitly (the day before) or it refuses."""
     p = require_authenticated(principal)
     access.ensure_secretariat(p, 4, "record the Chair's appointment")
     appointment = domain.appoint_chair(chair, appointed_on, [])
+    docs = list(ChairAppointment.objects.order_by("appointed_on", "recorded_at"))
+    sessions = [as_session(s) for s in Session.objects]
+    terms = [domain.appoint_chair(d.chair, d.appointed_on, sessions, d.ended_on) for d in docs]
+    ending = [docs[i] for i in domain.terms_to_end(terms, appointed_on, end_previous)]
+    for previous in ending:
+        previous.ended_on = appointed_on - timedelta(days=1)
     doc = ChairAppointment(
         chair=appointment.chair,
         appointed_on=appointed_on,
@@ -342,6 +352,8 @@ def appoint_chair(
         recorded_at=now,
     )
     with unit_of_work(ALIAS) as uow:
+        for previous in ending:
+            uow.save(previous)
         uow.insert(doc)
     return doc
 
@@ -350,7 +362,7 @@ def chair_appointments(principal: Principal | None) -> list[domain.ChairAppointm
     require_authenticated(principal)
     sessions = [as_session(s) for s in Session.objects]
     return [
-        domain.appoint_chair(a.chair, a.appointed_on, sessions)
+        domain.appoint_chair(a.chair, a.appointed_on, sessions, a.ended_on)
         for a in ChairAppointment.objects.order_by("appointed_on", "recorded_at")
     ]
 
@@ -498,16 +510,21 @@ def load_agenda_item(principal: Principal | None, oid: ObjectId) -> AgendaItem:
     return item
 
 
-def distribute_agenda(principal: Principal | None, now: datetime, oid: ObjectId) -> Meeting:
-    """Rule 10: the draft agenda goes out at least 30 days ahead."""
+def distribute_agenda(
+    principal: Principal | None, now: datetime, oid: ObjectId, late_reason: str | None = None
+) -> Meeting:
+    """Rule 10: the draft agenda goes out at least 30 days ahead, or late with a reason."""
     p = require_authenticated(principal)
     access.ensure_secretariat(p, 10, "distribute the draft agenda")
     doc = load_meeting(oid)
     if doc.status is domain.MeetingStatus.CANCELLED:
         raise Conflict("This meeting is cancelled.", rule=3)
-    agenda.ensure_may_distribute(doc.agenda_status, doc.start_date, now)
+    late = agenda.ensure_may_distribute(doc.agenda_status, doc.start_date, now, late_reason)
     doc.agenda_status = agenda.AgendaStatus.DISTRIBUTED
     doc.agenda_distributed_at = now
+    doc.agenda_late_reason = (
+        text(late_reason, "lateReason", max_length=MAX_TEXT, rule=10) if late else None
+    )
     with unit_of_work(ALIAS) as uow:
         uow.save(doc)
         uow.record(
@@ -523,6 +540,41 @@ def distribute_agenda(principal: Principal | None, now: datetime, oid: ObjectId)
     return doc
 
 
+def _presentations_onto_agenda(
+    doc: Meeting, p: Principal, now: datetime
+) -> list[tuple[Presentation, AgendaItem]]:
+    """Rule 12: at adoption, each announced presentation that may go on the agenda (its
+    involved States notified in time, or the Chair kept it) and that the organisers did not
+    place themselves is appended, in the order announced: the running order (presentation,
+    then each involved State's right of reply) follows from the adopted agenda."""
+    position = _next_position(doc.pk)
+    out = []
+    for pres in Presentation.objects(meeting_id=doc.pk, agenda_item_id=None).order_by(
+        "intended_at"
+    ):
+        notified = _notified(pres)
+        if len(notified) < len(pres.involved_states):
+            continue
+        if not (
+            rule12.notified_in_time(doc.start_date, pres.involved_states, notified)
+            or pres.chair_keeps
+        ):
+            continue
+        item = AgendaItem(
+            pk=ObjectId(),
+            meeting_id=doc.pk,
+            position=position,
+            title=pres.title,
+            presentation_id=pres.pk,
+            created_by=p.subject,
+            created_at=now,
+        )
+        pres.agenda_item_id = item.pk
+        position += 1
+        out.append((pres, item))
+    return out
+
+
 def adopt_agenda(principal: Principal | None, now: datetime, oid: ObjectId) -> Meeting:
     """Rules 10, 11, 12: adoption freezes the agenda and closes intentions to present."""
     p = require_authenticated(principal)
@@ -533,11 +585,16 @@ def adopt_agenda(principal: Principal | None, now: datetime, oid: ObjectId) -> M
         1
         for pres in scheduled
         if not rule12.notified_in_time(doc.start_date, pres.involved_states, _notified(pres))
+        and not pres.chair_keeps
     )
     agenda.ensure_may_adopt(doc.agenda_status, late)
     doc.agenda_status = agenda.AgendaStatus.ADOPTED
     doc.agenda_adopted_at = now
+    derived = _presentations_onto_agenda(doc, p, now)
     with unit_of_work(ALIAS) as uow:
+        for pres, item in derived:
+            uow.insert(item)
+            uow.save(pres)
         uow.save(doc)
         uow.record(
             event(
@@ -584,6 +641,16 @@ def attach_document(
         ),
         max_bytes,
     )
+    checked = check_file(
+        upload.content,
+        facts.media_type,
+        facts.filename,
+        accepted=tuple(agenda.DOCUMENT_TYPES),
+        max_bytes=max_bytes,
+        type_field="mediaType",
+        content_field="content",
+    )
+    facts = dataclasses.replace(facts, filename=checked.filename)
     fs = gridfs.GridFS(mongo.database(ALIAS))
     file_id = fs.put(upload.content, filename=facts.filename, content_type=facts.media_type)
     meta = MeetingDocument(
@@ -713,7 +780,7 @@ def intend_presentation(
 
 
 def notify_involved_states(
-    principal: Principal | None, now: datetime, oid: ObjectId
+    principal: Principal | None, now: datetime, oid: ObjectId, late_reason: str | None = None
 ) -> Presentation:
     """Rule 12: notify the involved States at least 30 days ahead, asking for their
     response at least 15 days ahead."""
@@ -724,12 +791,16 @@ def notify_involved_states(
     if not pres.involved_states:
         raise ValidationFailed("This presentation involves no other State.", rule=12)
     meeting = load_meeting(pres.meeting_id)
-    reply_due = rule12.ensure_may_notify(meeting.start_date, now)
+    reply_due = rule12.ensure_may_notify(meeting.start_date, now, late_reason)
+    late = rule12.is_late(meeting.start_date, now)
+    reason = text(late_reason, "lateReason", max_length=MAX_TEXT, rule=12) if late else None
     already = _notified(pres)
     for state in pres.involved_states:
         if state not in already:
             pres.notifications.append(
-                Notification(state=state, notified_at=now, reply_due_on=reply_due)
+                Notification(
+                    state=state, notified_at=now, reply_due_on=reply_due, late_reason=reason
+                )
             )
     with unit_of_work(ALIAS) as uow:
         uow.save(pres)
@@ -775,7 +846,9 @@ def schedule_presentation(principal: Principal | None, now: datetime, oid: Objec
     _open_agenda(doc)
     if pres.agenda_item_id is not None:
         raise Conflict("This presentation is on the agenda already.", rule=12)
-    rule12.ensure_may_schedule(doc.start_date, pres.involved_states, _notified(pres))
+    rule12.ensure_may_schedule(
+        doc.start_date, pres.involved_states, _notified(pres), pres.chair_keeps
+    )
     item = AgendaItem(
         pk=ObjectId(),
         meeting_id=doc.pk,
@@ -793,6 +866,35 @@ def schedule_presentation(principal: Principal | None, now: datetime, oid: Objec
     return item
 
 
+def decide_late_presentation(
+    principal: Principal | None, now: datetime, oid: ObjectId, keep: bool
+) -> Presentation:
+    """Rule 12: after a late notification the Chair decides, recorded, whether the
+    presentation stays on the agenda (a dropped one is taken off it)."""
+    p = require_authenticated(principal)
+    if not p.has_role(Role.CHAIR):
+        raise Forbidden("Only the Chair decides whether a late presentation stays.", rule=12)
+    pres = load_presentation(oid)
+    doc = load_meeting(pres.meeting_id)
+    _open_agenda(doc)
+    if rule12.notified_in_time(doc.start_date, pres.involved_states, _notified(pres)):
+        raise Conflict("Its involved States were notified in time; nothing to decide.", rule=12)
+    if len(_notified(pres)) < len(pres.involved_states):
+        raise Conflict("Notify every involved State first.", rule=12)
+    pres.chair_keeps = keep
+    pres.chair_decided_by = p.subject
+    pres.chair_decided_at = now
+    item = AgendaItem.objects(pk=pres.agenda_item_id).first() if not keep else None
+    if item is not None:
+        pres.agenda_item_id = None
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)  # refused if the agenda was adopted meanwhile
+        uow.save(pres)
+    if item is not None:
+        item.delete()
+    return pres
+
+
 def presentations_of_meeting(principal: Principal | None, oid: ObjectId) -> list[Presentation]:
     visible_meeting(principal, oid)
     return list(Presentation.objects(meeting_id=oid).order_by("intended_at"))
@@ -803,6 +905,28 @@ def presentations_of_state(principal: Principal | None, code: str):
     p, part = caller(principal)
     access.ensure_may_see_meeting(p, part)
     return Presentation.objects(presenting_state=code.upper()).order_by("intended_at")
+
+
+def presentations_of_states(
+    principal: Principal | None, codes: list[str]
+) -> dict[str, list[Presentation]]:
+    """``presentations_of_state`` for several States at once (the States of one entity
+    request): the caller checked once, one find."""
+    p, part = caller(principal)
+    access.ensure_may_see_meeting(p, part)
+    wanted = sorted({c.upper() for c in codes})
+    found: dict[str, list[Presentation]] = {c: [] for c in wanted}
+    for pres in Presentation.objects(presenting_state__in=wanted).order_by("intended_at"):
+        found[pres.presenting_state].append(pres)
+    return found
+
+
+def meeting_start_dates(meeting_ids: set[ObjectId]) -> dict[ObjectId, date]:
+    """The first day of each meeting, in one find."""
+    if not meeting_ids:
+        return {}
+    found = Meeting.objects(pk__in=sorted(meeting_ids)).only("start_date")
+    return {m.pk: m.start_date for m in found}
 
 
 def meetings_of_state(principal: Principal | None, code: str):

@@ -254,7 +254,7 @@ def expert_notice(
         NoticeKind.EXPERT_PROPOSAL_CIRCULATED: (
             "A non-state expert is proposed for a presentation (rule 8).",
             (
-                f"A State Party may object until {silence_ends_on.isoformat()}; "
+                f"A participating State may object until {silence_ends_on.isoformat()}; "
                 "silence means approval.",
             )
             if silence_ends_on

@@ -35,17 +35,23 @@ def check_involved_states(presenting: str, involved: Iterable[str]) -> list[str]
     return codes
 
 
-def ensure_may_notify(start_date: date, at: datetime) -> date:
+def ensure_may_notify(start_date: date, at: datetime, late_reason: str | None = None) -> date:
     """Rule 12: involved States are notified at least 30 days ahead; returns the day by
-    which their response is asked (at least 15 days ahead)."""
+    which their response is asked (at least 15 days ahead). Later only with a reason: the
+    notification is then late, and the Chair decides whether the presentation stays."""
     due = involved_state_notification_due(start_date)
-    if not on_or_before(at, due):
+    if not on_or_before(at, due) and not (late_reason and late_reason.strip()):
         raise DeadlinePassed(
             f"Involved States had to be notified by {due.isoformat()} (30 days before the "
-            "meeting); this presentation can no longer go on the agenda.",
+            "meeting); notify them late with a reason (lateReason), and the Chair decides "
+            "whether the presentation stays on the agenda.",
             rule=12,
         )
-    return involved_state_response_due(start_date)
+    return max(involved_state_response_due(start_date), utc_day(at))
+
+
+def is_late(start_date: date, at: datetime) -> bool:
+    return not on_or_before(at, involved_state_notification_due(start_date))
 
 
 def notified_in_time(
@@ -57,16 +63,20 @@ def notified_in_time(
 
 
 def ensure_may_schedule(
-    start_date: date, involved: Iterable[str], notified_at: Mapping[str, datetime]
+    start_date: date,
+    involved: Iterable[str],
+    notified_at: Mapping[str, datetime],
+    chair_keeps: bool | None = None,
 ) -> None:
-    """Rule 12: a presentation whose involved States were not notified in time cannot be
-    scheduled on the agenda."""
-    if not notified_in_time(start_date, involved, notified_at):
-        raise Conflict(
-            "The States this presentation involves were not all notified 30 days before the "
-            "meeting; it cannot go on the agenda.",
-            rule=12,
-        )
+    """Rule 12: a presentation whose involved States were not notified in time goes on
+    the agenda only if the Chair decided, recorded, that it stays."""
+    if notified_in_time(start_date, involved, notified_at) or chair_keeps:
+        return
+    raise Conflict(
+        "The States this presentation involves were not all notified 30 days before the "
+        "meeting; it goes on the agenda only if the Chair decides it stays.",
+        rule=12,
+    )
 
 
 def ensure_may_respond(state: str, involved: Iterable[str], notified: Iterable[str]) -> None:

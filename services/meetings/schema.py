@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from bson import ObjectId
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
+from services.common.batching import batched
 from services.common.context import RequestContext
-from services.common.errors import ValidationFailed
+from services.common.errors import DiefError, ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
 from services.common.notifications.kinds import Audience
@@ -131,6 +132,9 @@ class ChairTerm:
     appointed_on: date
     term_ends_on: date | None = strawberry.field(
         description="The last day of the following CSP; null while it has no dates."
+    )
+    ended_on: date | None = strawberry.field(
+        default=None, description="Ended early, explicitly, by the next appointment (rule 4)."
     )
 
 
@@ -294,6 +298,8 @@ class InvolvedStateNotification:
     state_code: str
     notified_at: datetime
     reply_due_on: date = strawberry.field(description="The day the response is asked for.")
+    late: bool = strawberry.field(default=False, description="After the 30-day mark.")
+    late_reason: str | None = strawberry.field(default=None, description="Why it was late.")
 
 
 @strawberry.type(description="Rule 12: an involved State's response, part of the presentation.")
@@ -301,6 +307,34 @@ class InvolvedStateResponse:
     state_code: str
     response: str
     at: datetime
+
+
+def _presentation_pages(info: Ctx) -> Callable[[list[Any]], Awaitable[list[Any]]]:
+    principal = info.context.principal
+
+    def pages(keys: list[tuple[str, int | None, str | None]]) -> list[Any]:
+        by_state = handlers.presentations_of_states(principal, [code for code, _, _ in keys])
+        out: list[Any] = []
+        for code, first, after in keys:
+            try:
+                out.append(paginate_list(by_state.get(code.upper(), []), first, after, lambda d: d))
+            except DiefError as refusal:
+                out.append(refusal)
+        starts = handlers.meeting_start_dates(
+            {e.node.meeting_id for c in out if isinstance(c, Connection) for e in c.edges}
+        )
+        for page in out:
+            if isinstance(page, Connection):
+                for edge in page.edges:
+                    edge.node = Presentation.from_doc(
+                        edge.node, starts.get(edge.node.meeting_id, date.min)
+                    )
+        return out
+
+    async def load(keys: list[Any]) -> list[Any]:
+        return await run_sync(pages, keys)
+
+    return load
 
 
 @strawberry.federation.type(
@@ -317,11 +351,10 @@ class State:
     async def presentations(
         self, info: Ctx, first: int | None = None, after: str | None = None
     ) -> Connection[Presentation]:
-        def page() -> Connection[Presentation]:
-            found = list(handlers.presentations_of_state(info.context.principal, str(self.code)))
-            return paginate_list(found, first, after, Presentation.from_doc)
-
-        return await run_sync(page)  # from_doc reads each meeting's first day
+        # The States of one entity request are answered together: one find of their
+        # presentations, one of the first days of the meetings on their pages.
+        key = (str(self.code), first, after)
+        return await batched(info, "State.presentations", _presentation_pages(info), key)
 
     @strawberry.field(description="Rule 7: the meetings this State registered delegates for.")
     async def meetings_participated(
@@ -391,6 +424,11 @@ class Presentation:
     notified_in_time: bool = strawberry.field(
         description="Rule 12: every involved State was notified 30 days ahead."
     )
+    chair_keeps: bool | None = strawberry.field(
+        default=None,
+        description="Rule 12, after a late notification: the Chair's decision whether it "
+        "stays on the agenda (null: not decided).",
+    )
 
     @classmethod
     def from_doc(cls, d: docs.Presentation, start_date: date | None = None) -> Presentation:
@@ -406,7 +444,11 @@ class Presentation:
             intended_at=d.intended_at,
             notifications=[
                 InvolvedStateNotification(
-                    state_code=n.state, notified_at=n.notified_at, reply_due_on=n.reply_due_on
+                    state_code=n.state,
+                    notified_at=n.notified_at,
+                    reply_due_on=n.reply_due_on,
+                    late=n.late_reason is not None,
+                    late_reason=n.late_reason,
                 )
                 for n in d.notifications
             ],
@@ -422,6 +464,7 @@ class Presentation:
             notified_in_time=rule12.notified_in_time(
                 start_date, d.involved_states, {n.state: n.notified_at for n in d.notifications}
             ),
+            chair_keeps=d.chair_keeps,
         )
 
     @classmethod
@@ -522,6 +565,9 @@ class Meeting:
     decided_on: date = strawberry.field(description="Rule 3: when the President decided.")
     agenda_status: AgendaStatus
     agenda_distributed_at: datetime | None
+    agenda_late_reason: str | None = strawberry.field(
+        default=None, description="Rule 10: why the draft agenda went out late, if it did."
+    )
     agenda_adopted_at: datetime | None
     session_id: strawberry.Private[ObjectId]
     doc: strawberry.Private[docs.Meeting]
@@ -538,6 +584,7 @@ class Meeting:
             decided_on=d.decided_on,
             agenda_status=d.agenda_status,
             agenda_distributed_at=d.agenda_distributed_at,
+            agenda_late_reason=d.agenda_late_reason,
             agenda_adopted_at=d.agenda_adopted_at,
             session_id=d.session_id,
             doc=d,
@@ -711,6 +758,11 @@ class ChairAppointInput:
     chair: str
     appointed_on: date
     appointed_by: str = strawberry.field(description="The CSP President.")
+    end_previous_term: bool = strawberry.field(
+        default=False,
+        description="Rule 4: end the term in force the day before; without it an "
+        "overlapping appointment is refused.",
+    )
 
 
 @strawberry.input(description="Rule 9: issue the invitation.")
@@ -763,6 +815,12 @@ class PresentationIntendInput:
 @strawberry.input(description="Names one presentation.")
 class PresentationRefInput:
     id: strawberry.ID
+
+
+@strawberry.input(description="Rule 12: the Chair decides whether a late presentation stays.")
+class PresentationLateDecideInput:
+    id: strawberry.ID
+    keep: bool
 
 
 @strawberry.input(description="Rule 12: an involved State's response.")
@@ -878,7 +936,12 @@ class BriefingPayload:
 
 
 def _term(a: domain.ChairAppointment) -> ChairTerm:
-    return ChairTerm(chair=a.chair, appointed_on=a.appointed_on, term_ends_on=a.term_ends_on)
+    return ChairTerm(
+        chair=a.chair,
+        appointed_on=a.appointed_on,
+        term_ends_on=a.term_ends_on,
+        ended_on=a.ended_on,
+    )
 
 
 async def document_content(file: Any, content_base64: str | None, max_bytes: int) -> bytes:
@@ -1031,6 +1094,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
             input.chair,
             input.appointed_on,
             input.appointed_by,
+            input.end_previous_term,
         )
         term = await run_sync(handlers.current_chair, info.context.principal, input.appointed_on)
         assert term is not None
@@ -1090,12 +1154,23 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Rule 10: distribute the draft agenda (30 days ahead).", policy=SECRETARIAT
     )
-    async def agenda_distribute(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload:
+    async def agenda_distribute(
+        self,
+        info: Ctx,
+        input: MeetingRefInput,
+        late_reason: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Required after the 30-day mark; recorded, and the draft is late."
+            ),
+        ] = None,
+    ) -> MeetingPayload:
         doc = await run_sync(
             handlers.distribute_agenda,
             info.context.principal,
             now(info),
             oid_of(input.id, "Meeting"),
+            late_reason,
         )
         return await told_of_agenda(info, _meeting_payload(doc), doc)
 
@@ -1152,15 +1227,42 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         policy=PARTICIPANTS_OR_SECRETARIAT,
     )
     async def presentation_notify_involved(
-        self, info: Ctx, input: PresentationRefInput
+        self,
+        info: Ctx,
+        input: PresentationRefInput,
+        late_reason: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Required after the 30-day mark; the involved States see it and "
+                "the Chair decides whether the presentation stays (presentationLateDecide)."
+            ),
+        ] = None,
     ) -> PresentationPayload:
         doc = await run_sync(
             handlers.notify_involved_states,
             info.context.principal,
             now(info),
             oid_of(input.id, "Presentation"),
+            late_reason,
         )
         return await told_of_notification(info, await _presentation_payload(doc), doc)
+
+    @strawberry.federation.mutation(
+        description="Rule 12: after a late notification the Chair decides, recorded, "
+        "whether the presentation stays on the agenda.",
+        policy=[["chair"]],
+    )
+    async def presentation_late_decide(
+        self, info: Ctx, input: PresentationLateDecideInput
+    ) -> PresentationPayload:
+        doc = await run_sync(
+            handlers.decide_late_presentation,
+            info.context.principal,
+            now(info),
+            oid_of(input.id, "Presentation"),
+            input.keep,
+        )
+        return await _presentation_payload(doc)
 
     @strawberry.federation.mutation(
         description="Rule 12: an involved State responds.", policy=PARTICIPANTS

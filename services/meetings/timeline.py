@@ -84,10 +84,27 @@ def item_status(due_on: date, done_on: date | None, open_acts: int, today: date)
     return TimelineStatus.DONE if today > due_on else TimelineStatus.PENDING
 
 
+def item_state(
+    due_on: date, done_on: date | None, open_acts: int, today: date
+) -> tuple[TimelineStatus, date | None]:
+    """One item's state machine: its status and the completion date it shows.
+
+    PENDING   nothing done yet, or acts still outstanding, on or before the due day; it
+              shows no completion date (a partly done item is not done).
+    LATE      acts outstanding after the due day (no completion date), or the last act
+              came after the due day (that date).
+    DONE      every act done on or before the due day (that date); or nothing was asked
+              and the due day has passed (no date: there was nothing to do).
+    """
+    status = item_status(due_on, done_on, open_acts, today)
+    return status, (done_on if open_acts == 0 else None)
+
+
 def _item(
     kind: TimelineItemKind, due: date, done: date | None, open_acts: int, today: date
 ) -> TimelineItem:
-    return TimelineItem(kind, due, item_status(due, done, open_acts, today), done, RULES[kind])
+    status, shown = item_state(due, done, open_acts, today)
+    return TimelineItem(kind, due, status, shown, RULES[kind])
 
 
 def meeting_timeline(start_date: date, facts: TimelineFacts, today: date) -> list[TimelineItem]:
