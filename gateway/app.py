@@ -34,6 +34,7 @@ from starlette.routing import Route
 from gateway import graphiql
 from gateway.access import scopes_of
 from gateway.auth import CallerPolicy, CallerVerifier, JwksSource
+from gateway.breaker import BreakerFetch, Breakers
 from gateway.claims import ClaimMapping
 from gateway.cors import cors_options
 from gateway.executor import Executor
@@ -53,6 +54,7 @@ from gateway.uploads import is_multipart, read_multipart, upload_limit
 from services.common.app import RequestIdMiddleware
 from services.common.context import bearer_token
 from services.common.errors import Unauthenticated
+from services.common.idempotency import valid_key
 from services.common.logs import current_request_id
 from services.common.principal import Principal
 from services.common.settings import Settings, get_settings
@@ -130,6 +132,10 @@ class MeteredFetch:
         finally:
             self.metrics.subgraph_fetches.labels(subgraph, outcome).inc()
             self.metrics.subgraph_latency.labels(subgraph).observe(time.perf_counter() - started)
+
+
+class NotYetKnown(Exception):
+    """The participant registry has not been loaded yet (start-up, contacts away)."""
 
 
 class JSONResponse(StarletteJSONResponse):
@@ -213,9 +219,16 @@ class Gateway:
                 supergraph.subgraphs,
                 settings.gateway_subgraph_timeout_seconds,
                 self.signer.headers,
+                mutation_timeout_s=settings.gateway_subgraph_mutation_timeout_seconds,
             )
             fetch = self.fetcher
-        fetch = MeteredFetch(fetch, self.metrics)
+        self.breakers = Breakers(
+            supergraph.subgraphs,
+            failures=settings.gateway_breaker_failures,
+            cooldown_s=settings.gateway_breaker_cooldown_seconds,
+        )
+        # the breaker under the merging: a merged fetch counts once
+        fetch = BreakerFetch(MeteredFetch(fetch, self.metrics), self.breakers)
         self.inflight: InflightMerge | None = None
         if settings.gateway_merge_inflight:
             merged = self.metrics.merged_fetches
@@ -266,6 +279,9 @@ class Gateway:
         if token is None:
             return None
         claimed = await self.verified.caller(token)
+        if claimed.represents_state and not self.registry.loaded.is_set():
+            # not knowing yet who takes part is no reason to refuse: the caller retries
+            raise NotYetKnown()
         participant = claimed.represents_state and self.registry.is_participant(claimed.state)
         caller = dataclasses.replace(claimed, participant=participant)
         # Scopes are the gateway's own mapping (gateway.access), not the token's.
@@ -303,7 +319,20 @@ class Gateway:
             return _json_error(
                 401, exc.message, "UNAUTHENTICATED", **{"WWW-Authenticate": "Bearer"}
             )
+        except NotYetKnown:
+            self.metrics.requests.labels("unknown", "unavailable").inc()
+            return _json_error(
+                503,
+                "The gateway does not yet know which States take part; retry shortly.",
+                "UNAVAILABLE",
+                **{"Retry-After": "1"},
+            )
         request_id = current_request_id()
+        key = request.headers.get("idempotency-key")
+        if key is not None and not valid_key(key):
+            return _json_error(
+                400, "An Idempotency-Key is 1 to 200 printable ASCII characters.", "VALIDATION"
+            )
         try:
             slot = self.fairness.slot(caller_key(request, principal))
             slot.__enter__()
@@ -312,7 +341,7 @@ class Gateway:
             return _json_error(
                 429, exc.message, "RATE_LIMITED", **{"Retry-After": str(exc.retry_after)}
             )
-        token = current_call.set(Call(principal, request_id))
+        token = current_call.set(Call(principal, request_id, key))
         budget = current_budget.set(RequestBudget(self.limits.max_cost))
         try:
             if isinstance(payload, list):
@@ -389,9 +418,15 @@ class Gateway:
     async def readyz(self, _: Request) -> JSONResponse:
         checks = self.registry.checks()
         ok = all(checks.values())
+        body: dict[str, Any] = {"ready": ok, "checks": checks}
         if not ok:  # the reason (internal URLs, other services' errors) only in the log
             log.warning("not ready", extra={"checks": checks, "reason": self.registry.last_error})
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        # A subgraph that is down does not make the gateway unready (it answers the rest):
+        # it is named, without its address.
+        unhealthy = self.breakers.unhealthy()
+        if unhealthy:
+            body["unhealthySubgraphs"] = unhealthy
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics_endpoint(self, request: Request) -> Response:
         secret = self.settings.gateway_metrics_token

@@ -14,6 +14,7 @@ ALLOWED_HEADERS = (
     "authorization",
     "content-type",
     "x-request-id",
+    "idempotency-key",
     "apollo-require-preflight",
     "x-apollo-operation-name",
 )

@@ -6,8 +6,11 @@
 `fetch(subgraph_name, query, variables) -> Awaitable[dict]` sends one GraphQL request to a
 subgraph and returns its JSON response (`{"data": ..., "errors": [...]}`); it is where the
 caller adds headers, timeouts and pooling (`gateway.fetcher.HttpFetcher` is the default).
-An exception from `fetch` becomes an error with `extensions.code` "INTERNAL" and
-`extensions.subgraph`, and the data of the other fetches is kept.
+A fetch that gets no answer (`gateway.fetcher.SubgraphUnavailable`, a connection error or a
+timeout) becomes an error with `extensions.code` "SUBGRAPH_UNAVAILABLE" and
+`extensions.subgraph` (the name, never the address); any other exception from `fetch` one
+with "INTERNAL". Either way the error is at the paths of the fields that fetch was for,
+those fields are null, and the data of the other fetches is kept.
 
 `execute` returns `{"data": ..., "errors": [...]}` ("errors" only when there are some):
 - syntax errors: `extensions.code` "GRAPHQL_PARSE_FAILED"; operations invalid against
@@ -53,6 +56,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
+from gateway.fetcher import SubgraphError, SubgraphOpen, SubgraphUnavailable
 from gateway.plan import FetchStep, Projection, QueryPlan, restore_names
 from gateway.planner import Planner, PlanningError, condition_variables
 from gateway.shaper import Shaper
@@ -294,25 +298,15 @@ class Executor:
     ) -> dict | None:
         try:
             response = await self.fetch(step.graph, step.document, variables)
+        except (SubgraphUnavailable, ConnectionError, TimeoutError) as exc:
+            _fail(run, unavailable(step.graph, exc), affected)
+            return None
         except Exception as exc:
-            run.errors.append(
-                _error(
-                    f"The {step.graph} subgraph could not be reached ({type(exc).__name__}).",
-                    "INTERNAL",
-                    subgraph=step.graph,
-                )
-            )
-            run.failed.extend(affected)
+            message = f"The {step.graph} subgraph could not be reached ({type(exc).__name__})."
+            _fail(run, _error(message, "INTERNAL", subgraph=step.graph), affected)
             return None
         if not isinstance(response, dict):
-            run.errors.append(
-                _error(
-                    f"The {step.graph} subgraph sent an invalid response.",
-                    "INTERNAL",
-                    subgraph=step.graph,
-                )
-            )
-            run.failed.extend(affected)
+            _fail(run, unavailable(step.graph, SubgraphError()), affected)
             return None
         return response
 
@@ -338,6 +332,36 @@ class Executor:
         if errors:
             response["errors"] = errors
         return response
+
+
+_WHY = (
+    (SubgraphOpen, "is not asked for a while after failing repeatedly"),
+    (TimeoutError, "did not answer in time"),
+    (ConnectionError, "could not be reached"),
+    (SubgraphError, "did not answer with GraphQL"),
+)
+
+
+def _fail(run: _Run, error: dict, affected: list[tuple]) -> None:
+    """A fetch that failed as a whole: its fields are null, its error at their path.
+
+    A root fetch gets one error per root field it was for; an entity fetch one error, at
+    the first entity it was for (one per entity could be thousands)."""
+    run.failed.extend(affected)
+    if affected and all(len(p) == 1 for p in affected):
+        run.errors.extend({**error, "path": list(p)} for p in affected)
+    elif affected:
+        run.errors.append({**error, "path": list(affected[0])})
+    else:
+        run.errors.append(error)
+
+
+def unavailable(graph: str, exc: BaseException) -> dict:
+    """The error of a fetch that got no answer: it names the subgraph, never its address."""
+    why = next((w for kind, w in _WHY if isinstance(exc, kind)), "is unavailable")
+    return _error(
+        f"The {graph} service {why}; retry later.", "SUBGRAPH_UNAVAILABLE", subgraph=graph
+    )
 
 
 def _coerce(

@@ -1,9 +1,12 @@
 """The default subgraph fetch: HTTP POST over one pooled aiohttp session (keep-alive).
 
-    fetcher = HttpFetcher(subgraphs, timeout_s=5.0, headers_factory=lambda name: {...})
+    fetcher = HttpFetcher(subgraphs, timeout_s=5.0, mutation_timeout_s=10.0,
+                          headers_factory=lambda name: {...})
     response = await fetcher("contacts", query, variables)   # the subgraph's JSON
     await fetcher.aclose()
 
+`timeout_s` (one number, or one per subgraph) bounds a query's fetch; `mutation_timeout_s`
+(default: the same) a mutation's, which may be longer since it writes.
 `headers_factory(subgraph_name)` (sync or async) gives the headers of each request, e.g. the
 principal token and request id. A subgraph that answers without a GraphQL JSON body raises
 `SubgraphError`; one that does not answer in time `SubgraphTimeout`; one that cannot be
@@ -33,16 +36,24 @@ HeadersFactory = Callable[[str], Mapping[str, str] | Awaitable[Mapping[str, str]
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
 
-class SubgraphError(Exception):
+class SubgraphUnavailable(Exception):
+    """A subgraph gave no GraphQL answer; the message names it, never its address."""
+
+
+class SubgraphError(SubgraphUnavailable):
     """A subgraph answered, but not with a GraphQL response."""
 
 
-class SubgraphTimeout(TimeoutError):
+class SubgraphTimeout(SubgraphUnavailable, TimeoutError):
     """A subgraph did not answer within its timeout."""
 
 
-class SubgraphUnreachable(ConnectionError):
+class SubgraphUnreachable(SubgraphUnavailable, ConnectionError):
     """No connection to a subgraph, or the connection broke before it answered."""
+
+
+class SubgraphOpen(SubgraphUnavailable):
+    """The subgraph's circuit breaker is open: it failed too often to be asked now."""
 
 
 class HttpFetcher:
@@ -53,13 +64,15 @@ class HttpFetcher:
         headers_factory: HeadersFactory | None = None,
         client: httpx.AsyncClient | None = None,
         max_connections: int = 100,
+        mutation_timeout_s: float | dict[str, float] | None = None,
     ) -> None:
         self.subgraphs = dict(subgraphs)
-        seconds = timeout_s if isinstance(timeout_s, dict) else dict.fromkeys(subgraphs, timeout_s)
-        self.timeouts = {name: float(s) for name, s in seconds.items()}
-        self._client_timeouts = {
-            name: aiohttp.ClientTimeout(total=s) for name, s in self.timeouts.items()
-        }
+        self.timeouts = _per_subgraph(timeout_s, subgraphs)
+        self.mutation_timeouts = (
+            dict(self.timeouts)
+            if mutation_timeout_s is None
+            else _per_subgraph(mutation_timeout_s, subgraphs)
+        )
         self.headers_factory = headers_factory
         self.client = client
         self.max_connections = max_connections
@@ -88,7 +101,8 @@ class HttpFetcher:
         if files:
             return await self._multipart(subgraph, url, query, variables, files, headers)
         payload = orjson.dumps({"query": query, "variables": variables})
-        timeout = self.timeouts.get(subgraph, 10.0)
+        timeouts = self.mutation_timeouts if _is_mutation(query) else self.timeouts
+        timeout = timeouts.get(subgraph, 10.0)
         try:
             if self.client is not None:
                 answer = await self.client.post(
@@ -96,9 +110,7 @@ class HttpFetcher:
                 )
                 status, raw = answer.status_code, answer.content
             else:
-                client_timeout = self._client_timeouts.get(subgraph) or aiohttp.ClientTimeout(
-                    total=timeout
-                )
+                client_timeout = aiohttp.ClientTimeout(total=timeout)
                 async with self._session_here().post(
                     url, data=payload, headers=headers, timeout=client_timeout
                 ) as response:
@@ -106,7 +118,7 @@ class HttpFetcher:
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise SubgraphTimeout(f"{subgraph} did not answer within {timeout:g} s") from exc
         except (aiohttp.ClientConnectionError, httpx.TransportError) as exc:
-            raise SubgraphUnreachable(f"{subgraph} at {url}: {exc}") from exc
+            raise SubgraphUnreachable(f"{subgraph}: {type(exc).__name__}") from exc
         return _graphql_body(subgraph, status, raw)
 
     async def _multipart(
@@ -128,7 +140,7 @@ class HttpFetcher:
                 refs.append(ref)
             mapping.setdefault(str(refs.index(ref)), []).append(path)
         operations = orjson.dumps({"query": query, "variables": without_uploads(variables)})
-        timeout = self.timeouts.get(subgraph, 10.0)
+        timeout = self.mutation_timeouts.get(subgraph, 10.0)  # files come with mutations
         for ref in refs:
             ref.file.seek(0)
         try:
@@ -159,13 +171,22 @@ class HttpFetcher:
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise SubgraphTimeout(f"{subgraph} did not answer within {timeout:g} s") from exc
         except (aiohttp.ClientConnectionError, httpx.TransportError) as exc:
-            raise SubgraphUnreachable(f"{subgraph} at {url}: {exc}") from exc
+            raise SubgraphUnreachable(f"{subgraph}: {type(exc).__name__}") from exc
         return _graphql_body(subgraph, status, raw)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
+
+
+def _per_subgraph(seconds: float | dict[str, float], names: Mapping[str, str]) -> dict[str, float]:
+    given = seconds if isinstance(seconds, dict) else dict.fromkeys(names, seconds)
+    return {name: float(s) for name, s in given.items()}
+
+
+def _is_mutation(query: str) -> bool:
+    return query.lstrip().startswith("mutation")
 
 
 def _graphql_body(subgraph: str, status: int, raw: bytes) -> dict[str, Any]:

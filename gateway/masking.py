@@ -1,8 +1,9 @@
 """What callers see of errors: our refusals as the subgraph stated them, nothing else.
 
 An error that carries one of the suite's codes keeps its message, path and the extensions
-``code``, ``field`` and ``rule``; anything else (a subgraph crash, a timeout, an error in
-another shape) is logged with the request id and answered as ``INTERNAL`` with that id.
+``code``, ``field`` and ``rule`` (and a ``SUBGRAPH_UNAVAILABLE``'s ``subgraph``); anything
+else (a subgraph crash, an error in another shape) is logged with the request id and
+answered as ``INTERNAL`` with that id.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ STABLE_CODES = frozenset(
         "CONFLICT",
         "DEADLINE_PASSED",
         "BAD_REQUEST",
+        "UNAVAILABLE",
+        "SUBGRAPH_UNAVAILABLE",
         "QUERY_PLAN_FAILED",
         "INTERNAL",
     }
@@ -61,6 +64,8 @@ def mask_error(error: dict[str, Any], request_id: str) -> dict[str, Any]:
     if isinstance(path, list):
         kept["path"] = path
     kept["extensions"] = {k: extensions[k] for k in KEPT_EXTENSIONS if k in extensions}
+    if code == "SUBGRAPH_UNAVAILABLE" and isinstance(extensions.get("subgraph"), str):
+        kept["extensions"]["subgraph"] = extensions["subgraph"]  # a name, never an address
     return kept
 
 

@@ -103,6 +103,19 @@ QUOTED_NAME = re.compile(r"(['\"])([_A-Za-z][_0-9A-Za-z]*)\1")
 NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
 
+QUOTE_AT_MOST = 200  # characters of an error message; an input is never echoed whole
+
+
+def quote_briefly(body: Any) -> None:
+    """Refusals quote at most a short prefix of what was sent (a 250 kB variable does not
+    come back inside the error): a longer message is cut, and says so."""
+    errors = (body.get("errors") or ()) if isinstance(body, dict) else ()
+    for error in errors:
+        message = error.get("message") if isinstance(error, dict) else None
+        if isinstance(message, str) and len(message) > QUOTE_AT_MOST:
+            error["message"] = message[:QUOTE_AT_MOST] + "… (cut)"
+
+
 def without_schema_names(body: Any, said: set[str]) -> None:
     """With introspection off no answer may name a field, argument, type, enum value or
     input field of the schema the caller did not name itself: graphql-core's "Did you mean
@@ -233,6 +246,7 @@ class Pipeline:
         method: str = "POST",
     ) -> Outcome:
         outcome = await self._run(payload, principal, request_id, method=method)
+        quote_briefly(outcome.body)
         if self.hide_suggestions:
             said = ""
             if isinstance(payload, Mapping):

@@ -32,6 +32,7 @@ class Call:
 
     principal: Principal | None
     request_id: str
+    idempotency_key: str | None = None  # the client's, passed on to the subgraphs
 
 
 current_call: ContextVar[Call | None] = ContextVar("gateway_call", default=None)
@@ -112,6 +113,8 @@ class PrincipalSigner:
         if call is None:
             return {}
         headers = {"x-request-id": call.request_id}
+        if call.idempotency_key is not None:
+            headers["idempotency-key"] = call.idempotency_key
         if call.principal is not None:
             headers["authorization"] = (
                 f"Bearer {self.sign(call.principal, call.request_id, subgraph)}"

@@ -57,6 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         loop="uvloop",  # libuv event loop and the httptools parser: less work per request
         http="httptools",
+        # SIGTERM: stop accepting (readiness fails at once), let the requests in flight
+        # finish for up to this long, then stop
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     return 0
 

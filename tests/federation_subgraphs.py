@@ -27,7 +27,7 @@ from strawberry.asgi import GraphQL
 from strawberry.federation.schema_directives import FieldSet, Key
 
 from gateway.compose import compose
-from gateway.fetcher import HttpFetcher
+from gateway.fetcher import HttpFetcher, SubgraphUnreachable
 
 # --- accounts ---------------------------------------------------------------------------
 
@@ -442,7 +442,7 @@ class RecordingFetcher:
     async def __call__(self, subgraph: str, query: str, variables: dict) -> dict:
         self.calls.append((subgraph, query, variables))
         if subgraph in self.down:
-            raise httpx.ConnectError("connection refused")
+            raise SubgraphUnreachable(f"{subgraph}: connection refused")
         return await self.inner(subgraph, query, variables)
 
     def graphs(self) -> list[str]:

@@ -95,7 +95,7 @@ async def test_direct_fetch(
         return
     if which not in READABLE[who]:
         assert codes(result) == ["FORBIDDEN"]
-        assert result["data"] is None
+        assert result["data"] == {"case": None}
         assert TITLES[which] not in str(result)  # the refusal names nothing
         return
     assert "errors" not in result, result

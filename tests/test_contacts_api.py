@@ -60,7 +60,7 @@ async def test_non_party_state_is_refused(
 ) -> None:
     result = await gql(STATES, {}, token(state="USA", participant=False))
     assert error_codes(result) == ["FORBIDDEN"]
-    assert result["data"] is None
+    assert result["data"] == {"states": None}
 
 
 async def test_registry_overrides_a_participant_flag_it_disagrees_with(

@@ -596,14 +596,15 @@ async def test_a_failure_mid_batch_marks_what_jetstream_acknowledged(
     class FailsOnThird(OutboxRelay):
         calls = 0
 
-        async def publish_one(self, entry: dict[str, Any]) -> int:
+        async def publish_one(self, entry: dict[str, Any], last: int | None = None) -> int:
             self.calls += 1
             if self.calls == 3:
                 raise ConnectionError("NATS went away")
-            return await super().publish_one(entry)
+            return await super().publish_one(entry, last)
 
+    relay = FailsOnThird(events_db, session_js)
     with pytest.raises(ConnectionError):
-        await FailsOnThird(events_db, session_js).publish_pending()
+        await relay.publish_pending()
     pending = await mongo.run_sync(pending_events, events_db)
     assert [e["_id"] for e in pending] == [ev.id for ev in events[2:]]
     marked = await mongo.run_sync(
@@ -616,6 +617,8 @@ async def test_a_failure_mid_batch_marks_what_jetstream_acknowledged(
     assert all(marked[ev.id]["sent_at"] is not None for ev in events[:2])
     assert seqs[0] < seqs[1]
 
-    assert await OutboxRelay(events_db, session_js).publish_pending() == 3
+    # another replica stands by while this one holds the lease; this one goes on
+    assert await OutboxRelay(events_db, session_js).publish_pending() == 0
+    assert await relay.publish_pending() == 3
     assert await mongo.run_sync(pending_events, events_db) == []
     assert await messages_on(session_js, events[0].nats_subject) == 5

@@ -394,8 +394,9 @@ async def test_unreachable_subgraph_is_an_error_and_other_data_is_kept(
         "data": {"me": {"name": "Ada Lovelace"}, "product": None},
         "errors": [
             {
-                "message": "The products subgraph could not be reached (ConnectError).",
-                "extensions": {"code": "INTERNAL", "subgraph": "products"},
+                "message": "The products service could not be reached; retry later.",
+                "extensions": {"code": "SUBGRAPH_UNAVAILABLE", "subgraph": "products"},
+                "path": ["product"],
             }
         ],
     }
@@ -409,8 +410,9 @@ async def test_unreachable_entity_subgraph_nulls_only_its_fields(
     result = await executor.execute('{ product(upc: "1") { name reviews { body } } }')
     assert result["data"] == {"product": None}
     assert [e["extensions"] for e in result["errors"]] == [
-        {"code": "INTERNAL", "subgraph": "reviews"}
+        {"code": "SUBGRAPH_UNAVAILABLE", "subgraph": "reviews"}
     ]
+    assert result["errors"][0]["path"] == ["product"]
 
 
 async def test_plan_cache_hits_for_the_same_document_and_operation(

@@ -121,8 +121,9 @@ async def test_slow_subgraph_times_out_with_a_clear_error(
         "data": None,
         "errors": [
             {
-                "message": "The reviews subgraph could not be reached (SubgraphTimeout).",
-                "extensions": {"code": "INTERNAL", "subgraph": "reviews"},
+                "message": "The reviews service did not answer in time; retry later.",
+                "extensions": {"code": "SUBGRAPH_UNAVAILABLE", "subgraph": "reviews"},
+                "path": ["reviews"],
             }
         ],
     }
@@ -162,8 +163,9 @@ async def test_unreachable_subgraph_is_a_clear_error(supergraph: Supergraph) -> 
         "data": None,
         "errors": [
             {
-                "message": "The reviews subgraph could not be reached (SubgraphUnreachable).",
-                "extensions": {"code": "INTERNAL", "subgraph": "reviews"},
+                "message": "The reviews service could not be reached; retry later.",
+                "extensions": {"code": "SUBGRAPH_UNAVAILABLE", "subgraph": "reviews"},
+                "path": ["reviews"],
             }
         ],
     }

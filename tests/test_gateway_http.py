@@ -206,9 +206,9 @@ async def test_anonymous_callers_are_asked_to_sign_in_for_authenticated_fields(
     assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
         (["caller"], "UNAUTHENTICATED")
     ]
-    # states is non-null: its null takes the whole answer with it, as GraphQL requires
+    # root fields are nullable: a refused one is null and the others are answered
     result = await gw.query("{ publicNote list: states { totalCount } }")
-    assert result["data"] is None
+    assert result["data"] == {"publicNote": "hello", "list": None}
     assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
         (["list"], "UNAUTHENTICATED")
     ]
@@ -219,7 +219,7 @@ async def test_the_directory_policy_refuses_non_participants_before_contacts_is_
 ) -> None:
     before = await gw.metrics()
     result = await gw.query(STATES, delegate(gw, state="USA"))
-    assert codes(result) == ["FORBIDDEN"] and result["data"] is None  # states is non-null
+    assert codes(result) == ["FORBIDDEN"] and result["data"] == {"states": None}
     assert _count(await gw.metrics(), "contacts") == _count(before, "contacts")
 
 
@@ -236,9 +236,12 @@ async def test_a_refused_mutation_field_is_not_run_and_the_allowed_one_is(gw: Ga
     assert [(e["path"], e["extensions"]["code"]) for e in result["errors"]] == [
         (["stateStatusChange"], "FORBIDDEN")
     ]
-    # stateStatusChange is non-null: its null takes the whole data with it, but the allowed
-    # field ran and the refused one never reached contacts.
-    assert result["data"] is None
+    # the allowed field ran and is answered; the refused one is null and never reached
+    # contacts
+    assert result["data"] == {
+        "stateStatusChange": None,
+        "authorityCreate": {"authority": {"stateCode": "FRA", "name": "Direction X"}},
+    }
     created = Authority.objects(state_code="FRA", name="Direction X").count()
     assert created == 1
     assert handlers.load_state("USA").status.value == "NON_PARTY"
@@ -443,9 +446,26 @@ async def test_not_ready_when_the_registry_cannot_be_read(
         ready = await gw.http.get(f"{gw.base}/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"]["registry"] is False
-        # Without the registry nobody counts as a participant: refused, never guessed.
-        result = await gw.query("{ participantNote }", delegate(gw))
-        assert codes(result) == ["FORBIDDEN"]
+        # Without the registry participation is unknown: neither guessed nor refused (a
+        # FORBIDDEN a client might act on) but UNAVAILABLE, to retry; no subgraph is asked.
+        gw.notes.clear()
+        answer = await gw.post({"query": "{ participantNote }"}, delegate(gw))
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "1"
+        assert codes(answer.json()) == ["UNAVAILABLE"]
+        assert gw.notes.requests == []
+
+
+async def test_a_refusal_quotes_only_a_short_prefix_of_the_input(gw: Gateway) -> None:
+    huge = "x" * 100_000
+    answer = await gw.post(
+        {"query": "query($n: Int) { states(first: $n) { totalCount } }", "variables": {"n": huge}},
+        delegate(gw),
+    )
+    errors = answer.json()["errors"]
+    assert codes(answer.json()) == ["VALIDATION"]
+    assert all(len(e["message"]) <= 210 for e in errors)
+    assert "x" * 300 not in answer.text
 
 
 async def test_first_from_variables_is_counted_not_an_internal_error(gw: Gateway) -> None:

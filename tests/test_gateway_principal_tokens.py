@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from gateway.principal_tokens import PrincipalSigner
+from gateway.principal_tokens import Call, PrincipalSigner, current_call
 from services.common.errors import Unauthenticated
 from services.common.keys import SigningKey, ensure_dev_key
 from services.common.principal import Principal, PrincipalVerifier, Role
@@ -70,3 +70,19 @@ def test_an_ec_key_signs_through_pyjwt(tmp_path: Path) -> None:
     token = signer(key).sign(CALLER, "req-9", "cases")
     assert verifier(tmp_path / "jwks.json", "ES256").verify(token) == CALLER
     assert jwt.decode(token, options={"verify_signature": False})["rid"] == "req-9"
+
+
+def test_the_callers_idempotency_key_goes_with_every_subgraph_call(tmp_path: Path) -> None:
+    tokens = signer(ensure_dev_key(tmp_path))
+    given = current_call.set(Call(CALLER, "req-8", "create-42"))
+    try:
+        headers = tokens.headers("contacts")
+    finally:
+        current_call.reset(given)
+    assert headers["idempotency-key"] == "create-42"
+    assert headers["x-request-id"] == "req-8"
+    given = current_call.set(Call(CALLER, "req-9"))
+    try:
+        assert "idempotency-key" not in tokens.headers("contacts")
+    finally:
+        current_call.reset(given)

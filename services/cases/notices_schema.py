@@ -48,7 +48,7 @@ class CaseNoticesQuery:
     @strawberry.federation.field(description="Your State's notices about cases, newest first.")
     async def my_case_notifications(
         self, info: Ctx, unread: bool = False, first: int = 50
-    ) -> list[CaseNotice]:
+    ) -> list[CaseNotice] | None:
         p = info.context.principal
         limit = max(1, min(first, 200))
         found = await run_sync(lambda: list(feed.my_notices(CaseNoticeRecord, p, unread)[:limit]))
@@ -60,7 +60,7 @@ class CaseNoticesMutation:
     @strawberry.federation.mutation(description="Mark case notices of yours read (or unread).")
     async def case_notifications_mark(
         self, info: Ctx, ids: list[strawberry.ID], read: bool = True
-    ) -> list[CaseNotice]:
+    ) -> list[CaseNotice] | None:
         p = info.context.principal
         oids = [from_global_id(i, "CaseNotice", field="ids") for i in ids]
         found = await run_sync(feed.mark_read, CaseNoticeRecord, p, oids, read)

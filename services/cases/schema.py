@@ -826,7 +826,7 @@ class Query(CaseNoticesQuery):
         description="One case; FORBIDDEN unless it is shared with the caller.",
         policy=READ_POLICY,
     )
-    async def case(self, info: Ctx, id: strawberry.ID) -> Case:
+    async def case(self, info: Ctx, id: strawberry.ID) -> Case | None:
         return await Case.resolve_reference(info, id)
 
     @strawberry.federation.field(
@@ -839,7 +839,7 @@ class Query(CaseNoticesQuery):
         filter: CaseFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Case]:
+    ) -> Connection[Case] | None:
         flt = (filter or CaseFilter()).value()
         page = await run_sync(handlers.list_cases, info.context.principal, flt, first, after)
         nodes = [Case.of(v) for v in page.views]
@@ -851,7 +851,7 @@ class Query(CaseNoticesQuery):
     )
     async def case_audit_log(
         self, info: Ctx, case_id: strawberry.ID, first: int | None = None, after: str | None = None
-    ) -> Connection[AuditEntry]:
+    ) -> Connection[AuditEntry] | None:
         oid = _oid(case_id, "Case", "caseId")
         found, offset, total = await run_sync(
             handlers.audit_log, info.context.principal, oid, first, after
@@ -864,13 +864,13 @@ class Query(CaseNoticesQuery):
     )
     async def use_requests(
         self, info: Ctx, case_id: strawberry.ID | None = None
-    ) -> list[UseRequest]:
+    ) -> list[UseRequest] | None:
         oid = _oid(case_id, "Case", "caseId") if case_id else None
         found = await run_sync(handlers.list_use_requests, info.context.principal, oid)
         return [UseRequest.from_doc(r) for r in found]
 
     @strawberry.federation.field(description="One operational-use request.", policy=WRITE_POLICY)
-    async def use_request(self, info: Ctx, id: strawberry.ID) -> UseRequest:
+    async def use_request(self, info: Ctx, id: strawberry.ID) -> UseRequest | None:
         return await UseRequest.resolve_reference(info, id)
 
     @strawberry.federation.field(
@@ -878,13 +878,13 @@ class Query(CaseNoticesQuery):
     )
     async def disclosure_concerns(
         self, info: Ctx, case_id: strawberry.ID | None = None
-    ) -> list[DisclosureConcern]:
+    ) -> list[DisclosureConcern] | None:
         oid = _oid(case_id, "Case", "caseId") if case_id else None
         found = await run_sync(handlers.list_concerns, info.context.principal, oid)
         return [DisclosureConcern.from_doc(c) for c in found]
 
     @strawberry.federation.field(description="One disclosure concern.", policy=CONCERN_POLICY)
-    async def disclosure_concern(self, info: Ctx, id: strawberry.ID) -> DisclosureConcern:
+    async def disclosure_concern(self, info: Ctx, id: strawberry.ID) -> DisclosureConcern | None:
         return await DisclosureConcern.resolve_reference(info, id)
 
 
@@ -915,7 +915,7 @@ class Mutation(CaseNoticesMutation):
     )
     async def case_attachment_upload(
         self, info: Ctx, input: CaseAttachmentUploadInput
-    ) -> CaseAttachmentPayload:
+    ) -> CaseAttachmentPayload | None:
         settings = info.context.request.app.state.runtime.settings
         limits = att.Limits(
             settings.cases_attachment_max_bytes, tuple(settings.cases_attachment_types)
@@ -944,7 +944,7 @@ class Mutation(CaseNoticesMutation):
     @strawberry.federation.mutation(
         description="A new DRAFT case of the caller's State.", policy=WRITE_POLICY
     )
-    async def case_create(self, info: Ctx, input: CaseFieldsInput) -> CasePayload:
+    async def case_create(self, info: Ctx, input: CaseFieldsInput) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(handlers.create_case, p, case_fields(input))
         return await _payload(p, doc)
@@ -955,7 +955,7 @@ class Mutation(CaseNoticesMutation):
     )
     async def case_update(
         self, info: Ctx, id: strawberry.ID, input: CaseFieldsInput
-    ) -> CasePayload:
+    ) -> CasePayload | None:
         p = info.context.principal
         fields = case_fields(input)
         if "presentation_id" in fields:
@@ -969,13 +969,13 @@ class Mutation(CaseNoticesMutation):
         description="Share a draft with its audience (rule 19: categories first).",
         policy=WRITE_POLICY,
     )
-    async def case_share(self, info: Ctx, id: strawberry.ID) -> CasePayload:
+    async def case_share(self, info: Ctx, id: strawberry.ID) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(handlers.change_status, p, _oid(id, "Case"), domain.CaseStatus.SHARED)
         return await _payload(p, doc)
 
     @strawberry.federation.mutation(description="Archive a shared case.", policy=WRITE_POLICY)
-    async def case_archive(self, info: Ctx, id: strawberry.ID) -> CasePayload:
+    async def case_archive(self, info: Ctx, id: strawberry.ID) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(
             handlers.change_status, p, _oid(id, "Case"), domain.CaseStatus.ARCHIVED
@@ -988,7 +988,7 @@ class Mutation(CaseNoticesMutation):
     )
     async def case_set_briefing_consent(
         self, info: Ctx, id: strawberry.ID, excluded_from_briefings: bool, attribution_consent: bool
-    ) -> CasePayload:
+    ) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(
             handlers.set_briefing_consent,
@@ -1004,7 +1004,7 @@ class Mutation(CaseNoticesMutation):
     )
     async def case_link_presentation(
         self, info: Ctx, id: strawberry.ID, presentation_id: strawberry.ID
-    ) -> CasePayload:
+    ) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(handlers.link_presentation, p, _oid(id, "Case"), str(presentation_id))
         return await _payload(p, doc)
@@ -1012,7 +1012,7 @@ class Mutation(CaseNoticesMutation):
     @strawberry.federation.mutation(
         description="Notify the involved States through the exchange.", policy=WRITE_POLICY
     )
-    async def case_notify_involved_states(self, info: Ctx, id: strawberry.ID) -> CasePayload:
+    async def case_notify_involved_states(self, info: Ctx, id: strawberry.ID) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(handlers.notify_involved, p, _oid(id, "Case"))
         return await _payload(p, doc)
@@ -1020,7 +1020,7 @@ class Mutation(CaseNoticesMutation):
     @strawberry.federation.mutation(
         description="An involved State attaches its response to the case.", policy=WRITE_POLICY
     )
-    async def case_respond(self, info: Ctx, id: strawberry.ID, response: str) -> CasePayload:
+    async def case_respond(self, info: Ctx, id: strawberry.ID, response: str) -> CasePayload | None:
         p = info.context.principal
         doc = await run_sync(handlers.respond_as_involved, p, _oid(id, "Case"), response)
         return await _payload(p, doc)
@@ -1036,7 +1036,7 @@ class Mutation(CaseNoticesMutation):
         what: str,
         who: str | None = None,
         due_on: date | None = None,
-    ) -> CasePayload:
+    ) -> CasePayload | None:
         p = info.context.principal
         oid = _oid(case_id, "Case", "caseId")
         doc = await run_sync(handlers.create_arrangement, p, oid, states, what, who, due_on)
@@ -1047,7 +1047,7 @@ class Mutation(CaseNoticesMutation):
     )
     async def arrangement_set_status(
         self, info: Ctx, case_id: strawberry.ID, id: strawberry.ID, status: ArrangementStatus
-    ) -> CasePayload:
+    ) -> CasePayload | None:
         try:
             arrangement_id = ObjectId(str(id))
         except InvalidId as exc:
@@ -1062,7 +1062,7 @@ class Mutation(CaseNoticesMutation):
     )
     async def use_request_create(
         self, info: Ctx, case_id: strawberry.ID, use: IntendedUse, justification: str
-    ) -> UseRequest:
+    ) -> UseRequest | None:
         oid = _oid(case_id, "Case", "caseId")
         doc = await run_sync(handlers.request_use, info.context.principal, oid, use, justification)
         notice = notices.use_requested(doc, notices.link_base(info))
@@ -1079,7 +1079,7 @@ class Mutation(CaseNoticesMutation):
         decision: UseDecision,
         conditions: str | None = None,
         reason: str | None = None,
-    ) -> UseRequest:
+    ) -> UseRequest | None:
         doc = await run_sync(
             handlers.decide_use_request,
             info.context.principal,
@@ -1096,7 +1096,9 @@ class Mutation(CaseNoticesMutation):
         description="Write to the other side of an operational-use request.",
         policy=WRITE_POLICY,
     )
-    async def use_request_comment(self, info: Ctx, id: strawberry.ID, text: str) -> UseRequest:
+    async def use_request_comment(
+        self, info: Ctx, id: strawberry.ID, text: str
+    ) -> UseRequest | None:
         doc = await run_sync(
             handlers.comment_use_request, info.context.principal, _oid(id, "UseRequest"), text
         )
@@ -1108,7 +1110,7 @@ class Mutation(CaseNoticesMutation):
     )
     async def concern_raise(
         self, info: Ctx, case_id: strawberry.ID, respondent: str, description: str
-    ) -> DisclosureConcern:
+    ) -> DisclosureConcern | None:
         oid = _oid(case_id, "Case", "caseId")
         doc = await run_sync(
             handlers.raise_concern, info.context.principal, oid, respondent, description
@@ -1123,7 +1125,7 @@ class Mutation(CaseNoticesMutation):
     )
     async def concern_explain(
         self, info: Ctx, id: strawberry.ID, explanation: str, remedial_measures: str
-    ) -> DisclosureConcern:
+    ) -> DisclosureConcern | None:
         doc = await run_sync(
             handlers.explain_concern,
             info.context.principal,
@@ -1141,7 +1143,7 @@ class Mutation(CaseNoticesMutation):
     )
     async def concern_close(
         self, info: Ctx, id: strawberry.ID, note: str | None = None
-    ) -> DisclosureConcern:
+    ) -> DisclosureConcern | None:
         doc = await run_sync(
             handlers.close_concern, info.context.principal, _oid(id, "DisclosureConcern"), note
         )

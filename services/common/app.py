@@ -20,6 +20,7 @@ from strawberry.federation import Schema
 from services.common.body import BodyLimitMiddleware
 from services.common.context import RequestContext, bearer_token, build_context
 from services.common.errors import Unauthenticated
+from services.common.idempotent_view import IdempotentMutations
 from services.common.logs import new_request_id
 from services.common.metrics import MetricsMiddleware, ServiceMetrics
 from services.common.runtime import ServiceRuntime
@@ -98,7 +99,7 @@ class GatewayOnlyMiddleware:
         await self.app(scope, receive, send)
 
 
-class ServiceGraphQL(GraphQL):
+class ServiceGraphQL(IdempotentMutations, GraphQL):
     def __init__(self, schema: Schema, runtime: ServiceRuntime) -> None:
         # Multipart requests (file uploads) come from the gateway, with a principal token.
         super().__init__(
@@ -133,8 +134,7 @@ def create_app(
         return JSONResponse({"status": "alive", "service": runtime.service})
 
     async def readyz(_: Request) -> JSONResponse:
-        checks = await runtime.ready()
-        ok = all(checks.values())
+        ok, checks = await runtime.readiness()
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
     @contextlib.asynccontextmanager

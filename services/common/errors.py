@@ -1,8 +1,10 @@
 """Refusals with a stable code, and the GraphQL extension that reports them.
 
 A handler raises one of these; the caller sees ``extensions.code`` (and ``field`` or
-``rule`` where they apply). Anything else is unexpected: it is logged with the request id
-and the caller sees only ``INTERNAL`` and that id.
+``rule`` where they apply). The database being unreachable (or not answering in time) is
+``UNAVAILABLE``: the caller may retry (a change with the same ``Idempotency-Key``). Anything
+else is unexpected: it is logged with the request id and the caller sees only ``INTERNAL``
+and that id.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
+from services.common import mongo
 from services.common.logs import current_request_id
 
 log = logging.getLogger("dief.errors")
@@ -63,6 +66,13 @@ class DeadlinePassed(DiefError):
     code = "DEADLINE_PASSED"
 
 
+class Unavailable(DiefError):
+    code = "UNAVAILABLE"
+
+
+DATABASE_AWAY = "The database cannot be reached just now; retry shortly."
+
+
 class DiefErrors(MaskErrors):
     """Keep our refusals as they are; hide everything unexpected behind ``INTERNAL``."""
 
@@ -78,6 +88,19 @@ class DiefErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = current_request_id()
+        if error.original_error is not None and mongo.unavailable(error.original_error):
+            log.warning(
+                "database unavailable",
+                extra={"error": type(error.original_error).__name__, "request_id": request_id},
+            )
+            return GraphQLError(
+                message=DATABASE_AWAY,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": "UNAVAILABLE", "requestId": request_id},
+            )
         log.error(
             "unexpected error in resolver",
             exc_info=error.original_error,

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,12 @@ class SigningKey:
     algorithm: str = "EdDSA"
 
 
+def _temporary(path: Path) -> Path:
+    """A temporary name beside ``path`` no other writer uses (two services starting at
+    once on one DIEF_HOME each write their own, then rename it into place atomically)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+
+
 def ensure_dev_key(keys_dir: Path) -> SigningKey:
     """Load the dev key pair, creating it (and its JWKS) on first use."""
     keys_dir.mkdir(parents=True, exist_ok=True)
@@ -41,7 +48,7 @@ def ensure_dev_key(keys_dir: Path) -> SigningKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        tmp = pem_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = _temporary(pem_path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
@@ -69,9 +76,7 @@ def public_jwk(key: SigningKey) -> dict[str, str]:
 
 def write_jwks(path: Path, keys: list[SigningKey]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A temporary file of this process's own: services starting at once on one home each
-    # write theirs and replace the JWKS atomically, never another's half-written file.
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp = _temporary(path)
     tmp.write_text(json.dumps({"keys": [public_jwk(k) for k in keys]}, indent=2))
     os.replace(tmp, path)
 
@@ -102,7 +107,7 @@ def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    tmp = path.with_suffix(".tmp")
+    tmp = _temporary(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
@@ -110,7 +115,7 @@ def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
 
 
 def _write_public(path: Path, jwks: list[dict[str, str]]) -> None:
-    tmp = path.with_suffix(".tmp")
+    tmp = _temporary(path)
     tmp.write_text(json.dumps({"keys": jwks}, indent=2) + "\n")
     os.replace(tmp, path)
 

@@ -8,7 +8,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import nats
@@ -27,6 +28,12 @@ log = logging.getLogger("dief.messaging")
 
 DUPLICATE_WINDOW_SECONDS = 120.0
 PROCESSED = "processed_events"
+DEAD_LETTER = "deadletter"  # dief.<service>.deadletter.<durable>: events a consumer gave up on
+
+
+def dead_letter_subject(service: str, durable: str) -> str:
+    """Within the service's own subjects (the only ones it may publish on)."""
+    return f"dief.{service}.{DEAD_LETTER}.{durable}"
 
 
 def redacted(url: str) -> str:
@@ -81,7 +88,11 @@ async def connect_nats(url: str, name: str) -> NATS:
 
 
 async def ensure_stream(
-    js: JetStreamContext, name: str, max_age_days: int, replicas: int = 1
+    js: JetStreamContext,
+    name: str,
+    max_age_days: int,
+    replicas: int = 1,
+    duplicate_window_seconds: float = DUPLICATE_WINDOW_SECONDS,
 ) -> None:
     """Create the stream of ``dief.>`` or bring its configuration up to date."""
     config = StreamConfig(
@@ -90,7 +101,7 @@ async def ensure_stream(
         subjects=["dief.>"],
         storage=StorageType.FILE,
         max_age=max_age_days * 86400.0,
-        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        duplicate_window=duplicate_window_seconds,
         description="DIEF Exchange events (CloudEvents 1.0, JSON)",
     )
     try:
@@ -103,9 +114,16 @@ class NatsLink:
     """Keeps trying to reach NATS in the background until it succeeds."""
 
     def __init__(
-        self, url: str, name: str, stream: str, max_age_days: int, replicas: int = 1
+        self,
+        url: str,
+        name: str,
+        stream: str,
+        max_age_days: int,
+        replicas: int = 1,
+        duplicate_window_seconds: float = DUPLICATE_WINDOW_SECONDS,
     ) -> None:
         self.url = url
+        self.duplicate_window_seconds = duplicate_window_seconds
         self.replicas = replicas
         self.name = name
         self.stream = stream
@@ -125,7 +143,13 @@ class NatsLink:
             try:
                 nc = await connect_nats(self.url, self.name)
                 js = nc.jetstream()
-                await ensure_stream(js, self.stream, self.max_age_days, self.replicas)
+                await ensure_stream(
+                    js,
+                    self.stream,
+                    self.max_age_days,
+                    self.replicas,
+                    self.duplicate_window_seconds,
+                )
                 self.nc, self.js = nc, js
             except Exception as exc:
                 if nc is not None and not nc.is_closed:
@@ -146,6 +170,14 @@ class NatsLink:
 
 
 Handler = Callable[[CloudEvent], Awaitable[None]]
+
+
+def consumer_options(settings: Any) -> dict[str, Any]:
+    """A ``DurableConsumer``'s ack wait and delivery limit from the settings."""
+    return {
+        "ack_wait_seconds": settings.consumer_ack_wait_seconds,
+        "max_deliver": settings.consumer_max_deliver,
+    }
 
 
 @dataclass(frozen=True)
@@ -174,6 +206,13 @@ def _handled_among(alias: str, consumer: str, event_ids: list[str]) -> set[str]:
     return {keys[doc["_id"]] for doc in found}
 
 
+def prune_processed(alias: str, keep_days: float) -> int:
+    """Forget which events were handled more than ``keep_days`` ago; how many. Keep them as
+    long as the stream may deliver those events again (its retention)."""
+    cutoff = datetime.now(UTC) - timedelta(days=keep_days)
+    return mongo.database(alias)[PROCESSED].delete_many({"at": {"$lt": cutoff}}).deleted_count
+
+
 def _mark_handled(alias: str, consumer: str, *event_ids: str) -> None:
     now = datetime.now(UTC)
     docs = [{"_id": _key(consumer, event_id), "at": now} for event_id in event_ids]
@@ -194,6 +233,12 @@ class DurableConsumer:
     With ``handler``, events are handled one by one; with ``batch_handler``, each fetched
     batch (the events not handled before, in stream order) is handled in one call, and
     acked, or redelivered, as a whole.
+
+    A message not acked within ``ack_wait_seconds`` (a hung replica) goes to another. An
+    event whose handling fails is redelivered after ``retry_delay_seconds``, at most
+    ``max_deliver`` times in all: then it is parked on ``dief.<service>.deadletter.<durable>`` (the
+    event as it was, with ``Dief-Original-Subject`` and ``Dief-Error`` headers), logged as
+    an error, and no longer delivered, so the events after it are not held up for ever.
     """
 
     def __init__(
@@ -207,6 +252,9 @@ class DurableConsumer:
         batch_handler: BatchHandler | None = None,
         stream: str = "DIEF",
         deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+        ack_wait_seconds: float = 30.0,
+        max_deliver: int = 5,
+        retry_delay_seconds: float = 1.0,
     ) -> None:
         if (handler is None) == (batch_handler is None):
             raise TypeError("give a handler or a batch_handler")
@@ -218,6 +266,9 @@ class DurableConsumer:
         self.batch_handler = batch_handler
         self.stream = stream
         self.deliver_policy = deliver_policy
+        self.ack_wait_seconds = ack_wait_seconds
+        self.max_deliver = max_deliver
+        self.retry_delay_seconds = retry_delay_seconds
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(
@@ -225,8 +276,8 @@ class DurableConsumer:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=self.deliver_policy,
             filter_subject=self.subject_filter,
-            ack_wait=30,
-            max_deliver=-1,
+            ack_wait=self.ack_wait_seconds,
+            max_deliver=-1,  # counted here: the last failure parks the event
         )
         return await self.js.pull_subscribe(
             self.subject_filter, durable=self.durable, stream=self.stream, config=config
@@ -283,13 +334,40 @@ class DurableConsumer:
             for msg, event in received:
                 try:
                     await self.handle(event)
-                except Exception:
-                    log.exception(
-                        "event handler failed; it will be redelivered", extra={"event_id": event.id}
-                    )
-                    await msg.nak(delay=1)
+                except Exception as exc:
+                    await self._failed(msg, event, exc)
                     continue
                 await msg.ack()
+
+    async def _failed(self, msg: Msg, event: CloudEvent, exc: Exception) -> None:
+        """Redeliver later, or park the event after its last delivery."""
+        if msg.metadata.num_delivered < self.max_deliver:
+            log.warning(
+                "event handler failed; it will be redelivered",
+                extra={"event_id": event.id, "error": repr(exc)[:200]},
+            )
+            await msg.nak(delay=self.retry_delay_seconds)
+            return
+        await self.js.publish(
+            dead_letter_subject(self.alias, self.durable),
+            msg.data,
+            stream=self.stream,
+            headers={
+                "Nats-Msg-Id": f"dead:{self.durable}:{event.id}",
+                "Dief-Original-Subject": msg.subject,
+                "Dief-Error": repr(exc)[:500],
+            },
+        )
+        log.error(
+            "event parked on the dead-letter subject after its last delivery",
+            extra={
+                "event_id": event.id,
+                "consumer": self.durable,
+                "deliveries": msg.metadata.num_delivered,
+                "error": repr(exc)[:200],
+            },
+        )
+        await msg.term()
 
     async def _run_batch(self, received: list[tuple[Msg, CloudEvent]]) -> None:
         if not received:
@@ -297,13 +375,13 @@ class DurableConsumer:
         batch = [Delivered(event, msg.metadata.sequence.stream) for msg, event in received]
         try:
             await self.handle_batch(batch)
-        except Exception:
+        except Exception as exc:
             log.exception(
                 "batch handler failed; the batch will be redelivered",
                 extra={"events": len(batch), "first_event_id": batch[0].event.id},
             )
-            for msg, _ in received:
-                await msg.nak(delay=1)
+            for msg, event in received:
+                await self._failed(msg, event, exc)
             return
         for msg, _ in received:
             await msg.ack()
@@ -313,6 +391,9 @@ async def _events_of(msgs: list[Msg]) -> list[tuple[Msg, CloudEvent]]:
     """The fetched messages with their events; a message that is not one is dropped."""
     received = []
     for msg in msgs:
+        if f".{DEAD_LETTER}." in msg.subject:  # parked by a consumer: not to handle again
+            await msg.ack()
+            continue
         try:
             received.append((msg, CloudEvent.from_json(msg.data)))
         except (ValueError, KeyError) as exc:

@@ -19,15 +19,17 @@ change drops the copy of the process that recorded it at once, and the others wi
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mongoengine import BooleanField, DateTimeField, Document, StringField
+from pymongo.errors import DuplicateKeyError
 
 from services.common.events import CloudEvent
 from services.common.hot_data import HotData, bump_version
-from services.common.messaging import DurableConsumer
+from services.common.messaging import DurableConsumer, consumer_options
 from services.common.mongo import run_sync
 from services.common.principal import Principal
 
@@ -97,15 +99,22 @@ class ParticipantRegister:
         return standing(principal, self.known(principal.state))
 
     def record(self, change: StatusChange) -> None:
-        """The register's update; a later change wins, redeliveries change nothing."""
-        found = self.document.objects(code=change.code).first()
-        if found is not None and found.changed_at >= change.changed_at:
-            return
-        self.document(
-            code=change.code, participant=change.participant, changed_at=change.changed_at
-        ).save()
-        bump_version(self.cache.alias, self.cache.name)
-        self.cache.invalidate()
+        """The register's update; a later change wins, redeliveries change nothing.
+
+        One conditional write (replaced only by a later change, else inserted), so two
+        replicas handling changes of one State at once never store the older over the
+        newer."""
+        collection = self.document._get_collection()
+        # a duplicate key: the register already holds this change or a later one
+        with contextlib.suppress(DuplicateKeyError):
+            done = collection.update_one(
+                {"_id": change.code, "changed_at": {"$lt": change.changed_at}},
+                {"$set": {"participant": change.participant, "changed_at": change.changed_at}},
+                upsert=True,
+            )
+            if done.modified_count or done.upserted_id is not None:
+                bump_version(self.cache.alias, self.cache.name)
+                self.cache.invalidate()
 
     async def on_status_changed(self, event: CloudEvent) -> None:
         await run_sync(self.record, StatusChange.of(event))
@@ -120,4 +129,5 @@ class ParticipantRegister:
             subject_filter=SUBJECT,
             handler=self.on_status_changed,
             stream=runtime.settings.stream_name,
+            **consumer_options(runtime.settings),
         )

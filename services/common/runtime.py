@@ -7,11 +7,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from services.common import hot_data, mongo
+from services.common import hot_data, idempotency, mongo
 from services.common.hot_data import HotData
 from services.common.keys import ensure_dev_key
-from services.common.messaging import DurableConsumer, NatsLink
-from services.common.outbox import OutboxRelay, ensure_outbox_indexes
+from services.common.messaging import DurableConsumer, NatsLink, prune_processed
+from services.common.outbox import OutboxRelay, ensure_outbox_indexes, prune_sent
 from services.common.principal import PrincipalVerifier
 from services.common.settings import Settings
 
@@ -32,6 +32,7 @@ class ServiceRuntime:
     verifier: PrincipalVerifier = field(init=False)
     nats: NatsLink = field(init=False)
     relay: OutboxRelay | None = None
+    _health: mongo.HealthProbe | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -51,6 +52,7 @@ class ServiceRuntime:
             s.stream_name,
             s.stream_max_age_days,
             s.stream_replicas,
+            s.stream_duplicate_window_seconds,
         )
 
     @property
@@ -59,13 +61,18 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         mongo.connect(
-            self.alias, self.settings.mongodb_uri, self.settings.database_for(self.service)
+            self.alias,
+            self.settings.mongodb_uri,
+            self.settings.database_for(self.service),
+            self.settings.mongodb_transaction_seconds,
         )
         await mongo.run_sync(ensure_outbox_indexes, self.alias)
+        await mongo.run_sync(idempotency.ensure_indexes, self.alias)
         for hook in self.on_start:
             await mongo.run_sync(hook)
         self._spawn(self._check_hot_data())
         self._spawn(self._start_messaging())
+        self._spawn(self._prune())
 
     async def _check_hot_data(self) -> None:
         """The safety net of ``services.common.hot_data``: drop copies whose version moved."""
@@ -76,13 +83,34 @@ class ServiceRuntime:
     async def _start_messaging(self) -> None:
         await self.nats.run()
         assert self.nats.js is not None
-        self.relay = OutboxRelay(self.alias, self.nats.js, self.settings.outbox_poll_seconds)
+        self.relay = OutboxRelay(
+            self.alias,
+            self.nats.js,
+            self.settings.outbox_poll_seconds,
+            stream=self.settings.stream_name,
+            lease_seconds=self.settings.outbox_lease_seconds,
+        )
         self._spawn(self.relay.run())
         assert self.nats.nc is not None
         for subject, caches in self.invalidate_on.items():
             await self.nats.nc.subscribe(subject, cb=_invalidator(caches))
         for make_consumer in self.consumers:
             self._spawn(make_consumer(self).run())
+
+    async def _prune(self, every_seconds: float = 3600.0) -> None:
+        """Sent outbox entries and records of handled events do not grow for ever."""
+        s = self.settings
+        while True:
+            try:
+                sent = await mongo.run_sync(prune_sent, self.alias, s.outbox_keep_days)
+                handled = await mongo.run_sync(
+                    prune_processed, self.alias, s.processed_keep_days or s.stream_max_age_days
+                )
+                if sent or handled:
+                    log.info("pruned", extra={"outbox": sent, "processed": handled})
+            except Exception as exc:  # the database away: next time
+                log.warning("pruning failed", extra={"error": str(exc)})
+            await asyncio.sleep(every_seconds)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -99,10 +127,16 @@ class ServiceRuntime:
             self.relay.wake()
 
     async def ready(self) -> dict[str, bool]:
-        return {
-            "mongodb": await mongo.run_sync(mongo.ping, self.alias),
-            "nats": self.nats.connected,
-        }
+        return (await self.readiness())[1]
+
+    async def readiness(self) -> tuple[bool, dict[str, bool]]:
+        """Ready means able to serve requests: the database answers (within a bound, off the
+        request pool). NATS away is reported but does not make the service unready: the
+        outbox keeps the events until it is back."""
+        if self._health is None:
+            self._health = mongo.HealthProbe(self.alias)
+        checks = {"mongodb": await self._health.ok(), "nats": self.nats.connected}
+        return checks["mongodb"], checks
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Cancel background work and close NATS; never wait longer than ``timeout`` each."""

@@ -25,11 +25,15 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEV
     home: Path = Field(default=Path(".dief"), description="Local state: data, dev keys, logs.")
     log_level: str = "INFO"
+    # On SIGTERM a server stops accepting and gives the requests in flight this long.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     mongodb_uri: str = Field(
         default="mongodb://127.0.0.1:27017/",
         validation_alias=AliasChoices("MONGODB_URI", "DIEF_MONGODB_URI"),
     )
+    # A transaction's retries stop after this, below the gateway's mutation timeout.
+    mongodb_transaction_seconds: float = Field(default=8.0, gt=0, le=60)
     contacts_db: str = "dief_contacts"
     meetings_db: str = "dief_meetings"
     cases_db: str = "dief_cases"
@@ -42,6 +46,21 @@ class Settings(BaseSettings):
     stream_max_age_days: int = Field(default=365, ge=1)
     stream_replicas: int = Field(default=1, ge=1, le=5)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    # One relay per service at a time holds this lease; another replica takes over when it
+    # expires. The stream drops a re-published event within its duplicate window, which
+    # must exceed the relay's publish timeout (5 s); the relay also checks the stream
+    # before publishing again, so a restart after any delay duplicates nothing.
+    outbox_lease_seconds: float = Field(default=15.0, ge=1)
+    stream_duplicate_window_seconds: float = Field(default=120.0, gt=0)
+    # Consumers: a message unacked this long goes to another replica; an event whose
+    # handling failed this many times is parked on dief.<service>.deadletter.<consumer>.
+    consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    consumer_max_deliver: int = Field(default=5, ge=1)
+    # Pruned hourly: events sent this long ago leave the outbox (the stream keeps them);
+    # records of handled events go once the stream no longer holds the events (default:
+    # the stream's retention, stream_max_age_days).
+    outbox_keep_days: float = Field(default=7.0, ge=1)
+    processed_keep_days: float | None = Field(default=None, ge=1)
     hot_data_check_seconds: float = Field(
         default=2.0,
         gt=0,
@@ -134,7 +153,13 @@ class Settings(BaseSettings):
     gateway_graphiql: bool | None = None  # default: on in dev, off in prod
     gateway_persisted_queries: str = Field(default="apq", pattern="^(apq|trusted|off)$")
     gateway_trusted_documents: str | None = None  # JSON manifest {sha256: document}
-    gateway_subgraph_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A subgraph fetch's bound: short for queries, longer for mutations (which write; the
+    # services bound their transactions' retries below it). A subgraph failing this many
+    # times in a row is answered for at once (SUBGRAPH_UNAVAILABLE) during the cool-down.
+    gateway_subgraph_timeout_seconds: float = Field(default=5.0, gt=0)
+    gateway_subgraph_mutation_timeout_seconds: float = Field(default=10.0, gt=0)
+    gateway_breaker_failures: int = Field(default=5, ge=1)
+    gateway_breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
     gateway_plan_cache_size: int = Field(default=1000, ge=1)
     gateway_merge_inflight: bool = Field(
         default=True,

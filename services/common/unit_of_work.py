@@ -3,7 +3,9 @@
 This is the write side of the transactional outbox: a handler loads documents with
 mongoengine, decides with the domain, then saves documents and records events through a
 ``UnitOfWork``. Nothing is written until the block ends without an exception; then every
-document write and every outbox entry is committed together, or none is.
+document write and every outbox entry is committed together, or none is. During a mutation
+sent with an ``Idempotency-Key`` the writes are held and committed with its answer
+(``services.common.idempotency``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from mongoengine import Document
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 
-from services.common import catalogue, mongo
+from services.common import catalogue, idempotency, mongo
 from services.common.errors import Conflict
 from services.common.events import CloudEvent
 from services.common.hot_data import HotData, bump_version
@@ -118,14 +120,18 @@ class UnitOfWork:
         if not self._writes:
             return
         writes = list(self._writes)
+        holding = idempotency.held.get()
+        if holding is not None:  # an idempotent mutation: committed with its answer
+            holding.writes.extend(writes)
+            self._writes.clear()
+            return
 
         def apply(session: ClientSession) -> None:
             for write in writes:
                 write(session)
 
         try:
-            with mongo.database(self.alias).client.start_session() as session:
-                session.with_transaction(apply)
+            mongo.transaction(self.alias, apply)
         finally:
             # Dropped even if the commit's outcome is unknown: the next read loads again.
             for cache in self._touched:

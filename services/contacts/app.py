@@ -13,7 +13,14 @@ from services.common.mongo import run_sync
 from services.common.routes import mount
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings, get_settings
-from services.contacts import freshness, handlers, ldap_schedule, ldap_sources, vcard
+from services.contacts import (
+    freshness,
+    handlers,
+    ldap_interrupted,
+    ldap_schedule,
+    ldap_sources,
+    vcard,
+)
 from services.contacts.documents import Authority
 from services.contacts.routes import ROUTES
 from services.contacts.schema import schema
@@ -31,7 +38,12 @@ def build(settings: Settings | None = None) -> Starlette:
     runtime = ServiceRuntime(
         service="contacts",
         settings=settings or get_settings(),
-        on_start=[handlers.ensure_indexes, ldap_sources.ensure_indexes, freshness.ensure_indexes],
+        on_start=[
+            handlers.ensure_indexes,
+            ldap_sources.ensure_indexes,
+            freshness.ensure_indexes,
+            ldap_interrupted.mark_interrupted_runs,
+        ],
         consumers=[
             *ldap_schedule.background_work(settings or get_settings()),
             lambda runtime: freshness.FreshnessSchedule(runtime.settings),

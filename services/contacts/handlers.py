@@ -588,9 +588,7 @@ def contact_history(principal: Principal | None, contact_id: ObjectId) -> list[C
     return list(ChangeRecord.objects(entity="Contact", entity_id=str(contact.pk)).order_by("at"))
 
 
-def authority_history(
-    principal: Principal | None, authority_id: ObjectId
-) -> list[ChangeRecord]:
+def authority_history(principal: Principal | None, authority_id: ObjectId) -> list[ChangeRecord]:
     """The same history as a contact's: who changed what, when, before and after."""
     authority = load_authority(authority_id)
     p = reader(principal)

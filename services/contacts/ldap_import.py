@@ -37,6 +37,7 @@ from services.common.unit_of_work import OUTBOX, outbox_entry
 from services.contacts import domain, handlers
 from services.contacts.documents import ALIAS, Authority, ChangeRecord, Contact, utcnow
 from services.contacts.ldap_hosts import HostRefused, parse_target, pinned_address
+from services.contacts.ldap_interrupted import process_owner
 from services.contacts.ldap_mapping import (
     MAX_DETAILS,
     SYNCED_FIELDS,
@@ -169,6 +170,7 @@ def run_sync(
         since_attribute=attribute,
         since=since,
         request_id=rid if (rid := current_request_id()) != "-" else uuid.uuid4().hex,
+        owner=process_owner(),
     )
     run.save()
     try:
@@ -512,9 +514,11 @@ def _created_records(
     return history, [_event_entry(son, "CREATED") for son in inserts]
 
 
+IMPORT_TRANSACTION_SECONDS = 60.0  # an import writes thousands of contacts at once
+
+
 def _transaction(write: Callable[[ClientSession], None]) -> None:
-    with mongo.database(ALIAS).client.start_session() as session:
-        session.with_transaction(write)
+    mongo.transaction(ALIAS, write, seconds=IMPORT_TRANSACTION_SECONDS)
 
 
 def _guarded(contact: Contact) -> ReplaceOne[dict[str, Any]]:

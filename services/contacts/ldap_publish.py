@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
 from ldap3.core.exceptions import LDAPInvalidDnError
@@ -32,7 +32,7 @@ from services.common import mongo
 from services.common.errors import ValidationFailed
 from services.common.events import CloudEvent
 from services.common.ids import from_global_id
-from services.common.messaging import Delivered, DurableConsumer, NatsLink
+from services.common.messaging import Delivered, DurableConsumer, NatsLink, consumer_options
 from services.common.secrets import SecretUnavailable, resolve_secret
 from services.common.settings import Settings
 from services.contacts.documents import ALIAS, Authority, Contact, State
@@ -301,7 +301,12 @@ class BatchPublisher:
 
 
 def make_consumer(
-    js: JetStreamContext, config: PublishConfig, *, alias: str = ALIAS, stream: str = "DIEF"
+    js: JetStreamContext,
+    config: PublishConfig,
+    *,
+    alias: str = ALIAS,
+    stream: str = "DIEF",
+    **options: Any,
 ) -> DurableConsumer:
     return DurableConsumer(
         js,
@@ -310,6 +315,7 @@ def make_consumer(
         subject_filter=SUBJECT_FILTER,
         batch_handler=BatchPublisher(js, config, stream),
         stream=stream,
+        **options,
     )
 
 
@@ -322,6 +328,7 @@ def publisher_consumer(runtime: ServiceRuntime) -> DurableConsumer:
         PublishConfig.from_settings(runtime.settings),
         alias=runtime.alias,
         stream=runtime.settings.stream_name,
+        **consumer_options(runtime.settings),
     )
 
 

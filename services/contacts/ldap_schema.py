@@ -193,7 +193,7 @@ class LdapQuery:
         description="A State's LDAP sync source (that State's representatives, Secretariat).",
         policy=MANAGE_POLICY,
     )
-    async def ldap_sync_source(self, info: Ctx, state_code: str) -> LdapSyncSource:
+    async def ldap_sync_source(self, info: Ctx, state_code: str) -> LdapSyncSource | None:
         doc = await run_sync(ldap_sources.get_source, info.context.principal, state_code)
         return LdapSyncSource.from_doc(doc)
 
@@ -205,7 +205,7 @@ class LdapQuery:
         info: Ctx,
         state_code: str,
         last: Annotated[int, strawberry.argument(description="At most 100.")] = 20,
-    ) -> list[LdapSyncRun]:
+    ) -> list[LdapSyncRun] | None:
         found = await run_sync(ldap_sources.list_runs, info.context.principal, state_code, last)
         return [LdapSyncRun.from_doc(r) for r in found]
 
@@ -218,7 +218,7 @@ class LdapMutation:
     )
     async def ldap_sync_source_set(
         self, info: Ctx, input: LdapSyncSourceInput
-    ) -> LdapSyncSourcePayload:
+    ) -> LdapSyncSourcePayload | None:
         given = ldap_sources.SourceInput(
             state_code=input.state_code,
             url=input.url,
@@ -243,7 +243,7 @@ class LdapMutation:
         "(a dry run's diff included) is returned whatever the outcome.",
         policy=MANAGE_POLICY,
     )
-    async def ldap_sync_run(self, info: Ctx, input: LdapSyncRunInput) -> LdapSyncRunPayload:
+    async def ldap_sync_run(self, info: Ctx, input: LdapSyncRunInput) -> LdapSyncRunPayload | None:
         settings = info.context.runtime.settings
         doc = await run_sync(
             ldap_import.start_run,

@@ -103,6 +103,7 @@ class LdapSyncRun(Document):
     error_kind = StringField()
     error = StringField()  # what the delegate can act on; details are in the log
     request_id = StringField()  # the log lines of this run carry it
+    owner = StringField()  # host:pid of the process running it (ldap_interrupted)
     # Incremental runs: the entryCSN or modifyTimestamp the search started from, and the
     # newest one read (where the next incremental run starts).
     since_attribute = StringField(choices=("entryCSN", "modifyTimestamp"))

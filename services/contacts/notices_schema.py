@@ -95,7 +95,7 @@ class NoticeQuery:
         description="Rule 20: per State, how many contacts are stale (the Secretariat's).",
         policy=[["secretariat"]],
     )
-    async def freshness_report(self, info: Ctx) -> list[StateFreshness]:
+    async def freshness_report(self, info: Ctx) -> list[StateFreshness] | None:
         days = info.context.runtime.settings.stale_after_days
         rows = await run_sync(freshness.freshness_report, info.context.principal, utcnow(), days)
         return [
@@ -109,7 +109,7 @@ class NoticeQuery:
     )
     async def notice_recipients(
         self, info: Ctx, audience: NoticeAudience, state_codes: list[str] | None = None
-    ) -> list[StateNoticeRecipients]:
+    ) -> list[StateNoticeRecipients] | None:
         found = await run_sync(
             notices.notice_recipients, info.context.principal, audience, state_codes
         )
@@ -122,7 +122,7 @@ class NoticeMutation:
         description="Rule 20: a contact confirms its own details with the one-time token "
         "its re-verification message carried (no sign-in needed; the token works once)."
     )
-    async def contact_verify_by_token(self, info: Ctx, token: str) -> ContactVerified:
+    async def contact_verify_by_token(self, info: Ctx, token: str) -> ContactVerified | None:
         contact = await run_sync(freshness.verify_by_token, token, utcnow())
         return ContactVerified(
             functional_email=contact.functional_email,
@@ -136,7 +136,7 @@ class NoticeMutation:
     )
     async def state_notice_roles_set(
         self, info: Ctx, input: StateNoticeRolesSetInput
-    ) -> StateNoticeRecipients:
+    ) -> StateNoticeRecipients | None:
         await run_sync(
             notices.set_notice_roles,
             info.context.principal,

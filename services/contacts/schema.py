@@ -421,7 +421,7 @@ class Query(LdapQuery, NoticeQuery):
     @strawberry.federation.field(description="One State of the registry.", policy=READ_POLICY)
     async def state(
         self, info: Ctx, code: Annotated[str, strawberry.argument(description="ISO alpha-3")]
-    ) -> State:
+    ) -> State | None:
         return State.from_doc(await run_sync(handlers.get_state, info.context.principal, code))
 
     @strawberry.federation.field(description="States of the registry, by code.", policy=READ_POLICY)
@@ -431,7 +431,7 @@ class Query(LdapQuery, NoticeQuery):
         filter: StateFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[State]:
+    ) -> Connection[State] | None:
         flt = filter or StateFilter()
         found = await run_sync(
             handlers.list_states, info.context.principal, flt.status, flt.participant
@@ -443,7 +443,7 @@ class Query(LdapQuery, NoticeQuery):
     )
     async def authorities(
         self, info: Ctx, state_code: str, kind: AuthorityKind | None = None
-    ) -> list[Authority]:
+    ) -> list[Authority] | None:
         found = await run_sync(handlers.list_authorities, info.context.principal, state_code, kind)
         return [Authority.from_doc(a) for a in found]
 
@@ -456,7 +456,7 @@ class Query(LdapQuery, NoticeQuery):
         filter: ContactFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Contact]:
+    ) -> Connection[Contact] | None:
         f = filter or ContactFilter()
         flt = handlers.ContactFilter(**vars(f))
         days = _stale_days(info)
@@ -464,7 +464,7 @@ class Query(LdapQuery, NoticeQuery):
         return await run_sync(paginate, query, first, after, lambda c: Contact.from_doc(c, days))
 
     @strawberry.federation.field(description="One contact.", policy=READ_POLICY)
-    async def contact(self, info: Ctx, id: strawberry.ID) -> Contact:
+    async def contact(self, info: Ctx, id: strawberry.ID) -> Contact | None:
         return await Contact.resolve_reference(info, id)
 
     @strawberry.federation.field(
@@ -472,7 +472,7 @@ class Query(LdapQuery, NoticeQuery):
         "Secretariat and the contact's own State.",
         policy=READ_POLICY,
     )
-    async def contact_history(self, info: Ctx, id: strawberry.ID) -> list[ChangeRecord]:
+    async def contact_history(self, info: Ctx, id: strawberry.ID) -> list[ChangeRecord] | None:
         oid = from_global_id(id, "Contact")
         found = await run_sync(handlers.contact_history, info.context.principal, oid)
         return [ChangeRecord.from_doc(r) for r in found]
@@ -482,7 +482,7 @@ class Query(LdapQuery, NoticeQuery):
         "Secretariat and the authority's own State.",
         policy=READ_POLICY,
     )
-    async def authority_history(self, info: Ctx, id: strawberry.ID) -> list[ChangeRecord]:
+    async def authority_history(self, info: Ctx, id: strawberry.ID) -> list[ChangeRecord] | None:
         oid = from_global_id(id, "Authority")
         found = await run_sync(handlers.authority_history, info.context.principal, oid)
         return [ChangeRecord.from_doc(r) for r in found]
@@ -498,7 +498,7 @@ class Query(LdapQuery, NoticeQuery):
         state_code: str | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Contact]:
+    ) -> Connection[Contact] | None:
         days = _stale_days(info)
         query = await run_sync(handlers.stale_contacts, info.context.principal, state_code, days)
         return await run_sync(paginate, query, first, after, lambda c: Contact.from_doc(c, days))
@@ -511,7 +511,7 @@ class Mutation(LdapMutation, NoticeMutation):
     )
     async def state_status_change(
         self, info: Ctx, input: StateStatusChangeInput
-    ) -> StateStatusChangePayload:
+    ) -> StateStatusChangePayload | None:
         change = handlers.StatusChangeInput(
             code=input.code,
             status=input.status,
@@ -529,7 +529,9 @@ class Mutation(LdapMutation, NoticeMutation):
     @strawberry.federation.mutation(
         description="Add an enforcement authority to a State.", policy=WRITE_POLICY
     )
-    async def authority_create(self, info: Ctx, input: AuthorityCreateInput) -> AuthorityPayload:
+    async def authority_create(
+        self, info: Ctx, input: AuthorityCreateInput
+    ) -> AuthorityPayload | None:
         doc = await run_sync(
             handlers.create_authority,
             info.context.principal,
@@ -539,7 +541,9 @@ class Mutation(LdapMutation, NoticeMutation):
         return AuthorityPayload(authority=Authority.from_doc(doc))
 
     @strawberry.federation.mutation(description="Change an authority.", policy=WRITE_POLICY)
-    async def authority_update(self, info: Ctx, input: AuthorityUpdateInput) -> AuthorityPayload:
+    async def authority_update(
+        self, info: Ctx, input: AuthorityUpdateInput
+    ) -> AuthorityPayload | None:
         oid = from_global_id(input.id, "Authority")
         doc = await run_sync(
             handlers.update_authority, info.context.principal, oid, given_fields(input)
@@ -549,7 +553,7 @@ class Mutation(LdapMutation, NoticeMutation):
     @strawberry.federation.mutation(
         description="Add a contact at an authority.", policy=WRITE_POLICY
     )
-    async def contact_create(self, info: Ctx, input: ContactCreateInput) -> ContactPayload:
+    async def contact_create(self, info: Ctx, input: ContactCreateInput) -> ContactPayload | None:
         oid = from_global_id(input.authority_id, "Authority", field="authorityId")
         doc = await run_sync(
             handlers.create_contact,
@@ -560,7 +564,7 @@ class Mutation(LdapMutation, NoticeMutation):
         return ContactPayload(contact=Contact.from_doc(doc, _stale_days(info)))
 
     @strawberry.federation.mutation(description="Change a contact.", policy=WRITE_POLICY)
-    async def contact_update(self, info: Ctx, input: ContactUpdateInput) -> ContactPayload:
+    async def contact_update(self, info: Ctx, input: ContactUpdateInput) -> ContactPayload | None:
         oid = from_global_id(input.id, "Contact")
         doc = await run_sync(
             handlers.update_contact, info.context.principal, oid, given_fields(input)
@@ -571,7 +575,7 @@ class Mutation(LdapMutation, NoticeMutation):
         description="Confirm that a contact's details are up to date (rule 20).",
         policy=WRITE_POLICY,
     )
-    async def contact_verify(self, info: Ctx, input: ContactRefInput) -> ContactPayload:
+    async def contact_verify(self, info: Ctx, input: ContactRefInput) -> ContactPayload | None:
         oid = from_global_id(input.id, "Contact")
         doc = await run_sync(handlers.verify_contact, info.context.principal, oid)
         return ContactPayload(contact=Contact.from_doc(doc, _stale_days(info)))
@@ -579,7 +583,7 @@ class Mutation(LdapMutation, NoticeMutation):
     @strawberry.federation.mutation(
         description="Archive a contact who left; it is kept, never deleted.", policy=WRITE_POLICY
     )
-    async def contact_archive(self, info: Ctx, input: ContactRefInput) -> ContactPayload:
+    async def contact_archive(self, info: Ctx, input: ContactRefInput) -> ContactPayload | None:
         oid = from_global_id(input.id, "Contact")
         doc = await run_sync(handlers.archive_contact, info.context.principal, oid)
         return ContactPayload(contact=Contact.from_doc(doc, _stale_days(info)))
@@ -589,7 +593,9 @@ class Mutation(LdapMutation, NoticeMutation):
         "fingerprint read from it), or remove it with null: notices are then encrypted.",
         policy=WRITE_POLICY,
     )
-    async def contact_key_register(self, info: Ctx, input: ContactKeyInput) -> ContactPayload:
+    async def contact_key_register(
+        self, info: Ctx, input: ContactKeyInput
+    ) -> ContactPayload | None:
         oid = from_global_id(input.id, "Contact")
         doc = await run_sync(notices.register_key, info.context.principal, oid, input.public_key)
         return ContactPayload(contact=Contact.from_doc(doc, _stale_days(info)))

@@ -67,7 +67,7 @@ class CalendarFeedLinkQuery:
     @strawberry.federation.field(
         description="The caller's own calendar feed links, newest first.", authenticated=True
     )
-    async def calendar_feed_links(self, info: Ctx) -> list[CalendarFeedLink]:
+    async def calendar_feed_links(self, info: Ctx) -> list[CalendarFeedLink] | None:
         found = await run_sync(feed_links.links_of, info.context.principal)
         return [CalendarFeedLink.from_doc(link) for link in found]
 
@@ -81,7 +81,7 @@ class CalendarFeedLinkMutation:
     )
     async def calendar_feed_link_create(
         self, info: Ctx, input: CalendarFeedLinkCreateInput
-    ) -> CalendarFeedLinkCreatePayload:
+    ) -> CalendarFeedLinkCreatePayload | None:
         link, secret = await run_sync(
             feed_links.create_link, info.context.principal, _now(info), input.label
         )
@@ -95,7 +95,7 @@ class CalendarFeedLinkMutation:
     )
     async def calendar_feed_link_revoke(
         self, info: Ctx, input: CalendarFeedLinkRevokeInput
-    ) -> CalendarFeedLinkPayload:
+    ) -> CalendarFeedLinkPayload | None:
         oid = from_global_id(input.id, "CalendarFeedLink")
         link = await run_sync(feed_links.revoke_link, info.context.principal, _now(info), oid)
         return CalendarFeedLinkPayload(link=CalendarFeedLink.from_doc(link))

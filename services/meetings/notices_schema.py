@@ -99,13 +99,13 @@ class NoticesQuery:
         unread: bool = False,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Notice]:
+    ) -> Connection[Notice] | None:
         p = info.context.principal
         query = await run_sync(feed.my_notices, NoticeRecord, p, unread)
         return await run_sync(paginate, query, first, after, lambda e: Notice.of(e, p.subject))
 
     @strawberry.federation.field(description="One notice: your own, or any for organisers.")
-    async def notice(self, info: Ctx, id: strawberry.ID) -> Notice:
+    async def notice(self, info: Ctx, id: strawberry.ID) -> Notice | None:
         p = info.context.principal
         oid = from_global_id(id, "Notice")
         return Notice.of(await run_sync(feed.one, NoticeRecord, p, oid), p.subject)
@@ -115,7 +115,7 @@ class NoticesQuery:
         "with the roles it chose, no alternate), newest first.",
         policy=SECRETARIAT,
     )
-    async def notice_gaps(self, info: Ctx) -> list[Notice]:
+    async def notice_gaps(self, info: Ctx) -> list[Notice] | None:
         p = info.context.principal
         found = await run_sync(lambda: list(feed.gaps(NoticeRecord, p)[:200]))
         return [Notice.of(e, p.subject) for e in found]
@@ -124,7 +124,7 @@ class NoticesQuery:
 @strawberry.type
 class NoticesMutation:
     @strawberry.federation.mutation(description="Mark notices of yours read (or unread).")
-    async def notifications_mark(self, info: Ctx, input: NoticeMarkInput) -> list[Notice]:
+    async def notifications_mark(self, info: Ctx, input: NoticeMarkInput) -> list[Notice] | None:
         p = info.context.principal
         ids = [from_global_id(i, "Notice", field="ids") for i in input.ids]
         found = await run_sync(feed.mark_read, NoticeRecord, p, ids, input.read)

@@ -350,7 +350,7 @@ class State:
     @strawberry.field(description="The presentations this State gave or intends to give.")
     async def presentations(
         self, info: Ctx, first: int | None = None, after: str | None = None
-    ) -> Connection[Presentation]:
+    ) -> Connection[Presentation] | None:
         # The States of one entity request are answered together: one find of their
         # presentations, one of the first days of the meetings on their pages.
         key = (str(self.code), first, after)
@@ -359,7 +359,7 @@ class State:
     @strawberry.field(description="Rule 7: the meetings this State registered delegates for.")
     async def meetings_participated(
         self, info: Ctx, first: int | None = None, after: str | None = None
-    ) -> Connection[Meeting]:
+    ) -> Connection[Meeting] | None:
         found = await run_sync(
             lambda: list(handlers.meetings_of_state(info.context.principal, str(self.code)))
         )
@@ -971,12 +971,12 @@ def decode_content(content_base64: str, max_bytes: int) -> bytes:
 @strawberry.type
 class Query(CalendarFeedLinkQuery, NoticesQuery):
     @strawberry.federation.field(description="Rule 3: sessions.", authenticated=AUTHENTICATED)
-    async def sessions(self, info: Ctx) -> list[Session]:
+    async def sessions(self, info: Ctx) -> list[Session] | None:
         found = await run_sync(handlers.list_sessions, info.context.principal)
         return [Session.from_doc(s) for s in found]
 
     @strawberry.federation.field(description="One meeting (rule 14).", authenticated=True)
-    async def meeting(self, info: Ctx, id: strawberry.ID) -> Meeting:
+    async def meeting(self, info: Ctx, id: strawberry.ID) -> Meeting | None:
         return await Meeting.resolve_reference(info, id)
 
     @strawberry.federation.field(description="Meetings, by first day.", authenticated=True)
@@ -986,7 +986,7 @@ class Query(CalendarFeedLinkQuery, NoticesQuery):
         year: int | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Meeting]:
+    ) -> Connection[Meeting] | None:
         found = await run_sync(lambda: list(handlers.list_meetings(info.context.principal, year)))
         return paginate_list(found, first, after, Meeting.from_doc)
 
@@ -996,7 +996,7 @@ class Query(CalendarFeedLinkQuery, NoticesQuery):
         return _term(found) if found else None
 
     @strawberry.federation.field(description="Rule 4: every appointment.", authenticated=True)
-    async def chair_appointments(self, info: Ctx) -> list[ChairTerm]:
+    async def chair_appointments(self, info: Ctx) -> list[ChairTerm] | None:
         return [
             _term(a) for a in await run_sync(handlers.chair_appointments, info.context.principal)
         ]
@@ -1004,15 +1004,15 @@ class Query(CalendarFeedLinkQuery, NoticesQuery):
     @strawberry.federation.field(
         description="One presentation (also for the expert approved for it).", authenticated=True
     )
-    async def presentation(self, info: Ctx, id: strawberry.ID) -> Presentation:
+    async def presentation(self, info: Ctx, id: strawberry.ID) -> Presentation | None:
         return await Presentation.resolve_reference(info, id)
 
     @strawberry.federation.field(description="One expert proposal.", authenticated=True)
-    async def expert_proposal(self, info: Ctx, id: strawberry.ID) -> ExpertProposal:
+    async def expert_proposal(self, info: Ctx, id: strawberry.ID) -> ExpertProposal | None:
         return await ExpertProposal.resolve_reference(info, id)
 
     @strawberry.federation.field(description="One agenda item.", authenticated=True)
-    async def agenda_item(self, info: Ctx, id: strawberry.ID) -> AgendaItem:
+    async def agenda_item(self, info: Ctx, id: strawberry.ID) -> AgendaItem | None:
         return await AgendaItem.resolve_reference(info, id)
 
 
@@ -1038,7 +1038,7 @@ async def _presentation_payload(doc: docs.Presentation) -> PresentationPayload:
 @strawberry.type
 class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(description="Rule 3: record a session.", policy=SECRETARIAT)
-    async def session_create(self, info: Ctx, input: SessionCreateInput) -> SessionPayload:
+    async def session_create(self, info: Ctx, input: SessionCreateInput) -> SessionPayload | None:
         doc = await run_sync(
             handlers.create_session,
             info.context.principal,
@@ -1052,7 +1052,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Rule 3: schedule a meeting (at most two a calendar year).", policy=SECRETARIAT
     )
-    async def meeting_schedule(self, info: Ctx, input: MeetingScheduleInput) -> MeetingPayload:
+    async def meeting_schedule(
+        self, info: Ctx, input: MeetingScheduleInput
+    ) -> MeetingPayload | None:
         data = handlers.ScheduleInput(
             session_id=oid_of(input.session_id, "Session", "sessionId"),
             start_date=input.start_date,
@@ -1067,7 +1069,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Move a meeting; its timeline follows.", policy=SECRETARIAT
     )
-    async def meeting_move(self, info: Ctx, input: MeetingMoveInput) -> MeetingPayload:
+    async def meeting_move(self, info: Ctx, input: MeetingMoveInput) -> MeetingPayload | None:
         doc = await run_sync(
             handlers.move_meeting,
             info.context.principal,
@@ -1079,14 +1081,14 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         return await told_of_meeting(info, _meeting_payload(doc), doc, moved=True)
 
     @strawberry.federation.mutation(description="Cancel a meeting.", policy=SECRETARIAT)
-    async def meeting_cancel(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload:
+    async def meeting_cancel(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload | None:
         doc = await run_sync(
             handlers.cancel_meeting, info.context.principal, now(info), oid_of(input.id, "Meeting")
         )
         return await told_of_meeting(info, _meeting_payload(doc), doc, moved=False)
 
     @strawberry.federation.mutation(description="Rule 4: record the Chair.", policy=SECRETARIAT)
-    async def chair_appoint(self, info: Ctx, input: ChairAppointInput) -> ChairPayload:
+    async def chair_appoint(self, info: Ctx, input: ChairAppointInput) -> ChairPayload | None:
         await run_sync(
             handlers.appoint_chair,
             info.context.principal,
@@ -1105,7 +1107,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         "by email with an iCalendar attachment.",
         policy=SECRETARIAT,
     )
-    async def invitation_issue(self, info: Ctx, input: InvitationIssueInput) -> MeetingPayload:
+    async def invitation_issue(
+        self, info: Ctx, input: InvitationIssueInput
+    ) -> MeetingPayload | None:
         svc = services(info)
         principal = info.context.principal
         oid = oid_of(input.meeting_id, "Meeting", "meetingId")
@@ -1123,7 +1127,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         return _meeting_payload(await run_sync(handlers.load_meeting, oid))
 
     @strawberry.federation.mutation(description="Rule 10: add an agenda item.", policy=ORGANISERS)
-    async def agenda_item_add(self, info: Ctx, input: AgendaItemAddInput) -> AgendaItemPayload:
+    async def agenda_item_add(
+        self, info: Ctx, input: AgendaItemAddInput
+    ) -> AgendaItemPayload | None:
         doc = await run_sync(
             handlers.add_agenda_item,
             info.context.principal,
@@ -1137,7 +1143,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         description="Rules 10, 23: attach a document.",
         policy=[*PARTICIPANTS_OR_SECRETARIAT, ["chair"]],
     )
-    async def document_attach(self, info: Ctx, input: DocumentAttachInput) -> DocumentPayload:
+    async def document_attach(
+        self, info: Ctx, input: DocumentAttachInput
+    ) -> DocumentPayload | None:
         limit = services(info).settings.meetings_document_max_bytes
         content = await document_content(input.file, input.content_base64, limit)
         upload = handlers.Upload(input.filename, input.media_type, input.language, content)
@@ -1164,7 +1172,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
                 description="Required after the 30-day mark; recorded, and the draft is late."
             ),
         ] = None,
-    ) -> MeetingPayload:
+    ) -> MeetingPayload | None:
         doc = await run_sync(
             handlers.distribute_agenda,
             info.context.principal,
@@ -1177,7 +1185,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Rules 10, 11: adopt the agenda; it is frozen.", policy=ORGANISERS
     )
-    async def agenda_adopt(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload:
+    async def agenda_adopt(self, info: Ctx, input: MeetingRefInput) -> MeetingPayload | None:
         doc = await run_sync(
             handlers.adopt_agenda, info.context.principal, now(info), oid_of(input.id, "Meeting")
         )
@@ -1189,7 +1197,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def confidentiality_lift(
         self, info: Ctx, input: ConfidentialityLiftInput
-    ) -> MeetingPayload:
+    ) -> MeetingPayload | None:
         document = (
             oid_of(input.document_id, "Document", "documentId") if input.document_id else None
         )
@@ -1210,7 +1218,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def presentation_intend(
         self, info: Ctx, input: PresentationIntendInput
-    ) -> PresentationPayload:
+    ) -> PresentationPayload | None:
         doc = await run_sync(
             handlers.intend_presentation,
             info.context.principal,
@@ -1237,7 +1245,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
                 "the Chair decides whether the presentation stays (presentationLateDecide)."
             ),
         ] = None,
-    ) -> PresentationPayload:
+    ) -> PresentationPayload | None:
         doc = await run_sync(
             handlers.notify_involved_states,
             info.context.principal,
@@ -1254,7 +1262,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def presentation_late_decide(
         self, info: Ctx, input: PresentationLateDecideInput
-    ) -> PresentationPayload:
+    ) -> PresentationPayload | None:
         doc = await run_sync(
             handlers.decide_late_presentation,
             info.context.principal,
@@ -1269,7 +1277,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def presentation_respond(
         self, info: Ctx, input: PresentationRespondInput
-    ) -> PresentationPayload:
+    ) -> PresentationPayload | None:
         doc = await run_sync(
             handlers.respond_to_presentation,
             info.context.principal,
@@ -1285,7 +1293,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def presentation_schedule(
         self, info: Ctx, input: PresentationRefInput
-    ) -> AgendaItemPayload:
+    ) -> AgendaItemPayload | None:
         doc = await run_sync(
             handlers.schedule_presentation,
             info.context.principal,
@@ -1300,7 +1308,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def expert_proposal_create(
         self, info: Ctx, input: ExpertProposalCreateInput
-    ) -> ExpertProposalPayload:
+    ) -> ExpertProposalPayload | None:
         doc = await run_sync(
             handlers.propose_expert,
             info.context.principal,
@@ -1318,7 +1326,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def expert_proposal_object(
         self, info: Ctx, input: ExpertProposalRefInput
-    ) -> ExpertProposalPayload:
+    ) -> ExpertProposalPayload | None:
         payload = await _on_proposal(info, handlers.object_to_expert, input.id)
         return await told_of_expert(info, payload, None)
 
@@ -1328,7 +1336,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def expert_proposal_consult(
         self, info: Ctx, input: ExpertProposalRefInput
-    ) -> ExpertProposalPayload:
+    ) -> ExpertProposalPayload | None:
         return await _on_proposal(info, handlers.record_consultation, input.id)
 
     @strawberry.federation.mutation(
@@ -1337,7 +1345,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def expert_proposal_resolve(
         self, info: Ctx, input: ExpertProposalRefInput
-    ) -> ExpertProposalPayload:
+    ) -> ExpertProposalPayload | None:
         return await _on_proposal(info, handlers.resolve_objection, input.id)
 
     @strawberry.federation.mutation(
@@ -1346,7 +1354,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def expert_proposal_decide(
         self, info: Ctx, input: ExpertProposalDecideInput
-    ) -> ExpertProposalPayload:
+    ) -> ExpertProposalPayload | None:
         return await _on_proposal(
             info, handlers.decide_on_expert, input.id, input.decision, input.decided_on
         )
@@ -1356,7 +1364,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def delegate_register(
         self, info: Ctx, input: DelegateRegisterInput
-    ) -> RegistrationPayload:
+    ) -> RegistrationPayload | None:
         r = await run_sync(
             handlers.register_delegate,
             info.context.principal,
@@ -1379,7 +1387,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     @strawberry.federation.mutation(
         description="Rule 22: propose an oral briefing.", policy=ORGANISERS
     )
-    async def briefing_propose(self, info: Ctx, input: BriefingProposeInput) -> BriefingPayload:
+    async def briefing_propose(
+        self, info: Ctx, input: BriefingProposeInput
+    ) -> BriefingPayload | None:
         b = await run_sync(
             handlers.propose_briefing,
             info.context.principal,
@@ -1394,7 +1404,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def briefing_consensus_record(
         self, info: Ctx, input: BriefingRefInput
-    ) -> BriefingPayload:
+    ) -> BriefingPayload | None:
         b = await run_sync(
             handlers.record_briefing_consensus,
             info.context.principal,
@@ -1407,7 +1417,9 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         description="Rule 22: a presenting State objects to a briefing on its case.",
         policy=PARTICIPANTS,
     )
-    async def briefing_object(self, info: Ctx, input: BriefingObjectInput) -> BriefingPayload:
+    async def briefing_object(
+        self, info: Ctx, input: BriefingObjectInput
+    ) -> BriefingPayload | None:
         b = await run_sync(
             handlers.object_to_briefing,
             info.context.principal,
@@ -1423,7 +1435,7 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
     )
     async def briefing_attribution_consent(
         self, info: Ctx, input: BriefingAttributionConsentInput
-    ) -> BriefingPayload:
+    ) -> BriefingPayload | None:
         b = await run_sync(
             handlers.consent_to_attribution,
             info.context.principal,
