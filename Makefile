@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint slapd gnupg chromium vendor-graphiql clean
+.PHONY: install run test lint slapd gnupg chromium vendor-graphiql console-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,13 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+## console-messages: the console's texts extracted, and the fr/es catalogues updated
+console-messages: install
+	$(BIN)/pybabel extract -F console/babel.cfg --no-location --sort-output \
+		-o console/translations/messages.pot .
+	$(BIN)/pybabel update -i console/translations/messages.pot -d console/translations \
+		--no-location --no-fuzzy-matching
+
 ## vendor-graphiql: refresh the committed GraphiQL assets from their npm packages (needs
 ## npm and the registry; the gateway serves the committed files and needs neither)
 GRAPHIQL_DIR := gateway/static/graphiql
@@ -65,12 +72,12 @@ vendor-graphiql:
 
 ## test: installs what the tests need, then runs them against real servers
 test: install slapd gnupg chromium
-	$(BIN)/ruff check services gateway tests examples
+	$(BIN)/ruff check services gateway console tests examples
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check services gateway tests examples
-	$(BIN)/ruff format --check services gateway tests examples
+	$(BIN)/ruff check services gateway console tests examples
+	$(BIN)/ruff format --check services gateway console tests examples
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

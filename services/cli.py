@@ -19,6 +19,8 @@ SERVICES = {
 DEFAULT_PORTS = {"contacts": 8101, "meetings": 8102, "cases": 8103}
 SERVICES["gateway"] = "gateway.app:app"
 DEFAULT_PORTS["gateway"] = 8100
+SERVICES["console"] = "console.app:app"
+DEFAULT_PORTS["console"] = 8000
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -162,14 +162,17 @@ async def test_status_dates_must_match_the_status(
 
 
 async def test_withdrawal_removes_access_at_once(
-    gql: GraphQLClient, token: TokenFactory, registry: None
+    gql: GraphQLClient, token: TokenFactory, contacts_app: Any
 ) -> None:
-    before = await gql(STATES, {}, token(state="ISR"))
+    # A State no other test relies on: its status_changed event may reach the shared stream,
+    # where other services' participant registers read it.
+    handlers.seed_states({"URY": (AttStatus.SIGNATORY, StatusDates(signature=date(2013, 6, 3)))})
+    before = await gql(STATES, {}, token(state="URY"))
     assert "errors" not in before
     await gql(
         CHANGE_STATUS,
-        {"input": {"code": "ISR", "status": "NON_PARTY"}},
+        {"input": {"code": "URY", "status": "NON_PARTY"}},
         token(roles=("secretariat",)),
     )
-    after = await gql(STATES, {}, token(state="ISR"))
+    after = await gql(STATES, {}, token(state="URY"))
     assert error_codes(after) == ["FORBIDDEN"]

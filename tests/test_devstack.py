@@ -34,6 +34,7 @@ def _env(home: Path, mongo: int, nats: int, contacts: int) -> dict[str, str]:
         "MONGODB_URI": f"mongodb://127.0.0.1:{mongo}/",
         "NATS_URL": f"nats://127.0.0.1:{nats}",
         "DIEF_CONTACTS_PORT": str(contacts),
+        "DIEF_CONSOLE_PORT": str(free_port()),
         "DIEF_ENV": "dev",
     }
 
@@ -127,6 +128,11 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
         # The dev NATS has production's users: an anonymous process on the machine cannot
         # publish a status change (nor anything else).
         assert _nats_requires_credentials(nats)
+
+        console = f"http://127.0.0.1:{env['DIEF_CONSOLE_PORT']}"
+        assert console in banner
+        signin = httpx.get(f"{console}/", timeout=5, follow_redirects=True)
+        assert signin.status_code == 200 and 'name="csrf_token"' in signin.text
     finally:
         output = _stop(proc)
     assert proc.returncode == 0, output

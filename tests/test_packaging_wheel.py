@@ -83,10 +83,10 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_wheel_carries_every_data_file_of_the_packages(wheel: Path) -> None:
-    """Whatever git tracks under services/ and gateway/ that is not Python source (the
+    """Whatever git tracks under services/, gateway/ and console/ that is not Python source (the
     supergraph, CSV samples, static assets such as vendored GraphiQL) is in the wheel."""
     tracked = subprocess.run(
-        ["git", "-C", str(ROOT), "ls-files", "services", "gateway"],
+        ["git", "-C", str(ROOT), "ls-files", "services", "gateway", "console"],
         check=True,
         capture_output=True,
         text=True,

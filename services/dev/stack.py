@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from console.settings import ConsoleSettings
 from services.common.keys import ensure_dev_key
 from services.common.settings import Settings
 from services.dev import nats_users
@@ -33,6 +34,7 @@ from services.dev.servers import (
 
 SERVICES = ("contacts", "meetings", "cases")
 COLOURS = {"mongodb": 33, "nats": 32, "contacts": 36, "meetings": 31, "cases": 34, "dief": 35}
+COLOURS["console"] = 92
 
 
 @dataclass
@@ -224,6 +226,17 @@ def plan(settings: Settings, replicas: int = 1, nats_cluster: int = 1) -> list[C
             ready_url=f"http://{settings.host}:{settings.gateway_port}/readyz",
         )
     )
+    # The web console, a client of the gateway only.
+    console_port = ConsoleSettings().port
+    children.append(
+        Child(
+            "console",
+            [*gateway_argv[:-1], "console", "--host", settings.host, "--port", str(console_port)],
+            console_port,
+            {**env, "DIEF_CONSOLE_GATEWAY_URL": f"http://{settings.host}:{settings.gateway_port}"},
+            ready_url=f"http://{settings.host}:{console_port}/readyz",
+        )
+    )
     return children
 
 
@@ -240,6 +253,8 @@ def banner(settings: Settings) -> list[str]:
     lines = ["DIEF Exchange is running."]
     gateway = f"http://{settings.host}:{settings.gateway_port}"
     lines.append(f"  gateway   {gateway}/graphql  (the one endpoint for clients; {gateway}/readyz)")
+    console_port = ConsoleSettings().port
+    lines.append(f"  console   http://{settings.host}:{console_port}/  (the web console)")
     for service in SERVICES:
         base = f"http://{settings.host}:{getattr(settings, f'{service}_port')}"
         lines.append(f"  {service:<9} {base}/graphql  (GraphiQL in a browser; {base}/readyz)")
