@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint slapd gnupg chromium vendor-graphiql console-messages clean
+.PHONY: install run test test-failover lint slapd gnupg chromium vendor-graphiql console-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,10 @@ vendor-graphiql:
 test: install slapd gnupg chromium
 	$(BIN)/ruff check services gateway console tests examples
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## test-failover: a replica and the NATS stream leader killed under load (not in `make test` yet)
+test-failover: install
+	$(BIN)/pytest -m failover tests/test_failover.py
 
 lint: install
 	$(BIN)/ruff check services gateway console tests examples

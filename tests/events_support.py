@@ -144,3 +144,27 @@ async def messages_on(js: JetStreamContext, subject: str, *, stream: str = "DIEF
     """How many messages the stream holds on exactly ``subject``."""
     info = await js.stream_info(stream, subjects_filter=subject)
     return (info.state.subjects or {}).get(subject, 0)
+
+
+async def consumer_caught_up(url: str, durable: str, timeout: float = 60.0) -> None:
+    """Wait until ``durable`` has handled every event already in the DIEF stream.
+
+    A service's participant consumer is durable and the session's stream is shared: status
+    changes other test modules made (a State withdrawn, then back) must be applied before a
+    test starts, not halfway through it."""
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
+    try:
+        js = nc.jetstream()
+
+        async def settled() -> bool:
+            try:
+                info = await js.consumer_info("DIEF", durable)
+            except NotFoundError:  # the service has not created it yet
+                return False
+            return info.num_pending == 0 and info.num_ack_pending == 0
+
+        await eventually(settled, timeout=timeout, what=f"{durable} caught up")
+    finally:
+        await nc.close()

@@ -25,7 +25,9 @@ from services.common.settings import Settings
 from services.contacts import handlers as contacts
 from services.contacts.domain import AuthorityKind, ContactRole
 from services.dev.servers import free_port
+from services.meetings.handlers import PARTICIPANTS
 from tests.conftest import GraphQLClient, TokenFactory
+from tests.events_support import consumer_caught_up
 from tests.test_contacts_api import PARTIES
 
 START = date(2027, 6, 1)
@@ -162,6 +164,7 @@ async def meetings_app(
     await run_sync(seed_directory)
     app = build_meetings(meetings_settings, clock, contacts_app)
     async with app.router.lifespan_context(app):
+        await consumer_caught_up(meetings_settings.nats_url, PARTICIPANTS.durable)
         yield app
 
 
