@@ -1,5 +1,6 @@
 """Request bodies every service accepts: at most ``max_bytes``, refused before they are
-read (``Content-Length``) or as soon as they grow past it (chunked); a JSON GraphQL request
+read (``Content-Length``) or as soon as they grow past it (chunked, streamed on to the app
+as it arrives, never held whole); a JSON GraphQL request
 must be UTF-8 and a JSON object. Refusals answer as the gateway does (413 or 400, code
 ``VALIDATION``) and leave the connection usable."""
 
@@ -76,6 +77,9 @@ class BodyLimitMiddleware:
             # The server frames the body by its Content-Length: it cannot grow past it.
             await self.app(scope, receive, send)
             return
+        if not is_json:
+            await self._streamed(scope, receive, send)
+            return
         try:
             body = await self._read_all(receive)
         except BodyTooLarge:
@@ -86,6 +90,37 @@ class BodyLimitMiddleware:
             await _answer(send, 400, _error(problem))
             return
         await self._replayed(scope, receive, send, body)
+
+    async def _streamed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A chunked upload handed on as it arrives, counted; past the limit the app's reads
+        fail, whatever it answers is dropped, and the caller gets the 413."""
+        size, exceeded, started = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal size, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > self.max_bytes:
+                    exceeded = True
+                    raise BodyTooLarge
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if exceeded:
+                return  # an answer to a body it never got whole: the 413 goes instead
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await _answer(send, 413, self._too_large(None), close=True)
 
     async def _read_all(self, receive: Receive) -> bytes:
         chunks, size = [], 0
