@@ -299,7 +299,8 @@ class DurableConsumer:
         """Run the batch handler on the events not handled before; how many it got."""
         if self.batch_handler is None:
             raise TypeError("this consumer handles events one by one")
-        unique = list({d.event.id: d for d in batch}.values())
+        # a redelivery may come out of order: the handler gets the stream's order
+        unique = sorted({d.event.id: d for d in batch}.values(), key=lambda d: d.stream_seq)
         ids = [d.event.id for d in unique]
         done = await mongo.run_sync(_handled_among, self.alias, self.durable, ids)
         fresh = [d for d in unique if d.event.id not in done]
