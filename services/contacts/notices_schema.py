@@ -12,10 +12,13 @@ from strawberry.types import Info
 from services.common.context import RequestContext
 from services.common.mongo import run_sync
 from services.common.notifications import kinds
+from services.common.notifications.schema import FeedOf, Notice, NoticeMarkInput
+from services.common.pagination import Connection
 from services.contacts import domain, freshness, notices
 from services.contacts.documents import utcnow
 
 Ctx = Info[RequestContext, None]
+FEED = FeedOf(freshness.ContactsNotice, freshness.ContactsDelivery)
 READ_POLICY = [["directory_reader"]]
 WRITE_POLICY = [["directory_manager"]]
 
@@ -92,6 +95,20 @@ class ContactVerified:
 @strawberry.type
 class NoticeQuery:
     @strawberry.federation.field(
+        description="Your notices of the directory (rule 20), newest first, in the same "
+        "Notice type as myNotifications: your State's re-verification reminders and stale "
+        "contacts, and the Secretariat's freshness reports.",
+    )
+    async def my_directory_notifications(
+        self,
+        info: Ctx,
+        unread: bool = False,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Notice] | None:
+        return await FEED.mine(info, unread, first, after)
+
+    @strawberry.federation.field(
         description="Rule 20: per State, how many contacts are stale (the Secretariat's).",
         policy=[["secretariat"]],
     )
@@ -118,6 +135,12 @@ class NoticeQuery:
 
 @strawberry.type
 class NoticeMutation:
+    @strawberry.federation.mutation(description="Mark directory notices of yours read (or unread).")
+    async def directory_notifications_mark(
+        self, info: Ctx, input: NoticeMarkInput
+    ) -> list[Notice] | None:
+        return await FEED.mark(info, input)
+
     @strawberry.federation.mutation(
         description="Rule 20: a contact confirms its own details with the one-time token "
         "its re-verification message carried (no sign-in needed; the token works once)."
