@@ -6,21 +6,17 @@ and a wrong, used or expired one is refused alike, revealing nothing."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from services.common.keys import SigningKey
 from services.common.mongo import run_sync
 from services.contacts.documents import Contact
 from services.contacts.freshness import VerificationToken, _hash, run_round
-from services.dev.servers import ServerProcess, nats_server
-from tests.door_support import Door, door_running, door_settings
-from tests.meetings_support import SCHEDULE, SESSION, Inbox, seed_directory
+from tests.door_support import Door, door_fixture, door_meeting, door_nats  # noqa: F401
+from tests.meetings_support import Inbox, seed_directory
 
 pytest_plugins = ["tests.meetings_support"]
 
@@ -35,56 +31,29 @@ DELIVERIES = (
 VERIFY = """mutation($t: String!) { contactVerifyByToken(token: $t) { functionalEmail
   lastVerifiedAt } }"""
 MOVE = """mutation($i: MeetingMoveInput!) { meetingMove(input: $i) { meeting { id } } }"""
+SECRETARIAT = "secretariat@att.example.org"
 FRA_CONTACTS = ["customs@fra.example.org", "police@fra.example.org", "staff@fra.example.org"]
 
 
-@pytest.fixture(scope="module")
-def own_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    root = tmp_path_factory.mktemp("notices-nats")
-    server = nats_server(root / "store", log_path=root / "server.log").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-async def door(
-    mongodb: ServerProcess,
-    own_nats: ServerProcess,
-    keys_dir: Path,
-    signing_key: SigningKey,
-    smtp_server: tuple[Controller, Inbox],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Door]:
-    controller, _ = smtp_server
-    settings = door_settings(
-        mongodb,
-        own_nats.port,
-        keys_dir,
-        tmp_path_factory.mktemp("home"),
-        "notices",
-        smtp_host="127.0.0.1",
-        smtp_port=controller.port,
-        smtp_sender="secretariat@att.example.org",
-    )
-    async with door_running(settings, signing_key) as running:
-        await run_sync(seed_directory)
-        yield running
+door = door_fixture("notices")
 
 
 @pytest.fixture(scope="module")
 async def reminded(door: Door, smtp_server: tuple[Controller, Inbox]) -> dict[str, str]:
     """FRA's contacts went unconfirmed too long; one round of the directory's clock told
     them (each its own link) and FRA's point of contact. The tokens, by address."""
-    _, inbox = smtp_server
+    controller, inbox = smtp_server
+    await run_sync(seed_directory)
     now = datetime.now(UTC)
     long_ago = now - timedelta(days=door.settings.stale_after_days + 1)
     stale = Contact.objects(functional_email__in=FRA_CONTACTS)
     await run_sync(lambda: stale.update(set__last_verified_at=long_ago))
-    await run_sync(run_round, now, door.settings)
+    mail = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "smtp_sender": SECRETARIAT}
+    await run_sync(run_round, now, door.settings.model_copy(update=mail))
     tokens = {}
     for address in FRA_CONTACTS:
-        [mail] = [m for m in inbox.to(address) if m["X-DIEF-Notice"] == "REVERIFICATION_DUE"]
-        text = mail.get_payload(decode=True).decode()
+        [message] = [m for m in inbox.to(address) if m["X-DIEF-Notice"] == "REVERIFICATION_DUE"]
+        text = message.get_payload(decode=True).decode()
         tokens[address] = re.search(r"contactVerifyByToken\(token: \"([^\"]+)\"\)", text)[1]
     return tokens
 
@@ -92,27 +61,7 @@ async def reminded(door: Door, smtp_server: tuple[Controller, Inbox]) -> dict[st
 async def test_a_callers_notices_of_every_service_come_in_one_request_in_one_type(
     door: Door, reminded: dict[str, str]
 ) -> None:
-    session = await door.ok(
-        "sec",
-        SESSION,
-        {
-            "i": {
-                "kind": "PREPARATORY_MEETING",
-                "name": "Preparatory meetings 2027",
-                "startDate": "2027-01-01",
-                "endDate": "2027-12-31",
-            }
-        },
-    )
-    i = {
-        "sessionId": session["sessionCreate"]["session"]["id"],
-        "startDate": "2027-06-01",
-        "endDate": "2027-06-02",
-        "venue": "Geneva, CICG",
-        "decidedBy": "CSP13 President",
-        "decidedOn": "2027-01-10",
-    }
-    mid = (await door.ok("sec", SCHEDULE, {"i": i}))["meetingSchedule"]["meeting"]["id"]
+    mid = await door_meeting(door)
     move = {"id": mid, "startDate": "2027-06-15", "endDate": "2027-06-16"}
     await door.ok("sec", MOVE, {"i": move})
 
@@ -143,7 +92,7 @@ async def test_a_callers_notices_of_every_service_come_in_one_request_in_one_typ
         for e in sec["myDirectoryNotifications"]["edges"]
         if e["node"]["kind"] == "FRESHNESS_REPORT"
     ]
-    assert report["deliveries"] == [{"email": "secretariat@att.example.org", "status": "SENT"}]
+    assert report["deliveries"] == [{"email": SECRETARIAT, "status": "SENT"}]
     refused = await door.gql("fra", DELIVERIES)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     anonymous = await door.gql(None, FEEDS, {"u": False})

@@ -12,8 +12,7 @@ from strawberry.types import Info
 from services.common.context import RequestContext
 from services.common.mongo import run_sync
 from services.common.notifications import kinds
-from services.common.notifications.schema import FeedOf, Notice, NoticeMarkInput
-from services.common.pagination import Connection
+from services.common.notifications.schema import FeedOf, feed_field, mark_field
 from services.contacts import domain, freshness, notices
 from services.contacts.documents import utcnow
 
@@ -94,19 +93,12 @@ class ContactVerified:
 
 @strawberry.type
 class NoticeQuery:
-    @strawberry.federation.field(
-        description="Your notices of the directory (rule 20), newest first, in the same "
-        "Notice type as myNotifications: your State's re-verification reminders and stale "
-        "contacts, and the Secretariat's freshness reports.",
+    my_directory_notifications = feed_field(
+        FEED,
+        "Your notices of the directory (rule 20), newest first, in the same Notice type as "
+        "myNotifications: your State's re-verification reminders and stale contacts, and the "
+        "Secretariat's freshness reports.",
     )
-    async def my_directory_notifications(
-        self,
-        info: Ctx,
-        unread: bool = False,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Notice] | None:
-        return await FEED.mine(info, unread, first, after)
 
     @strawberry.federation.field(
         description="Rule 20: per State, how many contacts are stale (the Secretariat's).",
@@ -135,11 +127,9 @@ class NoticeQuery:
 
 @strawberry.type
 class NoticeMutation:
-    @strawberry.federation.mutation(description="Mark directory notices of yours read (or unread).")
-    async def directory_notifications_mark(
-        self, info: Ctx, input: NoticeMarkInput
-    ) -> list[Notice] | None:
-        return await FEED.mark(info, input)
+    directory_notifications_mark = mark_field(
+        FEED, "Mark directory notices of yours read (or unread)."
+    )
 
     @strawberry.federation.mutation(
         description="Rule 20: a contact confirms its own details with the one-time token "

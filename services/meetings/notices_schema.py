@@ -9,8 +9,7 @@ import strawberry
 from services.common.ids import from_global_id
 from services.common.mongo import run_sync
 from services.common.notifications import feed
-from services.common.notifications.schema import Ctx, FeedOf, Notice, NoticeMarkInput
-from services.common.pagination import Connection
+from services.common.notifications.schema import Ctx, FeedOf, Notice, feed_field, mark_field
 from services.meetings.documents import Delivery, NoticeRecord
 
 SECRETARIAT = [["secretariat"]]
@@ -23,18 +22,11 @@ def notice_of(e: NoticeRecord, subject: str) -> Notice:
 
 @strawberry.type
 class NoticesQuery:
-    @strawberry.federation.field(
-        description="Your notices of meetings, newest first: your State's, and the "
-        "Secretariat's for it (the directory's: myDirectoryNotifications).",
+    my_notifications = feed_field(
+        FEED,
+        "Your notices of meetings, newest first: your State's, and the Secretariat's for it "
+        "(the directory's: myDirectoryNotifications).",
     )
-    async def my_notifications(
-        self,
-        info: Ctx,
-        unread: bool = False,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Notice] | None:
-        return await FEED.mine(info, unread, first, after)
 
     @strawberry.federation.field(description="One notice: your own, or any for organisers.")
     async def notice(self, info: Ctx, id: strawberry.ID) -> Notice | None:
@@ -55,6 +47,4 @@ class NoticesQuery:
 
 @strawberry.type
 class NoticesMutation:
-    @strawberry.federation.mutation(description="Mark notices of yours read (or unread).")
-    async def notifications_mark(self, info: Ctx, input: NoticeMarkInput) -> list[Notice] | None:
-        return await FEED.mark(info, input)
+    notifications_mark = mark_field(FEED, "Mark notices of yours read (or unread).")

@@ -10,6 +10,7 @@ Each service builds its ``Notice`` from its own feed entries and deliveries
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -98,6 +99,26 @@ class Notice:
 class NoticeMarkInput:
     ids: list[strawberry.ID]
     read: bool = True
+
+
+def feed_field(of: FeedOf, description: str) -> Any:
+    """A subgraph's ``my...Notifications(unread, first, after)`` field over ``of``."""
+
+    async def mine(
+        info: Ctx, unread: bool = False, first: int | None = None, after: str | None = None
+    ) -> Connection[Notice] | None:
+        return await of.mine(info, unread, first, after)
+
+    return strawberry.federation.field(resolver=mine, description=description)
+
+
+def mark_field(of: FeedOf, description: str) -> Any:
+    """A subgraph's mutation marking its notices read (or unread) for the caller."""
+
+    async def mark(info: Ctx, input: NoticeMarkInput) -> list[Notice] | None:
+        return await of.mark(info, input)
+
+    return strawberry.federation.mutation(resolver=mark, description=description)
 
 
 class FeedOf:
