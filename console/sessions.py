@@ -44,12 +44,13 @@ class Session:
     locale: str | None = None
     time_zone: str | None = None
     flow: dict[str, Any] = field(default_factory=dict)  # OIDC state, nonce, code verifier
-    flashes: list[tuple[str, str]] = field(default_factory=list)
+    flashes: list[tuple[str, str, str | None]] = field(default_factory=list)
 
-    def flash(self, kind: str, text: str) -> None:
-        self.flashes.append((kind, text))
+    def flash(self, kind: str, text: str, code: str | None = None) -> None:
+        """A message for the next page; a refusal's with the API's error code."""
+        self.flashes.append((kind, text, code))
 
-    def take_flashes(self) -> list[tuple[str, str]]:
+    def take_flashes(self) -> list[tuple[str, str, str | None]]:
         taken, self.flashes = self.flashes, []
         return taken
 

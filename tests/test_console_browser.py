@@ -97,6 +97,13 @@ def meeting(console_stack: ConsoleStack) -> dict[str, str]:
     return {"id": meeting_id, "item": item}
 
 
+def pdf_of(size: int) -> bytes:
+    """A PDF of about ``size`` bytes (one page, a long comment stream), varied content."""
+    head = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    body = b"".join(b"%% line %08d of the briefing note\n" % n for n in range(size // 32))
+    return head + body + b"trailer << /Root 1 0 R >>\n%%EOF\n"
+
+
 def test_a_delegate_sees_the_timeline_with_the_late_item_and_uploads_a_document(
     console_stack: ConsoleStack, browser: Any, meeting: dict[str, str], tmp_path: Any
 ) -> None:
@@ -146,15 +153,17 @@ def test_a_delegate_sees_the_timeline_with_the_late_item_and_uploads_a_document(
     page.get_by_label("Agenda item").select_option(
         label=page.locator("#doc-item option", has_text="Rifles").inner_text()
     )
-    document = tmp_path / "briefing-note.txt"
-    content = b"Rifles re-exported without authorisation: briefing note.\n"
+    # A normal-size PDF (well past the 256 kB a JSON body may carry): it goes up as a
+    # multipart request, the file streamed from the console's spool to the gateway.
+    document = tmp_path / "briefing-note.pdf"
+    content = pdf_of(1_600_000)
     document.write_bytes(content)
     page.locator("#doc-file").set_input_files(str(document))
     page.get_by_role("button", name="Upload", exact=True).click()
     flash = page.locator(".flash").first
     flash.wait_for()
     assert flash.get_attribute("data-testid") == "flash-ok", flash.inner_text()
-    link = page.get_by_test_id("document-link").filter(has_text="briefing-note.txt")
+    link = page.get_by_test_id("document-link").filter(has_text="briefing-note.pdf")
     assert link.count() == 1
     shot(page, "meeting", docs=True)
     # The download goes through the console to the gateway's file route, with the session.
