@@ -172,6 +172,7 @@ class Ctx:
             flashes=self.session.take_flashes(),
             locale=i18n.locale_var.get(),
             time_zone=i18n.zone_var.get(),
+            chosen_zone=self.session.time_zone or "",
             languages=i18n.LANGUAGE_NAMES,
             time_zones=i18n.time_zones(),
             role_label=role_label,
@@ -236,7 +237,13 @@ def page(console: Console, handler: Handler, *, signed_in: bool = True) -> Calla
             request.headers.get("accept-language"), console.settings.default_locale
         )
         i18n.locale_var.set(locale)
-        i18n.zone_var.set(session.time_zone or console.settings.default_time_zone)
+        i18n.zone_var.set(
+            i18n.choose_zone(
+                session.time_zone,
+                request.cookies.get(i18n.BROWSER_ZONE_COOKIE),
+                console.settings.default_time_zone,
+            )
+        )
         ctx = Ctx(console, request, session)
         if request.method == "POST":
             token = request.headers.get(CSRF_HEADER)

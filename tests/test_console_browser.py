@@ -170,7 +170,35 @@ def test_a_delegate_sees_the_timeline_with_the_late_item_and_uploads_a_document(
     with page.expect_download() as download:
         link.click()
     assert Path(download.value.path()).read_bytes() == content
+
+    # Dates in the browser's time zone (this context's: Europe/Paris), until the user
+    # picks another one in the header; the choice is theirs at the next sign-in too.
+    assert "Europe/Paris" in page.get_by_test_id("zone-in-use").inner_text()
+    uploaded = page.get_by_test_id("document-time").first
+    at = uploaded.get_attribute("datetime")
+    assert uploaded.inner_text() == shown_in(at, "Europe/Paris") != shown_in(at, "Asia/Tokyo")
+    page.get_by_label("Time zone").fill("Asia/Tokyo")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(f"**/meetings/{meeting['id']}")
+    assert page.get_by_test_id("document-time").first.inner_text() == shown_in(at, "Asia/Tokyo")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, base, "fra-1", "delegate", "FRA")
+    page.goto(f"{base}/meetings/{meeting['id']}")
+    assert page.get_by_test_id("document-time").first.inner_text() == shown_in(at, "Asia/Tokyo")
     page.context.close()
+
+
+def shown_in(at: str | None, zone: str) -> str:
+    """A DateTime as an English page shows it in ``zone``."""
+    from console import i18n
+
+    assert at
+    tokens = (i18n.locale_var.set("en"), i18n.zone_var.set(zone))
+    try:
+        return i18n.format_when(at)
+    finally:
+        i18n.locale_var.reset(tokens[0])
+        i18n.zone_var.reset(tokens[1])
 
 
 @pytest.fixture(scope="module")
