@@ -52,7 +52,7 @@ console-messages: install
 	$(BIN)/pybabel extract -F console/babel.cfg --no-location --sort-output \
 		-o console/translations/messages.pot .
 	$(BIN)/pybabel update -i console/translations/messages.pot -d console/translations \
-		--no-location --no-fuzzy-matching
+		--no-fuzzy-matching --ignore-obsolete --no-wrap
 
 ## vendor-graphiql: refresh the committed GraphiQL assets from their npm packages (needs
 ## npm and the registry; the gateway serves the committed files and needs neither)
