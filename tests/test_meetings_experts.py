@@ -261,16 +261,85 @@ async def test_rule_8_objection_withdrawn_after_consultation_resolves_the_propos
     assert resolved["expertProposal"] == {"status": "RESOLVED", "approved": True}
 
 
+async def _a_third_state_party(who: Actors) -> str:
+    """ISL, a State no other test uses, becomes a State Party (its event reaches the shared
+    stream; nobody else reads ISL); the token of one of its delegates."""
+    from datetime import date
+
+    from services.contacts import handlers as contacts
+    from services.contacts.domain import AttStatus, StatusDates
+    from tests.meetings_support import SECRETARIAT
+
+    change = contacts.StatusChangeInput(
+        code="ISL",
+        status=AttStatus.STATE_PARTY,
+        dates=StatusDates(signature=date(2013, 7, 2), ratification=date(2013, 7, 2)),
+        note="Ratified.",
+    )
+    await run_sync(contacts.change_state_status, SECRETARIAT, change)
+    return who.token(sub="isl1", state="ISL")
+
+
 async def test_rule_8_with_two_objecting_states_both_must_withdraw(
+    mq: GraphQLClient, who: Actors, clock: Clock, contacts_app: Any
+) -> None:
+    isl = await _a_third_state_party(who)
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    clock.day(days_before(40))
+    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    ok(await mq(OBJECT, {"id": made["id"]}, who.deu))
+    ok(await mq(OBJECT, {"id": made["id"]}, isl))
+    one = ok(await mq(RESOLVE, {"id": made["id"]}, who.deu))["expertProposalResolve"]
+    assert one["expertProposal"] == {"status": "OBJECTED", "approved": False}
+    both = ok(await mq(RESOLVE, {"id": made["id"]}, isl))["expertProposalResolve"]
+    assert both["expertProposal"] == {"status": "RESOLVED", "approved": True}
+
+
+async def test_rule_8_a_signatory_state_is_told_of_the_proposal_but_may_not_object(
     mq: GraphQLClient, who: Actors, clock: Clock
 ) -> None:
     mid = await new_meeting(mq, who)
     pid = await intend(mq, who, mid, [])
     clock.day(days_before(40))
     made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
-    ok(await mq(OBJECT, {"id": made["id"]}, who.deu))
-    ok(await mq(OBJECT, {"id": made["id"]}, who.isr))
-    one = ok(await mq(RESOLVE, {"id": made["id"]}, who.deu))["expertProposalResolve"]
-    assert one["expertProposal"] == {"status": "OBJECTED", "approved": False}
-    both = ok(await mq(RESOLVE, {"id": made["id"]}, who.isr))["expertProposalResolve"]
-    assert both["expertProposal"] == {"status": "RESOLVED", "approved": True}
+    seen = ok(await mq(STATUS, {"id": made["id"]}, who.isr))["expertProposal"]
+    assert seen == {"status": "SILENCE", "approved": False}  # ISR takes part and sees it
+    result = await mq(OBJECT, {"id": made["id"]}, who.isr)
+    refused = refusal(result)
+    assert refused["code"] == "FORBIDDEN" and refused["rule"] == 8
+    message = result["errors"][0]["message"]
+    assert "Rule 8" in message and "ISR is not a State Party" in message
+    after = ok(await mq(STATUS, {"id": made["id"]}, who.deu))["expertProposal"]
+    assert after == {"status": "SILENCE", "approved": False}  # nothing was recorded
+
+
+async def test_rule_8_with_the_directory_away_the_last_word_on_each_state_holds(
+    mq: GraphQLClient, who: Actors, clock: Clock, meetings_settings: Settings, contacts_app: Any
+) -> None:
+    """The directory named every participant State when the proposal was circulated; with
+    it away afterwards, DEU (a State Party) still objects and ISR (a signatory) still may
+    not; a State never named is refused for now (UNAVAILABLE), nothing recorded."""
+    from services.dev.servers import free_port
+    from services.meetings.app import build
+
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    clock.day(days_before(40))
+    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    away = meetings_settings.model_copy(
+        update={"meetings_contacts_url": f"http://127.0.0.1:{free_port()}/graphql"}
+    )
+    app = build(away, clock=clock)  # the real HTTP client, to a port nobody listens on
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http,
+    ):
+        cut_off = GraphQLClient(http)
+        never_named = who.token(sub="lie1", state="LIE")  # no test uses LIE
+        unknown = refusal(await cut_off(OBJECT, {"id": made["id"]}, never_named))
+        assert unknown["code"] == "UNAVAILABLE" and unknown["rule"] == 8
+        signatory = refusal(await cut_off(OBJECT, {"id": made["id"]}, who.isr))
+        assert signatory["code"] == "FORBIDDEN" and signatory["rule"] == 8
+        objected = ok(await cut_off(OBJECT, {"id": made["id"]}, who.deu))["expertProposalObject"]
+    assert objected["expertProposal"]["objections"] == [{"stateCode": "DEU"}]

@@ -205,8 +205,8 @@ CASES = [
     ("EXPERT_PROPOSAL_CIRCULATED", _proposed, NPCS, ["ISR"], "may object until"),
     ("EXPERT_OBJECTION_RAISED", _objected, NPCS[:2], [], "consult"),
     ("EXPERT_SILENCE_ENDED", _silence_ended, NPCS, ["ISR"], "ended: approved"),
-    # rule 8: to the States that take part in the meeting (registered), not to everyone
-    ("EXPERT_REFERRED", _referred, ["zoll@deu.example.org"], ["ISR"], "referred"),
+    # rule 8: to the States Parties registered for the meeting: not ISR, a signatory
+    ("EXPERT_REFERRED", _referred, ["zoll@deu.example.org"], [], "referred"),
     # to the State asked to respond, and to the Secretariat for every deadline
     (
         "DEADLINE_REMINDER",
