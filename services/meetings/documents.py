@@ -242,7 +242,7 @@ class Registration(Document):
     meta = {
         "db_alias": ALIAS,
         "collection": "registrations",
-        "indexes": [("meeting_id", "state")],
+        "indexes": [("meeting_id", "state"), "state"],
         "ordering": ["registered_at"],
     }
 
