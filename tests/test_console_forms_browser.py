@@ -311,3 +311,54 @@ def test_a_state_sets_its_ldap_source_and_a_bad_one_is_refused_with_the_reason(
     assert "A bind password is stored" in saved and "s3cret-bind" not in page.content()
     assert re.search(r"mail=|functional_email=", page.locator("#ls-map").input_value())
     page.context.close()
+
+
+def test_the_secretariat_imports_statuses_from_a_csv_after_seeing_the_changes(
+    console_stack: ConsoleStack, browser: Any, tmp_path: Any
+) -> None:
+    base = console_stack.url
+    sec = console_stack.token("sec-1", roles=("secretariat",))
+    status_of = "query($c: String!) { state(code: $c) { status } }"
+    page = new_page(browser)
+    sign_in(page, base, "sec-1", "secretariat")
+    page.goto(f"{base}/secretariat")
+    # a file with one bad row: refused whole, with its line and the API's code
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "code,status,signature,ratification,entry_into_force\n"
+        "ISR,STATE_PARTY,2014-12-18,2026-03-01,2026-06-01\n"
+        "CHN,STATE_PARTY,,,\n"
+    )
+    form = page.get_by_test_id("import-form")
+    form.get_by_label("CSV file").set_input_files(str(bad))
+    form.get_by_role("button", name="Show the changes").click()
+    refused = page.get_by_test_id("import-refused").inner_text()
+    assert "Row 3" in refused and "VALIDATION" in refused, refused
+    assert page.get_by_test_id("import-preview").count() == 0
+
+    good = tmp_path / "att.csv"
+    good.write_text(
+        "code,status,signature,ratification,entry_into_force\n"
+        "# Israel ratified; China as it is\n"
+        "ISR,STATE_PARTY,2014-12-18,2026-03-01,2026-06-01\n"
+        "CHN,STATE_PARTY,,2020-07-06,2020-10-04\n"
+    )
+    form = page.get_by_test_id("import-form")
+    form.get_by_label("CSV file").set_input_files(str(good))
+    form.get_by_label("Note kept in each status history").fill("Depositary notification")
+    form.get_by_role("button", name="Show the changes").click()
+    preview = page.get_by_test_id("import-preview")
+    rows = preview.locator("tbody tr")
+    assert rows.count() == 1, preview.inner_text()
+    assert "ISR" in rows.first.inner_text() and "SIGNATORY" in rows.first.inner_text()
+    assert "2 rows read" in preview.inner_text()
+    shot(page, "status-import")
+    # the dry run wrote nothing
+    assert graphql(console_stack, status_of, {"c": "ISR"}, sec)["state"]["status"] == "SIGNATORY"
+    page.get_by_role("button", name="Apply these changes").click()
+    assert "1 State changed" in ok(page)
+    assert graphql(console_stack, status_of, {"c": "ISR"}, sec)["state"]["status"] == "STATE_PARTY"
+    page.goto(f"{base}/directory/ISR")
+    assert page.get_by_test_id("state-status").inner_text() == "STATE_PARTY"
+    assert "Depositary notification" in (page.locator("main").text_content() or "")
+    page.context.close()
