@@ -93,6 +93,11 @@ def without(env: dict[str, str], *names: str) -> dict[str, str]:
         ("gateway", {"DIEF_GATEWAY_MAX_BATCH": "many"}, "DIEF_GATEWAY_MAX_BATCH: Input should"),
         ("cases", {"DIEF_STREAM_REPLICAS": "9"}, "DIEF_STREAM_REPLICAS: Input should be less"),
         (
+            "contacts",
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "otel-collector:4318"},
+            "OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL",
+        ),
+        (
             "gateway",
             {"DIEF_GATEWAY_SUBGRAPH_URLS": "{contacts: x"},
             "DIEF_GATEWAY_SUBGRAPH_URLS: not valid JSON",
