@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from starlette.responses import Response
 
 from console.i18n import gettext as _
@@ -30,6 +32,18 @@ query ConsoleDeliveries {
 """
 
 
+CHAIRS = """
+query ConsoleChairs($today: Date!) {
+  currentChair(on: $today) { chair appointedOn termEndsOn }
+  chairAppointments { chair appointedOn termEndsOn endedOn }
+}
+"""
+CHAIR_APPOINT = (
+    "mutation ConsoleChair($i: ChairAppointInput!) { chairAppoint(input: $i) "
+    "{ chairTerm { chair appointedOn } } }"
+)
+
+
 async def secretariat(ctx: Ctx) -> Response:
     if not ctx.has("secretariat"):
         return await ctx.render(
@@ -40,6 +54,8 @@ async def secretariat(ctx: Ctx) -> Response:
         )
     states, _answer = await ctx.every(REGISTER, {}, "states")
     answer = await ctx.api(DELIVERIES)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    chairs = (await ctx.api(CHAIRS, {"today": today})).data
     show_all = ctx.request.query_params.get("all") == "1"
     shown = (
         states
@@ -56,6 +72,9 @@ async def secretariat(ctx: Ctx) -> Response:
         show_all=show_all,
         statuses=STATUSES,
         gaps=answer.data.get("noticeGaps") or [],
+        current_chair=chairs.get("currentChair"),
+        chairs=chairs.get("chairAppointments") or [],
+        today=today,
         meetings=[e["node"] for e in (answer.data.get("meetings") or {}).get("edges", [])],
     )
 
@@ -77,3 +96,20 @@ async def change_status(ctx: Ctx) -> Response:
         _("The status of %(code)s was changed.") % {"code": code[:3]},
     )
     return ctx.redirect("/secretariat")
+
+
+async def appoint_chair(ctx: Ctx) -> Response:
+    """Rule 4: the Chair the CSP President appointed, recorded."""
+    await ctx.mutate(
+        CHAIR_APPOINT,
+        {
+            "i": {
+                "chair": ctx.value("chair"),
+                "appointedOn": ctx.value("appointed_on") or None,
+                "appointedBy": ctx.value("appointed_by"),
+                "endPreviousTerm": ctx.value("end_previous") == "on",
+            }
+        },
+        _("The Chair's appointment was recorded."),
+    )
+    return ctx.redirect("/secretariat#chair")

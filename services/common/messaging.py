@@ -20,7 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import BadRequestError
 from pymongo.errors import BulkWriteError
 
-from services.common import mongo, tracing
+from services.common import event_metrics, mongo, tracing
 from services.common.events import CloudEvent
 from services.common.tasks import raise_if_cancelled
 
@@ -360,6 +360,7 @@ class DurableConsumer:
                 "Dief-Error": repr(exc)[:500],
             },
         )
+        event_metrics.dead_lettered.labels(self.alias, self.durable).inc()
         log.error(
             "event parked on the dead-letter subject after its last delivery",
             extra={
