@@ -20,7 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import BadRequestError
 from pymongo.errors import BulkWriteError
 
-from services.common import event_metrics, mongo
+from services.common import event_metrics, mongo, tracing
 from services.common.events import CloudEvent
 from services.common.tasks import raise_if_cancelled
 
@@ -334,7 +334,8 @@ class DurableConsumer:
                 continue
             for msg, event in received:
                 try:
-                    await self.handle(event)
+                    with tracing.consumer_span(self.durable, msg.headers):
+                        await self.handle(event)
                 except Exception as exc:
                     await self._failed(msg, event, exc)
                     continue
