@@ -261,29 +261,30 @@ async def test_rule_8_objection_withdrawn_after_consultation_resolves_the_propos
     assert resolved["expertProposal"] == {"status": "RESOLVED", "approved": True}
 
 
-async def _a_third_state_party(who: Actors) -> str:
-    """ISL, a State no other test uses, becomes a State Party (its event reaches the shared
-    stream; nobody else reads ISL); the token of one of its delegates."""
+async def _a_state_of_its_own(who: Actors, code: str, party: bool) -> str:
+    """A State no other test uses becomes a State Party (or a signatory): its event reaches
+    the shared stream, where nobody else reads that State. The token of its delegate."""
     from datetime import date
 
     from services.contacts import handlers as contacts
     from services.contacts.domain import AttStatus, StatusDates
     from tests.meetings_support import SECRETARIAT
 
+    signed = date(2013, 7, 2)
     change = contacts.StatusChangeInput(
-        code="ISL",
-        status=AttStatus.STATE_PARTY,
-        dates=StatusDates(signature=date(2013, 7, 2), ratification=date(2013, 7, 2)),
-        note="Ratified.",
+        code=code,
+        status=AttStatus.STATE_PARTY if party else AttStatus.SIGNATORY,
+        dates=StatusDates(signature=signed, ratification=signed if party else None),
+        note="Ratified." if party else "Signed.",
     )
     await run_sync(contacts.change_state_status, SECRETARIAT, change)
-    return who.token(sub="isl1", state="ISL")
+    return who.token(sub=f"{code.lower()}1", state=code)
 
 
 async def test_rule_8_with_two_objecting_states_both_must_withdraw(
     mq: GraphQLClient, who: Actors, clock: Clock, contacts_app: Any
 ) -> None:
-    isl = await _a_third_state_party(who)
+    isl = await _a_state_of_its_own(who, "ISL", party=True)
     mid = await new_meeting(mq, who)
     pid = await intend(mq, who, mid, [])
     clock.day(days_before(40))
@@ -297,19 +298,21 @@ async def test_rule_8_with_two_objecting_states_both_must_withdraw(
 
 
 async def test_rule_8_a_signatory_state_is_told_of_the_proposal_but_may_not_object(
-    mq: GraphQLClient, who: Actors, clock: Clock
+    mq: GraphQLClient, who: Actors, clock: Clock, contacts_app: Any
 ) -> None:
+    # Andorra, a signatory of its own here: ISR's participation is another test's to change
+    signatory = await _a_state_of_its_own(who, "AND", party=False)
     mid = await new_meeting(mq, who)
     pid = await intend(mq, who, mid, [])
     clock.day(days_before(40))
     made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
-    seen = ok(await mq(STATUS, {"id": made["id"]}, who.isr))["expertProposal"]
-    assert seen == {"status": "SILENCE", "approved": False}  # ISR takes part and sees it
-    result = await mq(OBJECT, {"id": made["id"]}, who.isr)
+    seen = ok(await mq(STATUS, {"id": made["id"]}, signatory))["expertProposal"]
+    assert seen == {"status": "SILENCE", "approved": False}  # it takes part and sees it
+    result = await mq(OBJECT, {"id": made["id"]}, signatory)
     refused = refusal(result)
     assert refused["code"] == "FORBIDDEN" and refused["rule"] == 8
     message = result["errors"][0]["message"]
-    assert "Rule 8" in message and "ISR is not a State Party" in message
+    assert "Rule 8" in message and "AND is not a State Party" in message
     after = ok(await mq(STATUS, {"id": made["id"]}, who.deu))["expertProposal"]
     assert after == {"status": "SILENCE", "approved": False}  # nothing was recorded
 
