@@ -25,6 +25,7 @@ from console.sessions import Identity, SessionStore
 from console.settings import ConsoleSettings
 from console.web import Console, Handler, page
 from services.common.settings import Settings, get_settings
+from services.common.tracing import TracingMiddleware
 
 HERE = Path(__file__).parent
 DEV_TOKEN_SECONDS = 900
@@ -152,6 +153,7 @@ def build(settings: ConsoleSettings | None = None, core: Settings | None = None)
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.console = console
     app.add_middleware(SecurityHeaders, hsts=secure)
+    app.add_middleware(TracingMiddleware)  # off unless an OTLP collector is named
     return app
 
 
