@@ -51,7 +51,7 @@ from services.cases.domain import (
     UseDecision,
     Viewer,
 )
-from services.common import deferred_inserts
+from services.common import deferred_inserts, lean
 from services.common.errors import Conflict, Forbidden, ValidationFailed
 from services.common.events import event
 from services.common.ids import to_global_id
@@ -107,6 +107,35 @@ def audit_entry(case: Case, viewer: Viewer, action: str, target: str | None = No
     )
 
 
+def audit_rows(
+    cases: list[Any], viewer: Viewer, action: str, target: str | None = None
+) -> list[dict[str, Any]]:
+    """``audit_entry`` of each case, as the dict ``AuditEntry.to_mongo`` makes, without
+    building the documents (a listing's hundred entries cost more to build than to
+    write)."""
+    p = viewer.principal
+    common: dict[str, Any] = {"action": action, "actor": p.subject}
+    if p.state is not None:
+        common["actor_state"] = p.state
+    common["actor_roles"] = [str(r) for r in sorted(p.roles)]
+    at = utcnow()
+    request_id = current_request_id()
+    rows = []
+    for case in cases:
+        row = {"case_id": case.pk, "provider": case.provider, **common, "at": at}
+        if target is not None:
+            row["target"] = target
+        if request_id is not None:
+            row["request_id"] = request_id
+        rows.append(row)
+    return rows
+
+
+def append_audit_rows(rows: list[dict[str, Any]]) -> None:
+    """``append_audit`` of rows from ``audit_rows``."""
+    deferred_inserts.insert_later(ALIAS, AuditEntry, rows)
+
+
 def append_audit(entries: list[AuditEntry]) -> None:
     """Reads are logged before their content leaves the service; if logging fails, the
     read fails. In a GraphQL request the entries of all its reads are inserted together
@@ -116,6 +145,9 @@ def append_audit(entries: list[AuditEntry]) -> None:
     for entry in entries:
         entry.validate()
     deferred_inserts.insert_later(ALIAS, AuditEntry, [e.to_mongo() for e in entries])
+
+
+lean_case = lean.reader(Case)
 
 
 def case_gid(case: Case) -> str:
@@ -313,9 +345,10 @@ def list_cases(
     if visible is None:
         return Page([], offset, 0)
     query = Case.objects(visible & condition).order_by("-created_at", "-id")
-    fetched = list(query.skip(offset).limit(limit + 1)) if limit else []
+    page = query.skip(offset).limit(limit + 1).as_pymongo() if limit else []
+    fetched = [lean_case(raw) for raw in page]  # read only: lean documents
     found = fetched[:limit]
-    append_audit([audit_entry(c, viewer, "READ", "list") for c in found])
+    append_audit_rows(audit_rows(found, viewer, "READ", "list"))
     return Page(
         [views.case_view(viewer, c) for c in found],
         offset,
