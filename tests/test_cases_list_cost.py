@@ -1,14 +1,17 @@
 """The cases listing reads one page plus one case, audits the page in one insert, and
-counts only when ``totalCount`` is asked for (pymongo's command monitoring)."""
+counts only when ``totalCount`` is asked for; a page after a cursor is a range after it on
+the listing's index, hinted, up to its size (pymongo's command monitoring)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from pymongo import MongoClient
 
+from services.common.ids import from_global_id
 from tests import cases_support
-from tests.cases_support import LIST, Cases, share_case
+from tests.cases_support import LIST, Cases, codes, share_case
 from tests.command_counts import commands
 
 cases_settings = cases_support.cases_settings
@@ -39,4 +42,70 @@ async def test_a_page_without_its_count_is_one_find_and_one_audit_insert(cases: 
     client: MongoClient[dict[str, Any]] = MongoClient(cases.settings.mongodb_uri)
     audited = client[database]["audit_log"]
     assert audited.count_documents({"actor": "deu-1", "target": "list"}) == 3 + 5 + 2
+    client.close()
+
+
+PAGES = """query($first: Int, $after: String) { cases(first: $first, after: $after) {
+  pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { id } } } }"""
+
+
+def _finds(seen: Any, database: str) -> list[dict[str, Any]]:
+    return [c for c in seen.commands_of(database) if "find" in c and c["find"] == "cases"]
+
+
+async def test_pages_are_ranges_on_the_listing_index_up_to_their_size(cases: Cases) -> None:
+    from services.cases.handlers import LISTING_INDEX
+
+    database = cases.settings.cases_db
+    client: MongoClient[dict[str, Any]] = MongoClient(cases.settings.mongodb_uri)
+    made = [await share_case(cases, "provider", f"Paged {i}") for i in range(4)]
+    # Three cases made in the same millisecond: their order is their ids'.
+    tied = [from_global_id(i, "Case") for i in made[1:]]
+    moment = client[database]["cases"].find_one({"_id": tied[0]})["created_at"]
+    client[database]["cases"].update_many({"_id": {"$in": tied}}, {"$set": {"created_at": moment}})
+    everything = [
+        e["node"]["id"] for e in (await cases.ok("named", PAGES, {"first": 200}))["cases"]["edges"]
+    ]
+
+    walked: list[str] = []
+    after = None
+    for _ in range(len(everything)):
+        with commands() as seen:
+            page = (await cases.ok("named", PAGES, {"first": 2, "after": after}))["cases"]
+        [find] = _finds(seen, database)
+        assert find["hint"] == LISTING_INDEX
+        assert find["sort"] == {"created_at": -1, "_id": -1}
+        assert find["limit"] == 3 and "skip" not in find  # the page and one more
+        if after is not None:  # the range after the cursor's case, on the index's field
+            assert "$lte" in str(find["filter"]) and "created_at" in str(find["filter"])
+        assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
+        walked += [e["node"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert walked == everything  # every case once, in the listing's order, ties included
+    assert everything[:4] == [made[3], made[2], made[1], made[0]]  # ties: by id, newest first
+
+    # The server's plan for the hinted page: a walk of the listing's index.
+    plan = client[database].command(
+        {
+            "explain": {
+                k: v for k, v in find.items() if k in ("find", "filter", "sort", "hint", "limit")
+            }
+        }
+    )
+    assert LISTING_INDEX in str(plan["queryPlanner"]["winningPlan"])
+    assert "IXSCAN" in str(plan["queryPlanner"]["winningPlan"])
+
+    # Forged cursors are refused; an offset cursor of before still pages.
+    for forged in ("k:1:zz.1", "k:1:" + "f" * 40 + "." + "0" * 24, "k:1:1.xyz", "k:-1:1"):
+        bad = await cases(
+            "named",
+            PAGES,
+            {"first": 2, "after": base64.urlsafe_b64encode(forged.encode()).decode()},
+        )
+        assert codes(bad) == ["VALIDATION"], forged
+    old = base64.urlsafe_b64encode(b"o:0").decode()
+    second = (await cases.ok("named", PAGES, {"first": 1, "after": old}))["cases"]["edges"]
+    assert [e["node"]["id"] for e in second] == everything[1:2]
     client.close()
