@@ -5,8 +5,11 @@ the listing's index, hinted, up to its size (pymongo's command monitoring)."""
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 
+import bson
+from bson import ObjectId
 from pymongo import MongoClient
 
 from services.common.ids import from_global_id
@@ -54,7 +57,7 @@ def _finds(seen: Any, database: str) -> list[dict[str, Any]]:
 
 
 async def test_pages_are_ranges_on_the_listing_index_up_to_their_size(cases: Cases) -> None:
-    from services.cases.handlers import LISTING_INDEX
+    from services.cases.handlers import LISTING
 
     database = cases.settings.cases_db
     client: MongoClient[dict[str, Any]] = MongoClient(cases.settings.mongodb_uri)
@@ -73,7 +76,7 @@ async def test_pages_are_ranges_on_the_listing_index_up_to_their_size(cases: Cas
         with commands() as seen:
             page = (await cases.ok("named", PAGES, {"first": 2, "after": after}))["cases"]
         [find] = _finds(seen, database)
-        assert find["hint"] == LISTING_INDEX
+        assert find["hint"] == LISTING.index
         assert find["sort"] == {"created_at": -1, "_id": -1}
         assert find["limit"] == 3 and "skip" not in find  # the page and one more
         if after is not None:  # the range after the cursor's case, on the index's field
@@ -94,17 +97,35 @@ async def test_pages_are_ranges_on_the_listing_index_up_to_their_size(cases: Cas
             }
         }
     )
-    assert LISTING_INDEX in str(plan["queryPlanner"]["winningPlan"])
+    assert LISTING.index in str(plan["queryPlanner"]["winningPlan"])
     assert "IXSCAN" in str(plan["queryPlanner"]["winningPlan"])
 
-    # Forged cursors are refused; an offset cursor of before still pages.
-    for forged in ("k:1:zz.1", "k:1:" + "f" * 40 + "." + "0" * 24, "k:1:1.xyz", "k:-1:1"):
-        bad = await cases(
-            "named",
-            PAGES,
-            {"first": 2, "after": base64.urlsafe_b64encode(forged.encode()).decode()},
-        )
-        assert codes(bad) == ["VALIDATION"], forged
+    # Forged cursors are refused: not base64, not BSON, the wrong number of values, or
+    # anything but plain values (an operator, a document, a list, a boolean).
+    def key(values: Any) -> str:
+        return base64.urlsafe_b64encode(bson.encode({"k": values})).decode()
+
+    moment = datetime(2100, 1, 1, tzinfo=UTC)  # after every case: the listing is newest first
+    forged = [
+        "k:1:zz.1",
+        "k:1:" + "f" * 40,
+        "k:-1:" + key([moment, ObjectId()]),
+        "k:1:" + key([moment]),
+        "k:1:" + key([{"$gt": ""}, ObjectId()]),
+        "k:1:" + key([moment, {"$ne": None}]),
+        "k:1:" + key([[moment], ObjectId()]),
+        "k:1:" + key([True, ObjectId()]),
+        "k:1:" + base64.urlsafe_b64encode(b"\x05\x00\x00\x00\x01").decode(),
+    ]
+    for cursor in forged:
+        after = base64.urlsafe_b64encode(cursor.encode()).decode()
+        bad = await cases("named", PAGES, {"first": 2, "after": after})
+        assert codes(bad) == ["VALIDATION"], cursor
+    # A plain key moves the page, never past what the caller may read: the caller's
+    # cases after that moment, as the listing has them.
+    after = base64.urlsafe_b64encode(f"k:0:{key([moment, ObjectId()])}".encode()).decode()
+    moved = (await cases.ok("named", PAGES, {"first": 200, "after": after}))["cases"]
+    assert [e["node"]["id"] for e in moved["edges"]] == everything
     old = base64.urlsafe_b64encode(b"o:0").decode()
     second = (await cases.ok("named", PAGES, {"first": 1, "after": old}))["cases"]["edges"]
     assert [e["node"]["id"] for e in second] == everything[1:2]

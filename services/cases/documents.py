@@ -106,7 +106,7 @@ class Case(Document):
             "categories",
             "shared_at",
             "presentation_ids",
-            {"fields": ["-created_at", "-id"], "name": "created_desc"},  # the listing's order
+            {"fields": ["-created_at", "-id"], "name": "created_desc"},  # handlers.LISTING
         ],
     }
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from bson import ObjectId
-from bson.errors import InvalidId
 from mongoengine.queryset.visitor import Q
 
 from services.cases import access, domain, values, views
@@ -60,6 +59,7 @@ from services.common.logs import current_request_id
 from services.common.pagination import keyed_page_bounds, page_bounds
 from services.common.participants import ParticipantRegister
 from services.common.principal import Principal, Role, require_authenticated
+from services.common.ranged_pages import ListOrder, ranged_page
 from services.common.unit_of_work import UnitOfWork, unit_of_work
 
 SERVICE = "cases"
@@ -331,30 +331,10 @@ class Page:
     offset: int
     total: int | Callable[[], int]  # or how to count, called only if asked
     has_next_page: bool = False
-    keys: list[str] | None = None  # each case's sort key, for the cursors
+    keys: list[str | None] | None = None  # each case's sort key, for the cursors
 
 
-LISTING_INDEX = "created_desc"  # (-created_at, -_id): the listing's order
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def listing_key(case: Any) -> str:
-    """A case's place in the listing: its creation (in milliseconds, as stored) and id."""
-    at = case.created_at if case.created_at.tzinfo else case.created_at.replace(tzinfo=UTC)
-    ms = (at - _EPOCH) // timedelta(milliseconds=1)
-    return f"{ms:x}.{case.pk}"
-
-
-def after_key(key: str) -> Q:
-    """The cases after ``key`` in the listing's order: a range on its index's leading
-    field, the ties broken by id."""
-    try:
-        ms_hex, oid = key.split(".")
-        at = _EPOCH + timedelta(milliseconds=int(ms_hex, 16))
-        last = ObjectId(oid)
-    except (ValueError, OverflowError, InvalidId) as exc:
-        raise ValidationFailed("after is not a cursor of this list.", field="after") from exc
-    return Q(created_at__lte=at) & (Q(created_at__lt=at) | Q(created_at=at, id__lt=last))
+LISTING = ListOrder((("created_at", -1), ("id", -1)), index="created_desc")
 
 
 def list_cases(
@@ -364,32 +344,27 @@ def list_cases(
     a read and gets its audit entry (one insert for the page). One more than the page is
     read to tell whether more follow; the count waits until ``totalCount`` is asked.
 
-    A page after a cursor is a range after that case's sort key, walked on the listing's
-    index (hinted) up to the page's size: a server that stops at the limit touches the
-    page, not the cases before it."""
+    A page after a cursor is a range after that case's sort key, up to the page's size
+    (``ranged_pages``): a server that stops at the limit touches the page, not the cases
+    before it."""
     viewer = viewer_of(principal)
-    offset, limit, key = keyed_page_bounds(first, after)
     condition = filter_condition(viewer, flt)
     visible = access.visible_condition(viewer)
     if visible is None:
-        return Page([], offset, 0)
+        return Page([], keyed_page_bounds(first, after)[0], 0)
     query = Case.objects(visible & condition)
-    if limit:
-        ranged = query.filter(after_key(key)) if key is not None else query.skip(offset)
-        page = (
-            ranged.order_by("-created_at", "-id").hint(LISTING_INDEX).limit(limit + 1).as_pymongo()
-        )
-        fetched = [lean_case(raw) for raw in page]  # read only: lean documents
-    else:
-        fetched = []
-    found = fetched[:limit]
+    # the common page (no filter of the caller's) on the listing's index; a filtered one
+    # left to the planner, which may know a more selective index
+    page = ranged_page(query, LISTING, first, after, hint=flt == CaseFilter(), raw=True)
+    found = [lean_case(raw) for raw in page.items]  # read only: lean documents
     append_audit_rows(audit_rows(found, viewer, "READ", "list"))
+    has_next = page.offset < query.count() if first == 0 else page.has_next_page
     return Page(
         [views.case_view(viewer, c) for c in found],
-        offset,
+        page.offset,
         query.count,
-        has_next_page=len(fetched) > limit if limit else offset < query.count(),
-        keys=[listing_key(c) for c in found],
+        has_next_page=has_next,
+        keys=page.keys,
     )
 
 

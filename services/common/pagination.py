@@ -67,7 +67,7 @@ def decode_cursor(cursor: str) -> int:
     return offset
 
 
-KEY_PATTERN = r"[0-9a-f-]{1,40}(\.[0-9a-f]{24})?"
+KEY_PATTERN = r"[A-Za-z0-9_=-]{1,2048}"  # a base64url key (``ranged_pages``)
 
 
 def encode_key_cursor(offset: int, key: str) -> str:
@@ -131,18 +131,19 @@ def connection(
     *,
     total: int | Callable[[], int],
     has_next_page: bool | None = None,
-    keys: Sequence[str] | None = None,
+    keys: Sequence[str | None] | None = None,
 ) -> Connection[T]:
     """The page ``nodes`` starting at ``offset`` of a list of ``total`` items (or a function
     counting them, called only if the caller selects ``totalCount``); with ``keys`` (each
-    node's sort key) the cursors carry them (``encode_key_cursor``)."""
-    if keys is None:
-        edges = [Edge(cursor=encode_cursor(offset + i), node=node) for i, node in enumerate(nodes)]
-    else:
-        edges = [
-            Edge(cursor=encode_key_cursor(offset + i, key), node=node)
-            for i, (node, key) in enumerate(zip(nodes, keys, strict=True))
-        ]
+    node's sort key, or None) the cursors carry them (``encode_key_cursor``)."""
+    found = keys if keys is not None else [None] * len(nodes)
+    edges = [
+        Edge(
+            cursor=encode_cursor(offset + i) if key is None else encode_key_cursor(offset + i, key),
+            node=node,
+        )
+        for i, (node, key) in enumerate(zip(nodes, found, strict=True))
+    ]
     if has_next_page is None:
         if callable(total):
             raise TypeError("has_next_page is needed when the total is counted lazily")
