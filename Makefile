@@ -75,7 +75,7 @@ test: install slapd gnupg chromium
 	$(BIN)/ruff check services gateway console tests examples
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## test-failover: a replica and the NATS stream leader killed under load (not in `make test` yet)
+## test-failover: only the test that kills a replica and the NATS stream leader under load (part of `make test`)
 test-failover: install
 	$(BIN)/pytest -m failover tests/test_failover.py
 

@@ -53,6 +53,7 @@ from gateway.supergraph import Supergraph
 from gateway.uploads import is_multipart, read_multipart, upload_limit
 from services.common.app import RequestIdMiddleware
 from services.common.context import bearer_token
+from services.common.draining import Drain, DrainMiddleware
 from services.common.errors import Unauthenticated
 from services.common.idempotency import valid_key
 from services.common.logs import current_request_id
@@ -270,6 +271,7 @@ class Gateway:
             )
         )
         self.files = FileProxy(self)
+        self.drain = Drain(settings.shutdown_drain_seconds)
 
     # --- the caller -----------------------------------------------------------------------
 
@@ -417,8 +419,12 @@ class Gateway:
 
     async def readyz(self, _: Request) -> JSONResponse:
         checks = self.registry.checks()
-        ok = all(checks.values())
+        # Ready means able to serve: the registry loaded. NATS away is only reported (here
+        # and in dief_gateway_nats_connected): the registry is then read from contacts.
+        ok = self.registry.ready and not self.drain.draining
         body: dict[str, Any] = {"ready": ok, "checks": checks}
+        if self.drain.draining:  # SIGTERM: unready first, shutting down soon
+            body["draining"] = True
         if not ok:  # the reason (internal URLs, other services' errors) only in the log
             log.warning("not ready", extra={"checks": checks, "reason": self.registry.last_error})
         # A subgraph that is down does not make the gateway unready (it answers the rest):
@@ -441,6 +447,7 @@ class Gateway:
         )
         self.metrics.participants.set(self.registry.participant_count)
         self.metrics.registry_ready.set(1 if self.registry.loaded.is_set() else 0)
+        self.metrics.nats_connected.set(1 if self.registry.nats_connected else 0)
         return Response(self.metrics.render(), media_type=self.metrics.content_type)
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -448,9 +455,11 @@ class Gateway:
     @contextlib.asynccontextmanager
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
         self.registry.start()
+        self.drain.install()
         try:
             yield
         finally:
+            self.drain.uninstall()
             await self.registry.stop()
             await self.files.aclose()
             if self.fetcher is not None:
@@ -488,6 +497,7 @@ def build(
     )
     app.state.gateway = gateway
     app.add_middleware(CORSMiddleware, **cors_options(settings))
+    app.add_middleware(DrainMiddleware, drain=gateway.drain)
     app.add_middleware(RequestIdMiddleware)
     return app
 
