@@ -51,7 +51,7 @@ from gateway.pipeline import MutationOverGet, Outcome, Pipeline
 from gateway.principal_tokens import Call, PrincipalSigner, current_call, load_signing_key
 from gateway.supergraph import Supergraph
 from gateway.uploads import is_multipart, read_multipart, upload_limit
-from services.common.app import RequestIdMiddleware
+from services.common.app import RequestIdMiddleware, loggable_path
 from services.common.context import bearer_token
 from services.common.draining import Drain, DrainMiddleware
 from services.common.errors import Unauthenticated
@@ -59,6 +59,7 @@ from services.common.idempotency import valid_key
 from services.common.logs import current_request_id
 from services.common.principal import Principal
 from services.common.settings import Settings, get_settings
+from services.common.tracing import TracingMiddleware
 
 log = logging.getLogger("dief.gateway")
 
@@ -499,6 +500,7 @@ def build(
     app.add_middleware(CORSMiddleware, **cors_options(settings))
     app.add_middleware(DrainMiddleware, drain=gateway.drain)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(TracingMiddleware, redact=loggable_path)  # outermost: see services' app
     return app
 
 

@@ -34,12 +34,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from services.common import tracing
     from services.common.logs import configure_logging
     from services.common.preflight import check_production
 
     settings = get_settings()
     check_production(settings, args.service)
     configure_logging(args.service, settings.log_level)
+    tracing.configure(args.service, settings)  # off unless an OTLP collector is named
     app = SERVICES[args.service]
     if args.workers > 1:
         # Worker processes are spawned afresh: each sets up its own logging first.
@@ -75,10 +77,12 @@ def worker_app() -> object:
     import os
     from importlib import import_module
 
+    from services.common import tracing
     from services.common.logs import configure_logging
 
     service = os.environ[WORKER_SERVICE]
     configure_logging(service, get_settings().log_level)
+    tracing.configure(service, get_settings())
     module, _, factory = SERVICES[service].partition(":")
     return getattr(import_module(module), factory)()
 

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from services.dev.servers import LOOPBACK, ServerProcess, free_port
-from tests.flows_support import REPO, FlowStack, start_stack
+from tests.flows_support import REPO, FlowStack, data_of, start_stack
 
 ARTIFACTS = REPO / "tests" / "artifacts" / "console"
 DOCS = REPO / "docs" / "console"
@@ -75,9 +76,12 @@ def start_console(stack: FlowStack) -> ServerProcess:
 
 
 @contextlib.contextmanager
-def console_running(mongodb_port: int, root: Path) -> Iterator[ConsoleStack]:
-    """The whole stack and the console in front of it, stopped afterwards."""
-    stack = start_stack(root, mongodb_port)
+def console_running(
+    mongodb_port: int, root: Path, settings: dict[str, str] | None = None
+) -> Iterator[ConsoleStack]:
+    """The whole stack (with ``settings``, more ``DIEF_*`` variables) and the console in
+    front of it, stopped afterwards."""
+    stack = start_stack(root, mongodb_port, settings)
     try:
         server = start_console(stack)
     except BaseException:
@@ -135,3 +139,24 @@ def shot(page: Any, name: str, docs: bool = False, focus: Any = None) -> Path:
             focus.scroll_into_view_if_needed()
         page.screenshot(path=str(DOCS / f"{name}.png"), full_page=False)
     return path
+
+
+def graphql(cs: ConsoleStack, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
+    """A GraphQL request straight to the stack's gateway (for a test's own setup)."""
+    answer = httpx.post(
+        f"{cs.stack.urls['gateway']}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return data_of(answer.json())
+
+
+def refused_with_code(page: Any) -> tuple[str, str]:
+    """The next page's refusal flash: (its text, the API's error code shown with it)."""
+    flash = page.get_by_test_id("flash-refusal").first
+    flash.wait_for()
+    code = flash.get_by_test_id("flash-code").inner_text()
+    assert re.fullmatch(r"[A-Z_]{3,}", code), code
+    return flash.inner_text(), code

@@ -26,6 +26,7 @@ from services.common.idempotent_view import IdempotentMutations
 from services.common.logs import new_request_id
 from services.common.metrics import MetricsMiddleware, ServiceMetrics
 from services.common.runtime import ServiceRuntime
+from services.common.tracing import TracingMiddleware
 
 access_log = logging.getLogger("dief.access")
 # Capability secrets in a path (personal calendar feed links) never reach the logs.
@@ -174,6 +175,8 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(DrainMiddleware, drain=drain)
     app.add_middleware(RequestIdMiddleware)
+    # outermost: the access log line is written inside the request's span
+    app.add_middleware(TracingMiddleware, redact=loggable_path)
     return app
 
 
