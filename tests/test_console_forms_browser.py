@@ -2,7 +2,8 @@
 Secretariat moves, cancels and lifts the confidentiality of a meeting, records a briefing's
 consensus and appoints the Chair; a provider edits its case's actors and items and closes
 an arrangement; a disclosure concern is explained and closed; a State sets its LDAP source.
-Every refusal shows the API's message with its error code."""
+Every refusal shows the API's message with its error code; axe-core finds no WCAG 2.1 AA
+violation on the main pages."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from services.dev.servers import ServerProcess
 from tests.console_support import (
     ConsoleStack,
+    axe_violations,
     chromium,
     console_running,
     graphql,
@@ -361,4 +363,78 @@ def test_the_secretariat_imports_statuses_from_a_csv_after_seeing_the_changes(
     page.goto(f"{base}/directory/ISR")
     assert page.get_by_test_id("state-status").inner_text() == "STATE_PARTY"
     assert "Depositary notification" in (page.locator("main").text_content() or "")
+    page.context.close()
+
+
+def test_the_accessibility_check_finds_what_is_wrong(browser: Any) -> None:
+    """The check can fail: a page with an unlabelled field, an image without text, no
+    language and grey-on-white text is reported, rule by rule."""
+    page = new_page(browser)
+    page.set_content(
+        "<html><head><title>t</title></head><body><main><h1>Broken</h1>"
+        "<input name='q'><img src='data:image/gif;base64,R0lGODlhAQABAAAAACw='>"
+        "<p style='color:#bbb;background:#fff'>faint text</p></main></body></html>"
+    )
+    found = {v["id"] for v in axe_violations(page)}
+    assert {"label", "image-alt", "html-has-lang", "color-contrast"} <= found, found
+    page.context.close()
+
+
+def test_the_main_pages_meet_wcag_2_1_aa(
+    console_stack: ConsoleStack, browser: Any, meeting: str, case: str
+) -> None:
+    """axe-core's WCAG 2.1 A and AA rules (and best practices: heading order, landmarks)
+    on the main pages, signed in as a provider and as
+    the Secretariat (every form of theirs shown), in English and in French."""
+    base = console_stack.url
+    pages = {
+        ("fra-1", "delegate", "FRA"): [
+            "/",
+            "/directory",
+            "/directory/FRA",
+            "/meetings",
+            f"/meetings/{meeting}",
+            "/cases",
+            f"/cases/{case}",
+            "/cases/new",
+        ],
+        ("sec-1", "secretariat", ""): ["/", "/meetings", f"/meetings/{meeting}", "/secretariat"],
+    }
+    problems = {}
+    signin = new_page(browser)
+    signin.goto(f"{base}/signin")
+    problems["/signin"] = axe_violations(signin)
+    signin.context.close()
+    for (subject, role, state), paths in pages.items():
+        for locale in ("en-GB", "fr-FR"):
+            page = new_page(browser, locale=locale)
+            sign_in_as = subject if locale == "en-GB" else subject + "-fr"
+            if locale == "en-GB":
+                sign_in(page, base, sign_in_as, role, state)
+            else:  # the sign-in page's labels are French: the fields by their ids
+                page.goto(f"{base}/signin")
+                page.locator("#subject").fill(sign_in_as)
+                page.locator("#role").select_option(role)
+                page.locator("#state").fill(state)
+                page.locator("form[action='/signin'] button[type=submit]").click()
+                page.wait_for_url(re.compile(r"^(?!.*/signin).*$"))
+            assert page.locator("html").get_attribute("lang") == locale[:2]
+            for path in paths:
+                page.goto(f"{base}{path}")
+                page.locator("details").evaluate_all("ds => ds.forEach(d => d.open = true)")
+                found = axe_violations(page)
+                if found:
+                    problems[f"{locale} {subject} {path}"] = found
+            page.context.close()
+    problems = {k: v for k, v in problems.items() if v}
+    assert not problems, json.dumps(problems, indent=1)[:6000]
+
+    # keyboard: the first Tab reaches the skip link, which takes you to the content
+    page = new_page(browser)
+    sign_in(page, base, "fra-1", "delegate", "FRA")
+    page.goto(f"{base}/cases")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
     page.context.close()
