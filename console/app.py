@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 from console import i18n
 from console.gateway import Gateway
 from console.pages import auth, cases, directory, files, home, meetings, secretariat
-from console.security import SecurityHeaders
+from console.security import BodyLimit, SecurityHeaders
 from console.sessions import Identity, SessionStore
 from console.settings import ConsoleSettings
 from console.web import Console, Handler, page
@@ -146,12 +146,15 @@ def build(settings: ConsoleSettings | None = None, core: Settings | None = None)
         Route("/secretariat", p(secretariat.secretariat)),
         Route("/secretariat/status", p(secretariat.change_status), methods=["POST"]),
         Route("/secretariat/chair", p(secretariat.appoint_chair), methods=["POST"]),
+        Route("/secretariat/import", p(secretariat.import_statuses), methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", healthz),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.console = console
+    # a form's fields and its one file, at most (the form parts' overhead allowed for)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 1024 * 1024)
     app.add_middleware(SecurityHeaders, hsts=secure)
     app.add_middleware(TracingMiddleware)  # off unless an OTLP collector is named
     return app

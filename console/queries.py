@@ -27,6 +27,7 @@ def documents() -> dict[str, str]:
         "case lists": cases.LISTS,
         "case lists update": cases.UPDATE_LISTS,
         "chair appoint": secretariat.CHAIR_APPOINT,
+        "status import": secretariat.IMPORT,
         "case:attach": cases.ATTACH,
     }
     for name, (document, _, _) in meetings.ACTIONS.items():

@@ -36,6 +36,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+AXE = REPO / "build" / "axe-core" / "axe-4.14.1.min.js"
+# WCAG 2.1 A and AA, what the console promises for its main flows, and axe's best practices
+# (heading order, landmarks, one main heading)
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 TIMEOUT_MS = 30_000  # two busy cores: generous, and every wait polls
 
 
@@ -160,3 +164,28 @@ def refused_with_code(page: Any) -> tuple[str, str]:
     code = flash.get_by_test_id("flash-code").inner_text()
     assert re.fullmatch(r"[A-Z_]{3,}", code), code
     return flash.inner_text(), code
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core run in the page as it is (in the real chromium), WCAG 2.1 A and AA rules
+    and best practices:
+    each violation with its rule, impact and the elements it found. The engine goes in
+    through the DevTools protocol, so the page's Content-Security-Policy stays as served."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: run `make axe-core`")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    found = page.evaluate(
+        """async (tags) => {
+            const result = await window.axe.run(document, {
+                runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+            return {passed: result.passes.length, violations: result.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: " +
+                                                   n.failureSummary)}))};
+        }""",
+        AXE_TAGS,
+    )
+    # a page on which nothing was checked would pass anything
+    assert found["passed"] >= 5 or found["violations"], found
+    return list(found["violations"])

@@ -2,7 +2,8 @@
 Secretariat moves, cancels and lifts the confidentiality of a meeting, records a briefing's
 consensus and appoints the Chair; a provider edits its case's actors and items and closes
 an arrangement; a disclosure concern is explained and closed; a State sets its LDAP source.
-Every refusal shows the API's message with its error code."""
+Every refusal shows the API's message with its error code; axe-core finds no WCAG 2.1 AA
+violation on the main pages."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from services.dev.servers import ServerProcess
 from tests.console_support import (
     ConsoleStack,
+    axe_violations,
     chromium,
     console_running,
     graphql,
@@ -310,4 +312,130 @@ def test_a_state_sets_its_ldap_source_and_a_bad_one_is_refused_with_the_reason(
     saved = page.get_by_test_id("ldap-source-form").text_content() or ""
     assert "A bind password is stored" in saved and "s3cret-bind" not in page.content()
     assert re.search(r"mail=|functional_email=", page.locator("#ls-map").input_value())
+    page.context.close()
+
+
+def test_the_secretariat_imports_statuses_from_a_csv_after_seeing_the_changes(
+    console_stack: ConsoleStack, browser: Any, tmp_path: Any
+) -> None:
+    base = console_stack.url
+    sec = console_stack.token("sec-1", roles=("secretariat",))
+    status_of = "query($c: String!) { state(code: $c) { status } }"
+    page = new_page(browser)
+    sign_in(page, base, "sec-1", "secretariat")
+    page.goto(f"{base}/secretariat")
+    # a file with one bad row: refused whole, with its line and the API's code
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "code,status,signature,ratification,entry_into_force\n"
+        "ISR,STATE_PARTY,2014-12-18,2026-03-01,2026-06-01\n"
+        "CHN,STATE_PARTY,,,\n"
+    )
+    form = page.get_by_test_id("import-form")
+    form.get_by_label("CSV file").set_input_files(str(bad))
+    form.get_by_role("button", name="Show the changes").click()
+    refused = page.get_by_test_id("import-refused").inner_text()
+    assert "Row 3" in refused and "VALIDATION" in refused, refused
+    assert page.get_by_test_id("import-preview").count() == 0
+
+    good = tmp_path / "att.csv"
+    good.write_text(
+        "code,status,signature,ratification,entry_into_force\n"
+        "# Israel ratified; China as it is\n"
+        "ISR,STATE_PARTY,2014-12-18,2026-03-01,2026-06-01\n"
+        "CHN,STATE_PARTY,,2020-07-06,2020-10-04\n"
+    )
+    form = page.get_by_test_id("import-form")
+    form.get_by_label("CSV file").set_input_files(str(good))
+    form.get_by_label("Note kept in each status history").fill("Depositary notification")
+    form.get_by_role("button", name="Show the changes").click()
+    preview = page.get_by_test_id("import-preview")
+    rows = preview.locator("tbody tr")
+    assert rows.count() == 1, preview.inner_text()
+    assert "ISR" in rows.first.inner_text() and "SIGNATORY" in rows.first.inner_text()
+    assert "2 rows read" in preview.inner_text()
+    shot(page, "status-import")
+    # the dry run wrote nothing
+    assert graphql(console_stack, status_of, {"c": "ISR"}, sec)["state"]["status"] == "SIGNATORY"
+    page.get_by_role("button", name="Apply these changes").click()
+    assert "1 State changed" in ok(page)
+    assert graphql(console_stack, status_of, {"c": "ISR"}, sec)["state"]["status"] == "STATE_PARTY"
+    page.goto(f"{base}/directory/ISR")
+    assert page.get_by_test_id("state-status").inner_text() == "STATE_PARTY"
+    assert "Depositary notification" in (page.locator("main").text_content() or "")
+    page.context.close()
+
+
+def test_the_accessibility_check_finds_what_is_wrong(browser: Any) -> None:
+    """The check can fail: a page with an unlabelled field, an image without text, no
+    language and grey-on-white text is reported, rule by rule."""
+    page = new_page(browser)
+    page.set_content(
+        "<html><head><title>t</title></head><body><main><h1>Broken</h1>"
+        "<input name='q'><img src='data:image/gif;base64,R0lGODlhAQABAAAAACw='>"
+        "<p style='color:#bbb;background:#fff'>faint text</p></main></body></html>"
+    )
+    found = {v["id"] for v in axe_violations(page)}
+    assert {"label", "image-alt", "html-has-lang", "color-contrast"} <= found, found
+    page.context.close()
+
+
+def test_the_main_pages_meet_wcag_2_1_aa(
+    console_stack: ConsoleStack, browser: Any, meeting: str, case: str
+) -> None:
+    """axe-core's WCAG 2.1 A and AA rules (and best practices: heading order, landmarks)
+    on the main pages, signed in as a provider and as
+    the Secretariat (every form of theirs shown), in English and in French."""
+    base = console_stack.url
+    pages = {
+        ("fra-1", "delegate", "FRA"): [
+            "/",
+            "/directory",
+            "/directory/FRA",
+            "/meetings",
+            f"/meetings/{meeting}",
+            "/cases",
+            f"/cases/{case}",
+            "/cases/new",
+        ],
+        ("sec-1", "secretariat", ""): ["/", "/meetings", f"/meetings/{meeting}", "/secretariat"],
+    }
+    problems = {}
+    signin = new_page(browser)
+    signin.goto(f"{base}/signin")
+    problems["/signin"] = axe_violations(signin)
+    signin.context.close()
+    for (subject, role, state), paths in pages.items():
+        for locale in ("en-GB", "fr-FR"):
+            page = new_page(browser, locale=locale)
+            sign_in_as = subject if locale == "en-GB" else subject + "-fr"
+            if locale == "en-GB":
+                sign_in(page, base, sign_in_as, role, state)
+            else:  # the sign-in page's labels are French: the fields by their ids
+                page.goto(f"{base}/signin")
+                page.locator("#subject").fill(sign_in_as)
+                page.locator("#role").select_option(role)
+                page.locator("#state").fill(state)
+                page.locator("form[action='/signin'] button[type=submit]").click()
+                page.wait_for_url(re.compile(r"^(?!.*/signin).*$"))
+            assert page.locator("html").get_attribute("lang") == locale[:2]
+            # in French, the pages with the most text (longer labels, other wrapping)
+            for path in paths if locale == "en-GB" else paths[-4:]:
+                page.goto(f"{base}{path}")
+                page.locator("details").evaluate_all("ds => ds.forEach(d => d.open = true)")
+                found = axe_violations(page)
+                if found:
+                    problems[f"{locale} {subject} {path}"] = found
+            page.context.close()
+    problems = {k: v for k, v in problems.items() if v}
+    assert not problems, json.dumps(problems, indent=1)[:6000]
+
+    # keyboard: the first Tab reaches the skip link, which takes you to the content
+    page = new_page(browser)
+    sign_in(page, base, "fra-1", "delegate", "FRA")
+    page.goto(f"{base}/cases")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
     page.context.close()

@@ -201,7 +201,7 @@ def test_the_gateway_drains_unready_first_then_exits(
 ) -> None:
     gateway_env = {
         **env,
-        "DIEF_SHUTDOWN_DRAIN_SECONDS": "2",
+        "DIEF_SHUTDOWN_DRAIN_SECONDS": "5",
         "DIEF_GATEWAY_SUBGRAPH_URLS": subgraph_urls({"contacts": url(quick_contacts)}),
     }
     gateway = serve("gateway", root, gateway_env)
@@ -219,7 +219,7 @@ def test_the_gateway_drains_unready_first_then_exits(
             answer = httpx.get(f"{url(gateway)}/readyz", timeout=10)
         assert answer.status_code == 503
         assert answer.json()["ready"] is False and answer.json()["draining"] is True
-        assert _exited_within(gateway, 2 + GRACE + 30) in STOPPED
+        assert _exited_within(gateway, 5 + GRACE + 30) in STOPPED
         assert "Application shutdown complete" in log_tail(gateway, 100)
     finally:
         gateway.stop()

@@ -20,6 +20,7 @@ from services.common.events import event
 from services.common.hot_data import bump_version
 from services.common.ids import to_global_id
 from services.common.principal import Principal, require_authenticated
+from services.common.ranged_pages import ListOrder
 from services.common.unit_of_work import UnitOfWork, unit_of_work
 from services.contacts import domain, registry
 from services.contacts import events as _declared_events  # noqa: F401 - the catalogue
@@ -156,15 +157,43 @@ class StatusChangeInput:
 def change_state_status(principal: Principal | None, change: StatusChangeInput) -> State:
     """Only the Secretariat records a State's ATT status; every change is kept and
     announced on ``dief.contacts.state.status_changed``."""
+    return change_state_statuses(principal, [change])[0]
+
+
+def change_state_statuses(
+    principal: Principal | None, changes: list[StatusChangeInput]
+) -> list[State]:
+    """Several status changes (a bulk import) in one transaction: every change is checked
+    before anything is written, then all are saved, each in its State's status history
+    and announced, or none is."""
     p = require_authenticated(principal)
     domain.ensure_may_change_status(p)
-    state = load_state(change.code)
-    domain.check_status_dates(change.status, change.dates)
-    note = (
-        domain.text(change.note, "note", max_length=domain.MAX_TEXT, required=False)
-        if change.note
-        else None
-    )
+    staged = []
+    for change in changes:
+        state = load_state(change.code)
+        domain.check_status_dates(change.status, change.dates)
+        note = (
+            domain.text(change.note, "note", max_length=domain.MAX_TEXT, required=False)
+            if change.note
+            else None
+        )
+        staged.append((state, change, note))
+    now = utcnow()
+    with unit_of_work(ALIAS) as uow:
+        for state, change, note in staged:
+            _stage_status_change(uow, p, state, change, note, now)
+        uow.touch(registry.STATES)
+    return [state for state, _change, _note in staged]
+
+
+def _stage_status_change(
+    uow: UnitOfWork,
+    p: Principal,
+    state: State,
+    change: StatusChangeInput,
+    note: str | None,
+    now: datetime,
+) -> None:
     before = snapshot(state)
     previous = state.status
     state.status = change.status
@@ -172,7 +201,6 @@ def change_state_status(principal: Principal | None, change: StatusChangeInput) 
     state.ratification_date = change.dates.ratification
     state.entry_into_force_date = change.dates.entry_into_force
     state.withdrawal_date = change.dates.withdrawal
-    now = utcnow()
     state.updated_at = now
     state.status_history.append(
         StatusChange(
@@ -186,24 +214,21 @@ def change_state_status(principal: Principal | None, change: StatusChangeInput) 
             note=note,
         )
     )
-    with unit_of_work(ALIAS) as uow:
-        uow.save(state)
-        uow.touch(registry.STATES)
-        record_change(uow, p, "State", state.code, "STATUS_CHANGED", before, snapshot(state))
-        uow.record(
-            event(
-                SERVICE,
-                "state",
-                "status_changed",
-                subject=state.code,
-                stateCode=state.code,
-                status=state.status.value,
-                previousStatus=previous.value,
-                participant=domain.is_participant(state.status),
-                changedAt=now.isoformat(),
-            )
+    uow.save(state)
+    record_change(uow, p, "State", state.code, "STATUS_CHANGED", before, snapshot(state))
+    uow.record(
+        event(
+            SERVICE,
+            "state",
+            "status_changed",
+            subject=state.code,
+            stateCode=state.code,
+            status=state.status.value,
+            previousStatus=previous.value,
+            participant=domain.is_participant(state.status),
+            changedAt=now.isoformat(),
         )
-    return state
+    )
 
 
 def seed_states(statuses: dict[str, tuple[AttStatus, StatusDates]] | None = None) -> int:
@@ -419,9 +444,12 @@ class ContactFilter:
     include_archived: bool = False
 
 
+DIRECTORY = ListOrder((("state_code", 1), ("name", 1), ("id", 1)), index="state_name_id")
+
+
 def list_contacts(principal: Principal | None, flt: ContactFilter, stale_after_days: int) -> Any:
     reader(principal)
-    query = Contact.objects.order_by("state_code", "name", "id")
+    query = Contact.objects.order_by(*DIRECTORY.sort())
     if not flt.include_archived:
         query = query.filter(archived_at=None)
     if flt.state_code:
