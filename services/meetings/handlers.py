@@ -23,6 +23,7 @@ from services.common.ids import to_global_id
 from services.common.notifications.recipients import Resolution
 from services.common.participants import ParticipantRegister
 from services.common.principal import Principal, Role, require_authenticated
+from services.common.ranged_pages import ListOrder
 from services.common.unit_of_work import UnitOfWork, unit_of_work
 from services.meetings import access, agenda, briefing, domain, experts, notices, participation
 from services.meetings import events as _declared_events  # noqa: F401 - the catalogue
@@ -396,9 +397,12 @@ def cancel_meeting(principal: Principal | None, now: datetime, oid: ObjectId) ->
     return doc
 
 
+CALENDAR = ListOrder((("start_date", 1), ("id", 1)), index="start_date_id")
+
+
 def list_meetings(principal: Principal | None, year: int | None):
     p, part = caller(principal)
-    query = Meeting.objects.order_by("start_date")
+    query = Meeting.objects.order_by(*CALENDAR.sort())
     if year is not None:
         query = query.filter(start_date__gte=date(year, 1, 1), start_date__lte=date(year, 12, 31))
     access.ensure_may_see_meeting(p, part)

@@ -26,6 +26,7 @@ from services.common.mongo import run_sync
 from services.common.notifications.kinds import Audience
 from services.common.pagination import Connection, connection, page_bounds
 from services.common.principal import require_authenticated
+from services.common.ranged_pages import paginate_ranged
 from services.common.schema import SubgraphSchema
 from services.meetings import agenda, domain, experts, handlers, notices, participation, timeline
 from services.meetings import documents as docs
@@ -1064,8 +1065,11 @@ class Query(CalendarFeedLinkQuery, NoticesQuery):
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Meeting] | None:
-        found = await run_sync(lambda: list(handlers.list_meetings(info.context.principal, year)))
-        return paginate_list(found, first, after, Meeting.from_doc)
+        # a page of the meetings, read as a range on the index of their order
+        query = await run_sync(handlers.list_meetings, info.context.principal, year)
+        return await run_sync(
+            lambda: paginate_ranged(query, handlers.CALENDAR, first, after, Meeting.from_doc)
+        )
 
     @strawberry.federation.field(description="Rule 4: the Chair on a day.", authenticated=True)
     async def current_chair(self, info: Ctx, on: date) -> ChairTerm | None:
