@@ -235,10 +235,11 @@ async def test_one_trace_from_the_caller_through_the_gateway_to_mongodb_and_nats
     database = [s for s in spans if s.service == "dief-contacts" and s.kind == CLIENT]
     assert any(s.attributes.get("db.system") == "mongodb" for s in database)
     assert all(s.parent_id in by_id for s in database)  # within the request's spans
-    (publish,) = [s for s in spans if s.kind == PRODUCER]
-    assert publish.name == f"publish {SUBJECT}"
     # the event was recorded within the request; the relay published it in the same trace
-    assert by_id[publish.parent_id].service == "dief-contacts"
+    # (once, unless a publish timed out on a busy machine and was tried again)
+    publishes = [s for s in spans if s.kind == PRODUCER]
+    assert all(s.name == f"publish {SUBJECT}" for s in publishes)
+    assert all(by_id[s.parent_id] is contacts for s in publishes)
 
     # The message carries the producer span's traceparent.
     nc, js = await stack.jetstream()
@@ -246,7 +247,9 @@ async def test_one_trace_from_the_caller_through_the_gateway_to_mongodb_and_nats
         msg = await js.get_last_msg("DIEF", SUBJECT)
     finally:
         await nc.close()
-    assert msg.headers and msg.headers["traceparent"] == f"00-{trace_id}-{publish.span_id}-01"
+    assert msg.headers and msg.headers["traceparent"] in {
+        f"00-{trace_id}-{s.span_id}-01" for s in publishes
+    }
 
     # The subgraph's log line of the request: its request id and the trace id, side by side.
     def logged() -> list[dict[str, Any]]:
