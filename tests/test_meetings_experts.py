@@ -51,6 +51,14 @@ async def propose(mq: GraphQLClient, who: Actors, pid: str) -> dict[str, Any]:
     return await mq(PROPOSE, {"i": i}, who.fra)
 
 
+async def circulated(mq: GraphQLClient, who: Actors, clock: Clock) -> dict[str, Any]:
+    """A proposal made 40 days before a new meeting, for a presentation of FRA's."""
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    clock.day(days_before(40))
+    return ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+
+
 async def test_rule_8_proposal_on_day_30_opens_silence_day_29_is_refused(
     mq: GraphQLClient, who: Actors, clock: Clock
 ) -> None:
@@ -103,10 +111,7 @@ async def test_rule_8_silence_procedure_closes_by_itself_across_a_restart(
 async def test_rule_8_silence_still_open_on_its_fifth_day(
     mq: GraphQLClient, who: Actors, clock: Clock, meetings_app: Any
 ) -> None:
-    mid = await new_meeting(mq, who)
-    pid = await intend(mq, who, mid, [])
-    clock.day(days_before(40))
-    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    made = await circulated(mq, who, clock)
     scheduler = meetings_app.state.meetings.scheduler
     await run_sync(scheduler.round, clock.now + timedelta(days=5))
     assert ok(await mq(STATUS, {"id": made["id"]}, who.deu))["expertProposal"]["status"] == (
@@ -119,10 +124,7 @@ async def test_rule_8_silence_still_open_on_its_fifth_day(
 async def test_rule_8_objection_consultation_referral_and_decision(
     mq: GraphQLClient, who: Actors, clock: Clock, meetings_app: Any
 ) -> None:
-    mid = await new_meeting(mq, who)
-    pid = await intend(mq, who, mid, [])
-    clock.day(days_before(40))
-    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    made = await circulated(mq, who, clock)
     own = refusal(await mq(OBJECT, {"id": made["id"]}, who.fra))
     assert own["code"] == "CONFLICT" and own["rule"] == 8
     non_party = refusal(await mq(OBJECT, {"id": made["id"]}, who.usa))
@@ -285,10 +287,7 @@ async def test_rule_8_with_two_objecting_states_both_must_withdraw(
     mq: GraphQLClient, who: Actors, clock: Clock, contacts_app: Any
 ) -> None:
     isl = await _a_state_of_its_own(who, "ISL", party=True)
-    mid = await new_meeting(mq, who)
-    pid = await intend(mq, who, mid, [])
-    clock.day(days_before(40))
-    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    made = await circulated(mq, who, clock)
     ok(await mq(OBJECT, {"id": made["id"]}, who.deu))
     ok(await mq(OBJECT, {"id": made["id"]}, isl))
     one = ok(await mq(RESOLVE, {"id": made["id"]}, who.deu))["expertProposalResolve"]
@@ -302,10 +301,7 @@ async def test_rule_8_a_signatory_state_is_told_of_the_proposal_but_may_not_obje
 ) -> None:
     # Andorra, a signatory of its own here: ISR's participation is another test's to change
     signatory = await _a_state_of_its_own(who, "AND", party=False)
-    mid = await new_meeting(mq, who)
-    pid = await intend(mq, who, mid, [])
-    clock.day(days_before(40))
-    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    made = await circulated(mq, who, clock)
     seen = ok(await mq(STATUS, {"id": made["id"]}, signatory))["expertProposal"]
     assert seen == {"status": "SILENCE", "approved": False}  # it takes part and sees it
     result = await mq(OBJECT, {"id": made["id"]}, signatory)
@@ -326,10 +322,7 @@ async def test_rule_8_with_the_directory_away_the_last_word_on_each_state_holds(
     from services.dev.servers import free_port
     from services.meetings.app import build
 
-    mid = await new_meeting(mq, who)
-    pid = await intend(mq, who, mid, [])
-    clock.day(days_before(40))
-    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    made = await circulated(mq, who, clock)
     away = meetings_settings.model_copy(
         update={"meetings_contacts_url": f"http://127.0.0.1:{free_port()}/graphql"}
     )
