@@ -92,6 +92,18 @@ def _reminded_states(meeting: Meeting, item: TimelineItemKind) -> list[str] | No
     """Who a reminder concerns besides the Secretariat (None: every participant)."""
     if item in SECRETARIAT_ITEMS:
         return []
+    if item is TimelineItemKind.OBJECTION_RESOLUTION:
+        # rule 8: the objecting and proposing States of an objection still open; with none,
+        # there is nothing for any State to do
+        return sorted(
+            {
+                state
+                for x in ExpertProposal.objects(
+                    meeting_id=meeting.pk, status=ExpertProposalStatus.OBJECTED
+                )
+                for state in (x.proposing_state, *(o.state for o in x.objections))
+            }
+        )
     presentations = list(Presentation.objects(meeting_id=meeting.pk))
     if item is TimelineItemKind.INVOLVED_STATE_NOTIFICATIONS:
         return sorted(
