@@ -207,32 +207,55 @@ async def test_rule_8_approved_expert_sees_only_their_presentation_and_its_docum
     assert refusal(await mq(MEETING, {"id": mid}, who.expert))["rule"] == 8
 
 
-async def test_participant_register_follows_the_contacts_status_events(
-    mq: GraphQLClient, who: Actors, contacts_app: Any
-) -> None:
-    """Rules 1 and 6: a State that withdraws loses access here once the event arrives."""
+async def _a_state_of_its_own(who: Actors, code: str, party: bool) -> str:
+    """A State no other test uses becomes a State Party (or a signatory): its event reaches
+    the shared stream, where nobody else reads that State. The token of its delegate."""
     from datetime import date
 
     from services.contacts import handlers as contacts
     from services.contacts.domain import AttStatus, StatusDates
     from tests.meetings_support import SECRETARIAT
 
-    mid = await new_meeting(mq, who)
-    assert ok(await mq(MEETING, {"id": mid}, who.isr))["meeting"]["id"] == mid
+    signed = date(2013, 7, 2)
     change = contacts.StatusChangeInput(
-        code="ISR",
+        code=code,
+        status=AttStatus.STATE_PARTY if party else AttStatus.SIGNATORY,
+        dates=StatusDates(signature=signed, ratification=signed if party else None),
+        note="Ratified." if party else "Signed.",
+    )
+    await run_sync(contacts.change_state_status, SECRETARIAT, change)
+    return who.token(sub=f"{code.lower()}1", state=code)
+
+
+async def test_participant_register_follows_the_contacts_status_events(
+    mq: GraphQLClient, who: Actors, contacts_app: Any
+) -> None:
+    """Rules 1 and 6: a State that withdraws loses access here once the event arrives.
+    San Marino, a State of this test's own: its events reach the shared stream, where a
+    later test's consumer may still be handed them (ISR is every other test's signatory)."""
+    from datetime import date
+
+    from services.contacts import handlers as contacts
+    from services.contacts.domain import AttStatus, StatusDates
+    from tests.meetings_support import SECRETARIAT
+
+    smr = await _a_state_of_its_own(who, "SMR", party=False)
+    mid = await new_meeting(mq, who)
+    assert ok(await mq(MEETING, {"id": mid}, smr))["meeting"]["id"] == mid
+    change = contacts.StatusChangeInput(
+        code="SMR",
         status=AttStatus.NON_PARTY,
-        dates=StatusDates(signature=date(2014, 12, 18), withdrawal=date(2019, 7, 18)),
+        dates=StatusDates(signature=date(2013, 7, 2), withdrawal=date(2019, 7, 18)),
         note="Withdrew its signature.",
     )
     await run_sync(contacts.change_state_status, SECRETARIAT, change)
     contacts_app.state.runtime.wake_relay()
 
     async def refused() -> bool:
-        result = await mq(MEETING, {"id": mid}, who.isr)  # the token still says participant
+        result = await mq(MEETING, {"id": mid}, smr)  # the token still says participant
         return bool(result.get("errors")) and result["errors"][0]["extensions"]["rule"] == 14
 
-    await eventually(refused, timeout=20, what="ISR to lose access to meetings")
+    await eventually(refused, timeout=30, what="SMR to lose access to meetings")
 
 
 RESOLVE = """mutation($id: ID!) { expertProposalResolve(input: {id: $id}) {
@@ -261,26 +284,6 @@ async def test_rule_8_objection_withdrawn_after_consultation_resolves_the_propos
     assert not_objecting["code"] == "FORBIDDEN" and not_objecting["rule"] == 8
     resolved = ok(await mq(RESOLVE, {"id": made["id"]}, who.deu))["expertProposalResolve"]
     assert resolved["expertProposal"] == {"status": "RESOLVED", "approved": True}
-
-
-async def _a_state_of_its_own(who: Actors, code: str, party: bool) -> str:
-    """A State no other test uses becomes a State Party (or a signatory): its event reaches
-    the shared stream, where nobody else reads that State. The token of its delegate."""
-    from datetime import date
-
-    from services.contacts import handlers as contacts
-    from services.contacts.domain import AttStatus, StatusDates
-    from tests.meetings_support import SECRETARIAT
-
-    signed = date(2013, 7, 2)
-    change = contacts.StatusChangeInput(
-        code=code,
-        status=AttStatus.STATE_PARTY if party else AttStatus.SIGNATORY,
-        dates=StatusDates(signature=signed, ratification=signed if party else None),
-        note="Ratified." if party else "Signed.",
-    )
-    await run_sync(contacts.change_state_status, SECRETARIAT, change)
-    return who.token(sub=f"{code.lower()}1", state=code)
 
 
 async def test_rule_8_with_two_objecting_states_both_must_withdraw(
