@@ -27,7 +27,7 @@ from services.contacts.domain import AuthorityKind, ContactRole
 from services.dev.servers import free_port
 from services.meetings.handlers import PARTICIPANTS
 from tests.conftest import GraphQLClient, TokenFactory
-from tests.events_support import consumer_caught_up
+from tests.events_support import consumer_caught_up, outbox_published
 from tests.test_contacts_api import PARTIES
 
 START = date(2027, 6, 1)
@@ -161,7 +161,10 @@ def build_meetings(settings: Settings, clock: Clock, contacts_app: Any):
 async def meetings_app(
     meetings_settings: Settings, contacts_app: Any, clock: Clock
 ) -> AsyncIterator[Any]:
+    # the register of participants learns the seeded participants as in production: from
+    # the contacts service's announcements on the stream
     await run_sync(seed_directory)
+    await outbox_published("contacts")
     app = build_meetings(meetings_settings, clock, contacts_app)
     async with app.router.lifespan_context(app):
         await consumer_caught_up(meetings_settings.nats_url, PARTICIPANTS.durable)

@@ -110,8 +110,8 @@ def most_restrictive(first: Audience, second: Audience) -> Audience:
 @dataclass(frozen=True)
 class Viewer:
     """A caller as the case exchange sees them: the principal plus the State's standing
-    as it is now. ``participant_now`` is False when this service's register of
-    participants knows the State as withdrawn, whatever the (still valid) token says."""
+    as it is now. ``participant_now`` is False unless this service's register of
+    participants knows the State as a participant, whatever the (still valid) token says."""
 
     principal: Principal
     participant_now: bool = True

@@ -86,8 +86,8 @@ PARTICIPANTS = ParticipantRegister(ParticipantStanding, durable="cases-participa
 def viewer_of(principal: Principal | None) -> Viewer:
     """The caller with their State's standing now: the token's participant flag holds
     only while the register of participants (fed by the contacts service's status
-    events) does not know the State as withdrawn. A State it has not heard of yet is
-    taken at the token's word, as in the meetings service."""
+    events) knows the State as a participant; a State it has never heard of is not one,
+    as in the meetings service."""
     p = require_authenticated(principal)
     return Viewer(p, participant_now=PARTICIPANTS.effective_participant(p))
 

@@ -89,7 +89,7 @@ PARTICIPANTS = ParticipantRegister(ParticipantState, durable="meetings-participa
 def participant_now(principal: Principal) -> bool:
     """Rules 1 and 6, as this service knows them now: the gateway's flag in the token and
     the local register (fed by the contacts service's status events) must both say yes.
-    A State the register has not heard of yet is taken at the token's word."""
+    A State the register has never heard of is not a participant."""
     return PARTICIPANTS.effective_participant(principal)
 
 
