@@ -977,7 +977,9 @@ def propose_expert(
     expert_subject: str,
     purpose: str,
 ) -> ExpertProposal:
-    """Rule 8: at least 30 days ahead; circulated at once; the silence procedure opens."""
+    """Rule 8: at least 30 days ahead; circulated at once; the silence procedure opens.
+    Any participant may propose, also for another State's presentation: that State is
+    then told at once, specifically (``telling.told_of_expert``), and may object."""
     p, part = caller(principal)
     proposing = access.own_participant_state(p, part, rule=8)
     pres = load_presentation(presentation_oid)
@@ -986,6 +988,7 @@ def propose_expert(
     proposal = ExpertProposal(
         meeting_id=meeting.pk,
         presentation_id=pres.pk,
+        presenting_state=pres.presenting_state,
         proposing_state=proposing,
         expert_name=text(expert_name, "expertName", max_length=200, rule=8),
         expert_subject=text(expert_subject, "expertSubject", max_length=200, rule=8),
