@@ -52,7 +52,7 @@ console-messages: install
 	$(BIN)/pybabel extract -F console/babel.cfg --no-location --sort-output \
 		-o console/translations/messages.pot .
 	$(BIN)/pybabel update -i console/translations/messages.pot -d console/translations \
-		--no-location --no-fuzzy-matching
+		--no-fuzzy-matching --ignore-obsolete --no-wrap
 
 ## vendor-graphiql: refresh the committed GraphiQL assets from their npm packages (needs
 ## npm and the registry; the gateway serves the committed files and needs neither)
@@ -75,7 +75,7 @@ test: install slapd gnupg chromium
 	$(BIN)/ruff check services gateway console tests examples
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## test-failover: a replica and the NATS stream leader killed under load (not in `make test` yet)
+## test-failover: only the test that kills a replica and the NATS stream leader under load (part of `make test`)
 test-failover: install
 	$(BIN)/pytest -m failover tests/test_failover.py
 

@@ -75,7 +75,21 @@ def time_zones() -> tuple[str, ...]:
 
 
 def valid_time_zone(name: object) -> bool:
-    return isinstance(name, str) and name in time_zones()
+    return isinstance(name, str) and len(name) <= 64 and name in time_zones()
+
+
+BROWSER_ZONE_COOKIE = "dief_tz"  # set by console.js from Intl.DateTimeFormat
+
+
+def choose_zone(chosen: str | None, browser: str | None, default: str) -> str:
+    """The zone dates are shown in: the user's own choice, else the browser's (a cookie
+    the page's script sets, so anything at all: only a known zone name counts), else the
+    console's default."""
+    if chosen and valid_time_zone(chosen):
+        return chosen
+    if browser and valid_time_zone(browser):
+        return browser
+    return default
 
 
 def _parse(value: object) -> dt.datetime | dt.date | None:

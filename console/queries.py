@@ -22,6 +22,8 @@ def documents() -> dict[str, str]:
         "state": directory.STATE,
         "register": secretariat.REGISTER,
         "deliveries": secretariat.DELIVERIES,
+        "meeting:upload": meetings.ATTACH,
+        "case:attach": cases.ATTACH,
     }
     for name, (document, _, _) in meetings.ACTIONS.items():
         found[f"meeting:{name}"] = document

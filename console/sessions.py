@@ -44,12 +44,13 @@ class Session:
     locale: str | None = None
     time_zone: str | None = None
     flow: dict[str, Any] = field(default_factory=dict)  # OIDC state, nonce, code verifier
-    flashes: list[tuple[str, str]] = field(default_factory=list)
+    flashes: list[tuple[str, str, str | None]] = field(default_factory=list)
 
-    def flash(self, kind: str, text: str) -> None:
-        self.flashes.append((kind, text))
+    def flash(self, kind: str, text: str, code: str | None = None) -> None:
+        """A message for the next page; a refusal's with the API's error code."""
+        self.flashes.append((kind, text, code))
 
-    def take_flashes(self) -> list[tuple[str, str]]:
+    def take_flashes(self) -> list[tuple[str, str, str | None]]:
         taken, self.flashes = self.flashes, []
         return taken
 
@@ -67,6 +68,8 @@ class SessionStore:
         self.max_age = max_age_seconds
         self.clock = clock
         self._sessions: dict[str, Session] = {}
+        # Each user's language and time zone, by subject: found again at the next sign-in.
+        self._choices: dict[str, tuple[str | None, str | None]] = {}
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -102,6 +105,16 @@ class SessionStore:
         session.created = session.seen = self.clock()
         self._sessions[session.id] = session
         return session
+
+    def remember(self, session: Session) -> None:
+        """Keep the signed-in user's language and time zone for their next sessions."""
+        if session.identity is not None:
+            self._choices[session.identity.subject] = (session.locale, session.time_zone)
+
+    def recall(self, session: Session) -> None:
+        """A user's remembered language and time zone, on sign-in (none: the browser's)."""
+        if session.identity is not None and session.identity.subject in self._choices:
+            session.locale, session.time_zone = self._choices[session.identity.subject]
 
     def drop(self, session: Session) -> None:
         self._sessions.pop(session.id, None)

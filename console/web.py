@@ -8,7 +8,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from jinja2 import Environment
@@ -95,13 +95,24 @@ class Ctx:
             session.access_token, session.token_expires = self.console.mint(identity)
         return session.access_token
 
-    async def api(self, document: str, variables: dict[str, Any] | None = None) -> Answer:
-        """A GraphQL request to the gateway with the user's token; its refusals are kept
-        for the page to show."""
+    async def api(
+        self,
+        document: str,
+        variables: dict[str, Any] | None = None,
+        files: dict[str, tuple[str, IO[bytes], str]] | None = None,
+    ) -> Answer:
+        """A GraphQL request to the gateway with the user's token (with ``files``, a
+        multipart request); its refusals are kept for the page to show."""
+        gateway = self.console.gateway
         try:
-            answer = await self.console.gateway.query(
-                self.token(), document, variables, request_id=self.request_id
-            )
+            if files:
+                answer = await gateway.upload(
+                    self.token(), document, variables or {}, files, request_id=self.request_id
+                )
+            else:
+                answer = await gateway.query(
+                    self.token(), document, variables, request_id=self.request_id
+                )
         except GatewayError as exc:
             answer = Answer(data={}, refusals=[Refusal(message=str(exc), code="UNAVAILABLE")])
         self.refusals.extend(answer.refusals)
@@ -125,15 +136,21 @@ class Ctx:
             after = found["pageInfo"]["endCursor"]
         return nodes, answer
 
-    async def mutate(self, document: str, variables: dict[str, Any], done: str) -> bool:
+    async def mutate(
+        self,
+        document: str,
+        variables: dict[str, Any],
+        done: str,
+        files: dict[str, tuple[str, IO[bytes], str]] | None = None,
+    ) -> bool:
         """A change: on success a flash saying ``done``; on refusal the refusals flashed
         (message, code, rule) for the next page."""
-        answer = await self.api(document, variables)
+        answer = await self.api(document, variables, files)
         if answer.ok:
             self.session.flash("ok", done)
             return True
         for refusal in answer.refusals:
-            self.session.flash("refusal", describe(refusal, self.roles))
+            self.session.flash("refusal", describe(refusal, self.roles), refusal.code)
         self.refusals.clear()
         return False
 
@@ -155,6 +172,7 @@ class Ctx:
             flashes=self.session.take_flashes(),
             locale=i18n.locale_var.get(),
             time_zone=i18n.zone_var.get(),
+            chosen_zone=self.session.time_zone or "",
             languages=i18n.LANGUAGE_NAMES,
             time_zones=i18n.time_zones(),
             role_label=role_label,
@@ -219,7 +237,13 @@ def page(console: Console, handler: Handler, *, signed_in: bool = True) -> Calla
             request.headers.get("accept-language"), console.settings.default_locale
         )
         i18n.locale_var.set(locale)
-        i18n.zone_var.set(session.time_zone or console.settings.default_time_zone)
+        i18n.zone_var.set(
+            i18n.choose_zone(
+                session.time_zone,
+                request.cookies.get(i18n.BROWSER_ZONE_COOKIE),
+                console.settings.default_time_zone,
+            )
+        )
         ctx = Ctx(console, request, session)
         if request.method == "POST":
             token = request.headers.get(CSRF_HEADER)

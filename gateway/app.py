@@ -417,7 +417,9 @@ class Gateway:
 
     async def readyz(self, _: Request) -> JSONResponse:
         checks = self.registry.checks()
-        ok = all(checks.values())
+        # Ready means able to serve: the registry loaded. NATS away is only reported (here
+        # and in dief_gateway_nats_connected): the registry is then read from contacts.
+        ok = self.registry.ready
         body: dict[str, Any] = {"ready": ok, "checks": checks}
         if not ok:  # the reason (internal URLs, other services' errors) only in the log
             log.warning("not ready", extra={"checks": checks, "reason": self.registry.last_error})
@@ -441,6 +443,7 @@ class Gateway:
         )
         self.metrics.participants.set(self.registry.participant_count)
         self.metrics.registry_ready.set(1 if self.registry.loaded.is_set() else 0)
+        self.metrics.nats_connected.set(1 if self.registry.nats_connected else 0)
         return Response(self.metrics.render(), media_type=self.metrics.content_type)
 
     # --- lifecycle ------------------------------------------------------------------------

@@ -63,6 +63,12 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.nats_connected = Gauge(
+            "dief_gateway_nats_connected",
+            "1 while the gateway holds a NATS connection (following participation changes).",
+            registry=self.registry,
+        )
+
     def observe_plan_cache(self, hits: int, misses: int) -> None:
         self.plan_cache.labels("hit").set(hits)
         self.plan_cache.labels("miss").set(misses)

@@ -38,6 +38,7 @@ STATUS_CHANGED = "dief.contacts.state.status_changed"
 CONSUMER_IDLE_SECONDS = 300.0
 PAGE = 200
 STOP_SECONDS = 5.0
+RELOAD_WITHOUT_NATS = 15  # retry periods between two reads of the registry while NATS is away
 STATES_QUERY = """
 query GatewayRegistry($first: Int!, $after: String) {
   states(first: $first, after: $after) {
@@ -113,14 +114,18 @@ class ParticipantRegistry:
 
     @property
     def ready(self) -> bool:
-        return all(self.checks().values())
+        """Able to serve requests: the registry is loaded. NATS away is reported (checks,
+        metrics) but is no reason to stop serving: the registry is then read again from
+        contacts every ``retry_seconds * RELOAD_WITHOUT_NATS`` instead of followed."""
+        return self.loaded.is_set()
+
+    @property
+    def nats_connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
 
     def checks(self) -> dict[str, bool]:
         """What `/readyz` reports: the registry loaded, NATS connected."""
-        return {
-            "registry": self.loaded.is_set(),
-            "nats": self.nc is not None and self.nc.is_connected,
-        }
+        return {"registry": self.loaded.is_set(), "nats": self.nats_connected}
 
     def is_participant(self, state: str | None) -> bool:
         """Unknown States and callers without a State are not participants."""
@@ -216,7 +221,13 @@ class ParticipantRegistry:
 
     async def _keep_loaded(self) -> None:
         while True:
-            await self._reload.wait()
+            if self.nats_connected:
+                await self._reload.wait()
+            else:  # changes are not followed: read the registry again now and then
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._reload.wait(), self.retry_seconds * RELOAD_WITHOUT_NATS
+                    )
             self._reload.clear()
             try:
                 await self.load()
@@ -227,8 +238,13 @@ class ParticipantRegistry:
                 self._reload.set()
 
     async def run(self) -> None:
-        """Follow status changes, load the registry, and load it again whenever NATS comes
-        back or the consumer had to be made anew; retries until stopped."""
+        """Load the registry (NATS or not), follow status changes, and load it again
+        whenever NATS comes back or the consumer had to be made anew; retries until
+        stopped."""
+        self._reload.set()
+        await asyncio.gather(self._keep_loaded(), self._connect_and_follow())
+
+    async def _connect_and_follow(self) -> None:
         while self.nc is None and not self._stopping:
             try:
                 nc = await self._connect()
@@ -245,7 +261,7 @@ class ParticipantRegistry:
             self.nc = nc
         if self.nc is None:
             return
-        await asyncio.gather(self._follow(self.nc), self._keep_loaded())
+        await self._follow(self.nc)
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self.run())
@@ -286,6 +302,7 @@ class RegistryOff:
     nc = None
     last_error: str | None = None
     participant_count = 0
+    nats_connected = False
 
     def __init__(self) -> None:
         self.loaded = asyncio.Event()

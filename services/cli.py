@@ -56,7 +56,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=True,
         loop="uvloop",  # libuv event loop and the httptools parser: less work per request
-        http="httptools",
+        # httptools with read timeouts and a cap on slow connections (slow-loris clients)
+        http="services.common.http_guard:GuardedHttpToolsProtocol",
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        limit_concurrency=settings.http_max_concurrency,
         # SIGTERM: stop accepting (readiness fails at once), let the requests in flight
         # finish for up to this long, then stop
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,

@@ -8,13 +8,14 @@ which the gateway accepts as callers' JWTs in dev.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import mongoengine
+import pytest
 from pymongo import MongoClient
 
 from gateway.app import build as build_gateway
@@ -23,7 +24,7 @@ from services.common.keys import SigningKey
 from services.common.mongo import run_sync
 from services.common.principal import Principal, Role, sign_principal
 from services.common.settings import Settings
-from services.dev.servers import ServerProcess, mongodb_uri, nats_url
+from services.dev.servers import ServerProcess, mongodb_uri, nats_server, nats_url
 from tests.gateway_stack import wait_until
 from tests.gateway_support import served
 
@@ -155,3 +156,60 @@ async def door_running(settings: Settings, key: SigningKey) -> AsyncIterator[Doo
                 await wait_until(ready, timeout=60)
                 yield Door(base, http, urls, settings, key, gateway)
     mongoengine.disconnect_all()
+
+
+@pytest.fixture(scope="module")
+def door_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The module's stack's own nats-server (``door_settings``).
+
+    from tests.door_support import door_nats  # noqa: F401 - the fixture
+    """
+    root = tmp_path_factory.mktemp("door-nats")
+    server = nats_server(root / "store", log_path=root / "server.log").start()
+    yield server
+    server.stop()
+
+
+def door_fixture(name: str, **more: Any) -> Any:
+    """A module's ``door`` fixture: its stack on ``door_nats``, databases named ``name``,
+    ``more`` settings.  ``door = door_fixture("files", ...)``"""
+
+    @pytest.fixture(scope="module")
+    async def door(
+        mongodb: ServerProcess,
+        door_nats: ServerProcess,
+        keys_dir: Path,
+        signing_key: SigningKey,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> AsyncIterator[Door]:
+        home = tmp_path_factory.mktemp("home")
+        settings = door_settings(mongodb, door_nats.port, keys_dir, home, name, **more)
+        async with door_running(settings, signing_key) as running:
+            yield running
+
+    return door
+
+
+SESSION = """mutation($i: SessionCreateInput!) { sessionCreate(input: $i) { session { id } } }"""
+SCHEDULE = """mutation($i: MeetingScheduleInput!) { meetingSchedule(input: $i) {
+  meeting { id } } }"""
+
+
+async def door_meeting(door: Door) -> str:
+    """A meeting the Secretariat scheduled through the gateway (1-2 June 2027, Geneva)."""
+    i = {
+        "kind": "PREPARATORY_MEETING",
+        "name": "Preparatory meetings 2027",
+        "startDate": "2027-01-01",
+        "endDate": "2027-12-31",
+    }
+    session = (await door.ok("sec", SESSION, {"i": i}))["sessionCreate"]["session"]["id"]
+    schedule = {
+        "sessionId": session,
+        "startDate": "2027-06-01",
+        "endDate": "2027-06-02",
+        "venue": "Geneva, CICG",
+        "decidedBy": "CSP13 President",
+        "decidedOn": "2027-01-10",
+    }
+    return (await door.ok("sec", SCHEDULE, {"i": schedule}))["meetingSchedule"]["meeting"]["id"]

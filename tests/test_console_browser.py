@@ -97,6 +97,13 @@ def meeting(console_stack: ConsoleStack) -> dict[str, str]:
     return {"id": meeting_id, "item": item}
 
 
+def pdf_of(size: int) -> bytes:
+    """A PDF of about ``size`` bytes (one page, a long comment stream), varied content."""
+    head = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    body = b"".join(b"%% line %08d of the briefing note\n" % n for n in range(size // 32))
+    return head + body + b"trailer << /Root 1 0 R >>\n%%EOF\n"
+
+
 def test_a_delegate_sees_the_timeline_with_the_late_item_and_uploads_a_document(
     console_stack: ConsoleStack, browser: Any, meeting: dict[str, str], tmp_path: Any
 ) -> None:
@@ -146,22 +153,52 @@ def test_a_delegate_sees_the_timeline_with_the_late_item_and_uploads_a_document(
     page.get_by_label("Agenda item").select_option(
         label=page.locator("#doc-item option", has_text="Rifles").inner_text()
     )
-    document = tmp_path / "briefing-note.txt"
-    content = b"Rifles re-exported without authorisation: briefing note.\n"
+    # A normal-size PDF (well past the 256 kB a JSON body may carry): it goes up as a
+    # multipart request, the file streamed from the console's spool to the gateway.
+    document = tmp_path / "briefing-note.pdf"
+    content = pdf_of(1_600_000)
     document.write_bytes(content)
     page.locator("#doc-file").set_input_files(str(document))
     page.get_by_role("button", name="Upload", exact=True).click()
     flash = page.locator(".flash").first
     flash.wait_for()
     assert flash.get_attribute("data-testid") == "flash-ok", flash.inner_text()
-    link = page.get_by_test_id("document-link").filter(has_text="briefing-note.txt")
+    link = page.get_by_test_id("document-link").filter(has_text="briefing-note.pdf")
     assert link.count() == 1
     shot(page, "meeting", docs=True)
     # The download goes through the console to the gateway's file route, with the session.
     with page.expect_download() as download:
         link.click()
     assert Path(download.value.path()).read_bytes() == content
+
+    # Dates in the browser's time zone (this context's: Europe/Paris), until the user
+    # picks another one in the header; the choice is theirs at the next sign-in too.
+    assert "Europe/Paris" in page.get_by_test_id("zone-in-use").inner_text()
+    uploaded = page.get_by_test_id("document-time").first
+    at = uploaded.get_attribute("datetime")
+    assert uploaded.inner_text() == shown_in(at, "Europe/Paris") != shown_in(at, "Asia/Tokyo")
+    page.get_by_label("Time zone").fill("Asia/Tokyo")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(f"**/meetings/{meeting['id']}")
+    assert page.get_by_test_id("document-time").first.inner_text() == shown_in(at, "Asia/Tokyo")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, base, "fra-1", "delegate", "FRA")
+    page.goto(f"{base}/meetings/{meeting['id']}")
+    assert page.get_by_test_id("document-time").first.inner_text() == shown_in(at, "Asia/Tokyo")
     page.context.close()
+
+
+def shown_in(at: str | None, zone: str) -> str:
+    """A DateTime as an English page shows it in ``zone``."""
+    from console import i18n
+
+    assert at
+    tokens = (i18n.locale_var.set("en"), i18n.zone_var.set(zone))
+    try:
+        return i18n.format_when(at)
+    finally:
+        i18n.locale_var.reset(tokens[0])
+        i18n.zone_var.reset(tokens[1])
 
 
 @pytest.fixture(scope="module")

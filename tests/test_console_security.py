@@ -223,3 +223,55 @@ def test_the_language_and_time_zone_are_chosen_per_user(client: TestClient) -> N
         data={"csrf_token": csrf_of(page.text), "time_zone": "Mars/Olympus", "next": "/signin"},
     )
     assert "Mars/Olympus" in bad.text and 'value="America/Mexico_City"' in bad.text
+
+
+@pytest.mark.parametrize(
+    ("chosen", "browser", "expected"),
+    [
+        (None, "Asia/Tokyo", "Asia/Tokyo"),
+        ("America/Bogota", "Asia/Tokyo", "America/Bogota"),  # the user's choice first
+        (None, "Mars/Olympus", "UTC"),
+        (None, "<script>alert(1)</script>", "UTC"),
+        (None, "../../etc/passwd", "UTC"),
+        (None, "Europe/Paris" + "x" * 100, "UTC"),
+        (None, "", "UTC"),
+        ("Nowhere/Else", "Europe/Paris", "Europe/Paris"),
+    ],
+)
+def test_the_browsers_zone_counts_only_when_it_is_a_known_zone(
+    chosen: str | None, browser: str, expected: str
+) -> None:
+    from console.i18n import choose_zone
+
+    assert choose_zone(chosen, browser, "UTC") == expected
+
+
+def test_pages_follow_the_browsers_zone_until_the_user_chooses_one_kept_for_next_time(
+    client: TestClient,
+) -> None:
+    client.cookies.set("dief_tz", "Asia/Tokyo")
+    sign_in(client)
+    page = client.get("/cases")
+    assert 'data-zone="Asia/Tokyo"' in page.text and 'data-zone-chosen="0"' in page.text
+    client.cookies.set("dief_tz", "Mars/Olympus")
+    assert 'data-zone="UTC"' in client.get("/cases").text  # a made-up zone is not taken
+    client.post(
+        "/preferences",
+        data={"csrf_token": csrf_of(page.text), "time_zone": "America/Bogota", "next": "/"},
+    )
+    page = client.get("/cases")
+    assert 'data-zone="America/Bogota"' in page.text and 'data-zone-chosen="1"' in page.text
+    # signed out and in again (a new session): the user's choice is found again
+    client.post("/signout", data={"csrf_token": csrf_of(page.text)})
+    sign_in(client)
+    page = client.get("/cases")
+    assert 'data-zone="America/Bogota"' in page.text
+    # an empty zone goes back to following the browser
+    client.cookies.set("dief_tz", "Asia/Tokyo")
+    client.post("/preferences", data={"csrf_token": csrf_of(page.text), "time_zone": ""})
+    assert 'data-zone="Asia/Tokyo"' in client.get("/cases").text
+    # another user does not inherit it
+    client.post("/signout", data={"csrf_token": csrf_of(client.get("/cases").text)})
+    client.cookies.delete("dief_tz")
+    sign_in(client, subject="deu-1", state="DEU")
+    assert 'data-zone="UTC"' in client.get("/cases").text

@@ -4,39 +4,15 @@ verb (a read is seen, a mutation run, never "may change" for a read)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway import refusals
-from services.common.keys import SigningKey
 from services.common.principal import Principal, Role
-from services.dev.servers import ServerProcess, nats_server
-from tests.door_support import Door, door_running, door_settings
+from tests.door_support import Door, door_fixture, door_nats  # noqa: F401
 
-
-@pytest.fixture(scope="module")
-def own_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    root = tmp_path_factory.mktemp("errors-nats")
-    server = nats_server(root / "store", log_path=root / "server.log").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-async def door(
-    mongodb: ServerProcess,
-    own_nats: ServerProcess,
-    keys_dir: Path,
-    signing_key: SigningKey,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Door]:
-    home = tmp_path_factory.mktemp("home")
-    settings = door_settings(mongodb, own_nats.port, keys_dir, home, "errors")
-    async with door_running(settings, signing_key) as running:
-        yield running
+door = door_fixture("errors")
 
 
 def only_error(result: dict[str, Any]) -> dict[str, Any]:

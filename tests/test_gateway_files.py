@@ -4,76 +4,31 @@ paths, with the same caller checks as GraphQL, streamed, with the services' body
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from bson import ObjectId
 
 from services.common.ids import to_global_id
-from services.common.keys import SigningKey
 from services.common.routes import routes_of
-from services.dev.servers import ServerProcess, nats_server
-from tests.door_support import Door, door_running, door_settings
+from tests.door_support import Door, door_fixture, door_meeting, door_nats  # noqa: F401
 from tests.gateway_stack import wait_until
-from tests.meetings_support import ADD_ITEM, ATTACH, SCHEDULE, SESSION, pdf
+from tests.meetings_support import ADD_ITEM, ATTACH, pdf
 
 PDF = b"%PDF-1.4\n" + b"brief " * 20
 
 
-@pytest.fixture(scope="module")
-def own_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    root = tmp_path_factory.mktemp("files-nats")
-    server = nats_server(root / "store", log_path=root / "server.log").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-async def door(
-    mongodb: ServerProcess,
-    own_nats: ServerProcess,
-    keys_dir: Path,
-    signing_key: SigningKey,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Door]:
-    settings = door_settings(
-        mongodb,
-        own_nats.port,
-        keys_dir,
-        tmp_path_factory.mktemp("home"),
-        "files",
-        cases_attachment_max_bytes=256 * 1024,
-        gateway_cors_origins=["https://console.example.org"],
-    )
-    async with door_running(settings, signing_key) as running:
-        yield running
+door = door_fixture(
+    "files",
+    cases_attachment_max_bytes=256 * 1024,
+    gateway_cors_origins=["https://console.example.org"],
+)
 
 
 @pytest.fixture(scope="module")
 async def meeting(door: Door) -> dict[str, str]:
     """A scheduled meeting with an agenda item and a document on it."""
-    session = await door.ok(
-        "sec",
-        SESSION,
-        {
-            "i": {
-                "kind": "PREPARATORY_MEETING",
-                "name": "Preparatory meetings 2027",
-                "startDate": "2027-01-01",
-                "endDate": "2027-12-31",
-            }
-        },
-    )
-    schedule = {
-        "sessionId": session["sessionCreate"]["session"]["id"],
-        "startDate": "2027-06-01",
-        "endDate": "2027-06-02",
-        "venue": "Geneva, CICG",
-        "decidedBy": "CSP13 President",
-        "decidedOn": "2027-01-10",
-    }
-    mid = (await door.ok("sec", SCHEDULE, {"i": schedule}))["meetingSchedule"]["meeting"]["id"]
+    mid = await door_meeting(door)
     item = await door.ok("sec", ADD_ITEM, {"i": {"meetingId": mid, "title": "Trends"}})
     item_id = item["agendaItemAdd"]["agendaItem"]["id"]
     attach = {

@@ -6,6 +6,7 @@ the open copy. And each notice is in the feed of the States it concerns."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -67,81 +68,124 @@ EXPERT = {
 }
 
 Arm = Callable[[], None]
-Step = Callable[[GraphQLClient, Actors, Clock, str, Arm], Awaitable[dict[str, Any]]]
 
 
-async def _moved(
-    mq: GraphQLClient, who: Actors, clock: Clock, mid: str, arm: Arm = lambda: None
-) -> dict[str, Any]:
-    i = {"id": mid, "startDate": "2027-06-15", "endDate": "2027-06-16"}
-    arm()
-    return ok(await mq(MOVE, {"i": i}, who.sec))["meetingMove"]
+@dataclass(frozen=True)
+class Stage:
+    """What a step acts with: the API, the callers, the clock, the meeting and the
+    scheduler; ``arm`` is called just before the act whose notice the test looks at."""
+
+    mq: GraphQLClient
+    who: Actors
+    clock: Clock
+    mid: str
+    scheduler: Any = None
+    arm: Arm = lambda: None
+
+    def quiet(self) -> Stage:
+        """The same, for a step taken on the way (not the one looked at)."""
+        return replace(self, arm=lambda: None)
 
 
-async def _cancelled(
-    mq: GraphQLClient, who: Actors, clock: Clock, mid: str, arm: Arm = lambda: None
-) -> dict[str, Any]:
-    arm()
-    return ok(await mq(CANCEL, {"id": mid}, who.sec))["meetingCancel"]
+Step = Callable[[Stage], Awaitable[dict[str, Any]]]
 
 
-async def _distributed(
-    mq: GraphQLClient, who: Actors, clock: Clock, mid: str, arm: Arm = lambda: None
-) -> dict[str, Any]:
-    ok(await mq(ADD_ITEM, {"i": {"meetingId": mid, "title": SECRET}}, who.sec))
-    clock.day(days_before(35))
-    arm()
-    return ok(await mq(DISTRIBUTE_N, {"id": mid}, who.sec))["agendaDistribute"]
+async def _moved(s: Stage) -> dict[str, Any]:
+    i = {"id": s.mid, "startDate": "2027-06-15", "endDate": "2027-06-16"}
+    s.arm()
+    return ok(await s.mq(MOVE, {"i": i}, s.who.sec))["meetingMove"]
 
 
-async def _adopted(
-    mq: GraphQLClient, who: Actors, clock: Clock, mid: str, arm: Arm = lambda: None
-) -> dict[str, Any]:
-    ok(await mq(ADD_ITEM, {"i": {"meetingId": mid, "title": SECRET}}, who.sec))
-    clock.day(days_before(35))
-    ok(await mq(DISTRIBUTE, {"id": mid}, who.sec))
-    clock.day(days_before(10))
-    arm()
-    return ok(await mq(ADOPT_N, {"id": mid}, who.chair))["agendaAdopt"]
+async def _cancelled(s: Stage) -> dict[str, Any]:
+    s.arm()
+    return ok(await s.mq(CANCEL, {"id": s.mid}, s.who.sec))["meetingCancel"]
 
 
-async def _notified(
-    mq: GraphQLClient, who: Actors, clock: Clock, mid: str, arm: Arm = lambda: None
-) -> dict[str, Any]:
-    pid = await intend(mq, who, mid, ["DEU"])
-    clock.day(days_before(40))
-    arm()
-    return ok(await mq(NOTIFY_N, {"id": pid}, who.fra))["presentationNotifyInvolved"]
+async def _distributed(s: Stage) -> dict[str, Any]:
+    ok(await s.mq(ADD_ITEM, {"i": {"meetingId": s.mid, "title": SECRET}}, s.who.sec))
+    s.clock.day(days_before(35))
+    s.arm()
+    return ok(await s.mq(DISTRIBUTE_N, {"id": s.mid}, s.who.sec))["agendaDistribute"]
 
 
-async def _responded(
-    mq: GraphQLClient, who: Actors, clock: Clock, mid: str, arm: Arm = lambda: None
-) -> dict[str, Any]:
-    pid = await intend(mq, who, mid, ["DEU"])
-    clock.day(days_before(40))
-    ok(await mq(NOTIFY, {"id": pid}, who.fra))
+async def _adopted(s: Stage) -> dict[str, Any]:
+    ok(await s.mq(ADD_ITEM, {"i": {"meetingId": s.mid, "title": SECRET}}, s.who.sec))
+    s.clock.day(days_before(35))
+    ok(await s.mq(DISTRIBUTE, {"id": s.mid}, s.who.sec))
+    s.clock.day(days_before(10))
+    s.arm()
+    return ok(await s.mq(ADOPT_N, {"id": s.mid}, s.who.chair))["agendaAdopt"]
+
+
+async def _notified(s: Stage) -> dict[str, Any]:
+    pid = await intend(s.mq, s.who, s.mid, ["DEU"])
+    s.clock.day(days_before(40))
+    s.arm()
+    return ok(await s.mq(NOTIFY_N, {"id": pid}, s.who.fra))["presentationNotifyInvolved"]
+
+
+async def _responded(s: Stage) -> dict[str, Any]:
+    pid = await intend(s.mq, s.who, s.mid, ["DEU"])
+    s.clock.day(days_before(40))
+    ok(await s.mq(NOTIFY, {"id": pid}, s.who.fra))
     i = {"id": pid, "stateCode": "DEU", "response": "DEU will reply in the meeting."}
-    arm()
-    return ok(await mq(RESPOND_N, {"i": i}, who.deu))["presentationRespond"]
+    s.arm()
+    return ok(await s.mq(RESPOND_N, {"i": i}, s.who.deu))["presentationRespond"]
 
 
-async def _proposed(
-    mq: GraphQLClient, who: Actors, clock: Clock, mid: str, arm: Arm = lambda: None
-) -> dict[str, Any]:
-    pid = await intend(mq, who, mid, [])
-    clock.day(days_before(40))
+async def _proposed(s: Stage) -> dict[str, Any]:
+    pid = await intend(s.mq, s.who, s.mid, [])
+    s.clock.day(days_before(40))
     i = {"presentationId": pid, **EXPERT}
-    arm()
-    return ok(await mq(PROPOSE_N, {"i": i}, who.fra))["expertProposalCreate"]
+    s.arm()
+    return ok(await s.mq(PROPOSE_N, {"i": i}, s.who.fra))["expertProposalCreate"]
 
 
-async def _objected(
-    mq: GraphQLClient, who: Actors, clock: Clock, mid: str, arm: Arm = lambda: None
-) -> dict[str, Any]:
-    made = await _proposed(mq, who, clock, mid)
+async def _objected(s: Stage) -> dict[str, Any]:
+    made = await _proposed(s.quiet())
     pid = made["expertProposal"]["id"]
-    arm()
-    return ok(await mq(OBJECT_N, {"id": pid}, who.deu))["expertProposalObject"]
+    s.arm()
+    return ok(await s.mq(OBJECT_N, {"id": pid}, s.who.deu))["expertProposalObject"]
+
+
+FEED_ALL = """{ myNotifications(first: 50) { edges { node {
+  id kind body link unreachableStateCodes } } } }"""
+REGISTER = """mutation($i: DelegateRegisterInput!) { delegateRegister(input: $i) {
+  registration { stateCode } } }"""
+SECRETARIAT_MAIL = "secretariat@att.example.org"
+
+
+async def _told_by_the_clock(s: Stage, kind: str, says: str) -> dict[str, Any]:
+    """A notice time gave: one scheduler round at the clock's time; the notice as the
+    Secretariat's feed shows it (each clock notice is the Secretariat's too)."""
+    await run_sync(s.scheduler.round, s.clock.now)
+    edges = ok(await s.mq(FEED_ALL, {}, s.who.sec))["myNotifications"]["edges"]
+    [notice] = [e["node"] for e in edges if e["node"]["kind"] == kind and says in e["node"]["body"]]
+    return {"notice": notice}
+
+
+async def _silence_ended(s: Stage) -> dict[str, Any]:
+    await _proposed(s.quiet())  # circulated on day 40: silence until day 35
+    s.clock.day(days_before(34))
+    s.arm()
+    return await _told_by_the_clock(s, "EXPERT_SILENCE_ENDED", "ended")
+
+
+async def _referred(s: Stage) -> dict[str, Any]:
+    for state, token in (("DEU", s.who.deu), ("ISR", s.who.isr)):
+        i = {"meetingId": s.mid, "stateCode": state, "name": "Delegate", "function": "CUSTOMS"}
+        ok(await s.mq(REGISTER, {"i": i}, token))
+    await _objected(s.quiet())  # DEU objects on day 40 and nobody resolves it
+    s.clock.day(days_before(20))
+    s.arm()
+    return await _told_by_the_clock(s, "EXPERT_REFERRED", "referred")
+
+
+async def _reminded(s: Stage) -> dict[str, Any]:
+    await _notified(s.quiet())  # DEU asked to respond by day 15
+    s.clock.day(days_before(29))  # 14 days left: the first of DIEF_MEETINGS_REMINDER_DAYS
+    s.arm()
+    return await _told_by_the_clock(s, "DEADLINE_REMINDER", "involved state responses due")
 
 
 # kind, the step, who receives it (by role), who is unreachable, the open text expected
@@ -160,6 +204,17 @@ CASES = [
     ),
     ("EXPERT_PROPOSAL_CIRCULATED", _proposed, NPCS, ["ISR"], "may object until"),
     ("EXPERT_OBJECTION_RAISED", _objected, NPCS[:2], [], "consult"),
+    ("EXPERT_SILENCE_ENDED", _silence_ended, NPCS, ["ISR"], "ended: approved"),
+    # rule 8: to the States that take part in the meeting (registered), not to everyone
+    ("EXPERT_REFERRED", _referred, ["zoll@deu.example.org"], ["ISR"], "referred"),
+    # to the State asked to respond, and to the Secretariat for every deadline
+    (
+        "DEADLINE_REMINDER",
+        _reminded,
+        [SECRETARIAT_MAIL, "zoll@deu.example.org"],
+        [],
+        "involved state responses due",
+    ),
 ]
 
 
@@ -182,7 +237,10 @@ async def test_each_notice_reaches_its_recipients_by_role_and_a_refusal_is_retri
 ) -> None:
     mid = await new_meeting(mq, who)
     retried = addresses[-1]
-    payload = await step(mq, who, clock, mid, lambda: inbox.refuse.update({retried: 1}))
+    scheduler = meetings_app.state.meetings.scheduler
+    # refused until the retry, whatever else is sent to that address meanwhile
+    arm = lambda: inbox.refuse.update({retried: -1})  # noqa: E731
+    payload = await step(Stage(mq, who, clock, mid, scheduler, arm))
     notice = payload["notice"]
     assert notice["kind"] == kind and notice["unreachableStateCodes"] == unreachable
     deliveries = ok(await mq(DELIVERIES, {"id": notice["id"]}, who.sec))["notice"]["deliveries"]
@@ -193,7 +251,7 @@ async def test_each_notice_reaches_its_recipients_by_role_and_a_refusal_is_retri
     [refused] = [d for d in deliveries if d["email"] == retried]
     assert refused["status"] == "PENDING" and refused["attempts"] == 1
     assert kind not in _kinds(inbox, retried)
-    scheduler = meetings_app.state.meetings.scheduler
+    inbox.refuse.clear()
     await run_sync(scheduler.round, clock.now + timedelta(minutes=2))
     assert kind in _kinds(inbox, retried)
     [message] = [m for m in inbox.to(retried) if m["X-DIEF-Notice"] == kind]
@@ -212,7 +270,7 @@ async def test_the_feed_shows_a_states_own_notices_read_and_unread(
     mq: GraphQLClient, who: Actors, clock: Clock, inbox: Inbox, meetings_app: Any
 ) -> None:
     mid = await new_meeting(mq, who)
-    notified = await _notified(mq, who, clock, mid)
+    notified = await _notified(Stage(mq, who, clock, mid))
     nid = notified["notice"]["id"]
     deu = ok(await mq(FEED, {"u": True}, who.deu))["myNotifications"]
     assert [e["node"]["kind"] for e in deu["edges"]] == ["INVOLVED_STATE_NOTIFIED"]
@@ -256,7 +314,7 @@ async def test_a_contact_with_a_key_gets_the_notice_encrypted_and_signed_with_th
         clock.day(days_before(55))
         issue = {"meetingId": mid, "callForPresentations": "Present cases of diversion."}
         ok(await mq(INVITE, {"i": issue}, who.sec))
-        notified = await _notified(mq, who, clock, mid)
+        notified = await _notified(Stage(mq, who, clock, mid))
         found = ok(await mq(DELIVERIES_ENC, {"id": notified["notice"]["id"]}, who.sec))
     [delivery] = found["notice"]["deliveries"]
     assert delivery["encrypted"] is True and delivery["status"] == "SENT"

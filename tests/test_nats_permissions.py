@@ -20,6 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from services.cases import handlers as cases_handlers
 from services.common.events import event
 from services.common.messaging import DurableConsumer, ensure_stream
+from services.common.outbox import WRONG_LAST_SEQUENCE, OutboxRelay, already_in_stream
 from services.contacts import ldap_publish
 from services.dev.servers import ServerProcess, free_port, venv_bin
 from services.meetings import handlers as meetings_handlers
@@ -92,6 +93,26 @@ async def test_a_service_publishes_its_own_subjects(contacts_client: NATS) -> No
         ev.nats_subject, ev.to_json(), headers={"Nats-Msg-Id": ev.id}
     )
     assert ack.stream == "DIEF" and ack.seq > 0
+
+
+async def test_a_services_outbox_relay_reads_fences_and_checks_under_its_own_user(
+    contacts_client: NATS,
+) -> None:
+    """What the relay asks of JetStream (services.common.outbox): the last message of the
+    service's subjects, a publish fenced on it, and the stream read back for events already
+    there. Without $JS.API.STREAM.MSG.GET.DIEF every round times out and nothing drains."""
+    relay = OutboxRelay("contacts", contacts_client.jetstream())
+    ev = event("contacts", "contact", "changed", subject=unique_name("relayed"))
+    entry = {"_id": ev.id, "subject": ev.nats_subject, "payload": ev.to_json()}
+    last = await relay.last_sequence()
+    seq = await relay.publish_one(entry, last)
+    assert seq > last
+    assert await relay.last_sequence() == seq
+    assert await already_in_stream(relay.js, "DIEF", {ev.id}, last + 1, seq) == {ev.id: seq}
+    with pytest.raises(nats.js.errors.BadRequestError) as fenced:  # the stale fence holds
+        await relay.publish_one({**entry, "_id": unique_name("late")}, last)
+    assert fenced.value.err_code == WRONG_LAST_SEQUENCE
+    assert contacts_client.permission_errors == []  # type: ignore[attr-defined]
 
 
 async def test_a_service_cannot_publish_another_services_subjects(contacts_client: NATS) -> None:

@@ -43,6 +43,7 @@ async def signin(ctx: Ctx) -> Response:
                 via="dev",
             )
             session.access_token = session.token_expires = None
+            console.store.recall(session)
             return RedirectResponse(next_url, 303)
     return await ctx.render(
         "signin.html",
@@ -74,6 +75,7 @@ async def callback(ctx: Ctx) -> Response:
         )
     session = ctx.console.store.rotate(ctx.session)
     session.identity = identity
+    ctx.console.store.recall(session)
     return RedirectResponse("/", 303)
 
 
@@ -83,6 +85,8 @@ async def signout(ctx: Ctx) -> Response:
 
 
 async def preferences(ctx: Ctx) -> Response:
+    """The user's language and time zone (an empty zone: follow the browser's), kept for
+    their next sign-ins."""
     locale, zone = ctx.value("locale"), ctx.value("time_zone")
     if locale in i18n.LOCALES:
         ctx.session.locale = locale
@@ -91,4 +95,7 @@ async def preferences(ctx: Ctx) -> Response:
     elif zone:
         i18n.locale_var.set(ctx.session.locale or "en")
         ctx.session.flash("refusal", _("Unknown time zone: %(zone)s") % {"zone": zone[:64]})
+    else:
+        ctx.session.time_zone = None
+    ctx.console.store.remember(ctx.session)
     return ctx.redirect(safe_next(ctx.value("next")))

@@ -4,6 +4,7 @@ arrangements and the audit of who read it."""
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from typing import Any
 
@@ -12,7 +13,7 @@ from starlette.responses import Response
 
 from console.audience import SECTIONS, Audience, preview, unknown_states
 from console.i18n import gettext as _
-from console.pages.meetings import codes
+from console.pages.meetings import codes, file_size
 from console.web import Ctx
 
 CATEGORIES = (
@@ -267,47 +268,42 @@ async def case_act(ctx: Ctx) -> Response:
     return ctx.redirect(f"/cases/{cid}")
 
 
+ATTACH = (
+    "mutation ConsoleCaseAttach($i: CaseAttachmentUploadInput!) "
+    "{ caseAttachmentUpload(input: $i) { attachment { id } } }"
+)
+
+
 async def attach(ctx: Ctx) -> Response:
-    """Attachments go to the gateway's upload route when it has one (issue 17)."""
+    """An attachment: the spooled file streamed on to the gateway as a multipart
+    ``caseAttachmentUpload`` (the GraphQL multipart request specification)."""
     cid = ctx.request.path_params["cid"]
     file = ctx.form.get("file") if ctx.form else None
     if not isinstance(file, UploadFile) or not file.filename or not CASE_ID.match(cid):
         ctx.session.flash("refusal", _("Choose a file to upload."))
         return ctx.redirect(f"/cases/{cid}")
     limit = ctx.console.settings.max_upload_bytes
-    content = await file.read(limit + 1)
-    if len(content) > limit:
+    if file_size(file) > limit:
         ctx.session.flash("refusal", _("The file is larger than %(n)s bytes.") % {"n": limit})
         return ctx.redirect(f"/cases/{cid}")
-    params = {"filename": file.filename[:200], "language": ctx.value("language") or "en"}
-    if ctx.value("section") in SECTIONS:
-        params["section"] = ctx.value("section")
-    gateway = ctx.console.gateway
-    headers = {
-        "content-type": file.content_type or "application/octet-stream",
-        "x-request-id": ctx.request_id,
-    }
-    token = ctx.token()
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    try:
-        answer = await gateway.http.post(
-            f"{gateway.base}/cases/{cid}/attachments",
-            params=params,
-            content=content,
-            headers=headers,
-        )
-    except Exception:
-        answer = None
-    if answer is not None and answer.status_code in (200, 201):
-        ctx.session.flash("ok", _("Attached %(name)s.") % {"name": params["filename"]})
-    elif answer is None or answer.status_code in (404, 405):
-        ctx.session.flash("refusal", _("The gateway does not take attachments yet."))
-    else:
-        try:
-            body = answer.json()
-            message = body.get("error") or body.get("message")
-        except (ValueError, AttributeError):
-            message = None
-        ctx.session.flash("refusal", str(message or _("The attachment was refused.")))
+    name = file.filename[:200]
+    media = file.content_type or ""
+    if not media or media == "application/octet-stream":
+        media = mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
+    section = ctx.value("section")
+    await file.seek(0)
+    await ctx.mutate(
+        ATTACH,
+        {
+            "i": {
+                "caseId": cid,
+                "filename": name,
+                "language": ctx.value("language") or "en",
+                "section": section if section in SECTIONS else None,
+                "file": None,
+            }
+        },
+        _("Attached %(name)s.") % {"name": name},
+        files={"i.file": (name, file.file, media)},
+    )
     return ctx.redirect(f"/cases/{cid}")

@@ -3,7 +3,6 @@ invitation, agenda and documents, presentations, experts, participation and brie
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import mimetypes
 from typing import Any
@@ -60,6 +59,10 @@ query ConsoleMeeting($id: ID!, $staff: Boolean!) {
 }
 """
 
+ATTACH = (
+    "mutation ConsoleAttach($i: DocumentAttachInput!) { documentAttach(input: $i) "
+    "{ document { id } } }"
+)
 LANGUAGES = ("en", "fr", "es", "ar", "zh", "ru")
 FUNCTIONS = ("LICENSING", "CUSTOMS", "POLICE", "PROSECUTION", "INTELLIGENCE", "OTHER")
 
@@ -123,34 +126,48 @@ def back(ctx: Ctx) -> str:
 
 
 async def upload(ctx: Ctx) -> Response:
-    """A document for an agenda item: the file sent base64-encoded in ``documentAttach``."""
+    """A document for an agenda item: the file, spooled by the form parser (to disk past
+    1 MiB), streamed on to the gateway as a multipart ``documentAttach`` (the GraphQL
+    multipart request specification), never read whole into memory here."""
     file = ctx.form.get("file") if ctx.form else None
     limit = ctx.console.settings.max_upload_bytes
     if not isinstance(file, UploadFile) or not file.filename:
         ctx.session.flash("refusal", _("Choose a file to upload."))
         return ctx.redirect(back(ctx))
-    content = await file.read(limit + 1)
-    if len(content) > limit:
+    if file_size(file) > limit:
         ctx.session.flash("refusal", _("The file is larger than %(n)s bytes.") % {"n": limit})
         return ctx.redirect(back(ctx))
     media = file.content_type or ""
     if not media or media == "application/octet-stream":
         media = mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
+    name = file.filename[:200]
+    await file.seek(0)
     await ctx.mutate(
-        "mutation ConsoleAttach($i: DocumentAttachInput!) { documentAttach(input: $i) "
-        "{ document { id } } }",
+        ATTACH,
         {
             "i": {
                 "agendaItemId": ctx.value("agenda_item"),
-                "filename": file.filename[:200],
+                "filename": name,
                 "mediaType": media,
                 "language": ctx.value("language") or "en",
-                "contentBase64": base64.b64encode(content).decode(),
+                "file": None,
             }
         },
-        _("Uploaded %(name)s.") % {"name": file.filename[:200]},
+        _("Uploaded %(name)s.") % {"name": name},
+        files={"i.file": (name, file.file, media)},
     )
     return ctx.redirect(back(ctx))
+
+
+def file_size(file: UploadFile) -> int:
+    """The spooled file's size (the parser counts it; else measured by seeking)."""
+    if file.size is not None:
+        return file.size
+    here = file.file.tell()
+    file.file.seek(0, 2)
+    size = file.file.tell()
+    file.file.seek(here)
+    return size
 
 
 def _ref(ctx: Ctx, name: str = "id") -> dict[str, Any]:

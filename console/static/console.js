@@ -2,6 +2,24 @@
 (function () {
   "use strict";
 
+  // The browser's time zone, for dates shown in it until the user chooses one in the
+  // header (the server takes only a known zone name from this cookie).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    var cookie = "dief_tz=" + zone;
+    if (/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone || "") && document.cookie.split("; ").indexOf(cookie) < 0) {
+      document.cookie = cookie + "; path=/; max-age=31536000; SameSite=Lax" +
+        (window.location.protocol === "https:" ? "; Secure" : "");
+      // drawn in another zone than the browser's (the first page, or after travelling):
+      // draw it again, once, now that the server is told
+      var body = document.body;
+      if (document.cookie.split("; ").indexOf(cookie) >= 0 && body.hasAttribute("data-zone") &&
+          body.getAttribute("data-zone-chosen") !== "1" && body.getAttribute("data-zone") !== zone) {
+        window.location.reload();
+      }
+    }
+  } catch (e) { /* no Intl: the console's default zone */ }
+
   // Upload forms: show progress while the file goes up, then follow the server's redirect.
   document.querySelectorAll("form[data-upload]").forEach(function (form) {
     form.addEventListener("submit", function (event) {

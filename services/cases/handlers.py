@@ -51,7 +51,7 @@ from services.cases.domain import (
     UseDecision,
     Viewer,
 )
-from services.common import mongo
+from services.common import deferred_inserts
 from services.common.errors import Conflict, Forbidden, ValidationFailed
 from services.common.events import event
 from services.common.ids import to_global_id
@@ -109,12 +109,13 @@ def audit_entry(case: Case, viewer: Viewer, action: str, target: str | None = No
 
 def append_audit(entries: list[AuditEntry]) -> None:
     """Reads are logged before their content leaves the service; if logging fails, the
-    read fails."""
+    read fails. In a GraphQL request the entries of all its reads are inserted together
+    as its answer is made (``deferred_inserts``); elsewhere at once."""
     if not entries:
         return
     for entry in entries:
         entry.validate()
-    mongo.collection(ALIAS, AuditEntry).insert_many([e.to_mongo() for e in entries])
+    deferred_inserts.insert_later(ALIAS, AuditEntry, [e.to_mongo() for e in entries])
 
 
 def case_gid(case: Case) -> str:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
+from services.common.answer_view import InsertsWithTheAnswer
 from services.common.body import BodyLimitMiddleware
 from services.common.context import RequestContext, bearer_token, build_context
 from services.common.errors import Unauthenticated
@@ -99,7 +100,7 @@ class GatewayOnlyMiddleware:
         await self.app(scope, receive, send)
 
 
-class ServiceGraphQL(IdempotentMutations, GraphQL):
+class ServiceGraphQL(IdempotentMutations, InsertsWithTheAnswer, GraphQL):
     def __init__(self, schema: Schema, runtime: ServiceRuntime) -> None:
         # Multipart requests (file uploads) come from the gateway, with a principal token.
         super().__init__(

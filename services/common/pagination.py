@@ -30,13 +30,13 @@ class PageInfo:
     end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
 
 
-@strawberry.type(description="One item of a list and its cursor.")
+@strawberry.federation.type(shareable=True, description="One item of a list and its cursor.")
 class Edge(Generic[T]):
     cursor: str = strawberry.field(description="Pass as `after` to continue after this item.")
     node: T = strawberry.field(description="The item.")
 
 
-@strawberry.type(description="A page of a list.")
+@strawberry.federation.type(shareable=True, description="A page of a list.")
 class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="The items of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")

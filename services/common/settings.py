@@ -27,6 +27,21 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # On SIGTERM a server stops accepting and gives the requests in flight this long.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    # After SIGTERM, how long a server goes on serving with /readyz false (so a load
+    # balancer stops sending it requests) before it stops accepting.
+    shutdown_drain_seconds: float = Field(default=0.0, ge=0, le=120)
+    # Slow clients (services.common.http_guard): a request's headers must arrive within
+    # this; its body within the second, extended by one second per min-rate bytes received.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_body_min_bytes_per_second: float = Field(default=1000.0, gt=0)
+    http_max_header_bytes: int = Field(default=65536, ge=1024)
+    # Connections of one process still sending their request at once; past it the slowest
+    # is closed. Then all connections and requests at once (503 past it), and the idle
+    # time a kept-alive connection is kept.
+    http_max_slow_connections: int = Field(default=100, ge=1)
+    http_max_concurrency: int = Field(default=1000, ge=1)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
 
     mongodb_uri: str = Field(
         default="mongodb://127.0.0.1:27017/",

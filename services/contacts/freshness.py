@@ -108,12 +108,23 @@ def freshness_report(
     return report(now, days)
 
 
-def _issue(key: str, notice: Notice, resolution: Resolution, now: datetime, **extra: object) -> int:
+def _issue(
+    key: str,
+    notice: Notice,
+    resolution: Resolution,
+    now: datetime,
+    feed_body: str | None = None,
+    **extra: object,
+) -> int:
+    """``feed_body``: what the feed shows instead of the e-mail's text (a one-time link
+    is for the contact's own mailbox, never for everyone of its State who reads the feed)."""
     if ContactsNotice.objects(key=key).first() is not None:
         return 0
     entry, deliveries = entry_and_deliveries(
         notice, resolution, now, ContactsNotice, ContactsDelivery, key=key, **extra
     )
+    if feed_body is not None:
+        entry.body = feed_body
     try:
         with unit_of_work(ALIAS) as uow:
             uow.insert(entry)
@@ -163,7 +174,12 @@ def _remind(contact: Contact, now: datetime, days: int, link: str) -> int:
         contact.pgp_key or None,
         contact.pgp_key_fingerprint if contact.pgp_key else None,
     )
-    return _issue(key, notice, Resolution((recipient,), ()), now, contact_id=contact.pk)
+    feed_body = (
+        f"A contact of {contact.state_code} was last confirmed: {last} (rule 20); it was sent "
+        "a one-time link to confirm its details."
+    )
+    resolution = Resolution((recipient,), ())
+    return _issue(key, notice, resolution, now, feed_body, contact_id=contact.pk)
 
 
 def _period(now: datetime) -> str:

@@ -12,10 +12,12 @@ from strawberry.types import Info
 from services.common.context import RequestContext
 from services.common.mongo import run_sync
 from services.common.notifications import kinds
+from services.common.notifications.schema import FeedOf, feed_field, mark_field
 from services.contacts import domain, freshness, notices
 from services.contacts.documents import utcnow
 
 Ctx = Info[RequestContext, None]
+FEED = FeedOf(freshness.ContactsNotice, freshness.ContactsDelivery)
 READ_POLICY = [["directory_reader"]]
 WRITE_POLICY = [["directory_manager"]]
 
@@ -91,6 +93,13 @@ class ContactVerified:
 
 @strawberry.type
 class NoticeQuery:
+    my_directory_notifications = feed_field(
+        FEED,
+        "Your notices of the directory (rule 20), newest first, in the same Notice type as "
+        "myNotifications: your State's re-verification reminders and stale contacts, and the "
+        "Secretariat's freshness reports.",
+    )
+
     @strawberry.federation.field(
         description="Rule 20: per State, how many contacts are stale (the Secretariat's).",
         policy=[["secretariat"]],
@@ -118,6 +127,10 @@ class NoticeQuery:
 
 @strawberry.type
 class NoticeMutation:
+    directory_notifications_mark = mark_field(
+        FEED, "Mark directory notices of yours read (or unread)."
+    )
+
     @strawberry.federation.mutation(
         description="Rule 20: a contact confirms its own details with the one-time token "
         "its re-verification message carried (no sign-in needed; the token works once)."

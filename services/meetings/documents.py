@@ -243,7 +243,7 @@ class Registration(Document):
     meta = {
         "db_alias": ALIAS,
         "collection": "registrations",
-        "indexes": [("meeting_id", "state")],
+        "indexes": [("meeting_id", "state"), "state"],
         "ordering": ["registered_at"],
     }
 

@@ -175,6 +175,84 @@ def visible_presentation(principal: Principal | None, oid: ObjectId) -> Presenta
     return pres
 
 
+def visible_meetings(
+    principal: Principal | None, oids: list[ObjectId | Exception]
+) -> list[Meeting | Exception]:
+    """``visible_meeting`` for the meetings of one entity request: the caller checked
+    once, one find; each refusal stays its meeting's alone."""
+    p, part = caller(principal)
+    wanted = [i for i in oids if isinstance(i, ObjectId)]
+    found = {m.pk: m for m in Meeting.objects(pk__in=wanted)} if wanted else {}
+    out: list[Meeting | Exception] = []
+    for oid in oids:
+        if isinstance(oid, Exception):
+            out.append(oid)
+        elif oid not in found:
+            out.append(NotFound("No meeting with this id.", field="id"))
+        else:
+            try:
+                access.ensure_may_see_meeting(p, part, lifted=found[oid].agenda_public)
+                out.append(found[oid])
+            except Forbidden as refusal:
+                out.append(refusal)
+    return out
+
+
+def _approved_for(subject: str, presentation_ids: list[ObjectId]) -> set[ObjectId]:
+    """The presentations among these that the expert ``subject`` was approved for (rule
+    8), in one find."""
+    return {
+        proposal.presentation_id
+        for proposal in ExpertProposal.objects(
+            presentation_id__in=presentation_ids, expert_subject=subject
+        ).only("presentation_id", "status", "decision")
+        if experts.is_approved(proposal.status, proposal.decision)
+    }
+
+
+def visible_presentations(
+    principal: Principal | None, oids: list[ObjectId | Exception]
+) -> list[tuple[Presentation, date] | Exception]:
+    """``visible_presentation`` for the presentations of one entity request, each with its
+    meeting's first day: the caller checked once, one find of the presentations, one of
+    their meetings (and, for an expert, one of their approvals); each refusal stays its
+    presentation's alone."""
+    p, part = caller(principal)
+    wanted = [i for i in oids if isinstance(i, ObjectId)]
+    found = {x.pk: x for x in Presentation.objects(pk__in=wanted)} if wanted else {}
+    meeting_ids = sorted({x.meeting_id for x in found.values()})
+    meetings = (
+        {m.pk: m for m in Meeting.objects(pk__in=meeting_ids).only("start_date", "confidentiality")}
+        if meeting_ids
+        else {}
+    )
+    approved: set[ObjectId] = set()
+    if found and not access.may_see_meeting(p, part) and p.has_role(Role.EXPERT):
+        approved = _approved_for(p.subject, sorted(found))
+    out: list[tuple[Presentation, date] | Exception] = []
+    for oid in oids:
+        if isinstance(oid, Exception):
+            out.append(oid)
+            continue
+        pres = found.get(oid)
+        meeting = meetings.get(pres.meeting_id) if pres is not None else None
+        if pres is None or meeting is None:
+            out.append(
+                NotFound(
+                    f"No {'presentation' if pres is None else 'meeting'} with this id.", field="id"
+                )
+            )
+            continue
+        experts_of = frozenset({p.subject}) if oid in approved else frozenset()
+        try:
+            access.ensure_may_see_presentation(p, part, experts_of, lifted=meeting.agenda_public)
+        except Forbidden as refusal:
+            out.append(refusal)
+            continue
+        out.append((pres, meeting.start_date))
+    return out
+
+
 # --- sessions, meetings, Chair (rules 3, 4) ----------------------------------------------
 
 
@@ -935,6 +1013,24 @@ def meetings_of_state(principal: Principal | None, code: str):
     access.ensure_may_see_meeting(p, part)
     ids = Registration.objects(state=code.upper()).distinct("meeting_id")
     return Meeting.objects(pk__in=ids).order_by("start_date")
+
+
+def meetings_of_states(principal: Principal | None, codes: list[str]) -> dict[str, list[Meeting]]:
+    """``meetings_of_state`` for several States at once (the States of one entity
+    request): the caller checked once, one find of their registrations, one of the
+    meetings, each State's in the order of their first days."""
+    p, part = caller(principal)
+    access.ensure_may_see_meeting(p, part)
+    wanted = sorted({c.upper() for c in codes})
+    registered: dict[str, set[ObjectId]] = {c: set() for c in wanted}
+    rows = Registration._get_collection().find(
+        {"state": {"$in": wanted}}, {"_id": 0, "state": 1, "meeting_id": 1}
+    )
+    for row in rows:
+        registered[row["state"]].add(row["meeting_id"])
+    ids = sorted(set().union(*registered.values())) if registered else []
+    meetings = list(Meeting.objects(pk__in=ids).order_by("start_date")) if ids else []
+    return {c: [m for m in meetings if m.pk in registered[c]] for c in wanted}
 
 
 def running_order(principal: Principal | None, oid: ObjectId) -> list[rule12.RunningOrderEntry]:

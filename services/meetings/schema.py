@@ -19,6 +19,7 @@ from strawberry.types import Info
 
 from services.common.batching import batched
 from services.common.context import RequestContext
+from services.common.entities import object_ids
 from services.common.errors import DiefError, ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
@@ -342,6 +343,26 @@ def _presentation_pages(info: Ctx) -> Callable[[list[Any]], Awaitable[list[Any]]
     return load
 
 
+def _meeting_pages(info: Ctx) -> Callable[[list[Any]], Awaitable[list[Any]]]:
+    principal = info.context.principal
+
+    def pages(keys: list[tuple[str, int | None, str | None]]) -> list[Any]:
+        by_state = handlers.meetings_of_states(principal, [code for code, _, _ in keys])
+        out: list[Any] = []
+        for code, first, after in keys:
+            try:
+                found = by_state.get(code.upper(), [])
+                out.append(paginate_list(found, first, after, Meeting.from_doc))
+            except DiefError as refusal:
+                out.append(refusal)
+        return out
+
+    async def load(keys: list[Any]) -> list[Any]:
+        return await run_sync(pages, keys)
+
+    return load
+
+
 @strawberry.federation.type(
     keys=["code"], authenticated=True, description="A State (defined by the contacts service)."
 )
@@ -365,10 +386,10 @@ class State:
     async def meetings_participated(
         self, info: Ctx, first: int | None = None, after: str | None = None
     ) -> Connection[Meeting] | None:
-        found = await run_sync(
-            lambda: list(handlers.meetings_of_state(info.context.principal, str(self.code)))
-        )
-        return paginate_list(found, first, after, Meeting.from_doc)
+        # The States of one entity request are answered together: one find of their
+        # registrations, one of the meetings.
+        key = (str(self.code), first, after)
+        return await batched(info, "State.meetingsParticipated", _meeting_pages(info), key)
 
 
 @strawberry.federation.type(
@@ -477,6 +498,16 @@ class Presentation:
         oid = oid_of(id, "Presentation")
         doc = await run_sync(handlers.visible_presentation, info.context.principal, oid)
         return await run_sync(cls.from_doc, doc)
+
+    @classmethod
+    async def resolve_references(cls, info: Ctx, keys: list[dict[str, Any]]) -> list[Any]:
+        def answer() -> list[Any]:
+            found = handlers.visible_presentations(
+                info.context.principal, object_ids(keys, "Presentation")
+            )
+            return [f if isinstance(f, Exception) else cls.from_doc(*f) for f in found]
+
+        return await run_sync(answer)
 
     @strawberry.field(description="The presenting State.")
     def presenting_state(self) -> State:
@@ -612,6 +643,13 @@ class Meeting:
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Meeting:
         oid = oid_of(id, "Meeting")
         return cls.from_doc(await run_sync(handlers.visible_meeting, info.context.principal, oid))
+
+    @classmethod
+    async def resolve_references(cls, info: Ctx, keys: list[dict[str, Any]]) -> list[Any]:
+        found = await run_sync(
+            handlers.visible_meetings, info.context.principal, object_ids(keys, "Meeting")
+        )
+        return [f if isinstance(f, Exception) else cls.from_doc(f) for f in found]
 
     @property
     def oid(self) -> ObjectId:

@@ -12,7 +12,7 @@ from services.common.notifications.kinds import NoticeKind
 from services.meetings import experts, notices
 from services.meetings.documents import AgendaItem, ExpertProposal, Meeting, Presentation
 from services.meetings.experts import ExpertProposalStatus
-from services.meetings.notices_schema import Notice
+from services.meetings.notices_schema import notice_of
 from services.meetings.notify import link_base, tell
 
 P = TypeVar("P")
@@ -20,7 +20,7 @@ P = TypeVar("P")
 
 def _shown(info: Any, payload: P, entry: Any) -> P:
     principal = info.context.principal
-    payload.notice = Notice.of(entry, principal.subject if principal else "")  # type: ignore[attr-defined]
+    payload.notice = notice_of(entry, principal.subject if principal else "")  # type: ignore[attr-defined]
     return payload
 
 
