@@ -15,7 +15,7 @@ from pymongo import MongoClient
 from services.common.keys import SigningKey
 from services.common.principal import Principal, Role, sign_principal
 from services.common.settings import Settings
-from services.dev.servers import ServerProcess, mongodb_uri, nats_url
+from services.dev.servers import ServerProcess, free_port, mongodb_uri, nats_url
 from tests.register_support import announce
 
 CALLERS: dict[str, dict[str, Any]] = {
@@ -94,6 +94,9 @@ def module_settings(
         cases_db=db,
         outbox_poll_seconds=0.1,
         cases_attachment_max_bytes=64 * 1024,
+        # no meetings service in these modules: nothing listens there, so a link to a
+        # presentation cannot be checked (rule 13) and is refused as UNAVAILABLE
+        cases_meetings_url=f"http://127.0.0.1:{free_port()}/graphql",
     )
 
 

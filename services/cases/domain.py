@@ -234,6 +234,17 @@ def ensure_provider(viewer: Viewer, provider: str) -> None:
         raise Forbidden(f"Only representatives of {provider}, the provider, may do this.", rule=15)
 
 
+def ensure_presenter(provider: str, presenter: str | None) -> None:
+    """Rule 13: a case is linked to a presentation by the State that gives it (the
+    presentation's presenter links its own case), never by another State."""
+    if presenter != provider:
+        raise Forbidden(
+            "Only the presenting State links a case to its presentation.",
+            field="presentationId",
+            rule=13,
+        )
+
+
 def ensure_visible_to_non_providers(status: CaseStatus, viewer: Viewer, provider: str) -> None:
     """A draft is the provider's alone."""
     if status is CaseStatus.DRAFT and viewer.participant_state != provider:

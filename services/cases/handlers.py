@@ -449,8 +449,11 @@ def apply_fields(case: Case, fields: dict[str, Any]) -> set[str]:
     return {k for k in set(before) | set(after) if before.get(k) != after.get(k)} - {"reach"}
 
 
-def create_case(principal: Principal | None, fields: dict[str, Any]) -> Case:
-    """A new DRAFT case; its provider is the caller's State."""
+def create_case(
+    principal: Principal | None, fields: dict[str, Any], presenter: str | None = None
+) -> Case:
+    """A new DRAFT case; its provider is the caller's State. With a presentation, the
+    caller's State must be its presenter (``presenter``, as the meetings service said)."""
     viewer = viewer_of(principal)
     provider = viewer.participant_state
     if provider is None:
@@ -461,6 +464,7 @@ def create_case(principal: Principal | None, fields: dict[str, Any]) -> Case:
     case = Case(provider=provider, created_by=viewer.principal.subject, reach={})
     apply_fields(case, fields)
     if presentation:
+        domain.ensure_presenter(provider, presenter)
         case.presentation_ids = [values.text(presentation, "presentationId", max_length=200)]
     with unit_of_work(ALIAS) as uow:
         uow.insert(case)
@@ -539,10 +543,14 @@ def set_briefing_consent(
     return case
 
 
-def link_presentation(principal: Principal | None, case_id: ObjectId, presentation_id: str) -> Case:
-    """Rule 13: the provider links its case to a presentation it gave."""
+def link_presentation(
+    principal: Principal | None, case_id: ObjectId, presentation_id: str, presenter: str | None
+) -> Case:
+    """Rule 13: the provider links its case to a presentation it gives (``presenter``: the
+    presentation's presenting State, as the meetings service said)."""
     viewer = viewer_of(principal)
     case = provided_case(viewer, case_id)
+    domain.ensure_presenter(case.provider, presenter)
     pid = values.text(presentation_id, "presentationId", max_length=200)
     if pid not in case.presentation_ids:
         case.presentation_ids = [*case.presentation_ids, pid]

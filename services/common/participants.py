@@ -12,9 +12,8 @@ The register is the only source of participation: a State it has never heard of 
 participant, whatever a token says (a forged or mis-issued ``participant: true`` opens
 nothing here). A fresh service learns every participant from the stream: the contacts
 service announces each State it seeds as a participant and every status change on
-``dief.contacts.state.status_changed``, and re-announces the participants before the
-stream's retention could drop their last announcement (``services.contacts.announce``);
-the durable consumer starts at the stream's beginning.
+``dief.contacts.state.status_changed``, and the durable consumer starts at the stream's
+beginning (so the stream's retention must outlast the announcements: docs/security.md).
 
 Changes apply in the stream's order: each record keeps the stream sequence of the event it
 came from and is replaced only by an event later in the stream, in one conditional write,
