@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-failover lint slapd gnupg chromium vendor-graphiql console-messages clean
+.PHONY: install run test test-failover lint slapd gnupg chromium axe-core vendor-graphiql console-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,21 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+## axe-core: the accessibility engine the console's browser tests run in chromium, from its
+## npm package into build/axe-core/ (a scratch folder, not committed; needs npm once)
+AXE_VERSION := 4.14.1
+AXE := build/axe-core/axe-$(AXE_VERSION).min.js
+axe-core: $(AXE)
+$(AXE):
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed once to fetch axe-core $(AXE_VERSION)"; exit 1; }
+	@tmp=$$(mktemp -d) && cd $$tmp && \
+		npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && \
+		tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js package/LICENSE && \
+		cd - >/dev/null && mkdir -p build/axe-core && \
+		cp $$tmp/package/LICENSE build/axe-core/LICENSE && \
+		cp $$tmp/package/axe.min.js $(AXE) && rm -rf $$tmp && \
+		echo "axe-core $(AXE_VERSION) in $(AXE)"
+
 ## console-messages: the console's texts extracted, and the fr/es catalogues updated
 console-messages: install
 	$(BIN)/pybabel extract -F console/babel.cfg --no-location --sort-output \
@@ -71,7 +86,7 @@ vendor-graphiql:
 		rm -rf $$tmp && echo "vendored GraphiQL 3.8.3 and React 18.3.1 into $(GRAPHIQL_DIR)"
 
 ## test: installs what the tests need, then runs them against real servers
-test: install slapd gnupg chromium
+test: install slapd gnupg chromium axe-core
 	$(BIN)/ruff check services gateway console tests examples
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -144,6 +144,8 @@ def build(settings: ConsoleSettings | None = None, core: Settings | None = None)
         Route("/cases/{cid}/{action}", p(cases.case_act), methods=["POST"]),
         Route("/secretariat", p(secretariat.secretariat)),
         Route("/secretariat/status", p(secretariat.change_status), methods=["POST"]),
+        Route("/secretariat/chair", p(secretariat.appoint_chair), methods=["POST"]),
+        Route("/secretariat/import", p(secretariat.import_statuses), methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", healthz),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

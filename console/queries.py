@@ -23,6 +23,11 @@ def documents() -> dict[str, str]:
         "register": secretariat.REGISTER,
         "deliveries": secretariat.DELIVERIES,
         "meeting:upload": meetings.ATTACH,
+        "chairs": secretariat.CHAIRS,
+        "case lists": cases.LISTS,
+        "case lists update": cases.UPDATE_LISTS,
+        "chair appoint": secretariat.CHAIR_APPOINT,
+        "status import": secretariat.IMPORT,
         "case:attach": cases.ATTACH,
     }
     for name, (document, _, _) in meetings.ACTIONS.items():

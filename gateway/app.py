@@ -51,13 +51,15 @@ from gateway.pipeline import MutationOverGet, Outcome, Pipeline
 from gateway.principal_tokens import Call, PrincipalSigner, current_call, load_signing_key
 from gateway.supergraph import Supergraph
 from gateway.uploads import is_multipart, read_multipart, upload_limit
-from services.common.app import RequestIdMiddleware
+from services.common.app import RequestIdMiddleware, loggable_path
 from services.common.context import bearer_token
+from services.common.draining import Drain, DrainMiddleware
 from services.common.errors import Unauthenticated
 from services.common.idempotency import valid_key
 from services.common.logs import current_request_id
 from services.common.principal import Principal
 from services.common.settings import Settings, get_settings
+from services.common.tracing import TracingMiddleware
 
 log = logging.getLogger("dief.gateway")
 
@@ -270,6 +272,7 @@ class Gateway:
             )
         )
         self.files = FileProxy(self)
+        self.drain = Drain(settings.shutdown_drain_seconds)
 
     # --- the caller -----------------------------------------------------------------------
 
@@ -419,8 +422,10 @@ class Gateway:
         checks = self.registry.checks()
         # Ready means able to serve: the registry loaded. NATS away is only reported (here
         # and in dief_gateway_nats_connected): the registry is then read from contacts.
-        ok = self.registry.ready
+        ok = self.registry.ready and not self.drain.draining
         body: dict[str, Any] = {"ready": ok, "checks": checks}
+        if self.drain.draining:  # SIGTERM: unready first, shutting down soon
+            body["draining"] = True
         if not ok:  # the reason (internal URLs, other services' errors) only in the log
             log.warning("not ready", extra={"checks": checks, "reason": self.registry.last_error})
         # A subgraph that is down does not make the gateway unready (it answers the rest):
@@ -451,9 +456,11 @@ class Gateway:
     @contextlib.asynccontextmanager
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
         self.registry.start()
+        self.drain.install()
         try:
             yield
         finally:
+            self.drain.uninstall()
             await self.registry.stop()
             await self.files.aclose()
             if self.fetcher is not None:
@@ -491,7 +498,9 @@ def build(
     )
     app.state.gateway = gateway
     app.add_middleware(CORSMiddleware, **cors_options(settings))
+    app.add_middleware(DrainMiddleware, drain=gateway.drain)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(TracingMiddleware, redact=loggable_path)  # outermost: see services' app
     return app
 
 

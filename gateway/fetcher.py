@@ -8,10 +8,12 @@
 `timeout_s` (one number, or one per subgraph) bounds a query's fetch; `mutation_timeout_s`
 (default: the same) a mutation's, which may be longer since it writes.
 `headers_factory(subgraph_name)` (sync or async) gives the headers of each request, e.g. the
-principal token and request id. A subgraph that answers without a GraphQL JSON body raises
-`SubgraphError`; one that does not answer in time `SubgraphTimeout`; one that cannot be
-connected to (or drops the connection) `SubgraphUnreachable`. The executor turns each into an
-error of the response that names the subgraph.
+principal token and request id; when the gateway is traced each fetch is a client span and
+its `traceparent` goes along (``services.common.tracing``).
+A subgraph that answers without a GraphQL JSON body raises `SubgraphError`; one that does
+not answer in time `SubgraphTimeout`; one that cannot be connected to (or drops the
+connection) `SubgraphUnreachable`. The executor turns each into an error of the response
+that names the subgraph.
 
 The session is made on first use, in the running event loop (an aiohttp session belongs to
 one loop). An ``httpx.AsyncClient`` may be given instead, e.g. one mounted on in-process ASGI
@@ -30,6 +32,7 @@ import httpx
 import orjson
 
 from gateway.uploads import UploadRef, uploads_in, without_uploads
+from services.common import tracing
 
 HeadersFactory = Callable[[str], Mapping[str, str] | Awaitable[Mapping[str, str]]]
 
@@ -97,6 +100,13 @@ class HttpFetcher:
         if self.headers_factory is not None:
             made = self.headers_factory(subgraph)
             headers.update(await made if inspect.isawaitable(made) else made)  # type: ignore[arg-type]
+        # traced: a client span per fetch, its W3C traceparent in the request's headers
+        with tracing.client_span(f"POST {subgraph}", headers, {"dief.subgraph": subgraph}):
+            return await self._post(subgraph, url, query, variables, headers)
+
+    async def _post(
+        self, subgraph: str, url: str, query: str, variables: dict, headers: dict[str, str]
+    ) -> dict[str, Any]:
         files = list(uploads_in(variables)) if variables else []
         if files:
             return await self._multipart(subgraph, url, query, variables, files, headers)

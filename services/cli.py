@@ -34,12 +34,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from services.common import tracing
     from services.common.logs import configure_logging
     from services.common.preflight import check_production
 
     settings = get_settings()
     check_production(settings, args.service)
     configure_logging(args.service, settings.log_level)
+    tracing.configure(args.service, settings)  # off unless an OTLP collector is named
     app = SERVICES[args.service]
     if args.workers > 1:
         # Worker processes are spawned afresh: each sets up its own logging first.
@@ -60,8 +62,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http="services.common.http_guard:GuardedHttpToolsProtocol",
         timeout_keep_alive=settings.http_keep_alive_seconds,
         limit_concurrency=settings.http_max_concurrency,
-        # SIGTERM: stop accepting (readiness fails at once), let the requests in flight
-        # finish for up to this long, then stop
+        # SIGTERM: after the drain (services.common.draining: unready, still serving) stop
+        # accepting, let the requests in flight finish for up to this long, then stop
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     return 0
@@ -75,10 +77,12 @@ def worker_app() -> object:
     import os
     from importlib import import_module
 
+    from services.common import tracing
     from services.common.logs import configure_logging
 
     service = os.environ[WORKER_SERVICE]
     configure_logging(service, get_settings().log_level)
+    tracing.configure(service, get_settings())
     module, _, factory = SERVICES[service].partition(":")
     return getattr(import_module(module), factory)()
 

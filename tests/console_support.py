@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from services.dev.servers import LOOPBACK, ServerProcess, free_port
-from tests.flows_support import REPO, FlowStack, start_stack
+from tests.flows_support import REPO, FlowStack, data_of, start_stack
 
 ARTIFACTS = REPO / "tests" / "artifacts" / "console"
 DOCS = REPO / "docs" / "console"
@@ -35,6 +36,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+AXE = REPO / "build" / "axe-core" / "axe-4.14.1.min.js"
+# WCAG 2.1 A and AA, what the console promises for its main flows, and axe's best practices
+# (heading order, landmarks, one main heading)
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 TIMEOUT_MS = 30_000  # two busy cores: generous, and every wait polls
 
 
@@ -75,9 +80,12 @@ def start_console(stack: FlowStack) -> ServerProcess:
 
 
 @contextlib.contextmanager
-def console_running(mongodb_port: int, root: Path) -> Iterator[ConsoleStack]:
-    """The whole stack and the console in front of it, stopped afterwards."""
-    stack = start_stack(root, mongodb_port)
+def console_running(
+    mongodb_port: int, root: Path, settings: dict[str, str] | None = None
+) -> Iterator[ConsoleStack]:
+    """The whole stack (with ``settings``, more ``DIEF_*`` variables) and the console in
+    front of it, stopped afterwards."""
+    stack = start_stack(root, mongodb_port, settings)
     try:
         server = start_console(stack)
     except BaseException:
@@ -135,3 +143,49 @@ def shot(page: Any, name: str, docs: bool = False, focus: Any = None) -> Path:
             focus.scroll_into_view_if_needed()
         page.screenshot(path=str(DOCS / f"{name}.png"), full_page=False)
     return path
+
+
+def graphql(cs: ConsoleStack, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
+    """A GraphQL request straight to the stack's gateway (for a test's own setup)."""
+    answer = httpx.post(
+        f"{cs.stack.urls['gateway']}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return data_of(answer.json())
+
+
+def refused_with_code(page: Any) -> tuple[str, str]:
+    """The next page's refusal flash: (its text, the API's error code shown with it)."""
+    flash = page.get_by_test_id("flash-refusal").first
+    flash.wait_for()
+    code = flash.get_by_test_id("flash-code").inner_text()
+    assert re.fullmatch(r"[A-Z_]{3,}", code), code
+    return flash.inner_text(), code
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core run in the page as it is (in the real chromium), WCAG 2.1 A and AA rules
+    and best practices:
+    each violation with its rule, impact and the elements it found. The engine goes in
+    through the DevTools protocol, so the page's Content-Security-Policy stays as served."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: run `make axe-core`")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    found = page.evaluate(
+        """async (tags) => {
+            const result = await window.axe.run(document, {
+                runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+            return {passed: result.passes.length, violations: result.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: " +
+                                                   n.failureSummary)}))};
+        }""",
+        AXE_TAGS,
+    )
+    # a page on which nothing was checked would pass anything
+    assert found["passed"] >= 5 or found["violations"], found
+    return list(found["violations"])

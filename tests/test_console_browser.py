@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from services.dev.servers import ServerProcess
@@ -18,11 +17,11 @@ from tests.console_support import (
     ConsoleStack,
     chromium,
     console_running,
+    graphql,
     new_page,
     shot,
     sign_in,
 )
-from tests.flows_support import data_of
 
 pytestmark = pytest.mark.slow
 
@@ -45,22 +44,11 @@ def browser() -> Iterator[Any]:
         yield launched
 
 
-def gateway(cs: ConsoleStack, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
-    answer = httpx.post(
-        f"{cs.stack.urls['gateway']}/graphql",
-        json={"query": query, "variables": variables},
-        headers={"authorization": f"Bearer {token}"},
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-    return data_of(answer.json())
-
-
 @pytest.fixture(scope="module")
 def meeting(console_stack: ConsoleStack) -> dict[str, str]:
     """A session, a meeting 40 days ahead with one agenda item (by the Secretariat)."""
     sec = console_stack.token("sec-1", roles=("secretariat",))
-    session = gateway(
+    session = graphql(
         console_stack,
         "mutation($i: SessionCreateInput!) { sessionCreate(input: $i) { session { id } } }",
         {
@@ -73,7 +61,7 @@ def meeting(console_stack: ConsoleStack) -> dict[str, str]:
         },
         sec,
     )["sessionCreate"]["session"]["id"]
-    meeting_id = gateway(
+    meeting_id = graphql(
         console_stack,
         "mutation($i: MeetingScheduleInput!) { meetingSchedule(input: $i) { meeting { id } } }",
         {
@@ -88,7 +76,7 @@ def meeting(console_stack: ConsoleStack) -> dict[str, str]:
         },
         sec,
     )["meetingSchedule"]["meeting"]["id"]
-    item = gateway(
+    item = graphql(
         console_stack,
         "mutation($i: AgendaItemAddInput!) { agendaItemAdd(input: $i) { agendaItem { id } } }",
         {"i": {"meetingId": meeting_id, "title": "Exchange of information on diversion"}},
@@ -136,13 +124,13 @@ def test_a_delegate_sees_the_timeline_with_the_late_item_and_uploads_a_document(
     page.get_by_role("button", name="Notify the involved States").click()
     assert "notified" in page.get_by_test_id("flash-ok").inner_text()
     assert "notified in time" in page.get_by_test_id("presentation").inner_text()
-    presentation = gateway(
+    presentation = graphql(
         console_stack,
         "query($id: ID!) { meeting(id: $id) { presentations { edges { node { id } } } } }",
         {"id": meeting["id"]},
         console_stack.token("fra-1", "FRA"),
     )["meeting"]["presentations"]["edges"][0]["node"]["id"]
-    gateway(
+    graphql(
         console_stack,
         "mutation($i: PresentationRefInput!) { presentationSchedule(input: $i) "
         "{ agendaItem { id } } }",

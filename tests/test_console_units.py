@@ -129,3 +129,49 @@ def test_every_text_of_the_sources_is_in_the_catalogues() -> None:
         with (i18n.TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").open("rb") as f:
             known = {m.id[0] if isinstance(m.id, tuple) else m.id for m in read_po(f)}
         assert not sorted(found - known), (locale, sorted(found - known)[:10])
+
+
+def test_an_actor_or_item_is_added_or_removed_and_a_stale_removal_changes_nothing() -> None:
+    from console.pages.cases import edited_list
+
+    actors = [{"role": "BROKER", "name": "A", "kind": "COMPANY", "country": None}]
+    field, added = edited_list(
+        actors, "actor_add", {"role": "CARRIER", "name": "B", "kind": "PERSON", "country": "mlt"}
+    ) or ("", [])
+    assert field == "actors" and [a["name"] for a in added] == ["A", "B"]
+    assert added[1]["country"] == "MLT" and actors == actors[:1]  # the original kept
+    assert edited_list(actors, "actor_remove", {"index": "0"}) == ("actors", [])
+    for index in ("1", "-1", "x", "", "99999999999999999999"):
+        assert edited_list(actors, "actor_remove", {"index": index}) is None, index
+    field, items = edited_list(
+        [], "item_add", {"kind": "AMMUNITION_MUNITIONS", "quantity": "12", "markings": "a, b;c"}
+    ) or ("", [])
+    assert (
+        field == "items" and items[0]["quantity"] == 12 and items[0]["markings"] == ["a", "b", "c"]
+    )
+    # a quantity that is not a count is left for the API to see as missing, not a crash
+    for bad in ("-3", "1e9", "12345678901", "abc"):
+        assert edited_list([], "item_add", {"kind": "WARSHIPS", "quantity": bad}) == (
+            "items",
+            [{"kind": "WARSHIPS", "description": None, "quantity": None, "markings": []}],
+        )
+
+
+def test_the_ldap_source_form_keeps_the_stored_password_when_left_empty() -> None:
+    from console.pages.directory import ldap_source_input
+
+    form = {
+        "url": "ldaps://ldap.example",
+        "base_dn": "dc=example",
+        "authority": "QXV0aG9yaXR5OjE=",
+        "mapping": "functional_email=mail\nphone=\nnot a line\n=orphan",
+        "verify": "on",
+    }
+    given = ldap_source_input(lambda name: form.get(name, ""), "FRA")
+    assert given["bindPassword"] is None and given["bindDn"] is None
+    assert given["verifyCertificates"] is True and given["enabled"] is False
+    assert given["mapping"] == [
+        {"field": "functional_email", "attribute": "mail"},
+        {"field": "phone", "attribute": None},
+    ]
+    assert given["filter"] == "(objectClass=inetOrgPerson)" and given["stateCode"] == "FRA"

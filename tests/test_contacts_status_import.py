@@ -86,3 +86,82 @@ async def test_the_command_dry_run_lists_the_changes_and_writes_nothing(
     assert done.returncode == 0, done.stderr
     assert "2 States changed" in done.stdout
     assert State.objects(code="USA").get().status.value == "SIGNATORY"
+
+
+IMPORT = """mutation($i: StateStatusImportInput!) { stateStatusImport(input: $i) {
+  dryRun rows changes { code before after ratificationDate withdrawalDate } } }"""
+SEC = {"state": None, "roles": ("secretariat",)}
+
+
+async def test_the_secretariat_imports_statuses_through_the_api_dry_run_first(
+    contacts_app: Any, gql: Any, token: Any
+) -> None:
+    handlers.seed_states(PARTIES)
+    dry = await gql(IMPORT, {"i": {"csv": CSV}}, token(sub="sec-1", **SEC))
+    assert "errors" not in dry, dry
+    got = dry["data"]["stateStatusImport"]
+    assert got["dryRun"] is True and got["rows"] == 3
+    assert [(c["code"], c["before"], c["after"]) for c in got["changes"]] == [
+        ("ISR", "SIGNATORY", "STATE_PARTY"),
+        ("USA", "NON_PARTY", "SIGNATORY"),
+    ]
+    assert State.objects(code="ISR").get().status.value == "SIGNATORY"  # nothing written
+    before = len(_outbox())
+    done = await gql(
+        IMPORT,
+        {"i": {"csv": CSV, "dryRun": False, "note": "Depositary list of March"}},
+        token(sub="sec-1", **SEC),
+    )
+    assert [c["code"] for c in done["data"]["stateStatusImport"]["changes"]] == ["ISR", "USA"]
+    isr = State.objects(code="ISR").get()
+    assert isr.status.value == "STATE_PARTY"
+    assert isr.status_history[-1].changed_by == "sec-1"
+    assert isr.status_history[-1].note == "Depositary list of March"
+    assert sorted(e["data"]["stateCode"] for e in _outbox()[before:]) == [
+        "ISR",
+        "USA",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (CSV + "DEU,STATE_PARTY,2013-06-03,,\n", "Row 6: A State Party needs"),
+        (CSV + "XXZ,NON_PARTY,,,\n", "Row 6: 'XXZ' is not an ISO 3166-1"),
+        (CSV + "DEU,PARTY,,,\n", "Row 6: 'PARTY' is not an ATT status"),
+        (CSV + "DEU,SIGNATORY,03/06/2013,,\n", "Row 6: signature '03/06/2013' is not a date"),
+        (CSV + "ISR,NON_PARTY,,,\n", "Row 6: ISR is in the file twice"),
+        (CSV + "DEU,NON_PARTY,,,,,extra\n", "Row 6: more values than columns"),
+        ("code,status,when\nFRA,NON_PARTY,y\n", "Unknown column 'when'"),
+        ("FRA,STATE_PARTY\n", "The first line must name the columns"),
+        ("code,status\n", "The file has no row"),
+        (
+            "code,status\n"
+            + "FRA,NON_PARTY\n" * 1
+            + "".join(f"{c},NON_PARTY\n" for c in ("DEU", "GBR")),
+            "",
+        ),
+    ],
+)
+async def test_a_bad_file_is_refused_with_its_row_and_nothing_is_written(
+    contacts_app: Any, gql: Any, token: Any, text: str, reason: str
+) -> None:
+    handlers.seed_states(PARTIES)
+    result = await gql(IMPORT, {"i": {"csv": text, "dryRun": False}}, token(sub="sec-1", **SEC))
+    if not reason:  # a good file, for contrast: written
+        assert "errors" not in result, result
+        assert State.objects(code="FRA").get().status.value == "NON_PARTY"
+        return
+    assert result["errors"][0]["extensions"]["code"] == "VALIDATION", result
+    assert result["errors"][0]["message"].startswith(reason), result["errors"][0]["message"]
+    assert State.objects(code="ISR").get().status.value == "SIGNATORY"
+    assert State.objects(code="USA").get().status.value == "NON_PARTY"
+
+
+async def test_only_the_secretariat_imports_statuses(
+    contacts_app: Any, gql: Any, token: Any
+) -> None:
+    handlers.seed_states(PARTIES)
+    result = await gql(IMPORT, {"i": {"csv": CSV, "dryRun": False}}, token(state="FRA"))
+    assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert State.objects(code="USA").get().status.value == "NON_PARTY"

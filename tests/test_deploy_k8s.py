@@ -21,7 +21,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from console.settings import ConsoleSettings
 from services.cli import main, parser
+from services.common.preflight import check_production
 from services.common.settings import Settings
 from services.dev.servers import venv_bin
 
@@ -131,7 +133,7 @@ def test_every_service_and_the_gateway_run_as_the_platform_expects(
     docs = rendered[overlay]
     deployments, services = by_kind(docs, "Deployment"), by_kind(docs, "Service")
     pdbs, hpas = by_kind(docs, "PodDisruptionBudget"), by_kind(docs, "HorizontalPodAutoscaler")
-    assert set(deployments) == {f"dief-{a}" for a in APPS}
+    assert set(deployments) == {f"dief-{a}" for a in APPS} | {"dief-console"}
     for app in APPS:
         name = f"dief-{app}"
         dep = deployments[name]
@@ -174,6 +176,38 @@ def test_every_service_and_the_gateway_run_as_the_platform_expects(
         assert hpa["metrics"][0]["resource"]["name"] == "cpu"
 
 
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_the_console_runs_as_the_platform_expects_and_holds_no_secret(
+    rendered: dict[str, list[Doc]], overlay: str
+) -> None:
+    docs = rendered[overlay]
+    dep = by_kind(docs, "Deployment")["dief-console"]
+    assert dep["spec"]["replicas"] >= 2
+    pod = dep["spec"]["template"]["spec"]
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    args = parser().parse_args(container["args"])
+    assert args.command == "serve" and args.service == "console" and args.host == "0.0.0.0"
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": args.port}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][kind])
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    mounts = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert mounts == {"/tmp", "/var/lib/dief"}
+    # No database or NATS credentials, no key: only the shared ConfigMap.
+    assert container["envFrom"] == [{"configMapRef": {"name": "dief-config"}}]
+    assert all("secret" not in v and "configMap" not in v for v in pod["volumes"])
+    assert by_kind(docs, "Service")["dief-console"]["spec"]["selector"].items() <= labels.items()
+    pdb = by_kind(docs, "PodDisruptionBudget")["dief-console"]["spec"]
+    assert pdb["selector"]["matchLabels"].items() <= labels.items()
+
+
 def _references(doc: Doc) -> Iterator[tuple[str, str]]:
     """(kind, name) of every ConfigMap and Secret a workload reads."""
     pod = doc["spec"]["template"]["spec"]
@@ -202,7 +236,7 @@ def test_every_configmap_and_secret_a_workload_reads_is_rendered(
     docs = rendered[overlay]
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
     workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet", "Job")]
-    assert len(workloads) == 8
+    assert len(workloads) == 9
     for doc in workloads:
         for ref in _references(doc):
             assert ref in names, f"{doc['metadata']['name']} reads {ref}, which is not rendered"
@@ -214,6 +248,9 @@ def _env_names() -> set[str]:
         names.add(f"DIEF_{field_name.upper()}")
         alias = info.validation_alias
         names.update(getattr(alias, "choices", []) or [])
+    names.update(
+        f"DIEF_CONSOLE_{field_name.upper()}" for field_name in ConsoleSettings.model_fields
+    )
     return names
 
 
@@ -236,6 +273,8 @@ def test_configuration_uses_the_settings_and_the_readmes_names(
             monkeypatch.setenv(key, value)
         settings = Settings()  # the values parse as the services will read them
         assert settings.env.value == "prod" and settings.stream_replicas == 3
+        check_production(settings, "console")  # the console has all it needs from it
+        assert ConsoleSettings().gateway_url == "http://dief-gateway"
         assert set(settings.gateway_subgraph_urls) == set(SUBGRAPHS)
         secrets = by_kind(docs, "Secret")
         for app in SUBGRAPHS:
@@ -245,6 +284,30 @@ def test_configuration_uses_the_settings_and_the_readmes_names(
 
 def _selects(selector: Doc, labels: dict[str, str]) -> bool:
     return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+def allowed_out(policies: list[Doc], source: dict[str, str], target: dict[str, str]) -> bool:
+    """Whether the egress policies let a pod labelled ``source`` connect to a pod labelled
+    ``target`` in the same namespace (an ipBlock outside the private ranges is no pod)."""
+    applying = [
+        p
+        for p in policies
+        if "Egress" in p["spec"].get("policyTypes", [])
+        and _selects(p["spec"]["podSelector"], source)
+    ]
+    if not applying:
+        return True
+    for policy in applying:
+        for rule in policy["spec"].get("egress", []):
+            for peer in rule.get("to", []):
+                if "ipBlock" in peer:
+                    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} <= set(
+                        peer["ipBlock"].get("except", [])
+                    ), "an ipBlock that takes in the cluster's pods"
+                    continue
+                if "namespaceSelector" not in peer and _selects(peer["podSelector"], target):
+                    return True
+    return False
 
 
 def allowed(policies: list[Doc], source: dict[str, str], target: dict[str, str]) -> bool:
@@ -300,15 +363,29 @@ def test_network_policies_only_the_gateway_reaches_subgraphs_only_services_the_b
         )
     assert allowed(policies, pods["dief-contacts"], pods["dief-openldap"])
     assert not allowed(policies, stranger, gateway)  # clients come through the ingress
-    # Only the gateway has an Ingress.
+    # The console: reached only from the ingress controller; it reaches only the gateway.
+    console = pods["dief-console"]
+    assert allowed(policies, console, gateway) and allowed_out(policies, console, gateway)
+    assert not allowed(policies, stranger, console)
+    assert not allowed(policies, gateway, console)
+    for other in ("dief-contacts", "dief-meetings", "dief-cases", "dief-nats", "dief-mongodb"):
+        assert not allowed(policies, console, pods[other]), other
+        assert not allowed_out(policies, console, pods[other]), other
+    assert not allowed_out(policies, console, pods["dief-openldap"])
+    # Only the gateway (its /graphql) and the console (the rest of the host) have an Ingress.
     ingresses = by_kind(docs, "Ingress")
-    backends = {
-        p["backend"]["service"]["name"]
+    paths = {
+        (p["backend"]["service"]["name"], p["path"], p["pathType"], rule["host"])
         for ing in ingresses.values()
         for rule in ing["spec"]["rules"]
         for p in rule["http"]["paths"]
     }
-    assert backends == {"dief-gateway"}
+    assert paths == {
+        ("dief-gateway", "/graphql", "Exact", "dief.example.org"),
+        ("dief-console", "/", "Prefix", "dief.example.org"),
+    }
+    affinity = ingresses["dief-console"]["metadata"]["annotations"]
+    assert affinity["nginx.ingress.kubernetes.io/affinity"] == "cookie"  # in-memory sessions
 
 
 def test_nats_is_a_three_node_jetstream_cluster_with_deploy_nats_accounts(

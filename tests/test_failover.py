@@ -106,7 +106,8 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("failover") / "dief"
     ports = {
-        n: free_port() for n in ("mongodb", "nats", "contacts", "meetings", "cases", "gateway")
+        n: free_port()
+        for n in ("mongodb", "nats", "contacts", "meetings", "cases", "gateway", "console")
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIEF_")} | {
         "DIEF_HOME": str(home),
@@ -115,7 +116,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "NATS_URL": f"nats://127.0.0.1:{ports['nats']}",
         **{
             f"DIEF_{n.upper()}_PORT": str(ports[n])
-            for n in ("contacts", "meetings", "cases", "gateway")
+            for n in ("contacts", "meetings", "cases", "gateway", "console")
         },
         "DIEF_OUTBOX_POLL_SECONDS": "0.2",
         # one caller sends all 500: the per-caller rate (gateway.fairness) is not under test

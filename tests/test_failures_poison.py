@@ -1,6 +1,7 @@
 """A poison event: a consumer that cannot handle it parks it on the dead-letter subject after
 ``max_deliver`` deliveries instead of retrying for ever; the events after it go on, and a
-consumer of all the service's subjects does not handle the parked copy again."""
+consumer of all the service's subjects does not handle the parked copy again; the service's
+``/metrics`` counts it in ``dief_events_dead_lettered_total``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 
+import httpx
 import pytest
 
 from services.common import mongo
@@ -20,6 +22,19 @@ from services.common.messaging import (
 )
 from services.common.settings import Settings
 from tests.events_support import eventually, unique_name
+from tests.test_service_metrics import samples
+
+
+async def _dead_lettered(settings: Settings, durable: str) -> float:
+    """``dief_events_dead_lettered_total`` of ``durable`` on the contacts service's /metrics."""
+    from services.contacts.app import build
+
+    transport = httpx.ASGITransport(app=build(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://contacts") as http:
+        answer = await http.get("/metrics")
+    assert answer.status_code == 200
+    labels = (("consumer", durable), ("service", "contacts"))
+    return samples(answer.text).get(("dief_events_dead_lettered_total", labels), 0.0)
 
 
 async def test_a_poison_event_is_parked_after_max_deliver(
@@ -52,6 +67,7 @@ async def test_a_poison_event_is_parked_after_max_deliver(
         max_deliver=3,
         retry_delay_seconds=0.1,
     )
+    assert await _dead_lettered(settings, durable) == 0
     task = asyncio.create_task(consumer.run())
     try:
         with caplog.at_level(logging.ERROR, logger="dief.messaging"):
@@ -74,6 +90,7 @@ async def test_a_poison_event_is_parked_after_max_deliver(
             await asyncio.sleep(0.5)  # no further delivery of the parked event
             assert attempts == [poison.id] * 3
         assert any("parked" in r.getMessage() for r in caplog.records)
+        assert await _dead_lettered(settings, durable) == 1
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

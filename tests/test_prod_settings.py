@@ -93,6 +93,11 @@ def without(env: dict[str, str], *names: str) -> dict[str, str]:
         ("gateway", {"DIEF_GATEWAY_MAX_BATCH": "many"}, "DIEF_GATEWAY_MAX_BATCH: Input should"),
         ("cases", {"DIEF_STREAM_REPLICAS": "9"}, "DIEF_STREAM_REPLICAS: Input should be less"),
         (
+            "contacts",
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "otel-collector:4318"},
+            "OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL",
+        ),
+        (
             "gateway",
             {"DIEF_GATEWAY_SUBGRAPH_URLS": "{contacts: x"},
             "DIEF_GATEWAY_SUBGRAPH_URLS: not valid JSON",
@@ -182,3 +187,52 @@ def test_the_installed_command_exits_with_one_line_and_no_traceback(
     assert done.returncode == 2
     assert done.stderr == "dief: DIEF_GATEWAY_AUDIENCE must be set when DIEF_ENV=prod\n"
     assert "Traceback" not in done.stdout
+
+
+CONSOLE_ENV = {
+    "DIEF_ENV": "prod",
+    # in every pod's environment (deploy/k8s's shared ConfigMap); the console reads no key
+    "DIEF_PRINCIPAL_JWKS": "/etc/dief/jwks/jwks.json",
+    "DIEF_CONSOLE_GATEWAY_URL": "http://dief-gateway",
+    "DIEF_CONSOLE_PUBLIC_URL": "https://dief.example.org",
+    "DIEF_CONSOLE_OIDC_METADATA_URL": "https://idp.example.org/realms/dief/.well-known/openid-configuration",
+    "DIEF_CONSOLE_OIDC_CLIENT_ID": "dief-web",
+}
+
+
+def test_the_console_needs_only_its_own_settings(run) -> None:
+    """No database, NATS or key files: the console only talks to the gateway (deploy/k8s
+    gives it nothing else)."""
+    with pytest.raises(_Started):
+        run(CONSOLE_ENV, "console")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"DIEF_CONSOLE_OIDC_METADATA_URL": None},
+            "DIEF_CONSOLE_OIDC_METADATA_URL must be set when DIEF_ENV=prod",
+        ),
+        ({"DIEF_CONSOLE_GATEWAY_URL": None}, "DIEF_CONSOLE_GATEWAY_URL must be set"),
+        ({"DIEF_CONSOLE_PUBLIC_URL": "http://dief.example.org"}, "must be https:// in prod"),
+        ({"DIEF_CONSOLE_DEV_SIGN_IN": "true"}, "DIEF_CONSOLE_DEV_SIGN_IN: the dev sign-in"),
+        ({"DIEF_CONSOLE_SESSION_IDLE_MINUTES": "0"}, "DIEF_CONSOLE_SESSION_IDLE_MINUTES: Input"),
+        (
+            {"DIEF_CONSOLE_OIDC_CLIENT_SECRET_REF": "file:/nonexistent/secret"},
+            "DIEF_CONSOLE_OIDC_CLIENT_SECRET_REF: cannot be read",
+        ),
+        (
+            {"DIEF_CONSOLE_OIDC_CLIENT_SECRET_REF": "the-secret-itself"},
+            "DIEF_CONSOLE_OIDC_CLIENT_SECRET_REF: cannot be read",
+        ),
+    ],
+)
+def test_a_console_setting_missing_or_wrong_is_one_line(
+    run, change: dict[str, str | None], expected: str
+) -> None:
+    env = {k: v for k, v in {**CONSOLE_ENV, **change}.items() if v is not None}
+    code, lines = run(env, "console")
+    assert code == 2 and len(lines) == 1, lines
+    assert expected in lines[0]
+    assert "the-secret-itself" not in lines[0]

@@ -126,6 +126,10 @@ async def case(ctx: Ctx) -> Response:
         uses=USES,
         decisions=DECISIONS,
         withheld=set(found["withheldSections"]),
+        actor_roles=ACTOR_ROLES,
+        actor_kinds=ACTOR_KINDS,
+        item_kinds=ITEM_KINDS,
+        arrangement_statuses=("OPEN", "DONE", "CANCELLED"),
     )
 
 
@@ -250,6 +254,23 @@ CASE_ACTIONS: dict[str, tuple[str, Any, Any]] = {
         lambda c, cid: {"id": cid, "s": c.value("respondent").upper(), "d": c.value("description")},
         lambda: _("The concern was raised."),
     ),
+    "arrangement_status": (
+        "mutation($c: ID!, $id: ID!, $s: ArrangementStatus!) { arrangementSetStatus("
+        "caseId: $c, id: $id, status: $s) { case { id } } }",
+        lambda c, cid: {"c": cid, "id": c.value("id"), "s": c.value("status")},
+        lambda: _("The arrangement's status was changed."),
+    ),
+    "concern_explain": (
+        "mutation($id: ID!, $e: String!, $m: String!) { concernExplain(id: $id, "
+        "explanation: $e, remedialMeasures: $m) { id status } }",
+        lambda c, cid: {"id": c.value("id"), "e": c.value("explanation"), "m": c.value("measures")},
+        lambda: _("Your explanation and remedial measures were recorded."),
+    ),
+    "concern_close": (
+        "mutation($id: ID!, $n: String) { concernClose(id: $id, note: $n) { id status } }",
+        lambda c, cid: {"id": c.value("id"), "n": c.value("note") or None},
+        lambda: _("The concern was closed."),
+    ),
     "arrangement": (
         "mutation($id: ID!, $s: [String!]!, $w: String!) { arrangementCreate("
         "caseId: $id, states: $s, what: $w) { case { id } } }",
@@ -259,8 +280,105 @@ CASE_ACTIONS: dict[str, tuple[str, Any, Any]] = {
 }
 
 
+ACTOR_ROLES = ("BROKER", "CARRIER", "END_USER", "MANUFACTURER", "INTERMEDIARY", "OFFICIAL")
+ACTOR_KINDS = ("PERSON", "COMPANY")
+ITEM_KINDS = (
+    "BATTLE_TANKS",
+    "ARMOURED_COMBAT_VEHICLES",
+    "LARGE_CALIBRE_ARTILLERY",
+    "COMBAT_AIRCRAFT",
+    "ATTACK_HELICOPTERS",
+    "WARSHIPS",
+    "MISSILES_AND_LAUNCHERS",
+    "SMALL_ARMS_AND_LIGHT_WEAPONS",
+    "AMMUNITION_MUNITIONS",
+    "PARTS_AND_COMPONENTS",
+)
+LISTS = (
+    "query ConsoleCaseLists($id: ID!) { case(id: $id) { id actors { role name kind country } "
+    "items { kind description quantity markings } } }"
+)
+UPDATE_LISTS = (
+    "mutation ConsoleCaseLists($id: ID!, $i: CaseFieldsInput!) { caseUpdate(id: $id, input: $i) "
+    "{ case { id revision } } }"
+)
+
+
+def edited_list(
+    existing: list[dict[str, Any]], action: str, form: dict[str, str]
+) -> tuple[str, list[dict[str, Any]]] | None:
+    """The case's actors or items after adding or removing one (``actor_add``,
+    ``actor_remove``, ``item_add``, ``item_remove``), as the API takes them; None for a
+    removal of what is not there. The values are the API's to check (roles, kinds,
+    countries); only the form's shape is handled here."""
+    what, _sep, how = action.partition("_")
+    field = "actors" if what == "actor" else "items"
+    kept = [dict(entry) for entry in existing]
+    if how == "remove":
+        index = form.get("index", "")
+        if not index.isdigit() or int(index) >= len(kept):
+            return None
+        del kept[int(index)]
+    elif what == "actor":
+        kept.append(
+            {
+                "role": form.get("role", ""),
+                "name": form.get("name", ""),
+                "kind": form.get("kind", ""),
+                "country": form.get("country", "").upper() or None,
+            }
+        )
+    else:
+        quantity = form.get("quantity", "")
+        kept.append(
+            {
+                "kind": form.get("kind", ""),
+                "description": form.get("description") or None,
+                "quantity": int(quantity) if quantity.isdigit() and len(quantity) < 10 else None,
+                "markings": codes_of(form.get("markings", "")),
+            }
+        )
+    return field, kept
+
+
+def codes_of(text: str) -> list[str]:
+    return [m.strip() for m in text.replace(";", ",").split(",") if m.strip()][:50]
+
+
+EDITS = ("actor_add", "actor_remove", "item_add", "item_remove")
+
+
+async def edit_lists(ctx: Ctx, cid: str, action: str) -> Response:
+    """The provider adds or removes an actor or an item: the case's list as it is now,
+    changed, sent back whole with ``caseUpdate`` (a shared case gets a new version)."""
+    answer = await ctx.api(LISTS, {"id": cid})
+    found = answer.data.get("case")
+    if found is None:
+        for refusal in answer.refusals:
+            ctx.session.flash("refusal", refusal.message, refusal.code)
+        ctx.refusals.clear()
+        return ctx.redirect(f"/cases/{cid}")
+    form = {
+        k: ctx.value(k)
+        for k in ("index", "role", "name", "kind", "country", "description", "quantity", "markings")
+    }
+    field = "actors" if action.startswith("actor") else "items"
+    change = edited_list(found.get(field) or [], action, form)
+    if change is None:
+        ctx.session.flash("refusal", _("That entry is no longer on the case."))
+        return ctx.redirect(f"/cases/{cid}")
+    await ctx.mutate(
+        UPDATE_LISTS,
+        {"id": cid, "i": {change[0]: change[1]}},
+        _("The case was changed (a new revision)."),
+    )
+    return ctx.redirect(f"/cases/{cid}")
+
+
 async def case_act(ctx: Ctx) -> Response:
     cid, action = ctx.request.path_params["cid"], ctx.request.path_params["action"]
+    if action in EDITS and CASE_ID.match(cid):
+        return await edit_lists(ctx, cid, action)
     if action not in CASE_ACTIONS or not CASE_ID.match(cid):
         return await ctx.render("error.html", status=404, title=_("Not found"), message="")
     document, variables, done = CASE_ACTIONS[action]

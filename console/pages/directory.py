@@ -39,7 +39,8 @@ query ConsoleState($code: String!, $manage: Boolean!) {
     totalCount edges { node { id name lastVerifiedAt authority { name } } }
   }
   ldapSyncSource(stateCode: $code) @include(if: $manage) {
-    url baseDn filter scope enabled updatedAt updatedBy
+    url baseDn filter scope enabled updatedAt updatedBy startTls verifyCertificates bindDn
+    hasBindPassword authorityId caCertificates mapping { field attribute }
   }
   ldapSyncRuns(stateCode: $code, last: 5) @include(if: $manage) {
     id trigger full dryRun startedAt finishedAt status error read added changed archived
@@ -89,6 +90,31 @@ async def state(ctx: Ctx) -> Response:
         contact_roles=CONTACT_ROLES,
         edit=ctx.request.query_params.get("edit"),
     )
+
+
+def ldap_source_input(value: Any, code: str) -> dict[str, Any]:
+    """The LDAP source form as ``LdapSyncSourceInput``: an empty password keeps the stored
+    one; mapping lines are ``field=attribute`` (``field=`` for not read)."""
+    mapping = []
+    for line in value("mapping").splitlines()[:50]:
+        field, sep, attribute = line.partition("=")
+        if sep and field.strip():
+            mapping.append({"field": field.strip(), "attribute": attribute.strip() or None})
+    return {
+        "stateCode": code,
+        "url": value("url"),
+        "baseDn": value("base_dn"),
+        "authorityId": value("authority"),
+        "bindDn": value("bind_dn") or None,
+        "bindPassword": value("bind_password") or None,
+        "startTls": value("start_tls") == "on",
+        "verifyCertificates": value("verify") == "on",
+        "caCertificates": value("ca") or None,
+        "filter": value("filter") or "(objectClass=inetOrgPerson)",
+        "scope": value("scope") or "SUBTREE",
+        "mapping": mapping,
+        "enabled": value("enabled") == "on",
+    }
 
 
 def _languages(text: str) -> list[str]:
@@ -152,6 +178,12 @@ ACTIONS: dict[str, tuple[str, Any, Any]] = {
         "mutation($i: ContactRefInput!) { contactArchive(input: $i) { contact { id } } }",
         lambda c, code: {"i": {"id": c.value("id")}},
         lambda: _("The contact was archived."),
+    ),
+    "ldap_source": (
+        "mutation($i: LdapSyncSourceInput!) { ldapSyncSourceSet(input: $i) "
+        "{ source { stateCode } } }",
+        lambda c, code: {"i": ldap_source_input(c.value, code)},
+        lambda: _("The LDAP source was saved."),
     ),
     "sync": (
         "mutation($i: LdapSyncRunInput!) { ldapSyncRun(input: $i) { run { id status } } }",

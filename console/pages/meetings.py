@@ -55,6 +55,7 @@ query ConsoleMeeting($id: ID!, $staff: Boolean!) {
     participation { delegates states enforcementOfficers byFunction { function count } }
     briefings { id forum proposedAt consensusRecordedAt mayBrief excludedPresentationIds
                 attributableStateCodes }
+    confidentialityDecisions { target documentId decidedOn recordedAt }
   }
 }
 """
@@ -109,6 +110,7 @@ async def meeting(ctx: Ctx) -> Response:
         presentations=presentations,
         presentations_by_id=by_id,
         items_by_id={i["id"]: i for i in items},
+        documents_by_id={d["id"]: d["filename"] for i in items for d in i["documents"]},
         proposals=proposals,
         registrations=[e["node"] for e in (m.get("registrations") or {"edges": []})["edges"]],
         doc_languages=LANGUAGES,
@@ -289,6 +291,42 @@ ACTIONS: dict[str, tuple[str, Any, Any]] = {
         "mutation($i: BriefingProposeInput!) { briefingPropose(input: $i) { briefing { id } } }",
         lambda c: {"i": {"meetingId": c.request.path_params["mid"], "forum": c.value("forum")}},
         lambda: _("The oral briefing was proposed."),
+    ),
+    "move": (
+        "mutation($i: MeetingMoveInput!) { meetingMove(input: $i) { meeting { id } } }",
+        lambda c: {
+            "i": {
+                "id": c.request.path_params["mid"],
+                "startDate": c.value("start") or None,
+                "endDate": c.value("end") or None,
+                "venue": c.value("venue") or None,
+            }
+        },
+        lambda: _("The meeting was moved; its timeline follows."),
+    ),
+    "cancel": (
+        "mutation($i: MeetingRefInput!) { meetingCancel(input: $i) { meeting { id } } }",
+        lambda c: {"i": {"id": c.request.path_params["mid"]}},
+        lambda: _("The meeting was cancelled."),
+    ),
+    "lift": (
+        "mutation($i: ConfidentialityLiftInput!) { confidentialityLift(input: $i) "
+        "{ meeting { id } } }",
+        lambda c: {
+            "i": {
+                "meetingId": c.request.path_params["mid"],
+                "target": "DOCUMENT" if c.value("document") else "AGENDA",
+                "documentId": c.value("document") or None,
+                "decidedOn": c.value("decided_on") or None,
+            }
+        },
+        lambda: _("The participants' decision to lift confidentiality was recorded."),
+    ),
+    "briefing_consensus": (
+        "mutation($i: BriefingRefInput!) { briefingConsensusRecord(input: $i) "
+        "{ briefing { id } } }",
+        _ref,
+        lambda: _("The participants' consensus on the briefing was recorded."),
     ),
     "briefing_object": (
         "mutation($i: BriefingObjectInput!) { briefingObject(input: $i) { briefing { id } } }",

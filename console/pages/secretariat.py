@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
+from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from console.i18n import gettext as _
-from console.web import Ctx
+from console.i18n import ngettext
+from console.web import Ctx, describe
 
 STATUSES = ("STATE_PARTY", "SIGNATORY", "NON_PARTY")
 
@@ -30,7 +35,31 @@ query ConsoleDeliveries {
 """
 
 
+CHAIRS = """
+query ConsoleChairs($today: Date!) {
+  currentChair(on: $today) { chair appointedOn termEndsOn }
+  chairAppointments { chair appointedOn termEndsOn endedOn }
+}
+"""
+CHAIR_APPOINT = (
+    "mutation ConsoleChair($i: ChairAppointInput!) { chairAppoint(input: $i) "
+    "{ chairTerm { chair appointedOn } } }"
+)
+
+
+IMPORT = (
+    "mutation ConsoleStatusImport($i: StateStatusImportInput!) { stateStatusImport(input: $i) "
+    "{ dryRun rows changes { code before after signatureDate ratificationDate "
+    "entryIntoForceDate withdrawalDate } } }"
+)
+MAX_CSV_BYTES = 200_000
+
+
 async def secretariat(ctx: Ctx) -> Response:
+    return await show(ctx)
+
+
+async def show(ctx: Ctx, **extra: Any) -> Response:
     if not ctx.has("secretariat"):
         return await ctx.render(
             "error.html",
@@ -40,6 +69,8 @@ async def secretariat(ctx: Ctx) -> Response:
         )
     states, _answer = await ctx.every(REGISTER, {}, "states")
     answer = await ctx.api(DELIVERIES)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    chairs = (await ctx.api(CHAIRS, {"today": today})).data
     show_all = ctx.request.query_params.get("all") == "1"
     shown = (
         states
@@ -56,7 +87,11 @@ async def secretariat(ctx: Ctx) -> Response:
         show_all=show_all,
         statuses=STATUSES,
         gaps=answer.data.get("noticeGaps") or [],
+        current_chair=chairs.get("currentChair"),
+        chairs=chairs.get("chairAppointments") or [],
+        today=today,
         meetings=[e["node"] for e in (answer.data.get("meetings") or {}).get("edges", [])],
+        **extra,
     )
 
 
@@ -77,3 +112,80 @@ async def change_status(ctx: Ctx) -> Response:
         _("The status of %(code)s was changed.") % {"code": code[:3]},
     )
     return ctx.redirect("/secretariat")
+
+
+async def appoint_chair(ctx: Ctx) -> Response:
+    """Rule 4: the Chair the CSP President appointed, recorded."""
+    await ctx.mutate(
+        CHAIR_APPOINT,
+        {
+            "i": {
+                "chair": ctx.value("chair"),
+                "appointedOn": ctx.value("appointed_on") or None,
+                "appointedBy": ctx.value("appointed_by"),
+                "endPreviousTerm": ctx.value("end_previous") == "on",
+            }
+        },
+        _("The Chair's appointment was recorded."),
+    )
+    return ctx.redirect("/secretariat#chair")
+
+
+async def csv_of(ctx: Ctx) -> str | None:
+    """The CSV of the import form: the chosen file, else the text carried from the dry run;
+    None (and a flash) when it is too large or not UTF-8 text."""
+    file = ctx.form.get("file") if ctx.form else None
+    if isinstance(file, UploadFile) and file.filename:
+        data = await file.read(MAX_CSV_BYTES + 1)
+    else:
+        data = ctx.value("csv").encode()
+    if len(data) > MAX_CSV_BYTES:
+        ctx.session.flash(
+            "refusal", _("The file is larger than %(n)s bytes.") % {"n": MAX_CSV_BYTES}
+        )
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        ctx.session.flash("refusal", _("The file is not UTF-8 text (save it as CSV UTF-8)."))
+        return None
+
+
+async def import_statuses(ctx: Ctx) -> Response:
+    """Bulk import of ATT statuses: first a dry run whose changes are shown, then, from that
+    page, the same file applied (the API checks it again, whole, and writes all or none)."""
+    text = await csv_of(ctx)
+    if text is None:
+        return ctx.redirect("/secretariat#import")
+    if not text.strip():
+        ctx.session.flash("refusal", _("Choose a CSV file."))
+        return ctx.redirect("/secretariat#import")
+    note = ctx.value("note")[:1000] or None
+    if ctx.value("apply") == "1":
+        answer = await ctx.api(IMPORT, {"i": {"csv": text, "dryRun": False, "note": note}})
+        done = answer.data.get("stateStatusImport")
+        if done:
+            ctx.session.flash(
+                "ok",
+                ngettext(
+                    "%(num)s State changed, each in its status history.",
+                    "%(num)s States changed, each in its status history.",
+                    len(done["changes"]),
+                )
+                % {"num": len(done["changes"])},
+            )
+        for refusal in answer.refusals:
+            ctx.session.flash("refusal", describe(refusal, ctx.roles), refusal.code)
+        ctx.refusals.clear()
+        return ctx.redirect("/secretariat#import")
+    answer = await ctx.api(IMPORT, {"i": {"csv": text, "dryRun": True, "note": note}})
+    preview = answer.data.get("stateStatusImport")
+    import_refusals = list(ctx.refusals)
+    ctx.refusals.clear()
+    return await show(
+        ctx,
+        import_preview=preview,
+        import_refusals=import_refusals,
+        import_csv=text if preview else "",
+        import_note=note or "",
+    )

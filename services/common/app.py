@@ -20,11 +20,13 @@ from strawberry.federation import Schema
 from services.common.answer_view import InsertsWithTheAnswer
 from services.common.body import BodyLimitMiddleware
 from services.common.context import RequestContext, bearer_token, build_context
+from services.common.draining import Drain, DrainMiddleware
 from services.common.errors import Unauthenticated
 from services.common.idempotent_view import IdempotentMutations
 from services.common.logs import new_request_id
 from services.common.metrics import MetricsMiddleware, ServiceMetrics
 from services.common.runtime import ServiceRuntime
+from services.common.tracing import TracingMiddleware
 
 access_log = logging.getLogger("dief.access")
 # Capability secrets in a path (personal calendar feed links) never reach the logs.
@@ -134,16 +136,23 @@ def create_app(
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "alive", "service": runtime.service})
 
+    drain = Drain(runtime.settings.shutdown_drain_seconds)
+
     async def readyz(_: Request) -> JSONResponse:
         ok, checks = await runtime.readiness()
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+        body: dict[str, Any] = {"ready": ok and not drain.draining, "checks": checks}
+        if drain.draining:  # SIGTERM: unready first, shutting down soon
+            body["draining"] = True
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        drain.install()
         try:
             yield
         finally:
+            drain.uninstall()
             await runtime.stop()
 
     graphql = ServiceGraphQL(schema, runtime)
@@ -164,7 +173,10 @@ def create_app(
         app.add_middleware(GatewayOnlyMiddleware, runtime=runtime)
     app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit(runtime), json_paths=("/graphql",))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(DrainMiddleware, drain=drain)
     app.add_middleware(RequestIdMiddleware)
+    # outermost: the access log line is written inside the request's span
+    app.add_middleware(TracingMiddleware, redact=loggable_path)
     return app
 
 

@@ -1,4 +1,5 @@
-"""JSON logs that carry the request id of the request being served."""
+"""JSON logs that carry the request id of the request being served, and its trace id when
+the process is traced (``services.common.tracing``; ``-`` otherwise)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import uuid
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
+
+from services.common.tracing import current_trace_id
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -27,6 +30,8 @@ class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = _request_id.get()
+        if not hasattr(record, "trace_id"):
+            record.trace_id = current_trace_id()
         return True
 
 
@@ -34,7 +39,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s",
             rename_fields={"levelname": "level", "asctime": "time"},
             static_fields={"service": service},
         )

@@ -20,7 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import BadRequestError
 from pymongo.errors import BulkWriteError
 
-from services.common import mongo
+from services.common import event_metrics, mongo, tracing
 from services.common.events import CloudEvent
 from services.common.tasks import raise_if_cancelled
 
@@ -334,7 +334,8 @@ class DurableConsumer:
                 continue
             for msg, event in received:
                 try:
-                    await self.handle(event)
+                    with tracing.consumer_span(self.durable, msg.headers):
+                        await self.handle(event)
                 except Exception as exc:
                     await self._failed(msg, event, exc)
                     continue
@@ -359,6 +360,7 @@ class DurableConsumer:
                 "Dief-Error": repr(exc)[:500],
             },
         )
+        event_metrics.dead_lettered.labels(self.alias, self.durable).inc()
         log.error(
             "event parked on the dead-letter subject after its last delivery",
             extra={

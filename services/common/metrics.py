@@ -1,6 +1,7 @@
 """Prometheus metrics of a subgraph service, in a registry of its own (one per app): the
 HTTP requests it answered, how long they took, the events still waiting in its outbox and
-whether it holds a NATS connection. ``/metrics`` serves them."""
+whether it holds a NATS connection; ``/metrics`` serves them, and the events its consumers
+parked as dead letters (``services.common.event_metrics``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common import mongo
+from services.common import event_metrics, mongo
 from services.common.runtime import ServiceRuntime
 from services.common.unit_of_work import OUTBOX
 
@@ -65,7 +66,8 @@ class ServiceMetrics:
         else:
             self.outbox_pending.labels(service).set(pending)
         self.nats_connected.labels(service).set(1 if self.runtime.nats.connected else 0)
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        text = generate_latest(self.registry) + generate_latest(event_metrics.REGISTRY)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
 
 def _count_pending(alias: str) -> int:

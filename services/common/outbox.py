@@ -35,7 +35,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from pymongo import UpdateOne
 
-from services.common import mongo
+from services.common import mongo, tracing
 from services.common.lease import Lease
 from services.common.tasks import raise_if_cancelled, wait_for_event
 from services.common.unit_of_work import OUTBOX
@@ -151,9 +151,11 @@ class OutboxRelay:
         if last is not None:
             headers["Nats-Expected-Last-Subject-Sequence"] = str(last)
             headers["Nats-Expected-Last-Subject-Sequence-Subject"] = self.subjects
-        ack = await self.js.publish(
-            entry["subject"], bytes(entry["payload"]), timeout=PUBLISH_TIMEOUT, headers=headers
-        )
+        # the trace the event was recorded in, if any, continues with its publication
+        with tracing.producer_span(entry["subject"], entry.get("traceparent"), headers):
+            ack = await self.js.publish(
+                entry["subject"], bytes(entry["payload"]), timeout=PUBLISH_TIMEOUT, headers=headers
+            )
         return ack.seq
 
     async def last_sequence(self) -> int:

@@ -34,6 +34,9 @@ def check_production(settings: Settings, service: str) -> None:
     """Nothing in dev; in prod, the settings ``service`` (a subgraph or the gateway) needs."""
     if settings.is_dev:
         return
+    if service == "console":  # a web app in front of the gateway: none of the services' needs
+        _check_console()
+        return
     _required(settings, "nats_url", "principal_jwks")
     if service != "gateway":
         _required(settings, "mongodb_uri")
@@ -74,3 +77,35 @@ def _check_gateway(settings: Settings, published_kids: set[str]) -> None:
                 f"DIEF_GATEWAY_SIGNING_KEY: its key {kid} is not in DIEF_PRINCIPAL_JWKS, so "
                 "the services would refuse every call (publish the JWKS first)"
             )
+
+
+def _check_console() -> None:
+    """The console in prod: where the gateway and the browsers reach it, and the identity
+    provider people sign in with (the dev sign-in page does not exist in prod)."""
+    from pydantic import ValidationError
+
+    from console.oidc import read_secret
+    from console.settings import ConsoleSettings
+
+    try:
+        console = ConsoleSettings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"DIEF_CONSOLE_{str(error['loc'][0]).upper()}: {message}") from None
+    for field in ("gateway_url", "public_url", "oidc_metadata_url", "oidc_client_id"):
+        if field not in console.model_fields_set or not getattr(console, field):
+            raise SettingsError(f"DIEF_CONSOLE_{field.upper()} must be set when DIEF_ENV=prod")
+    if not console.public_url.startswith("https://"):
+        raise SettingsError(
+            "DIEF_CONSOLE_PUBLIC_URL: must be https:// in prod (the session cookie is Secure)"
+        )
+    if console.dev_sign_in:
+        raise SettingsError("DIEF_CONSOLE_DEV_SIGN_IN: the dev sign-in page exists only in dev")
+    try:
+        if console.oidc_client_secret_ref and not read_secret(console.oidc_client_secret_ref):
+            raise SettingsError("DIEF_CONSOLE_OIDC_CLIENT_SECRET_REF: names an empty secret")
+    except (OSError, ValueError) as exc:
+        raise SettingsError(
+            f"DIEF_CONSOLE_OIDC_CLIENT_SECRET_REF: cannot be read ({type(exc).__name__})"
+        ) from None

@@ -7,7 +7,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     http_max_slow_connections: int = Field(default=100, ge=1)
     http_max_concurrency: int = Field(default=1000, ge=1)
     http_keep_alive_seconds: int = Field(default=5, ge=1)
+
+    # OpenTelemetry tracing (services.common.tracing): off unless an OTLP/HTTP collector is
+    # named; the OpenTelemetry SDK's own OTEL_* variables (sampler, headers, batching) apply.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        ),
+    )
 
     mongodb_uri: str = Field(
         default="mongodb://127.0.0.1:27017/",
@@ -232,6 +241,15 @@ class Settings(BaseSettings):
     notice_signing_key: str | None = None
     notice_signing_passphrase: str | None = None
     cases_port: int = 8103
+
+    @field_validator("otel_exporter_otlp_endpoint")
+    @classmethod
+    def _otlp_is_http(cls, value: str | None) -> str | None:
+        if not value:  # empty: off, as unset
+            return None
+        if not re.match(r"https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL of an OTLP/HTTP collector")
+        return value
 
     @model_validator(mode="after")
     def _production_needs_real_keys(self) -> Settings:

@@ -20,7 +20,7 @@ from mongoengine import Document
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 
-from services.common import catalogue, idempotency, mongo
+from services.common import catalogue, idempotency, mongo, tracing
 from services.common.errors import Conflict
 from services.common.events import CloudEvent
 from services.common.hot_data import HotData, bump_version
@@ -140,7 +140,7 @@ class UnitOfWork:
 
 
 def outbox_entry(event: CloudEvent) -> dict[str, Any]:
-    return {
+    entry = {
         "_id": event.id,
         "subject": event.nats_subject,
         "payload": event.to_json(),
@@ -148,6 +148,10 @@ def outbox_entry(event: CloudEvent) -> dict[str, Any]:
         "sent_at": None,
         "attempts": 0,
     }
+    traceparent = tracing.current_traceparent()
+    if traceparent:  # the relay publishes the event in the trace of the work that made it
+        entry["traceparent"] = traceparent
+    return entry
 
 
 @contextmanager

@@ -155,15 +155,43 @@ class StatusChangeInput:
 def change_state_status(principal: Principal | None, change: StatusChangeInput) -> State:
     """Only the Secretariat records a State's ATT status; every change is kept and
     announced on ``dief.contacts.state.status_changed``."""
+    return change_state_statuses(principal, [change])[0]
+
+
+def change_state_statuses(
+    principal: Principal | None, changes: list[StatusChangeInput]
+) -> list[State]:
+    """Several status changes (a bulk import) in one transaction: every change is checked
+    before anything is written, then all are saved, each in its State's status history
+    and announced, or none is."""
     p = require_authenticated(principal)
     domain.ensure_may_change_status(p)
-    state = load_state(change.code)
-    domain.check_status_dates(change.status, change.dates)
-    note = (
-        domain.text(change.note, "note", max_length=domain.MAX_TEXT, required=False)
-        if change.note
-        else None
-    )
+    staged = []
+    for change in changes:
+        state = load_state(change.code)
+        domain.check_status_dates(change.status, change.dates)
+        note = (
+            domain.text(change.note, "note", max_length=domain.MAX_TEXT, required=False)
+            if change.note
+            else None
+        )
+        staged.append((state, change, note))
+    now = utcnow()
+    with unit_of_work(ALIAS) as uow:
+        for state, change, note in staged:
+            _stage_status_change(uow, p, state, change, note, now)
+        uow.touch(registry.STATES)
+    return [state for state, _change, _note in staged]
+
+
+def _stage_status_change(
+    uow: UnitOfWork,
+    p: Principal,
+    state: State,
+    change: StatusChangeInput,
+    note: str | None,
+    now: datetime,
+) -> None:
     before = snapshot(state)
     previous = state.status
     state.status = change.status
@@ -171,7 +199,6 @@ def change_state_status(principal: Principal | None, change: StatusChangeInput) 
     state.ratification_date = change.dates.ratification
     state.entry_into_force_date = change.dates.entry_into_force
     state.withdrawal_date = change.dates.withdrawal
-    now = utcnow()
     state.updated_at = now
     state.status_history.append(
         StatusChange(
@@ -185,12 +212,9 @@ def change_state_status(principal: Principal | None, change: StatusChangeInput) 
             note=note,
         )
     )
-    with unit_of_work(ALIAS) as uow:
-        uow.save(state)
-        uow.touch(registry.STATES)
-        record_change(uow, p, "State", state.code, "STATUS_CHANGED", before, snapshot(state))
-        uow.record(status_changed(state, previous, now))
-    return state
+    uow.save(state)
+    record_change(uow, p, "State", state.code, "STATUS_CHANGED", before, snapshot(state))
+    uow.record(status_changed(state, previous, now))
 
 
 def status_changed(state: State, previous: AttStatus, changed_at: datetime) -> CloudEvent:

@@ -319,6 +319,25 @@ class StateStatusChangeInput:
     note: str | None = None
 
 
+@strawberry.input(
+    description="ATT statuses in bulk (Secretariat only): a CSV file, checked whole first."
+)
+class StateStatusImportInput:
+    csv: str = strawberry.field(
+        description=(
+            "A header line naming the columns (code,status,signature,ratification,"
+            "entry_into_force,withdrawal; code and status required), then one row a State; "
+            "dates as YYYY-MM-DD, lines starting with # skipped; at most 500 rows."
+        )
+    )
+    dry_run: bool = strawberry.field(
+        default=True, description="Only list the changes the file would make (the default)."
+    )
+    note: str | None = strawberry.field(
+        default=None, description="Kept in each changed State's status history."
+    )
+
+
 @strawberry.input(description="A new enforcement authority of a State.")
 class AuthorityCreateInput:
     state_code: str
@@ -401,6 +420,26 @@ def given_fields(data: Any, skip: tuple[str, ...] = ("id",)) -> dict[str, Any]:
 @strawberry.type(description="The State after the change.")
 class StateStatusChangePayload:
     state: State
+
+
+@strawberry.type(description="One State's status as the import changes it.")
+class StateStatusImportChange:
+    code: str
+    before: AttStatus
+    after: AttStatus
+    signature_date: date | None
+    ratification_date: date | None
+    entry_into_force_date: date | None
+    withdrawal_date: date | None
+
+
+@strawberry.type(description="What a bulk import changes (or, in a dry run, would change).")
+class StateStatusImportPayload:
+    dry_run: bool
+    rows: int = strawberry.field(description="The file's rows.")
+    changes: list[StateStatusImportChange] = strawberry.field(
+        description="The States whose status or dates change; the others stay as they are."
+    )
 
 
 @strawberry.type(description="The authority after the change.")
@@ -525,6 +564,43 @@ class Mutation(LdapMutation, NoticeMutation):
         )
         doc = await run_sync(handlers.change_state_status, info.context.principal, change)
         return StateStatusChangePayload(state=State.from_doc(doc))
+
+    @strawberry.federation.mutation(
+        description=(
+            "Record ATT statuses in bulk from a CSV file (Secretariat only): every row is "
+            "checked first; a dry run lists the changes, otherwise they are written in one "
+            "transaction, each in its State's status history and announced."
+        ),
+        policy=SECRETARIAT_POLICY,
+    )
+    async def state_status_import(
+        self, info: Ctx, input: StateStatusImportInput
+    ) -> StateStatusImportPayload | None:
+        from services.contacts import status_import
+
+        rows, updates = await run_sync(
+            status_import.import_statuses,
+            info.context.principal,
+            input.csv,
+            input.dry_run,
+            input.note,
+        )
+        return StateStatusImportPayload(
+            dry_run=input.dry_run,
+            rows=rows,
+            changes=[
+                StateStatusImportChange(
+                    code=u.code,
+                    before=u.before,
+                    after=u.after,
+                    signature_date=u.dates.signature,
+                    ratification_date=u.dates.ratification,
+                    entry_into_force_date=u.dates.entry_into_force,
+                    withdrawal_date=u.dates.withdrawal,
+                )
+                for u in updates
+            ],
+        )
 
     @strawberry.federation.mutation(
         description="Add an enforcement authority to a State.", policy=WRITE_POLICY

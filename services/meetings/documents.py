@@ -77,6 +77,22 @@ class ConfidentialityDecision(EmbeddedDocument):
     recorded_at = DateTimeField(required=True)
 
 
+class RunningOrderStep(EmbeddedDocument):
+    """Rule 12: one step of the running order as the Chair set it."""
+
+    kind = StringField(required=True, choices=("ITEM", "PRESENTATION", "RIGHT_OF_REPLY"))
+    item_id = StringField(required=True)
+    state = StringField()
+
+
+class RunningOrderChange(EmbeddedDocument):
+    """Who changed the running order, when, and why (recorded; never overwritten)."""
+
+    changed_by = StringField(required=True)
+    changed_at = DateTimeField(required=True)
+    reason = StringField()
+
+
 class Meeting(Document):
     meta = {
         "db_alias": ALIAS,
@@ -101,6 +117,8 @@ class Meeting(Document):
     agenda_late_reason = StringField()  # rule 10: distributed after the 30-day mark
     agenda_adopted_at = DateTimeField()
     confidentiality = EmbeddedDocumentListField(ConfidentialityDecision)
+    running_order = EmbeddedDocumentListField(RunningOrderStep)  # empty: the agenda's order
+    running_order_changes = EmbeddedDocumentListField(RunningOrderChange)
     version = IntField(default=0, min_value=0)
 
     @property

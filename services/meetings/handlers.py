@@ -50,6 +50,8 @@ from services.meetings.documents import (
     Presentation,
     Registration,
     Response,
+    RunningOrderChange,
+    RunningOrderStep,
     Session,
 )
 from services.meetings.experts import ExpertDecision, ExpertProposalStatus
@@ -1033,8 +1035,9 @@ def meetings_of_states(principal: Principal | None, codes: list[str]) -> dict[st
     return {c: [m for m in meetings if m.pk in registered[c]] for c in wanted}
 
 
-def running_order(principal: Principal | None, oid: ObjectId) -> list[rule12.RunningOrderEntry]:
-    items = agenda_items(principal, oid)
+def _agenda_order(oid: ObjectId) -> list[rule12.RunningOrderEntry]:
+    """Rule 12: the order the agenda gives (each presentation, then its rights of reply)."""
+    items = AgendaItem.objects(meeting_id=oid).order_by("position")
     pres = {x.pk: x for x in Presentation.objects(meeting_id=oid)}
     return rule12.running_order(
         rule12.ScheduledItem(
@@ -1045,6 +1048,54 @@ def running_order(principal: Principal | None, oid: ObjectId) -> list[rule12.Run
         )
         for i in items
     )
+
+
+def _stored_order(doc: Meeting) -> list[rule12.OrderStep]:
+    return [
+        rule12.OrderStep(rule12.RunningOrderKind(s.kind), s.item_id, s.state)
+        for s in doc.running_order
+    ]
+
+
+def running_order(principal: Principal | None, oid: ObjectId) -> list[rule12.RunningOrderEntry]:
+    doc = visible_meeting(principal, oid)
+    return rule12.follow(_agenda_order(oid), _stored_order(doc))
+
+
+def set_running_order(
+    principal: Principal | None,
+    now: datetime,
+    oid: ObjectId,
+    steps: list[rule12.OrderStep],
+    reason: str | None = None,
+) -> Meeting:
+    """Rule 12: the Chair changes the running order of the adopted agenda, recorded (who,
+    when, why); a right of reply left out stays right after its presentation."""
+    p = require_authenticated(principal)
+    if not p.has_role(Role.CHAIR):
+        raise Forbidden("Only the Chair changes the running order.", rule=12)
+    doc = load_meeting(oid)
+    if doc.status is domain.MeetingStatus.CANCELLED:
+        raise Conflict("This meeting is cancelled.", rule=3)
+    if doc.agenda_status is not agenda.AgendaStatus.ADOPTED:
+        raise Conflict(
+            "Until the agenda is adopted the running order follows it; adopt it first.",
+            rule=10,
+        )
+    arranged = rule12.arrange(_agenda_order(oid), steps)
+    doc.running_order = [
+        RunningOrderStep(kind=e.kind.value, item_id=e.item_id, state=e.state) for e in arranged
+    ]
+    doc.running_order_changes.append(
+        RunningOrderChange(
+            changed_by=p.subject,
+            changed_at=now,
+            reason=text(reason, "reason", max_length=MAX_TEXT, rule=12) if reason else None,
+        )
+    )
+    with unit_of_work(ALIAS) as uow:
+        uow.save(doc)
+    return doc
 
 
 # --- non-state experts (rule 8) ----------------------------------------------------------

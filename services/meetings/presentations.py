@@ -127,3 +127,94 @@ def running_order(items: Iterable[ScheduledItem]) -> list[RunningOrderEntry]:
             for state in item.involved
         ]
     return out
+
+
+@dataclass(frozen=True)
+class OrderStep:
+    """One step of the running order the Chair gives: an item (or presentation) of the
+    adopted agenda, or the right of reply of ``state`` after a presentation."""
+
+    kind: RunningOrderKind
+    item_id: str
+    state: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        state = self.state if self.kind is RunningOrderKind.RIGHT_OF_REPLY else None
+        return (self.kind.value, self.item_id, state)
+
+
+def _key(e: RunningOrderEntry) -> tuple[str, str, str | None]:
+    return (e.kind.value, e.item_id, e.state)
+
+
+MAX_ORDER_STEPS = 500
+
+
+def _with_replies(
+    placed: list[RunningOrderEntry], derived: list[RunningOrderEntry]
+) -> list[RunningOrderEntry]:
+    """Each reply not placed goes right after its presentation."""
+    named = {_key(e) for e in placed}
+    out: list[RunningOrderEntry] = []
+    for e in placed:
+        out.append(e)
+        if e.kind is RunningOrderKind.PRESENTATION:
+            out += [
+                r
+                for r in derived
+                if r.kind is RunningOrderKind.RIGHT_OF_REPLY
+                and r.item_id == e.item_id
+                and _key(r) not in named
+            ]
+    return out
+
+
+def arrange(derived: list[RunningOrderEntry], steps: list[OrderStep]) -> list[RunningOrderEntry]:
+    """Rule 12: the running order as the Chair sets it. Every item of the adopted agenda
+    once (nothing else); a right of reply the Chair places comes after its presentation,
+    and one left out stays right after its presentation."""
+    if len(steps) > MAX_ORDER_STEPS:
+        raise ValidationFailed(f"At most {MAX_ORDER_STEPS} steps.", field="steps", rule=12)
+    known = {_key(e): e for e in derived}
+    placed: list[RunningOrderEntry] = []
+    seen: set[tuple[str, str, str | None]] = set()
+    for step in steps:
+        entry = known.get(step.key)
+        if entry is None:
+            what = "right of reply" if step.kind is RunningOrderKind.RIGHT_OF_REPLY else "item"
+            raise ValidationFailed(
+                f"This {what} is not on the adopted agenda of this meeting.", field="steps", rule=12
+            )
+        if step.key in seen:
+            raise ValidationFailed("A step is placed twice.", field="steps", rule=12)
+        if step.kind is RunningOrderKind.RIGHT_OF_REPLY and (
+            (RunningOrderKind.PRESENTATION.value, step.item_id, None) not in seen
+        ):
+            raise ValidationFailed(
+                "A right of reply comes after the presentation it answers.", field="steps", rule=12
+            )
+        seen.add(step.key)
+        placed.append(entry)
+    missing = [e for e in derived if e.kind is not RunningOrderKind.RIGHT_OF_REPLY]
+    if any(_key(e) not in seen for e in missing):
+        raise ValidationFailed(
+            "Place every item of the adopted agenda once.", field="steps", rule=12
+        )
+    return _with_replies(placed, derived)
+
+
+def follow(
+    derived: list[RunningOrderEntry], stored: list[OrderStep] | None
+) -> list[RunningOrderEntry]:
+    """The running order shown: the Chair's, if set, for what is still on the agenda (an
+    item added since comes at the end); else the agenda's own order."""
+    if not stored:
+        return derived
+    known = {_key(e): e for e in derived}
+    placed = [known[s.key] for s in stored if s.key in known]
+    named = {_key(e) for e in placed}
+    placed += [
+        e for e in derived if e.kind is not RunningOrderKind.RIGHT_OF_REPLY and _key(e) not in named
+    ]
+    return _with_replies(placed, derived)

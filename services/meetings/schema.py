@@ -234,6 +234,13 @@ class RunningOrderEntry:
     state_code: str | None = strawberry.field(description="For a right of reply: who replies.")
 
 
+@strawberry.type(description="Rule 12: the Chair changed the running order (recorded).")
+class RunningOrderChange:
+    changed_by: str
+    changed_at: datetime
+    reason: str | None
+
+
 @strawberry.type(description="Rule 14: the participants lifted confidentiality.")
 class ConfidentialityDecision:
     target: ConfidentialityTarget
@@ -693,7 +700,19 @@ class Meeting:
         found = await run_sync(handlers.agenda_items, info.context.principal, self.oid)
         return paginate_list(found, first, after, AgendaItem.from_doc)
 
-    @strawberry.field(description="Rule 12: the running order, with every right of reply.")
+    @strawberry.field(
+        description="Rule 12: who changed the running order, when and why, oldest first."
+    )
+    def running_order_changes(self) -> list[RunningOrderChange]:
+        return [
+            RunningOrderChange(changed_by=c.changed_by, changed_at=c.changed_at, reason=c.reason)
+            for c in self.doc.running_order_changes
+        ]
+
+    @strawberry.field(
+        description="Rule 12: the running order, with every right of reply: the adopted "
+        "agenda's order (each presentation, then its replies) unless the Chair changed it."
+    )
     async def running_order(self, info: Ctx) -> list[RunningOrderEntry]:
         entries = await run_sync(handlers.running_order, info.context.principal, self.oid)
         return [
@@ -807,6 +826,25 @@ class MeetingMoveInput:
 @strawberry.input(description="Names one meeting.")
 class MeetingRefInput:
     id: strawberry.ID
+
+
+@strawberry.input(description="Rule 12: one step of the running order the Chair sets.")
+class RunningOrderStepInput:
+    kind: RunningOrderKind
+    agenda_item_id: strawberry.ID
+    state_code: str | None = strawberry.field(
+        default=None, description="For a right of reply: who replies."
+    )
+
+
+@strawberry.input(description="Rule 12: the Chair's running order of the adopted agenda.")
+class RunningOrderSetInput:
+    meeting_id: strawberry.ID
+    steps: list[RunningOrderStepInput] = strawberry.field(
+        description="Every item of the adopted agenda once, in order. A right of reply left "
+        "out stays right after its presentation; one placed comes after it."
+    )
+    reason: str | None = None
 
 
 @strawberry.input(description="Rule 4: the CSP President appointed a Chair.")
@@ -1246,6 +1284,32 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
             handlers.adopt_agenda, info.context.principal, now(info), oid_of(input.id, "Meeting")
         )
         return await told_of_agenda(info, _meeting_payload(doc), doc)
+
+    @strawberry.federation.mutation(
+        description="Rule 12: the Chair changes the running order of the adopted agenda "
+        "(recorded: runningOrderChanges).",
+        policy=[["chair"]],
+    )
+    async def running_order_set(
+        self, info: Ctx, input: RunningOrderSetInput
+    ) -> MeetingPayload | None:
+        steps = [
+            rule12.OrderStep(
+                rule12.RunningOrderKind(s.kind),
+                str(oid_of(s.agenda_item_id, "AgendaItem", "steps")),
+                s.state_code.strip().upper() if s.state_code else None,
+            )
+            for s in input.steps[: rule12.MAX_ORDER_STEPS + 1]
+        ]
+        doc = await run_sync(
+            handlers.set_running_order,
+            info.context.principal,
+            now(info),
+            oid_of(input.meeting_id, "Meeting", "meetingId"),
+            steps,
+            input.reason,
+        )
+        return _meeting_payload(doc)
 
     @strawberry.federation.mutation(
         description="Rule 14: record the participants' decision to lift confidentiality.",
