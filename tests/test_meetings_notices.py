@@ -33,7 +33,8 @@ from tests.meetings_support import (
     new_meeting,
     ok,
     refusal,
-    seed_directory,
+    register_caught_up,
+    seed_and_announce,
 )
 from tests.pgp_support import Keys, decrypt
 
@@ -301,7 +302,7 @@ async def test_a_contact_with_a_key_gets_the_notice_encrypted_and_signed_with_th
     secret = tmp_path / "secretariat.asc"
     secret.write_text(pgp_keys.secretariat.secret)
     signed = meetings_settings.model_copy(update={"notice_signing_key": f"file:{secret}"})
-    await run_sync(seed_directory)
+    await seed_and_announce()
     zoll = await run_sync(lambda: Contact.objects(functional_email="zoll@deu.example.org").get())
     await run_sync(contact_notices.register_key, SECRETARIAT, zoll.pk, pgp_keys.contact.public)
     app = build_meetings(signed, clock, contacts_app)
@@ -309,6 +310,7 @@ async def test_a_contact_with_a_key_gets_the_notice_encrypted_and_signed_with_th
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client,
     ):
+        await register_caught_up(signed)
         mq = GraphQLClient(client)
         mid = await new_meeting(mq, who)
         clock.day(days_before(55))
