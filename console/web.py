@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from console import i18n
 from console.allowances import allowances, policy_reason, role_label
 from console.gateway import Answer, Gateway, GatewayError, Refusal
-from console.security import CSRF_FIELD, CSRF_HEADER, csrf_valid
+from console.security import CSRF_FIELD, CSRF_HEADER, BodyTooLarge, csrf_valid
 from console.sessions import Identity, Session, SessionStore, cookie_attributes, cookie_name
 from console.settings import ConsoleSettings
 
@@ -249,6 +249,15 @@ def page(console: Console, handler: Handler, *, signed_in: bool = True) -> Calla
             token = request.headers.get(CSRF_HEADER)
             try:
                 ctx.form = await request.form(max_files=5, max_fields=200)
+            except BodyTooLarge:
+                response = await ctx.render(
+                    "error.html",
+                    status=413,
+                    title=i18n.gettext("Too large"),
+                    message=i18n.gettext("The file is larger than %(n)s bytes.")
+                    % {"n": console.settings.max_upload_bytes},
+                )
+                return finish(console, response, session, issued_id, fresh)
             except Exception:  # malformed body: refused like a missing token
                 ctx.form = None
             if token is None and ctx.form is not None:

@@ -419,7 +419,8 @@ def test_the_main_pages_meet_wcag_2_1_aa(
                 page.locator("form[action='/signin'] button[type=submit]").click()
                 page.wait_for_url(re.compile(r"^(?!.*/signin).*$"))
             assert page.locator("html").get_attribute("lang") == locale[:2]
-            for path in paths:
+            # in French, the pages with the most text (longer labels, other wrapping)
+            for path in paths if locale == "en-GB" else paths[-4:]:
                 page.goto(f"{base}{path}")
                 page.locator("details").evaluate_all("ds => ds.forEach(d => d.open = true)")
                 found = axe_violations(page)

@@ -1,6 +1,7 @@
 """The meetings subgraph answers an ``_entities`` call with one query per type, whatever
 the number of representations: the caller checked once, one ``$in`` find (pymongo's
-command monitoring), each refusal staying its item's alone."""
+command monitoring), each refusal staying its item's alone; and its meetings list reads
+each page as a range on the index of its order, up to the page's size."""
 
 from __future__ import annotations
 
@@ -229,3 +230,50 @@ async def test_each_refusal_stays_its_own_item_and_the_cost_stays_flat(
     # Without a token nothing is answered.
     anonymous = await mq(PRESENTATIONS, {"r": _refs("Presentation", wanted[:1])})
     assert anonymous["errors"][0]["extensions"]["code"] in {"UNAUTHENTICATED", "FORBIDDEN"}
+
+
+LIST = """query($first: Int, $after: String, $year: Int) {
+  meetings(first: $first, after: $after, year: $year) {
+    pageInfo { hasNextPage endCursor } edges { node { id startDate } } } }"""
+
+
+async def test_meeting_pages_are_hinted_ranges_up_to_their_size(
+    meetings: tuple[GraphQLClient, dict[str, Any]], token: TokenFactory, settings: Settings
+) -> None:
+    from services.meetings.documents import Meeting
+
+    mq, made = meetings
+    database = made["database"]
+    france = token(sub="fra-delegate", state="FRA")
+    raw: MongoClient[dict[str, Any]] = MongoClient(settings.mongodb_uri)
+    stored = raw[database][Meeting._meta["collection"]]
+    first = stored.find_one()
+    assert first is not None
+    for day in (datetime(2027, 8, 23), datetime(2027, 8, 23), datetime(2028, 2, 1)):
+        stored.insert_one({**first, "_id": ObjectId(), "start_date": day})  # ties: by id
+    raw.close()
+    expected = [
+        e["node"]["id"]
+        for e in (await mq(LIST, {"first": 200}, france))["data"]["meetings"]["edges"]
+    ]
+    assert len(expected) == 5
+
+    for year, count in ((None, 5), (2027, 4)):
+        walked: list[str] = []
+        after = None
+        for _ in range(5):
+            with commands() as seen:
+                answer = await mq(LIST, {"first": 2, "after": after, "year": year}, france)
+            assert "errors" not in answer, answer
+            page = answer["data"]["meetings"]
+            [find] = [c for c in seen.commands_of(database) if c.get("find") == "meetings"]
+            assert find["hint"] == "start_date_id"
+            assert find["sort"] == {"start_date": 1, "_id": 1}
+            assert find["limit"] == 3 and "skip" not in find  # the page and one more
+            if after is not None:
+                assert "{'start_date': {'$gte':" in str(find["filter"])
+            walked += [e["node"]["id"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        assert walked == expected[:count], year

@@ -100,7 +100,14 @@ class Case(Document):
     meta = {
         "db_alias": ALIAS,
         "collection": "cases",
-        "indexes": ["provider", "status", "categories", "shared_at", "presentation_ids"],
+        "indexes": [
+            "provider",
+            "status",
+            "categories",
+            "shared_at",
+            "presentation_ids",
+            {"fields": ["-created_at", "-id"], "name": "created_desc"},  # handlers.LISTING
+        ],
     }
 
     provider = StringField(required=True, regex=r"^[A-Z]{3}$")

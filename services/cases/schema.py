@@ -854,7 +854,9 @@ class Query(CaseNoticesQuery):
         flt = (filter or CaseFilter()).value()
         page = await run_sync(handlers.list_cases, info.context.principal, flt, first, after)
         nodes = [Case.of(v) for v in page.views]
-        return connection(nodes, page.offset, total=page.total, has_next_page=page.has_next_page)
+        return connection(
+            nodes, page.offset, total=page.total, has_next_page=page.has_next_page, keys=page.keys
+        )
 
     @strawberry.federation.field(
         description="Who read, downloaded or changed a case: for its provider only.",

@@ -67,6 +67,40 @@ def decode_cursor(cursor: str) -> int:
     return offset
 
 
+KEY_PATTERN = r"[A-Za-z0-9_=-]{1,2048}"  # a base64url key (``ranged_pages``)
+
+
+def encode_key_cursor(offset: int, key: str) -> str:
+    """A cursor that also holds the item's sort key (``KEY_PATTERN``): the next page is
+    read as a range after it on the list's index, not by skipping ``offset`` items."""
+    return base64.urlsafe_b64encode(f"k:{offset}:{key}".encode()).decode()
+
+
+def decode_keyed_cursor(cursor: str) -> tuple[int, str | None]:
+    """(offset, key) of either kind of cursor (an offset cursor has no key)."""
+    try:
+        decoded = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValidationFailed("after is not a cursor of this list.", field="after") from exc
+    found = re.fullmatch(r"k:(0|[1-9][0-9]{0,9}):(" + KEY_PATTERN + ")", decoded)
+    if found is None:
+        return decode_cursor(cursor), None
+    offset = int(found.group(1))
+    if offset >= MAX_OFFSET:
+        raise ValidationFailed("after is not a cursor of this list.", field="after")
+    return offset, found.group(2)
+
+
+def keyed_page_bounds(first: int | None, after: str | None) -> tuple[int, int, str | None]:
+    """``page_bounds``, with the sort key of the item the page comes after (if the cursor
+    has one)."""
+    offset, limit = page_bounds(first, None)
+    if not after:
+        return offset, limit, None
+    before, key = decode_keyed_cursor(after)
+    return before + 1, limit, key
+
+
 def page_bounds(first: int | None, after: str | None) -> tuple[int, int]:
     """(offset, limit) for a request; ``first`` must be 0..MAX_PAGE."""
     limit = DEFAULT_PAGE if first is None else first
@@ -97,10 +131,19 @@ def connection(
     *,
     total: int | Callable[[], int],
     has_next_page: bool | None = None,
+    keys: Sequence[str | None] | None = None,
 ) -> Connection[T]:
     """The page ``nodes`` starting at ``offset`` of a list of ``total`` items (or a function
-    counting them, called only if the caller selects ``totalCount``)."""
-    edges = [Edge(cursor=encode_cursor(offset + i), node=node) for i, node in enumerate(nodes)]
+    counting them, called only if the caller selects ``totalCount``); with ``keys`` (each
+    node's sort key, or None) the cursors carry them (``encode_key_cursor``)."""
+    found = keys if keys is not None else [None] * len(nodes)
+    edges = [
+        Edge(
+            cursor=encode_cursor(offset + i) if key is None else encode_key_cursor(offset + i, key),
+            node=node,
+        )
+        for i, (node, key) in enumerate(zip(nodes, found, strict=True))
+    ]
     if has_next_page is None:
         if callable(total):
             raise TypeError("has_next_page is needed when the total is counted lazily")

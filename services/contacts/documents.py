@@ -83,6 +83,7 @@ class Contact(Document):
             {"fields": ("authority_id", "functional_email"), "unique": True},
             ("ldap_source", "ldap_key"),
             ("authority_id", "personal_email"),
+            {"fields": ["state_code", "name", "id"], "name": "state_name_id"},  # the directory
         ],
     }
 

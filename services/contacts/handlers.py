@@ -19,6 +19,7 @@ from services.common.errors import Conflict, Forbidden, NotFound, ValidationFail
 from services.common.events import CloudEvent, event
 from services.common.ids import to_global_id
 from services.common.principal import Principal, require_authenticated
+from services.common.ranged_pages import ListOrder
 from services.common.unit_of_work import UnitOfWork, unit_of_work
 from services.contacts import domain, registry
 from services.contacts import events as _declared_events  # noqa: F401 - the catalogue
@@ -453,9 +454,12 @@ class ContactFilter:
     include_archived: bool = False
 
 
+DIRECTORY = ListOrder((("state_code", 1), ("name", 1), ("id", 1)), index="state_name_id")
+
+
 def list_contacts(principal: Principal | None, flt: ContactFilter, stale_after_days: int) -> Any:
     reader(principal)
-    query = Contact.objects.order_by("state_code", "name", "id")
+    query = Contact.objects.order_by(*DIRECTORY.sort())
     if not flt.include_archived:
         query = query.filter(archived_at=None)
     if flt.state_code:

@@ -12,7 +12,8 @@ from services.common.context import RequestContext
 from services.common.entities import key_values, object_ids
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
-from services.common.pagination import Connection, paginate, paginate_list
+from services.common.pagination import Connection, paginate_list
+from services.common.ranged_pages import paginate_ranged
 from services.common.schema import SubgraphSchema
 from services.contacts import documents as docs
 from services.contacts import domain, handlers, notices
@@ -500,7 +501,19 @@ class Query(LdapQuery, NoticeQuery):
         flt = handlers.ContactFilter(**vars(f))
         days = _stale_days(info)
         query = await run_sync(handlers.list_contacts, info.context.principal, flt, days)
-        return await run_sync(paginate, query, first, after, lambda c: Contact.from_doc(c, days))
+        # the directory's common pages (all of it, or one State's) on the index of its
+        # order; other filters left to the planner
+        common = vars(flt) == vars(handlers.ContactFilter(state_code=flt.state_code))
+        return await run_sync(
+            lambda: paginate_ranged(
+                query,
+                handlers.DIRECTORY,
+                first,
+                after,
+                lambda c: Contact.from_doc(c, days),
+                hint=common,
+            )
+        )
 
     @strawberry.federation.field(description="One contact.", policy=READ_POLICY)
     async def contact(self, info: Ctx, id: strawberry.ID) -> Contact | None:
@@ -540,7 +553,16 @@ class Query(LdapQuery, NoticeQuery):
     ) -> Connection[Contact] | None:
         days = _stale_days(info)
         query = await run_sync(handlers.stale_contacts, info.context.principal, state_code, days)
-        return await run_sync(paginate, query, first, after, lambda c: Contact.from_doc(c, days))
+        return await run_sync(
+            lambda: paginate_ranged(
+                query,
+                handlers.DIRECTORY,
+                first,
+                after,
+                lambda c: Contact.from_doc(c, days),
+                hint=False,  # a filter of its own: left to the planner
+            )
+        )
 
 
 @strawberry.type

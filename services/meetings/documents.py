@@ -97,7 +97,11 @@ class Meeting(Document):
     meta = {
         "db_alias": ALIAS,
         "collection": "meetings",
-        "indexes": ["start_date", "status"],
+        "indexes": [
+            "start_date",
+            "status",
+            {"fields": ["start_date", "id"], "name": "start_date_id"},  # the calendar
+        ],
         "ordering": ["start_date"],
     }
 

@@ -23,6 +23,7 @@ from services.common.ids import to_global_id
 from services.common.notifications.recipients import Resolution
 from services.common.participants import ParticipantRegister
 from services.common.principal import Principal, Role, require_authenticated
+from services.common.ranged_pages import ListOrder
 from services.common.unit_of_work import UnitOfWork, unit_of_work
 from services.meetings import access, agenda, briefing, domain, experts, notices, participation
 from services.meetings import events as _declared_events  # noqa: F401 - the catalogue
@@ -396,9 +397,12 @@ def cancel_meeting(principal: Principal | None, now: datetime, oid: ObjectId) ->
     return doc
 
 
+CALENDAR = ListOrder((("start_date", 1), ("id", 1)), index="start_date_id")
+
+
 def list_meetings(principal: Principal | None, year: int | None):
     p, part = caller(principal)
-    query = Meeting.objects.order_by("start_date")
+    query = Meeting.objects.order_by(*CALENDAR.sort())
     if year is not None:
         query = query.filter(start_date__gte=date(year, 1, 1), start_date__lte=date(year, 12, 31))
     access.ensure_may_see_meeting(p, part)
@@ -1165,13 +1169,17 @@ def proposals_of_meeting(principal: Principal | None, oid: ObjectId) -> list[Exp
     return list(ExpertProposal.objects(meeting_id=oid).order_by("proposed_at"))
 
 
-def object_to_expert(principal: Principal | None, now: datetime, oid: ObjectId) -> ExpertProposal:
-    """Rule 8: a participant objects during the silence procedure."""
+def object_to_expert(
+    principal: Principal | None, now: datetime, oid: ObjectId, state_party: bool = False
+) -> ExpertProposal:
+    """Rule 8: a State Party objects during the silence procedure (``state_party``: what
+    the contact directory says of the caller's State)."""
     p, part = caller(principal)
     proposal = load_proposal(oid)
-    access.own_participant_state(p, part, rule=8)
-    if p.state == proposal.proposing_state:
+    state = access.own_participant_state(p, part, rule=8)
+    if state == proposal.proposing_state:
         raise Conflict("The proposing State does not object to its own proposal.", rule=8)
+    experts.ensure_state_party_objects(state, state_party)
     experts.ensure_may_object(proposal.status, proposal.silence_ends_on, now)
     if any(o.state == p.state for o in proposal.objections):
         raise Conflict(f"{p.state} has objected already.", rule=8)

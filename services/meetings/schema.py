@@ -26,6 +26,7 @@ from services.common.mongo import run_sync
 from services.common.notifications.kinds import Audience
 from services.common.pagination import Connection, connection, page_bounds
 from services.common.principal import require_authenticated
+from services.common.ranged_pages import paginate_ranged
 from services.common.schema import SubgraphSchema
 from services.meetings import agenda, domain, experts, handlers, notices, participation, timeline
 from services.meetings import documents as docs
@@ -33,6 +34,7 @@ from services.meetings import presentations as rule12
 from services.meetings.feed_links_schema import CalendarFeedLinkMutation, CalendarFeedLinkQuery
 from services.meetings.mailer import deliver_due
 from services.meetings.notices_schema import Notice, NoticesMutation, NoticesQuery
+from services.meetings.notify import caller_is_state_party
 from services.meetings.services import MeetingsServices
 from services.meetings.telling import (
     told_of_agenda,
@@ -1081,8 +1083,11 @@ class Query(CalendarFeedLinkQuery, NoticesQuery):
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Meeting] | None:
-        found = await run_sync(lambda: list(handlers.list_meetings(info.context.principal, year)))
-        return paginate_list(found, first, after, Meeting.from_doc)
+        # a page of the meetings, read as a range on the index of their order
+        query = await run_sync(handlers.list_meetings, info.context.principal, year)
+        return await run_sync(
+            lambda: paginate_ranged(query, handlers.CALENDAR, first, after, Meeting.from_doc)
+        )
 
     @strawberry.federation.field(description="Rule 4: the Chair on a day.", authenticated=True)
     async def current_chair(self, info: Ctx, on: date) -> ChairTerm | None:
@@ -1442,12 +1447,15 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         return await told_of_expert(info, payload, doc)
 
     @strawberry.federation.mutation(
-        description="Rule 8: object during the silence procedure.", policy=PARTICIPANTS
+        description="Rule 8: a State Party objects during the silence procedure (a signatory "
+        "State may not: FORBIDDEN).",
+        policy=PARTICIPANTS,
     )
     async def expert_proposal_object(
         self, info: Ctx, input: ExpertProposalRefInput
     ) -> ExpertProposalPayload | None:
-        payload = await _on_proposal(info, handlers.object_to_expert, input.id)
+        state_party = await caller_is_state_party(info)
+        payload = await _on_proposal(info, handlers.object_to_expert, input.id, state_party)
         return await told_of_expert(info, payload, None)
 
     @strawberry.federation.mutation(
