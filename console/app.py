@@ -25,6 +25,7 @@ from console.sessions import Identity, SessionStore
 from console.settings import ConsoleSettings
 from console.web import Console, Handler, page
 from services.common.settings import Settings, get_settings
+from services.common.tracing import TracingMiddleware
 
 HERE = Path(__file__).parent
 DEV_TOKEN_SECONDS = 900
@@ -155,6 +156,7 @@ def build(settings: ConsoleSettings | None = None, core: Settings | None = None)
     # a form's fields and its one file, at most (the form parts' overhead allowed for)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 1024 * 1024)
     app.add_middleware(SecurityHeaders, hsts=secure)
+    app.add_middleware(TracingMiddleware)  # off unless an OTLP collector is named
     return app
 
 

@@ -8,6 +8,8 @@ from typing import IO, Any
 import httpx
 import orjson
 
+from services.common import tracing
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -64,6 +66,7 @@ class Gateway:
             headers["authorization"] = f"Bearer {token}"
         if request_id:
             headers["x-request-id"] = request_id
+        tracing.inject(headers)  # traced: the gateway's span continues the page's
         return headers
 
     async def query(

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from services.common import tracing
 from services.common.errors import Unauthenticated
 from services.common.logs import current_request_id
 from services.common.routes import HttpRoute, routes_of
@@ -151,14 +152,18 @@ class FileProxy:
             total=None, sock_connect=self.timeout, sock_read=self.timeout
         )
         try:
-            answer = await self._session_here().request(
-                request.method,
-                url,
-                data=body() if sends_body else None,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
+            span = tracing.client_span(
+                f"{request.method} {subgraph}", headers, {"dief.subgraph": subgraph}
             )
+            with span:  # traced: the subgraph's span continues this one
+                answer = await self._session_here().request(
+                    request.method,
+                    url,
+                    data=body() if sends_body else None,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                )
         except Exception as exc:
             if overflow:
                 return too_large(limit)

@@ -16,7 +16,7 @@ pytest_plugins = ["tests.pgp_support"]
 
 SEC = Principal("sec", frozenset({Role.SECRETARIAT}))
 RECIPIENTS = """query($a: NoticeAudience!, $s: [String!]) {
-  noticeRecipients(audience: $a, stateCodes: $s) { stateCode participant roles
+  noticeRecipients(audience: $a, stateCodes: $s) { stateCode participant stateParty roles
     recipients { email role publicKeyFingerprint } } }"""
 ROLES = """mutation($i: StateNoticeRolesSetInput!) { stateNoticeRolesSet(input: $i) {
   stateCode roles recipients { email role } } }"""
@@ -57,6 +57,8 @@ async def test_recipients_by_role_and_a_state_chooses_its_own(
     assert _emails(meetings, "FRA") == ["npc@fra.example.org"]
     assert _emails(meetings, "ISR") == []  # a participant with nobody: listed, empty
     assert {s["stateCode"] for s in meetings["data"]["noticeRecipients"]} == {"FRA", "DEU", "ISR"}
+    parties = {s["stateCode"]: s["stateParty"] for s in meetings["data"]["noticeRecipients"]}
+    assert parties == {"FRA": True, "DEU": True, "ISR": False}  # rule 8: ISR only signed
     info = await gql(RECIPIENTS, {"a": "INFORMATION", "s": ["FRA"]}, fra)
     assert _emails(info, "FRA") == ["enf@fra.example.org", "npc@fra.example.org"]
     i = {"stateCode": "FRA", "audience": "MEETINGS", "roles": ["DIEF_ENFORCEMENT_CONTACT"]}

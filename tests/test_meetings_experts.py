@@ -51,6 +51,14 @@ async def propose(mq: GraphQLClient, who: Actors, pid: str) -> dict[str, Any]:
     return await mq(PROPOSE, {"i": i}, who.fra)
 
 
+async def circulated(mq: GraphQLClient, who: Actors, clock: Clock) -> dict[str, Any]:
+    """A proposal made 40 days before a new meeting, for a presentation of FRA's."""
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    clock.day(days_before(40))
+    return ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+
+
 async def test_rule_8_proposal_on_day_30_opens_silence_day_29_is_refused(
     mq: GraphQLClient, who: Actors, clock: Clock
 ) -> None:
@@ -103,10 +111,7 @@ async def test_rule_8_silence_procedure_closes_by_itself_across_a_restart(
 async def test_rule_8_silence_still_open_on_its_fifth_day(
     mq: GraphQLClient, who: Actors, clock: Clock, meetings_app: Any
 ) -> None:
-    mid = await new_meeting(mq, who)
-    pid = await intend(mq, who, mid, [])
-    clock.day(days_before(40))
-    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    made = await circulated(mq, who, clock)
     scheduler = meetings_app.state.meetings.scheduler
     await run_sync(scheduler.round, clock.now + timedelta(days=5))
     assert ok(await mq(STATUS, {"id": made["id"]}, who.deu))["expertProposal"]["status"] == (
@@ -119,10 +124,7 @@ async def test_rule_8_silence_still_open_on_its_fifth_day(
 async def test_rule_8_objection_consultation_referral_and_decision(
     mq: GraphQLClient, who: Actors, clock: Clock, meetings_app: Any
 ) -> None:
-    mid = await new_meeting(mq, who)
-    pid = await intend(mq, who, mid, [])
-    clock.day(days_before(40))
-    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    made = await circulated(mq, who, clock)
     own = refusal(await mq(OBJECT, {"id": made["id"]}, who.fra))
     assert own["code"] == "CONFLICT" and own["rule"] == 8
     non_party = refusal(await mq(OBJECT, {"id": made["id"]}, who.usa))
@@ -261,16 +263,79 @@ async def test_rule_8_objection_withdrawn_after_consultation_resolves_the_propos
     assert resolved["expertProposal"] == {"status": "RESOLVED", "approved": True}
 
 
+async def _a_state_of_its_own(who: Actors, code: str, party: bool) -> str:
+    """A State no other test uses becomes a State Party (or a signatory): its event reaches
+    the shared stream, where nobody else reads that State. The token of its delegate."""
+    from datetime import date
+
+    from services.contacts import handlers as contacts
+    from services.contacts.domain import AttStatus, StatusDates
+    from tests.meetings_support import SECRETARIAT
+
+    signed = date(2013, 7, 2)
+    change = contacts.StatusChangeInput(
+        code=code,
+        status=AttStatus.STATE_PARTY if party else AttStatus.SIGNATORY,
+        dates=StatusDates(signature=signed, ratification=signed if party else None),
+        note="Ratified." if party else "Signed.",
+    )
+    await run_sync(contacts.change_state_status, SECRETARIAT, change)
+    return who.token(sub=f"{code.lower()}1", state=code)
+
+
 async def test_rule_8_with_two_objecting_states_both_must_withdraw(
-    mq: GraphQLClient, who: Actors, clock: Clock
+    mq: GraphQLClient, who: Actors, clock: Clock, contacts_app: Any
 ) -> None:
-    mid = await new_meeting(mq, who)
-    pid = await intend(mq, who, mid, [])
-    clock.day(days_before(40))
-    made = ok(await propose(mq, who, pid))["expertProposalCreate"]["expertProposal"]
+    isl = await _a_state_of_its_own(who, "ISL", party=True)
+    made = await circulated(mq, who, clock)
     ok(await mq(OBJECT, {"id": made["id"]}, who.deu))
-    ok(await mq(OBJECT, {"id": made["id"]}, who.isr))
+    ok(await mq(OBJECT, {"id": made["id"]}, isl))
     one = ok(await mq(RESOLVE, {"id": made["id"]}, who.deu))["expertProposalResolve"]
     assert one["expertProposal"] == {"status": "OBJECTED", "approved": False}
-    both = ok(await mq(RESOLVE, {"id": made["id"]}, who.isr))["expertProposalResolve"]
+    both = ok(await mq(RESOLVE, {"id": made["id"]}, isl))["expertProposalResolve"]
     assert both["expertProposal"] == {"status": "RESOLVED", "approved": True}
+
+
+async def test_rule_8_a_signatory_state_is_told_of_the_proposal_but_may_not_object(
+    mq: GraphQLClient, who: Actors, clock: Clock, contacts_app: Any
+) -> None:
+    # Andorra, a signatory of its own here: ISR's participation is another test's to change
+    signatory = await _a_state_of_its_own(who, "AND", party=False)
+    made = await circulated(mq, who, clock)
+    seen = ok(await mq(STATUS, {"id": made["id"]}, signatory))["expertProposal"]
+    assert seen == {"status": "SILENCE", "approved": False}  # it takes part and sees it
+    result = await mq(OBJECT, {"id": made["id"]}, signatory)
+    refused = refusal(result)
+    assert refused["code"] == "FORBIDDEN" and refused["rule"] == 8
+    message = result["errors"][0]["message"]
+    assert "Rule 8" in message and "AND is not a State Party" in message
+    after = ok(await mq(STATUS, {"id": made["id"]}, who.deu))["expertProposal"]
+    assert after == {"status": "SILENCE", "approved": False}  # nothing was recorded
+
+
+async def test_rule_8_with_the_directory_away_the_last_word_on_each_state_holds(
+    mq: GraphQLClient, who: Actors, clock: Clock, meetings_settings: Settings, contacts_app: Any
+) -> None:
+    """The directory named every participant State when the proposal was circulated; with
+    it away afterwards, DEU (a State Party) still objects and ISR (a signatory) still may
+    not; a State never named is refused for now (UNAVAILABLE), nothing recorded."""
+    from services.dev.servers import free_port
+    from services.meetings.app import build
+
+    made = await circulated(mq, who, clock)
+    away = meetings_settings.model_copy(
+        update={"meetings_contacts_url": f"http://127.0.0.1:{free_port()}/graphql"}
+    )
+    app = build(away, clock=clock)  # the real HTTP client, to a port nobody listens on
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http,
+    ):
+        cut_off = GraphQLClient(http)
+        never_named = who.token(sub="lie1", state="LIE")  # no test uses LIE
+        unknown = refusal(await cut_off(OBJECT, {"id": made["id"]}, never_named))
+        assert unknown["code"] == "UNAVAILABLE" and unknown["rule"] == 8
+        signatory = refusal(await cut_off(OBJECT, {"id": made["id"]}, who.isr))
+        assert signatory["code"] == "FORBIDDEN" and signatory["rule"] == 8
+        objected = ok(await cut_off(OBJECT, {"id": made["id"]}, who.deu))["expertProposalObject"]
+    assert objected["expertProposal"]["objections"] == [{"stateCode": "DEU"}]

@@ -205,8 +205,8 @@ CASES = [
     ("EXPERT_PROPOSAL_CIRCULATED", _proposed, NPCS, ["ISR"], "may object until"),
     ("EXPERT_OBJECTION_RAISED", _objected, NPCS[:2], [], "consult"),
     ("EXPERT_SILENCE_ENDED", _silence_ended, NPCS, ["ISR"], "ended: approved"),
-    # rule 8: to the States that take part in the meeting (registered), not to everyone
-    ("EXPERT_REFERRED", _referred, ["zoll@deu.example.org"], ["ISR"], "referred"),
+    # rule 8: to the States Parties registered for the meeting: not ISR, a signatory
+    ("EXPERT_REFERRED", _referred, ["zoll@deu.example.org"], [], "referred"),
     # to the State asked to respond, and to the Secretariat for every deadline
     (
         "DEADLINE_REMINDER",
@@ -264,6 +264,37 @@ async def test_each_notice_reaches_its_recipients_by_role_and_a_refusal_is_retri
         assert notice["link"] in body and "/notices/" in notice["link"]
     for address in ("staff@fra.example.org", "vertretung@deu.example.org", "cbp@usa.example.org"):
         assert kind not in _kinds(inbox, address)
+
+
+async def test_a_reminder_goes_only_to_the_states_that_still_have_to_act(
+    mq: GraphQLClient, who: Actors, clock: Clock, inbox: Inbox, meetings_app: Any
+) -> None:
+    """Day 34: objections are due to be resolved by day 20 (rule 8). Nobody objected: FRA
+    and DEU (known from the circulated proposal) are not reminded, the Secretariat is."""
+    mid = await new_meeting(mq, who)
+    await _silence_ended(Stage(mq, who, clock, mid, meetings_app.state.meetings.scheduler))
+
+    def objection_reminders(address: str) -> list[str]:
+        return [
+            m.get_payload(decode=True).decode()
+            for m in inbox.to(address)
+            if m["X-DIEF-Notice"] == "DEADLINE_REMINDER"
+        ]
+
+    [secretariat] = [
+        b for b in objection_reminders(SECRETARIAT_MAIL) if "objection resolution" in b
+    ]
+    assert "14 days left" in secretariat
+    for address in NPCS:
+        assert not [b for b in objection_reminders(address) if "objection resolution" in b]
+    # Where DEU objected to FRA's expert, both are reminded (and ISR, a bystander, is not).
+    inbox.messages.clear()
+    objected = await new_meeting(mq, who)
+    await _objected(Stage(mq, who, clock, objected))
+    clock.day(days_before(34))
+    await run_sync(meetings_app.state.meetings.scheduler.round, clock.now)
+    for address in NPCS:
+        assert [b for b in objection_reminders(address) if "objection resolution" in b]
 
 
 async def test_the_feed_shows_a_states_own_notices_read_and_unread(

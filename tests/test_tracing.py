@@ -3,13 +3,15 @@ processes exporting over OTLP/HTTP to a collector this test runs on a free port.
 sent with a W3C ``traceparent`` is one trace from the gateway through its subgraph fetch to
 the subgraph, its MongoDB commands and the event published for it (``traceparent`` in the
 NATS message's headers), and the subgraph's log lines carry the trace id next to the
-request id. What a caller sends cannot break it: a malformed ``traceparent`` starts a new
+request id; a page of the web console is one trace with the gateway calls it makes. What
+a caller sends cannot break it: a malformed ``traceparent`` starts a new
 trace, and a capability secret in a path never reaches a span."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 import secrets
 import threading
 import time
@@ -31,6 +33,7 @@ from services.common.events import event
 from services.common.settings import Settings
 from services.common.unit_of_work import outbox_entry
 from services.dev.servers import LOOPBACK, ServerProcess, free_port
+from tests.console_support import start_console
 from tests.flows_support import FlowStack, data_of, start_stack
 
 pytestmark = pytest.mark.slow
@@ -232,10 +235,11 @@ async def test_one_trace_from_the_caller_through_the_gateway_to_mongodb_and_nats
     database = [s for s in spans if s.service == "dief-contacts" and s.kind == CLIENT]
     assert any(s.attributes.get("db.system") == "mongodb" for s in database)
     assert all(s.parent_id in by_id for s in database)  # within the request's spans
-    (publish,) = [s for s in spans if s.kind == PRODUCER]
-    assert publish.name == f"publish {SUBJECT}"
     # the event was recorded within the request; the relay published it in the same trace
-    assert by_id[publish.parent_id].service == "dief-contacts"
+    # (once, unless a publish timed out on a busy machine and was tried again)
+    publishes = [s for s in spans if s.kind == PRODUCER]
+    assert all(s.name == f"publish {SUBJECT}" for s in publishes)
+    assert all(by_id[s.parent_id] is contacts for s in publishes)
 
     # The message carries the producer span's traceparent.
     nc, js = await stack.jetstream()
@@ -243,7 +247,9 @@ async def test_one_trace_from_the_caller_through_the_gateway_to_mongodb_and_nats
         msg = await js.get_last_msg("DIEF", SUBJECT)
     finally:
         await nc.close()
-    assert msg.headers and msg.headers["traceparent"] == f"00-{trace_id}-{publish.span_id}-01"
+    assert msg.headers and msg.headers["traceparent"] in {
+        f"00-{trace_id}-{s.span_id}-01" for s in publishes
+    }
 
     # The subgraph's log line of the request: its request id and the trace id, side by side.
     def logged() -> list[dict[str, Any]]:
@@ -310,9 +316,57 @@ async def test_a_capability_secret_in_a_path_never_reaches_a_span(
             headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
         )
     assert answer.status_code in (401, 403, 404)
-    spans = _wait_for(lambda: collector.of_trace(trace_id), "the feed request's spans")
+
+    def through() -> list[Span] | None:
+        spans = collector.of_trace(trace_id)
+        return spans if any(s.service == "dief-meetings" for s in spans) else None
+
+    spans = _wait_for(through, "the feed request's spans, the gateway's and the subgraph's")
     assert all(secret[4:] not in repr(s) for s in collector.all())
     assert any("dcf_[redacted]" in s.name for s in spans)
+    (proxied,) = [s for s in spans if s.service == "dief-gateway" and s.kind == CLIENT]
+    (meetings,) = [s for s in spans if s.service == "dief-meetings" and s.kind == SERVER]
+    assert meetings.parent_id == proxied.span_id  # the file route sent its traceparent too
+
+
+async def test_a_console_page_and_the_gateway_calls_it_makes_are_one_trace(
+    stack: FlowStack, collector: Collector
+) -> None:
+    console = start_console(stack)
+    try:
+        base = f"http://{LOOPBACK}:{console.port}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            form = (await http.get("/signin")).text
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            assert csrf, form[:500]
+            signed_in = await http.post(
+                "/signin",
+                data={
+                    "csrf_token": csrf.group(1),
+                    "subject": "tracer",
+                    "role": "delegate",
+                    "state": "FRA",
+                    "next": "/",
+                },
+            )
+            assert signed_in.status_code == 303, signed_in.text[:500]
+            trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
+            page = await http.get(
+                "/directory", headers={"traceparent": f"00-{trace_id}-{caller_span}-01"}
+            )
+            assert page.status_code == 200
+    finally:
+        console.stop()
+
+    def through() -> list[Span] | None:
+        spans = collector.of_trace(trace_id)
+        return spans if {"dief-console", "dief-gateway"} <= {s.service for s in spans} else None
+
+    spans = _wait_for(through, "the console's and the gateway's spans")
+    (page_span,) = [s for s in spans if s.service == "dief-console" and s.kind == SERVER]
+    assert page_span.parent_id == caller_span and page_span.name == "GET /directory"
+    gateway = [s for s in spans if s.service == "dief-gateway" and s.kind == SERVER]
+    assert gateway and all(s.parent_id == page_span.span_id for s in gateway)
 
 
 def test_untraced_nothing_is_added() -> None:

@@ -9,9 +9,10 @@ from strawberry.types import Info
 
 from services.cases.notices import CaseNoticeRecord
 from services.common.context import RequestContext
-from services.common.ids import from_global_id, to_global_id
+from services.common.ids import from_global_id
 from services.common.mongo import run_sync
 from services.common.notifications import feed
+from services.common.notifications.schema import feed_fields
 
 Ctx = Info[RequestContext, None]
 
@@ -30,17 +31,7 @@ class CaseNotice:
 
     @classmethod
     def of(cls, e: CaseNoticeRecord, subject: str) -> CaseNotice:
-        return cls(
-            id=strawberry.ID(to_global_id("CaseNotice", e.pk)),
-            kind=e.kind,
-            topic=e.topic,
-            subject=e.subject,
-            body=e.body,
-            link=e.link,
-            issued_at=e.issued_at,
-            read=subject in (e.read_by or []),
-            unreachable_state_codes=list(e.unreachable or []),
-        )
+        return cls(**feed_fields(e, subject, "CaseNotice"))
 
 
 @strawberry.type

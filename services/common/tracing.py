@@ -132,6 +132,12 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+def inject(headers: MutableMapping[str, str]) -> None:
+    """Put the current span's ``traceparent`` in ``headers`` (untraced: nothing)."""
+    if _tracer is not None:
+        _PROPAGATOR.inject(headers)
+
+
 # --- spans ----------------------------------------------------------------------------------
 
 

@@ -87,6 +87,7 @@ class StateRecipients:
     participant: bool
     roles: tuple[str, ...]
     recipients: tuple[Recipient, ...]
+    state_party: bool = False  # rule 8: only States Parties object to an expert
 
 
 def _candidates(contacts: Iterable[Contact]) -> list[Candidate]:
@@ -133,5 +134,13 @@ def _recipients(states: list[State], audience: Audience) -> list[StateRecipients
     for s in sorted(states, key=lambda s: s.code):
         roles = roles_of(s, audience)
         chosen = choose(s.code, _candidates(by_state[s.code]), roles)
-        out.append(StateRecipients(s.code, domain.is_participant(s.status), roles, tuple(chosen)))
+        out.append(
+            StateRecipients(
+                s.code,
+                domain.is_participant(s.status),
+                roles,
+                tuple(chosen),
+                s.status is domain.AttStatus.STATE_PARTY,
+            )
+        )
     return out

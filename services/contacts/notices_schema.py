@@ -46,6 +46,10 @@ class NoticeRecipient:
 class StateNoticeRecipients:
     state_code: str
     participant: bool
+    state_party: bool = strawberry.field(
+        description="A State Party (not only a signatory): rule 8 lets only these object to "
+        "a non-state expert and decide a referral."
+    )
     roles: list[NoticeRole] = strawberry.field(description="The roles the State chose.")
     recipients: list[NoticeRecipient] = strawberry.field(
         description="Empty: nobody in the State can be told (report it, do not skip it)."
@@ -56,6 +60,7 @@ class StateNoticeRecipients:
         return cls(
             state_code=found.state,
             participant=found.participant,
+            state_party=found.state_party,
             roles=[domain.ContactRole(r) for r in found.roles],
             recipients=[
                 NoticeRecipient(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from services.common.errors import Conflict, DeadlinePassed
+from services.common.errors import Conflict, DeadlinePassed, Forbidden
 from services.meetings.deadlines import (
     expert_proposal_due,
     objection_resolution_due,
@@ -52,6 +52,17 @@ def ensure_may_propose(start_date: date, at: datetime) -> date:
 def silence_is_over(silence_ends: date, today: date) -> bool:
     """Rule 8: the five days of silence are over from the day after the last one."""
     return today > silence_ends
+
+
+def ensure_state_party_objects(state: str, state_party: bool) -> None:
+    """Rule 8: "a State Party" may object. A signatory State takes part in the meeting
+    (rule 6) and is told of the proposal, but does not object to it."""
+    if not state_party:
+        raise Forbidden(
+            f"Rule 8: only a State Party may object to a non-state expert; {state} is not a "
+            "State Party (a signatory State is told of the proposal but cannot object).",
+            rule=8,
+        )
 
 
 def ensure_may_object(status: ExpertProposalStatus, silence_ends: date, at: datetime) -> None:

@@ -1166,13 +1166,17 @@ def proposals_of_meeting(principal: Principal | None, oid: ObjectId) -> list[Exp
     return list(ExpertProposal.objects(meeting_id=oid).order_by("proposed_at"))
 
 
-def object_to_expert(principal: Principal | None, now: datetime, oid: ObjectId) -> ExpertProposal:
-    """Rule 8: a participant objects during the silence procedure."""
+def object_to_expert(
+    principal: Principal | None, now: datetime, oid: ObjectId, state_party: bool = False
+) -> ExpertProposal:
+    """Rule 8: a State Party objects during the silence procedure (``state_party``: what
+    the contact directory says of the caller's State)."""
     p, part = caller(principal)
     proposal = load_proposal(oid)
-    access.own_participant_state(p, part, rule=8)
-    if p.state == proposal.proposing_state:
+    state = access.own_participant_state(p, part, rule=8)
+    if state == proposal.proposing_state:
         raise Conflict("The proposing State does not object to its own proposal.", rule=8)
+    experts.ensure_state_party_objects(state, state_party)
     experts.ensure_may_object(proposal.status, proposal.silence_ends_on, now)
     if any(o.state == p.state for o in proposal.objections):
         raise Conflict(f"{p.state} has objected already.", rule=8)

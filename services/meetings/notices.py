@@ -145,6 +145,7 @@ def learn(resolution: Resolution, audience: str, states: tuple[str, ...], now: d
                 {"email": r.email, "role": r.role, "key": r.public_key, "fpr": r.fingerprint}
                 for r in found
             ],
+            state_party=state in resolution.state_parties,
             learned_at=now,
         ).save()
 
@@ -164,7 +165,21 @@ def known(states: list[str] | None, audience: str) -> Resolution:
         if s in found
         for r in found[s].recipients
     ]
-    return Resolution.of(states, recipients)
+    return Resolution.of(
+        states, recipients, [s for s in states if s in found and found[s].state_party]
+    )
+
+
+def known_state_parties(audience: str) -> set[str]:
+    """Rule 8: the States the directory last named as States Parties (every participant
+    State is named when a proposal is circulated, before any objection or referral)."""
+    return set(KnownRecipients.objects(audience=audience, state_party=True).scalar("state"))
+
+
+def known_state_party(state: str, audience: str) -> bool | None:
+    """Whether the directory last said ``state`` is a State Party (None: never asked)."""
+    found = KnownRecipients.objects(pk=f"{state}:{audience}").first()
+    return None if found is None or found.state_party is None else bool(found.state_party)
 
 
 # --- what each notice says ---------------------------------------------------------------
@@ -254,7 +269,7 @@ def expert_notice(
         NoticeKind.EXPERT_PROPOSAL_CIRCULATED: (
             "A non-state expert is proposed for a presentation (rule 8).",
             (
-                f"A participating State may object until {silence_ends_on.isoformat()}; "
+                f"A State Party may object until {silence_ends_on.isoformat()} (rule 8); "
                 "silence means approval.",
             )
             if silence_ends_on

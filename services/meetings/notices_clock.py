@@ -57,11 +57,13 @@ def _issue(
     return 1
 
 
-def _participants_of(meeting: Meeting) -> list[str] | None:
-    """Rule 8: a referral goes to the States that take part in the meeting (registered);
-    before anyone registered, to every participant State known."""
-    registered = sorted({r.state for r in Registration.objects(meeting_id=meeting.pk)})
-    return registered or None
+def _referral_states(meeting: Meeting) -> list[str]:
+    """Rule 8: a referral goes to "the State Parties that participate in the meeting": the
+    States Parties registered for it; before anyone registered, every State Party known.
+    A signatory State takes part in the meeting (rule 6) but is not told here."""
+    parties = notices.known_state_parties(Audience.MEETINGS.value)
+    registered = {r.state for r in Registration.objects(meeting_id=meeting.pk)}
+    return sorted(parties & registered if registered else parties)
 
 
 def _experts(now: datetime, link: str) -> int:
@@ -77,7 +79,7 @@ def _experts(now: datetime, link: str) -> int:
         if proposal.status is ExpertProposalStatus.APPROVED:
             kind, states = NoticeKind.EXPERT_SILENCE_ENDED, None
         else:
-            kind, states = NoticeKind.EXPERT_REFERRED, _participants_of(meeting)
+            kind, states = NoticeKind.EXPERT_REFERRED, _referral_states(meeting)
         notice = notices.expert_notice(
             meeting, kind, proposal.expert_name, proposal.proposing_state, link
         )
@@ -90,6 +92,18 @@ def _reminded_states(meeting: Meeting, item: TimelineItemKind) -> list[str] | No
     """Who a reminder concerns besides the Secretariat (None: every participant)."""
     if item in SECRETARIAT_ITEMS:
         return []
+    if item is TimelineItemKind.OBJECTION_RESOLUTION:
+        # rule 8: the objecting and proposing States of an objection still open; with none,
+        # there is nothing for any State to do
+        return sorted(
+            {
+                state
+                for x in ExpertProposal.objects(
+                    meeting_id=meeting.pk, status=ExpertProposalStatus.OBJECTED
+                )
+                for state in (x.proposing_state, *(o.state for o in x.objections))
+            }
+        )
     presentations = list(Presentation.objects(meeting_id=meeting.pk))
     if item is TimelineItemKind.INVOLVED_STATE_NOTIFICATIONS:
         return sorted(

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from services.common.errors import DiefError
+from services.common.errors import DiefError, Unavailable
 from services.common.mongo import run_sync
-from services.common.notifications.kinds import AUDIENCE
+from services.common.notifications.directory import DirectoryUnavailable
+from services.common.notifications.kinds import AUDIENCE, Audience
 from services.common.notifications.queue import Notice
 from services.common.notifications.recipients import Recipient, Resolution
 from services.common.unit_of_work import unit_of_work
@@ -39,8 +40,7 @@ async def tell(
     """``states``: the States the notice concerns (None: every participant State)."""
     svc = info.context.request.app.state.meetings
     audience = AUDIENCE[notice.kind]
-    header = info.context.request.headers.get("authorization", "")
-    token = header.partition(" ")[2].strip()
+    token = _token(info)
     wanted = sorted(set(states)) if states is not None else None
     try:
         if wanted == []:
@@ -64,6 +64,32 @@ async def tell(
         return entry
 
     return await run_sync(write)
+
+
+def _token(info: Any) -> str:
+    header = info.context.request.headers.get("authorization", "")
+    return header.partition(" ")[2].strip()
+
+
+async def caller_is_state_party(info: Any) -> bool:
+    """Rule 8: whether the caller's State is a State Party now, as the contact directory
+    says (if it cannot answer: as it last said; never asked: refused, try again)."""
+    p = info.context.principal
+    if p is None or not p.represents_state or not p.participant or p.state is None:
+        return False  # the handler refuses such a caller in its own words
+    svc = info.context.request.app.state.meetings
+    try:
+        found = await svc.directory.recipients(_token(info), Audience.MEETINGS, [p.state])
+        return p.state in found.state_parties
+    except DirectoryUnavailable:
+        known = await run_sync(notices.known_state_party, p.state, Audience.MEETINGS.value)
+        if known is None:
+            raise Unavailable(
+                f"The contact directory cannot say now whether {p.state} is a State Party "
+                "(rule 8); nothing was recorded. Try again.",
+                rule=8,
+            ) from None
+        return known
 
 
 def secretariat_recipient(settings: Any) -> Recipient:

@@ -34,6 +34,7 @@ from services.meetings import presentations as rule12
 from services.meetings.feed_links_schema import CalendarFeedLinkMutation, CalendarFeedLinkQuery
 from services.meetings.mailer import deliver_due
 from services.meetings.notices_schema import Notice, NoticesMutation, NoticesQuery
+from services.meetings.notify import caller_is_state_party
 from services.meetings.services import MeetingsServices
 from services.meetings.telling import (
     told_of_agenda,
@@ -1428,12 +1429,15 @@ class Mutation(CalendarFeedLinkMutation, NoticesMutation):
         return await told_of_expert(info, payload, doc)
 
     @strawberry.federation.mutation(
-        description="Rule 8: object during the silence procedure.", policy=PARTICIPANTS
+        description="Rule 8: a State Party objects during the silence procedure (a signatory "
+        "State may not: FORBIDDEN).",
+        policy=PARTICIPANTS,
     )
     async def expert_proposal_object(
         self, info: Ctx, input: ExpertProposalRefInput
     ) -> ExpertProposalPayload | None:
-        payload = await _on_proposal(info, handlers.object_to_expert, input.id)
+        state_party = await caller_is_state_party(info)
+        payload = await _on_proposal(info, handlers.object_to_expert, input.id, state_party)
         return await told_of_expert(info, payload, None)
 
     @strawberry.federation.mutation(

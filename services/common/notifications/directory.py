@@ -22,7 +22,7 @@ from services.common.notifications.recipients import Recipient, Resolution
 
 RECIPIENTS = """query($audience: NoticeAudience!, $states: [String!]) {
   noticeRecipients(audience: $audience, stateCodes: $states) {
-    stateCode participant recipients { email role publicKey publicKeyFingerprint }
+    stateCode participant stateParty recipients { email role publicKey publicKeyFingerprint }
   }
 }"""
 
@@ -81,4 +81,5 @@ class ContactsDirectory:
                 for s in found
                 for r in s["recipients"]
             ],
+            [s["stateCode"] for s in found if s.get("stateParty")],
         )

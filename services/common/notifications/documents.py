@@ -75,4 +75,5 @@ class KnownRecipient(Document):
     state = StringField(required=True)
     audience = StringField(required=True)
     recipients = ListField(DictField())
+    state_party = BooleanField()  # rule 8: as the directory last said (None: not said)
     learned_at = DateTimeField(required=True)

@@ -50,9 +50,15 @@ class Resolution:
 
     recipients: tuple[Recipient, ...]
     unreachable: tuple[str, ...]
+    state_parties: frozenset[str] = frozenset()  # of the States concerned (rule 8)
 
     @classmethod
-    def of(cls, states: Iterable[str], recipients: Iterable[Recipient]) -> Resolution:
+    def of(
+        cls,
+        states: Iterable[str],
+        recipients: Iterable[Recipient],
+        state_parties: Iterable[str] = (),
+    ) -> Resolution:
         found = tuple(recipients)
         reached = {r.state for r in found}
-        return cls(found, tuple(sorted(set(states) - reached)))
+        return cls(found, tuple(sorted(set(states) - reached)), frozenset(state_parties))

@@ -27,6 +27,21 @@ Ctx = Info[RequestContext, None]
 ORGANISERS = [["secretariat"], ["chair"]]
 
 
+def feed_fields(e: NoticeEntry, subject: str, typename: str) -> dict[str, Any]:
+    """What every feed's notice shows of an entry, as seen by the principal ``subject``."""
+    return {
+        "id": strawberry.ID(to_global_id(typename, e.pk)),
+        "kind": e.kind,
+        "topic": e.topic,
+        "subject": e.subject,
+        "body": e.body,
+        "link": e.link,
+        "issued_at": e.issued_at,
+        "read": subject in (e.read_by or []),
+        "unreachable_state_codes": list(e.unreachable or []),
+    }
+
+
 @strawberry.federation.type(shareable=True, description="One email of a notice, and how it went.")
 class NoticeDelivery:
     state: str
@@ -59,16 +74,8 @@ class Notice:
     @classmethod
     def of(cls, e: NoticeEntry, subject: str, deliveries: type[DeliveryDocument]) -> Notice:
         return cls(
-            id=strawberry.ID(to_global_id("Notice", e.pk)),
-            kind=e.kind,
-            topic=e.topic,
-            subject=e.subject,
-            body=e.body,
-            link=e.link,
-            issued_at=e.issued_at,
-            read=subject in (e.read_by or []),
+            **feed_fields(e, subject, "Notice"),
             recipient_count=e.recipient_count,
-            unreachable_state_codes=list(e.unreachable or []),
             delivery_document=deliveries,
         )
 
