@@ -15,7 +15,8 @@ from pymongo import MongoClient
 from services.common.keys import SigningKey
 from services.common.principal import Principal, Role, sign_principal
 from services.common.settings import Settings
-from services.dev.servers import ServerProcess, mongodb_uri, nats_url
+from services.dev.servers import ServerProcess, free_port, mongodb_uri, nats_url
+from tests.register_support import announce
 
 CALLERS: dict[str, dict[str, Any]] = {
     "provider": {"sub": "fra-1", "state": "FRA", "roles": ("delegate",)},
@@ -29,6 +30,13 @@ CALLERS: dict[str, dict[str, Any]] = {
     "expert": {"sub": "exp-1", "roles": ("expert",), "participant": False},
     "system": {"sub": "sys-1", "roles": ("system",), "participant": False},
 }
+
+
+# the callers' participant States, announced to the module's register as the contacts
+# service announces them (USA, a non-party, is never announced: unknown, so no participant)
+PARTICIPANT_STATES = sorted(
+    {c["state"] for c in CALLERS.values() if "state" in c and c.get("participant", True)}
+)
 
 
 def make_token(key: SigningKey, settings: Settings, who: str) -> str:
@@ -86,6 +94,9 @@ def module_settings(
         cases_db=db,
         outbox_poll_seconds=0.1,
         cases_attachment_max_bytes=64 * 1024,
+        # no meetings service in these modules: nothing listens there, so a link to a
+        # presentation cannot be checked (rule 13) and is refused as UNAVAILABLE
+        cases_meetings_url=f"http://127.0.0.1:{free_port()}/graphql",
     )
 
 
@@ -105,11 +116,13 @@ def cases_settings(
 @pytest.fixture(scope="module")
 async def cases(cases_settings: Settings, signing_key: SigningKey) -> AsyncIterator[Cases]:
     from services.cases.app import build
+    from services.cases.handlers import PARTICIPANTS
 
     client: MongoClient[dict[str, Any]] = MongoClient(cases_settings.mongodb_uri)
     client.drop_database(cases_settings.cases_db)
     app = build(cases_settings)
     async with app.router.lifespan_context(app):
+        await announce(cases_settings, PARTICIPANT_STATES, durable=PARTICIPANTS.durable)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://cases") as http:
             yield Cases(http, signing_key, cases_settings)

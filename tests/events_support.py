@@ -168,3 +168,18 @@ async def consumer_caught_up(url: str, durable: str, timeout: float = 60.0) -> N
         await eventually(settled, timeout=timeout, what=f"{durable} caught up")
     finally:
         await nc.close()
+
+
+async def outbox_published(alias: str, timeout: float = 60.0) -> None:
+    """Wait until the running service of ``alias`` relayed everything its outbox holds
+    (e.g. the contacts seed's announcements of the participant States)."""
+    from services.common import mongo
+    from services.common.unit_of_work import OUTBOX
+
+    def published() -> bool:
+        return mongo.database(alias)[OUTBOX].count_documents({"sent_at": None}) == 0
+
+    async def done() -> bool:
+        return await mongo.run_sync(published)
+
+    await eventually(done, timeout=timeout, what=f"the {alias} outbox published")

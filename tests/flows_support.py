@@ -215,6 +215,7 @@ def start_stack(root: Path, mongodb_port: int, settings: dict[str, str] | None =
         "NATS_URL": nats_url(nats.port),
         "DIEF_OUTBOX_POLL_SECONDS": "0.1",
         "DIEF_MEETINGS_CONTACTS_URL": f"{urls['contacts']}/graphql",
+        "DIEF_CASES_MEETINGS_URL": f"{urls['meetings']}/graphql",
         "DIEF_GATEWAY_SUPERGRAPH": str(REPO / "gateway" / "supergraph.graphql"),
         "DIEF_GATEWAY_SUBGRAPH_URLS": json.dumps({s: f"{urls[s]}/graphql" for s in SUBGRAPHS}),
         "PYTHONUNBUFFERED": "1",

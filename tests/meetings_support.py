@@ -27,7 +27,7 @@ from services.contacts.domain import AuthorityKind, ContactRole
 from services.dev.servers import free_port
 from services.meetings.handlers import PARTICIPANTS
 from tests.conftest import GraphQLClient, TokenFactory
-from tests.events_support import consumer_caught_up
+from tests.events_support import consumer_caught_up, outbox_published
 from tests.test_contacts_api import PARTIES
 
 START = date(2027, 6, 1)
@@ -151,6 +151,18 @@ def seed_directory() -> None:
             )
 
 
+async def seed_and_announce() -> None:
+    """``seed_directory``, then wait until the contacts service relayed its announcements of
+    the seeded participants (which the meetings register learns them from)."""
+    await run_sync(seed_directory)
+    await outbox_published("contacts")
+
+
+async def register_caught_up(settings: Settings) -> None:
+    """Wait until a started meetings app's register handled what the stream holds."""
+    await consumer_caught_up(settings.nats_url, PARTICIPANTS.durable)
+
+
 def build_meetings(settings: Settings, clock: Clock, contacts_app: Any):
     from services.meetings.app import build
 
@@ -161,10 +173,12 @@ def build_meetings(settings: Settings, clock: Clock, contacts_app: Any):
 async def meetings_app(
     meetings_settings: Settings, contacts_app: Any, clock: Clock
 ) -> AsyncIterator[Any]:
-    await run_sync(seed_directory)
+    # the register of participants learns the seeded participants as in production: from
+    # the contacts service's announcements on the stream
+    await seed_and_announce()
     app = build_meetings(meetings_settings, clock, contacts_app)
     async with app.router.lifespan_context(app):
-        await consumer_caught_up(meetings_settings.nats_url, PARTICIPANTS.durable)
+        await register_caught_up(meetings_settings)
         yield app
 
 

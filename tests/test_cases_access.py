@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pymongo import MongoClient
 
+from services.common.ids import from_global_id, to_global_id
 from tests import cases_support
 from tests.cases_support import CALLERS, GET, LIST, Cases, codes, share_case
 
@@ -29,8 +31,14 @@ async def world(cases: Cases) -> dict[str, str]:
         "Alpha brokers network",
         audience=named,
         sectionAudiences=[{"section": "ACTORS", "audience": deu_only}],
-        presentationId="presentation-1",
     )
+    # A is linked to presentation-1 as the service stores a link it checked (rule 13:
+    # France gives it); the reads below only see what is stored
+    client: MongoClient[dict[str, Any]] = MongoClient(cases.settings.mongodb_uri)
+    client[cases.settings.cases_db]["cases"].update_one(
+        {"_id": from_global_id(a, "Case")}, {"$set": {"presentation_ids": ["presentation-1"]}}
+    )
+    client.close()
     b = await share_case(
         cases,
         "provider",
@@ -335,3 +343,27 @@ async def test_a_case_linked_by_another_state_is_not_the_presentations_case(
         assert "errors" not in result, result
         assert result["data"]["_entities"][0]["case"] is None, who
     assert TITLES["A"] not in str(result)
+
+
+LINK = """mutation($id: ID!, $p: ID!) {
+  caseLinkPresentation(id: $id, presentationId: $p) { case { presentationIds } } }"""
+CREATE_LINKED = """mutation($i: CaseFieldsInput!) { caseCreate(input: $i) { case { id } } }"""
+
+
+async def test_a_link_the_meetings_service_cannot_confirm_is_not_recorded(
+    cases: Cases, world: dict[str, str]
+) -> None:
+    """Rule 13: who gives a presentation is asked of the meetings service (unreachable
+    here); a link that cannot be checked is refused as UNAVAILABLE and nothing changes."""
+    pid = to_global_id("Presentation", "6650f0f0f0f0f0f0f0f0f0f0")
+    linked = await cases("provider", LINK, {"id": world["D"], "p": pid})
+    assert codes(linked) == ["UNAVAILABLE"], linked
+    made = await cases(
+        "provider", CREATE_LINKED, {"i": {"title": "Linked at birth", "presentationId": pid}}
+    )
+    assert codes(made) == ["UNAVAILABLE"], made
+    got = await cases.ok(
+        "provider", "query($id: ID!) { case(id: $id) { presentationIds } }", {"id": world["D"]}
+    )
+    assert got["case"]["presentationIds"] == []
+    assert codes(await cases(None, LINK, {"id": world["D"], "p": pid})) == ["UNAUTHENTICATED"]

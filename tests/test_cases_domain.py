@@ -270,3 +270,14 @@ def test_an_edit_shows_to_a_reader_only_if_it_touched_what_the_reader_may_read()
     assert revision_visible(["title"], [], sections, readable), "case-level fields: everyone"
     assert not revision_visible(["section_audiences"], [], sections, readable)
     assert revision_visible(["actors", "title"], ["ACTORS"], sections, readable)
+
+
+def test_rule_13_only_the_presenting_state_links_a_case_to_its_presentation() -> None:
+    from services.cases.domain import ensure_presenter
+    from services.common.errors import Forbidden
+
+    ensure_presenter("FRA", "FRA")
+    for presenter in ("DEU", None):  # another State's presentation; a presenter unknown
+        with pytest.raises(Forbidden) as refused:
+            ensure_presenter("FRA", presenter)
+        assert refused.value.rule == 13

@@ -6,20 +6,24 @@ delivery is retried; each is in the State's own feed of case notices."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from services.cases.handlers import PARTICIPANTS
 from services.cases.notices import CaseDelivery
 from services.common.clock import utcnow
 from services.common.mongo import run_sync
 from services.common.notifications.queue import deliver_due
 from services.common.notifications.setup import smtp_settings
 from services.common.settings import Settings
+from services.contacts import handlers as contacts
+from services.contacts.domain import AttStatus, StatusDates
 from tests.cases_support import Cases, share_case
-from tests.meetings_support import Inbox, seed_directory
+from tests.events_support import consumer_caught_up, outbox_published
+from tests.meetings_support import SECRETARIAT, Inbox, seed_directory
 
 pytest_plugins = ["tests.meetings_support"]
 
@@ -46,8 +50,18 @@ async def cases(
     from services.cases.app import build
 
     await run_sync(seed_directory)
+    # ITA, a caller here, signs: the contacts service announces it like every status change
+    await run_sync(
+        contacts.change_state_status,
+        SECRETARIAT,
+        contacts.StatusChangeInput(
+            "ITA", AttStatus.SIGNATORY, StatusDates(signature=date(2013, 6, 3))
+        ),
+    )
+    await outbox_published("contacts")
     app = build(meetings_settings, contacts_transport=httpx.ASGITransport(app=contacts_app))
     async with app.router.lifespan_context(app):
+        await consumer_caught_up(meetings_settings.nats_url, PARTICIPANTS.durable)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://cases") as http:
             yield Cases(http, signing_key, meetings_settings)

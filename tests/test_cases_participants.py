@@ -18,7 +18,7 @@ from services.common.mongo import run_sync
 from services.common.principal import Principal, Role, sign_principal
 from tests import cases_support
 from tests.cases_support import CREATE, GET, LIST, UPDATE, Cases, case_input, codes, share_case
-from tests.events_support import eventually
+from tests.events_support import consumer_caught_up, eventually
 
 cases_settings = cases_support.cases_settings
 cases = cases_support.cases
@@ -27,6 +27,7 @@ cases = cases_support.cases
 PROVIDER = "ESP"
 READER = "POL"
 NON_PARTY = "BRA"
+UNKNOWN = "ISL"  # announced by no test: the register never heard of it
 
 REQUEST = """mutation($c: ID!, $j: String!) {
   useRequestCreate(caseId: $c, use: INVESTIGATION, justification: $j) { id } }"""
@@ -115,7 +116,11 @@ def listed(result: dict[str, Any]) -> tuple[set[str], int]:
 @pytest.fixture(scope="module")
 async def world(cases: Cases) -> dict[str, str]:
     """A case of ESP shared with POL, a draft of POL's own, and a case of France (the
-    default provider) shared with all participants."""
+    default provider) shared with all participants. ESP and POL join first: the register
+    hears of them as it hears of every participant, from the contacts service."""
+    for state in (PROVIDER, READER):
+        await status_changed(cases, state, participant=True)
+    await consumer_caught_up(cases.settings.nats_url, PARTICIPANTS.durable)
     named = {"kind": "NAMED_STATES", "states": [READER]}
     esp = data(
         await call(cases, PROVIDER, CREATE, {"input": case_input("Esp case", audience=named)})
@@ -142,13 +147,31 @@ async def refused_everywhere(cases: Cases, world: dict[str, str]) -> None:
     assert codes(await call(cases, READER, REQUEST, ask)) == ["FORBIDDEN"]
 
 
-async def test_a_state_unknown_to_the_register_is_taken_at_its_token(
+async def test_a_state_known_to_the_register_reads_what_it_may(
     cases: Cases, world: dict[str, str]
 ) -> None:
     got = data(await call(cases, READER, CASE_TITLE, {"id": world["esp"]}))
     assert got["case"]["title"] == "Esp case"
     ids, total = listed(await call(cases, READER, LIST, {"first": 50}))
     assert ids == {world["esp"], world["pol"], world["fra"]} and total == 3
+
+
+async def test_a_token_saying_participant_for_a_state_the_register_never_heard_of_opens_nothing(
+    cases: Cases, world: dict[str, str]
+) -> None:
+    """The attack: a principal token (mis-issued, or signed with a stolen key) that says
+    ``participant: true`` for a non-party, sent to the subgraph directly. The register has
+    never heard of the State, so it is no participant: every read, list and write fails."""
+    assert await run_sync(PARTICIPANTS.known, UNKNOWN) is None
+    for case_id in (world["fra"], world["esp"]):
+        got = await call(cases, UNKNOWN, GET, {"id": case_id})
+        assert codes(got) == ["FORBIDDEN"], got
+        assert "Open case" not in str(got) and "Esp case" not in str(got)
+    assert listed(await call(cases, UNKNOWN, LIST, {"first": 50})) == (set(), 0)
+    made = await call(cases, UNKNOWN, CREATE, {"input": case_input("Forged participation")})
+    assert codes(made) == ["FORBIDDEN"]
+    ask = {"c": world["fra"], "j": "Our customs investigation"}
+    assert codes(await call(cases, UNKNOWN, REQUEST, ask)) == ["FORBIDDEN"]
 
 
 async def test_a_withdrawn_state_loses_access_at_once_and_gets_it_back_on_rejoining(

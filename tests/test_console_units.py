@@ -140,9 +140,11 @@ def test_an_actor_or_item_is_added_or_removed_and_a_stale_removal_changes_nothin
     ) or ("", [])
     assert field == "actors" and [a["name"] for a in added] == ["A", "B"]
     assert added[1]["country"] == "MLT" and actors == actors[:1]  # the original kept
-    assert edited_list(actors, "actor_remove", {"index": "0"}) == ("actors", [])
+    assert edited_list(actors, "actor_remove", {"index": "0", "match": "A"}) == ("actors", [])
     for index in ("1", "-1", "x", "", "99999999999999999999"):
-        assert edited_list(actors, "actor_remove", {"index": index}) is None, index
+        assert edited_list(actors, "actor_remove", {"index": index, "match": "A"}) is None
+    # the list changed since the page was drawn: index 0 is someone else now
+    assert edited_list(actors, "actor_remove", {"index": "0", "match": "B"}) is None
     field, items = edited_list(
         [], "item_add", {"kind": "AMMUNITION_MUNITIONS", "quantity": "12", "markings": "a, b;c"}
     ) or ("", [])

@@ -82,7 +82,9 @@ def test_the_participant_register_never_stores_an_older_change_over_a_newer(
 ) -> None:
     register = ParticipantRegister(ParticipantState, durable="test-register")
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    changes = [StatusChange("FRA", i % 2 == 0, start + timedelta(hours=i)) for i in range(24)]
+    changes = [
+        StatusChange("FRA", i % 2 == 0, start + timedelta(hours=i), i + 1) for i in range(24)
+    ]
     changes.reverse()  # the newest first: every later write is older
     threads = [threading.Thread(target=register.record, args=(c,)) for c in changes]
     for thread in threads:
@@ -91,6 +93,7 @@ def test_the_participant_register_never_stores_an_older_change_over_a_newer(
         thread.join()
     stored = ParticipantState.objects(code="FRA").first()
     assert stored is not None
+    assert stored.sequence == changes[0].sequence
     assert stored.changed_at.replace(tzinfo=UTC) == changes[0].changed_at
     assert stored.participant is changes[0].participant
     register.record(changes[5])  # a redelivery of an older one changes nothing

@@ -20,14 +20,17 @@ from pymongo import MongoClient
 from gateway.app import Gateway
 from gateway.principal_tokens import Call, current_call
 from gateway.supergraph import Supergraph
+from services.cases.handlers import PARTICIPANTS as CASES_REGISTER
 from services.common.ids import to_global_id
 from services.common.principal import Principal, Role
 from services.common.settings import Settings
 from services.contacts import handlers as contacts_handlers
 from services.contacts.domain import AttStatus, StatusDates
+from services.meetings.handlers import PARTICIPANTS as MEETINGS_REGISTER
 from tests.cases_support import CREATE, SHARE, case_input
 from tests.command_counts import commands
 from tests.conftest import TokenFactory
+from tests.events_support import consumer_caught_up, outbox_published
 from tests.private_nats import private_nats  # noqa: F401 - the fixture
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,16 +77,20 @@ async def subgraphs(own_settings: Settings, clean_databases: None) -> AsyncItera
     mongoengine.disconnect_all()
 
 
+def _seed_parties() -> None:
+    """Every State of CODES a party (announced to the subgraphs' registers by the seed)."""
+    dates = StatusDates(ratification=date(2014, 4, 2))
+    contacts_handlers.seed_states({c: (AttStatus.STATE_PARTY, dates) for c in CODES})
+
+
 def _fixtures(settings: Settings, case_id: str) -> None:
-    """Every State of CODES a party, with two presentations at one meeting, each linked to
-    the same French case (bulk-inserted as stored)."""
+    """Two presentations of every State of CODES at one meeting, each linked to the same
+    French case (bulk-inserted as stored)."""
     from bson import ObjectId
 
     from services.common.ids import from_global_id
     from services.meetings.documents import Meeting, Presentation
 
-    dates = StatusDates(ratification=date(2014, 4, 2))
-    contacts_handlers.seed_states({c: (AttStatus.STATE_PARTY, dates) for c in CODES})
     meeting = Meeting(
         pk=ObjectId(),
         session_id=ObjectId(),
@@ -131,6 +138,10 @@ async def test_a_federated_list_costs_one_request_and_at_most_two_commands_per_s
     async def count(request: httpx.Request) -> None:
         sent[next(n for n, u in URLS.items() if str(request.url).startswith(u))] += 1
 
+    await asyncio.to_thread(_seed_parties)
+    await outbox_published("contacts")
+    for durable in (MEETINGS_REGISTER.durable, CASES_REGISTER.durable):
+        await consumer_caught_up(settings.nats_url, durable)
     async with httpx.AsyncClient(mounts=mounts, event_hooks={"request": [count]}) as client:
         france = token(sub="fra-delegate", state="FRA")
         made = await client.post(

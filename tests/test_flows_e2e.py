@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from services.common.ids import to_global_id
 from services.dev.servers import ServerProcess
 from tests.events_support import eventually, reader
 from tests.flows_support import FlowStack, data_of, pull, refusal, start_stack
@@ -298,6 +299,26 @@ async def test_a_shared_case_linked_to_a_presentation_shows_on_it_through_the_ga
                 "case": expected_case,
             }
         }
+    # rule 13: only the presenting State links a case to its presentation. Germany can link
+    # none of its cases to France's presentation, nor create one linked to it.
+    deu_delegate = stack.token("deu-2", state="DEU")
+    deu_fields = {**case_fields, "title": "A German case", "audience": {"kind": "ALL_PARTICIPANTS"}}
+    made = data_of(await stack.gateway(CASE_CREATE, {"i": deu_fields}, deu_delegate))
+    deu_case = made["caseCreate"]["case"]["id"]
+    for attempt in (
+        await stack.gateway(CASE_LINK, {"id": deu_case, "p": presentation_id}, deu_delegate),
+        await stack.gateway(
+            CASE_CREATE, {"i": {**deu_fields, "presentationId": presentation_id}}, deu_delegate
+        ),
+    ):
+        [error] = attempt["errors"]
+        assert error["extensions"]["code"] == "FORBIDDEN", attempt
+        assert error["extensions"]["rule"] == 13, attempt
+    unknown = to_global_id("Presentation", "6650f0f0f0f0f0f0f0f0f0f0")
+    missing = await stack.gateway(CASE_LINK, {"id": case_id, "p": unknown}, fra)
+    assert [e["extensions"]["code"] for e in missing["errors"]] == ["NOT_FOUND"], missing
+    answer = data_of(await stack.gateway(PRESENTATION, {"id": presentation_id}, deu))
+    assert answer["presentation"]["case"] == expected_case  # still France's own
     # Italy takes part in the meeting but the case is not shared with it: the presentation
     # answers, its case does not, and nothing says a case is linked.
     answer = await stack.gateway(PRESENTATION, {"id": presentation_id}, ita)

@@ -183,7 +183,7 @@ def database(mongodb: ServerProcess) -> Iterator[MongoClient[dict[str, Any]]]:
 def _change(code: str, participant: bool, day: int) -> StatusChange:
     from datetime import UTC, datetime
 
-    return StatusChange(code, participant, datetime(2026, 1, day, tzinfo=UTC))
+    return StatusChange(code, participant, datetime(2026, 1, day, tzinfo=UTC), day)
 
 
 def test_the_register_is_read_once_and_dropped_by_its_own_records(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from services.common.mongo import run_sync
+from services.meetings.handlers import PARTICIPANTS
 from tests.conftest import GraphQLClient
 from tests.meetings_support import (
     ADD_ITEM,
@@ -583,7 +584,11 @@ async def test_rule_14_outsiders_are_refused_on_every_confidential_read(
     mq: GraphQLClient, who: Actors, clock: Clock
 ) -> None:
     """A non-party State, an expert outside their item and an anonymous caller get
-    nothing on any read; a participant gets each."""
+    nothing on any read; a participant gets each. So does a token that claims
+    ``participant: true`` for a State the service's register never heard of (a forged or
+    mis-issued token sent to the subgraph directly): the register is the only source."""
+    assert await run_sync(PARTICIPANTS.known, "USA") is None  # seeded a non-party
+    forged = who.token(sub="usa-forged", state="USA", participant=True)
     mid = await new_meeting(mq, who)
     pid = await intend(mq, who, mid, ["DEU"])
     ok(await mq(NOTIFY, {"id": pid}, who.fra))
@@ -606,9 +611,13 @@ async def test_rule_14_outsiders_are_refused_on_every_confidential_read(
         assert ok(await mq(query, used, who.isr)), read  # a participant reads it
         for outsider, token, code in (
             ("non-party", who.usa, "FORBIDDEN"),
+            ("forged participant", forged, "FORBIDDEN"),
             ("expert", who.expert, "FORBIDDEN"),
             ("anonymous", None, "UNAUTHENTICATED"),
         ):
             result = await mq(query, used, token)
             assert refusal(result)["code"] == code, (read, outsider)
             assert "Rifles" not in str(result) and "Geneva" not in str(result), (read, outsider)
+    # nor may it act as a participant: no presentation, no delegate of its own
+    i = {"meetingId": mid, "stateCode": "USA", "title": "Forged", "involvedStateCodes": []}
+    assert refusal(await mq(INTEND, {"i": i}, forged))["code"] == "FORBIDDEN"

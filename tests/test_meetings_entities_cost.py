@@ -20,6 +20,7 @@ from services.common.settings import Settings
 from tests.command_counts import commands
 from tests.conftest import GraphQLClient, TokenFactory
 from tests.private_nats import private_nats  # noqa: F401 - the fixture
+from tests.register_support import announce
 
 CODES = ["AUT", "BEL", "DEU", "ESP", "FRA", "ITA", "NLD", "SWE"]
 PRESENTATIONS = """query($r: [_Any!]!) { _entities(representations: $r) {
@@ -39,11 +40,14 @@ async def meetings(
     clean_databases: None,
 ) -> AsyncIterator[tuple[GraphQLClient, dict[str, Any]]]:
     from services.meetings.app import build
+    from services.meetings.handlers import PARTICIPANTS
 
     own = settings.model_copy(update={"nats_url": private_nats})
     made = _fixtures(own)
     app = build(own)
     async with app.router.lifespan_context(app):
+        # the callers' States take part: the register hears it as from the contacts service
+        await announce(own, CODES, durable=PARTICIPANTS.durable)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://meetings") as http:
             yield GraphQLClient(http), made

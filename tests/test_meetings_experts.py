@@ -79,14 +79,15 @@ async def test_rule_8_proposal_on_day_30_opens_silence_day_29_is_refused(
 async def test_rule_8_silence_procedure_closes_by_itself_across_a_restart(
     meetings_settings: Settings, contacts_app: Any, clock: Clock, who: Actors
 ) -> None:
-    from tests.meetings_support import seed_directory
+    from tests.meetings_support import register_caught_up, seed_and_announce
 
-    await run_sync(seed_directory)
+    await seed_and_announce()
     app = build_meetings(meetings_settings, clock, contacts_app)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client,
     ):
+        await register_caught_up(meetings_settings)
         gql = GraphQLClient(client)
         mid = await new_meeting(gql, who)
         pid = await intend(gql, who, mid, [])

@@ -13,8 +13,8 @@ def test_each_secret_is_new_and_only_its_digest_is_kept() -> None:
     assert a not in digest(a) and len(digest(a)) == 64
 
 
-def test_participation_at_fetch_is_the_registers_word_when_it_has_one() -> None:
-    assert participant_at_fetch(True, None) is True
+def test_participation_at_fetch_is_the_registers_word_alone() -> None:
+    assert participant_at_fetch(True, None) is False  # never heard of: not a participant
     assert participant_at_fetch(False, None) is False
     assert participant_at_fetch(True, False) is False  # withdrew since the link was made
     assert participant_at_fetch(False, True) is True  # joined since

@@ -25,7 +25,8 @@ from tests.meetings_support import (
     new_meeting,
     ok,
     refusal,
-    seed_directory,
+    register_caught_up,
+    seed_and_announce,
 )
 
 pytest_plugins = ["tests.meetings_support"]
@@ -180,9 +181,10 @@ async def test_rule_9_unreachable_mail_server_keeps_every_delivery_pending_with_
 ) -> None:
     """Nothing is dropped: each address waits, with the error, for the next attempt."""
     unreachable = meetings_settings.model_copy(update={"smtp_port": free_port()})
-    await run_sync(seed_directory)
+    await seed_and_announce()
     app = build_meetings(unreachable, clock, contacts_app)
     async with app.router.lifespan_context(app):
+        await register_caught_up(unreachable)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://m") as client:
             gql = GraphQLClient(client)

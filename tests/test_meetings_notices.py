@@ -33,7 +33,8 @@ from tests.meetings_support import (
     new_meeting,
     ok,
     refusal,
-    seed_directory,
+    register_caught_up,
+    seed_and_announce,
 )
 from tests.pgp_support import Keys, decrypt
 
@@ -332,7 +333,7 @@ async def test_a_contact_with_a_key_gets_the_notice_encrypted_and_signed_with_th
     secret = tmp_path / "secretariat.asc"
     secret.write_text(pgp_keys.secretariat.secret)
     signed = meetings_settings.model_copy(update={"notice_signing_key": f"file:{secret}"})
-    await run_sync(seed_directory)
+    await seed_and_announce()
     zoll = await run_sync(lambda: Contact.objects(functional_email="zoll@deu.example.org").get())
     await run_sync(contact_notices.register_key, SECRETARIAT, zoll.pk, pgp_keys.contact.public)
     app = build_meetings(signed, clock, contacts_app)
@@ -340,6 +341,7 @@ async def test_a_contact_with_a_key_gets_the_notice_encrypted_and_signed_with_th
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client,
     ):
+        await register_caught_up(signed)
         mq = GraphQLClient(client)
         mid = await new_meeting(mq, who)
         clock.day(days_before(55))
@@ -362,3 +364,64 @@ async def test_a_contact_with_a_key_gets_the_notice_encrypted_and_signed_with_th
     # The others, without a key, got the open copy.
     [open_copy] = inbox.to("customs@fra.example.org")
     assert open_copy.get_content_type() == "multipart/mixed"
+
+
+PROPOSAL_VIEW = """query($id: ID!) { expertProposal(id: $id) {
+  proposingStateCode presentingStateCode presenterPosition } }"""
+RESOLVE_N = """mutation($id: ID!) { expertProposalResolve(input: {id: $id}) {
+  expertProposal { presenterPosition } } }"""
+SPECIFIC = "EXPERT_PROPOSED_FOR_YOUR_PRESENTATION"
+
+
+async def test_another_states_expert_proposal_is_told_to_the_presenter_at_once_with_its_position(
+    mq: GraphQLClient, who: Actors, clock: Clock, inbox: Inbox, meetings_app: Any
+) -> None:
+    """Rule 8: DEU proposes an expert for France's presentation (which the expert would
+    read). France is told at once, specifically, in its feed and by mail to its point of
+    contact; the proposal shows France's position, which its objection then changes."""
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    clock.day(days_before(40))
+    made = ok(await mq(PROPOSE_N, {"i": {"presentationId": pid, **EXPERT}}, who.deu))
+    assert made["expertProposalCreate"]["notice"]["kind"] == "EXPERT_PROPOSAL_CIRCULATED"
+    eid = made["expertProposalCreate"]["expertProposal"]["id"]
+    view = ok(await mq(PROPOSAL_VIEW, {"id": eid}, who.fra))["expertProposal"]
+    assert view == {
+        "proposingStateCode": "DEU",
+        "presentingStateCode": "FRA",
+        "presenterPosition": "NONE",
+    }
+    fra_feed = ok(await mq(FEED, {}, who.fra))["myNotifications"]["edges"]
+    assert SPECIFIC in [e["node"]["kind"] for e in fra_feed]
+    for outsider in (who.deu, who.isr):  # only the presenting State gets this one
+        feed = ok(await mq(FEED, {}, outsider))["myNotifications"]["edges"]
+        assert SPECIFIC not in [e["node"]["kind"] for e in feed]
+    assert SPECIFIC in _kinds(inbox, "customs@fra.example.org")  # France's point of contact
+    assert SPECIFIC not in _kinds(inbox, "zoll@deu.example.org")
+    [mail] = [m for m in inbox.to("customs@fra.example.org") if m["X-DIEF-Notice"] == SPECIFIC]
+    body = mail.get_payload(decode=True).decode()
+    assert "your presentation" in body and "may object until" in body
+    assert b"Dr Jane Expert" not in b"".join(c for _, c in inbox.messages)  # rule 14
+    # France objects: its position shows it, and after consulting it withdraws
+    ok(await mq(OBJECT_N, {"id": eid}, who.fra))
+    view = ok(await mq(PROPOSAL_VIEW, {"id": eid}, who.isr))["expertProposal"]
+    assert view["presenterPosition"] == "OBJECTED"
+    clock.day(days_before(38))
+    ok(await mq(RESOLVE_N, {"id": eid}, who.fra))
+    view = ok(await mq(PROPOSAL_VIEW, {"id": eid}, who.deu))["expertProposal"]
+    assert view["presenterPosition"] == "OBJECTION_WITHDRAWN"
+
+
+async def test_a_states_own_expert_proposal_tells_it_nothing_specific(
+    mq: GraphQLClient, who: Actors, clock: Clock, inbox: Inbox, meetings_app: Any
+) -> None:
+    mid = await new_meeting(mq, who)
+    pid = await intend(mq, who, mid, [])
+    clock.day(days_before(40))
+    made = ok(await mq(PROPOSE_N, {"i": {"presentationId": pid, **EXPERT}}, who.fra))
+    eid = made["expertProposalCreate"]["expertProposal"]["id"]
+    view = ok(await mq(PROPOSAL_VIEW, {"id": eid}, who.deu))["expertProposal"]
+    assert view["presenterPosition"] == "PROPOSER"
+    feed = ok(await mq(FEED, {}, who.fra))["myNotifications"]["edges"]
+    assert [e["node"]["kind"] for e in feed] == ["EXPERT_PROPOSAL_CIRCULATED"]
+    assert SPECIFIC not in _kinds(inbox, "customs@fra.example.org")

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from console.audience import SECTIONS, Audience, preview, unknown_states
 from console.i18n import gettext as _
 from console.pages.meetings import codes, file_size
-from console.web import Ctx
+from console.web import Ctx, describe
 
 CATEGORIES = (
     "ILLICIT_TRANSFER_ACTIVITIES",
@@ -309,14 +309,18 @@ def edited_list(
 ) -> tuple[str, list[dict[str, Any]]] | None:
     """The case's actors or items after adding or removing one (``actor_add``,
     ``actor_remove``, ``item_add``, ``item_remove``), as the API takes them; None for a
-    removal of what is not there. The values are the API's to check (roles, kinds,
-    countries); only the form's shape is handled here."""
+    removal of what is not there (an index past the end, or one that names another entry
+    now: the list changed since the page was drawn). The values are the API's to check
+    (roles, kinds, countries); only the form's shape is handled here."""
     what, _sep, how = action.partition("_")
     field = "actors" if what == "actor" else "items"
     kept = [dict(entry) for entry in existing]
     if how == "remove":
         index = form.get("index", "")
         if not index.isdigit() or int(index) >= len(kept):
+            return None
+        named = kept[int(index)].get("name" if what == "actor" else "kind")
+        if form.get("match", "") != (named or ""):
             return None
         del kept[int(index)]
     elif what == "actor":
@@ -355,12 +359,22 @@ async def edit_lists(ctx: Ctx, cid: str, action: str) -> Response:
     found = answer.data.get("case")
     if found is None:
         for refusal in answer.refusals:
-            ctx.session.flash("refusal", refusal.message, refusal.code)
+            ctx.session.flash("refusal", describe(refusal, ctx.roles), refusal.code)
         ctx.refusals.clear()
         return ctx.redirect(f"/cases/{cid}")
     form = {
         k: ctx.value(k)
-        for k in ("index", "role", "name", "kind", "country", "description", "quantity", "markings")
+        for k in (
+            "index",
+            "match",
+            "role",
+            "name",
+            "kind",
+            "country",
+            "description",
+            "quantity",
+            "markings",
+        )
     }
     field = "actors" if action.startswith("actor") else "items"
     change = edited_list(found.get(field) or [], action, form)

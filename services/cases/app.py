@@ -12,6 +12,7 @@ from services.cases import attachments, handlers
 from services.cases.domain import Section
 from services.cases.notices import CaseNotices, build_notices
 from services.cases.notices import ensure_indexes as ensure_notice_indexes
+from services.cases.presenters import MeetingsPresentations
 from services.cases.routes import ROUTES
 from services.cases.schema import schema
 from services.common.app import create_app
@@ -72,8 +73,10 @@ def build(
     settings: Settings | None = None,
     *,
     contacts_transport: httpx.AsyncBaseTransport | None = None,
+    meetings_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
-    """The app; tests may reach the contacts app in-process for notice recipients."""
+    """The app; tests may reach the contacts app in-process for notice recipients, and
+    the meetings app for the presenters of presentations (rule 13)."""
     settings = settings or get_settings()
     runtime = CasesRuntime(
         service="cases",
@@ -144,6 +147,7 @@ def build(
         routes=mount(ROUTES, {"upload": upload, "download": download}),
     )
     app.state.case_notices = runtime.notices
+    app.state.presentations = MeetingsPresentations(settings.cases_meetings_url, meetings_transport)
     return app
 
 

@@ -110,8 +110,8 @@ def most_restrictive(first: Audience, second: Audience) -> Audience:
 @dataclass(frozen=True)
 class Viewer:
     """A caller as the case exchange sees them: the principal plus the State's standing
-    as it is now. ``participant_now`` is False when this service's register of
-    participants knows the State as withdrawn, whatever the (still valid) token says."""
+    as it is now. ``participant_now`` is False unless this service's register of
+    participants knows the State as a participant, whatever the (still valid) token says."""
 
     principal: Principal
     participant_now: bool = True
@@ -232,6 +232,17 @@ def ensure_provider(viewer: Viewer, provider: str) -> None:
     """Only the providing State's representatives act on its case."""
     if viewer.participant_state != provider:
         raise Forbidden(f"Only representatives of {provider}, the provider, may do this.", rule=15)
+
+
+def ensure_presenter(provider: str, presenter: str | None) -> None:
+    """Rule 13: a case is linked to a presentation by the State that gives it (the
+    presentation's presenter links its own case), never by another State."""
+    if presenter != provider:
+        raise Forbidden(
+            "Only the presenting State links a case to its presentation.",
+            field="presentationId",
+            rule=13,
+        )
 
 
 def ensure_visible_to_non_providers(status: CaseStatus, viewer: Viewer, provider: str) -> None:

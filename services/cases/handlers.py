@@ -87,8 +87,8 @@ PARTICIPANTS = ParticipantRegister(ParticipantStanding, durable="cases-participa
 def viewer_of(principal: Principal | None) -> Viewer:
     """The caller with their State's standing now: the token's participant flag holds
     only while the register of participants (fed by the contacts service's status
-    events) does not know the State as withdrawn. A State it has not heard of yet is
-    taken at the token's word, as in the meetings service."""
+    events) knows the State as a participant; a State it has never heard of is not one,
+    as in the meetings service."""
     p = require_authenticated(principal)
     return Viewer(p, participant_now=PARTICIPANTS.effective_participant(p))
 
@@ -493,8 +493,11 @@ def apply_fields(case: Case, fields: dict[str, Any]) -> set[str]:
     return {k for k in set(before) | set(after) if before.get(k) != after.get(k)} - {"reach"}
 
 
-def create_case(principal: Principal | None, fields: dict[str, Any]) -> Case:
-    """A new DRAFT case; its provider is the caller's State."""
+def create_case(
+    principal: Principal | None, fields: dict[str, Any], presenter: str | None = None
+) -> Case:
+    """A new DRAFT case; its provider is the caller's State. With a presentation, the
+    caller's State must be its presenter (``presenter``, as the meetings service said)."""
     viewer = viewer_of(principal)
     provider = viewer.participant_state
     if provider is None:
@@ -505,6 +508,7 @@ def create_case(principal: Principal | None, fields: dict[str, Any]) -> Case:
     case = Case(provider=provider, created_by=viewer.principal.subject, reach={})
     apply_fields(case, fields)
     if presentation:
+        domain.ensure_presenter(provider, presenter)
         case.presentation_ids = [values.text(presentation, "presentationId", max_length=200)]
     with unit_of_work(ALIAS) as uow:
         uow.insert(case)
@@ -583,10 +587,14 @@ def set_briefing_consent(
     return case
 
 
-def link_presentation(principal: Principal | None, case_id: ObjectId, presentation_id: str) -> Case:
-    """Rule 13: the provider links its case to a presentation it gave."""
+def link_presentation(
+    principal: Principal | None, case_id: ObjectId, presentation_id: str, presenter: str | None
+) -> Case:
+    """Rule 13: the provider links its case to a presentation it gives (``presenter``: the
+    presentation's presenting State, as the meetings service said)."""
     viewer = viewer_of(principal)
     case = provided_case(viewer, case_id)
+    domain.ensure_presenter(case.provider, presenter)
     pid = values.text(presentation_id, "presentationId", max_length=200)
     if pid not in case.presentation_ids:
         case.presentation_ids = [*case.presentation_ids, pid]

@@ -26,6 +26,7 @@ from services.common.errors import ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
 from services.common.pagination import Connection, connection
+from services.common.principal import require_authenticated
 from services.common.schema import SubgraphSchema
 
 Ctx = Info[RequestContext, None]
@@ -812,6 +813,16 @@ class CasePayload:
     case: Case
 
 
+async def _presenter(info: Ctx, presentation_id: str) -> str:
+    """Rule 13: who gives the presentation, asked of the meetings service with the
+    caller's own token (``services.cases.presenters``)."""
+    require_authenticated(info.context.principal)
+    values.text(presentation_id, "presentationId", max_length=200)
+    token = info.context.request.headers.get("authorization", "").partition(" ")[2].strip()
+    presentations = info.context.request.app.state.presentations
+    return await presentations.presenting_state(token, presentation_id)
+
+
 async def _payload(principal: Any, doc: docs.Case) -> CasePayload:
     viewer = await run_sync(handlers.viewer_of, principal)  # the register is in MongoDB
     return CasePayload(case=Case.of(views.case_view(viewer, doc)))
@@ -948,7 +959,11 @@ class Mutation(CaseNoticesMutation):
     )
     async def case_create(self, info: Ctx, input: CaseFieldsInput) -> CasePayload | None:
         p = info.context.principal
-        doc = await run_sync(handlers.create_case, p, case_fields(input))
+        fields = case_fields(input)
+        presenter = None
+        if fields.get("presentation_id"):
+            presenter = await _presenter(info, str(fields["presentation_id"]))
+        doc = await run_sync(handlers.create_case, p, fields, presenter)
         return await _payload(p, doc)
 
     @strawberry.federation.mutation(
@@ -1008,7 +1023,10 @@ class Mutation(CaseNoticesMutation):
         self, info: Ctx, id: strawberry.ID, presentation_id: strawberry.ID
     ) -> CasePayload | None:
         p = info.context.principal
-        doc = await run_sync(handlers.link_presentation, p, _oid(id, "Case"), str(presentation_id))
+        presenter = await _presenter(info, str(presentation_id))
+        doc = await run_sync(
+            handlers.link_presentation, p, _oid(id, "Case"), str(presentation_id), presenter
+        )
         return await _payload(p, doc)
 
     @strawberry.federation.mutation(

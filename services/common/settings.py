@@ -111,6 +111,8 @@ class Settings(BaseSettings):
 
     # Case exchange attachments (GridFS): largest file, and the content types accepted.
     cases_attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    # Rule 13: where the cases service asks who gives a presentation a case is linked to.
+    cases_meetings_url: str = "http://127.0.0.1:8102/graphql"
     cases_attachment_types: list[str] = [
         "application/pdf",
         "image/png",

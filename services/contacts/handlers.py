@@ -16,8 +16,7 @@ from mongoengine.queryset.visitor import Q
 from pymongo.errors import DuplicateKeyError
 
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from services.common.events import event
-from services.common.hot_data import bump_version
+from services.common.events import CloudEvent, event
 from services.common.ids import to_global_id
 from services.common.principal import Principal, require_authenticated
 from services.common.ranged_pages import ListOrder
@@ -216,25 +215,33 @@ def _stage_status_change(
     )
     uow.save(state)
     record_change(uow, p, "State", state.code, "STATUS_CHANGED", before, snapshot(state))
-    uow.record(
-        event(
-            SERVICE,
-            "state",
-            "status_changed",
-            subject=state.code,
-            stateCode=state.code,
-            status=state.status.value,
-            previousStatus=previous.value,
-            participant=domain.is_participant(state.status),
-            changedAt=now.isoformat(),
-        )
+    uow.record(status_changed(state, previous, now))
+
+
+def status_changed(state: State, previous: AttStatus, changed_at: datetime) -> CloudEvent:
+    """``dief.contacts.state.status_changed``: what every register of participants (the
+    gateway's, each service's) learns a State's participation from."""
+    return event(
+        SERVICE,
+        "state",
+        "status_changed",
+        subject=state.code,
+        stateCode=state.code,
+        status=state.status.value,
+        previousStatus=previous.value,
+        participant=domain.is_participant(state.status),
+        changedAt=changed_at.isoformat(),
     )
 
 
 def seed_states(statuses: dict[str, tuple[AttStatus, StatusDates]] | None = None) -> int:
     """Put every ISO 3166-1 country in the registry (as NON_PARTY unless told otherwise).
 
-    Idempotent: States already present keep what they have.
+    Idempotent: States already present keep what they have. Each State seeded as a
+    participant is announced on ``dief.contacts.state.status_changed`` in the same
+    transaction, so a service's register of participants, which knows only what the
+    stream told it, learns it (a State it never heard of is not a participant, so the
+    non-parties need no word).
     """
     import pycountry
 
@@ -266,14 +273,17 @@ def seed_states(statuses: dict[str, tuple[AttStatus, StatusDates]] | None = None
                 )
             ],
         )
-        state.validate()
-        new_states.append(state.to_mongo())
+        new_states.append(state)
     if new_states:
-        State._get_collection().insert_many(new_states, ordered=False)
-        bump_version(ALIAS, registry.STATES.name)
-        registry.STATES.invalidate()
-    created = len(new_states)
-    return created
+        with unit_of_work(ALIAS) as uow:
+            for state in new_states:
+                uow.insert_later(state)
+                if domain.is_participant(state.status):
+                    uow.record(
+                        status_changed(state, state.status, state.status_history[0].changed_at)
+                    )
+            uow.touch(registry.STATES)
+    return len(new_states)
 
 
 # --- authorities -------------------------------------------------------------------------

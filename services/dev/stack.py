@@ -173,6 +173,7 @@ def plan(settings: Settings, replicas: int = 1, nats_cluster: int = 1) -> list[C
         "DIEF_HOME": str(home),
         "MONGODB_URI": settings.mongodb_uri,
         "DIEF_MEETINGS_CONTACTS_URL": f"http://{settings.host}:{settings.contacts_port}/graphql",
+        "DIEF_CASES_MEETINGS_URL": f"http://{settings.host}:{settings.meetings_port}/graphql",
         "PYTHONUNBUFFERED": "1",
     }
 

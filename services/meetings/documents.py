@@ -240,6 +240,7 @@ class ExpertProposal(Document):
 
     meeting_id = ObjectIdField(required=True)
     presentation_id = ObjectIdField(required=True)
+    presenting_state = StringField(regex=r"^[A-Z]{3}$")  # the presentation's, at proposal
     proposing_state = StringField(required=True)
     expert_name = StringField(required=True, max_length=200)
     expert_subject = StringField(required=True, max_length=200)  # how the expert signs in

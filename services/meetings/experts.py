@@ -36,6 +36,36 @@ class ExpertDecision(StrEnum):
     REJECTED = "REJECTED"
 
 
+class PresenterPosition(StrEnum):
+    """Rule 8, as the presenting State stands on an expert proposed for its presentation
+    (the expert would read it): its objection in the silence procedure is its say."""
+
+    PROPOSER = "PROPOSER"  # it proposed the expert itself
+    NONE = "NONE"  # it has not objected (silence means approval)
+    OBJECTED = "OBJECTED"  # it objects
+    OBJECTION_WITHDRAWN = "OBJECTION_WITHDRAWN"  # it objected, then withdrew after consulting
+
+
+def presenter_position(
+    presenting: str, proposing: str, objections: list[tuple[str, bool]]
+) -> PresenterPosition:
+    """``objections``: (State, withdrawn) of each objection raised."""
+    if presenting == proposing:
+        return PresenterPosition.PROPOSER
+    for state, withdrawn in objections:
+        if state == presenting:
+            return (
+                PresenterPosition.OBJECTION_WITHDRAWN if withdrawn else PresenterPosition.OBJECTED
+            )
+    return PresenterPosition.NONE
+
+
+def tells_the_presenter(presenting: str | None, proposing: str) -> bool:
+    """Rule 8: another State's proposal for a presentation is told to its presenter at
+    once, specifically (the circulated notice to every participant is not enough)."""
+    return presenting is not None and presenting != proposing
+
+
 def ensure_may_propose(start_date: date, at: datetime) -> date:
     """Rule 8: a non-state expert is proposed at least 30 days before the meeting.
     Returns the last day of the silence procedure that opens at once."""

@@ -4,8 +4,8 @@ send a bearer token (``GET /meetings/calendar/{secret}.ics``).
 The secret is shown once, when the link is made; only its SHA-256 is stored. A link opens
 the calendar feed and nothing else, as the user who made it: their subject, State and roles
 as the gateway vouched for them then. Participation is the State's current one at each
-fetch: the service's register of participants (fed by the contacts service's status events)
-when it has heard of the State, otherwise the word the gateway gave when the link was made.
+fetch: the service's register of participants (fed by the contacts service's status events),
+the only source; a State it has never heard of is not a participant.
 The user lists and revokes their links through the API; the Secretariat may revoke anyone's.
 """
 
@@ -64,8 +64,9 @@ def feed_path(secret: str) -> str:
 
 
 def participant_at_fetch(given_at_creation: bool, register: bool | None) -> bool:
-    """The State's participation now: the register's word if it has one."""
-    return given_at_creation if register is None else register
+    """The State's participation now: the register's word alone (what the gateway said
+    when the link was made is history; a State the register never heard of takes no part)."""
+    return register is True
 
 
 def principal_of(link: CalendarFeedLink, register: bool | None) -> Principal:

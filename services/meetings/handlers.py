@@ -92,7 +92,7 @@ PARTICIPANTS = ParticipantRegister(ParticipantState, durable="meetings-participa
 def participant_now(principal: Principal) -> bool:
     """Rules 1 and 6, as this service knows them now: the gateway's flag in the token and
     the local register (fed by the contacts service's status events) must both say yes.
-    A State the register has not heard of yet is taken at the token's word."""
+    A State the register has never heard of is not a participant."""
     return PARTICIPANTS.effective_participant(principal)
 
 
@@ -1128,7 +1128,9 @@ def propose_expert(
     expert_subject: str,
     purpose: str,
 ) -> ExpertProposal:
-    """Rule 8: at least 30 days ahead; circulated at once; the silence procedure opens."""
+    """Rule 8: at least 30 days ahead; circulated at once; the silence procedure opens.
+    Any participant may propose, also for another State's presentation: that State is
+    then told at once, specifically (``telling.told_of_expert``), and may object."""
     p, part = caller(principal)
     proposing = access.own_participant_state(p, part, rule=8)
     pres = load_presentation(presentation_oid)
@@ -1137,6 +1139,7 @@ def propose_expert(
     proposal = ExpertProposal(
         meeting_id=meeting.pk,
         presentation_id=pres.pk,
+        presenting_state=pres.presenting_state,
         proposing_state=proposing,
         expert_name=text(expert_name, "expertName", max_length=200, rule=8),
         expert_subject=text(expert_subject, "expertSubject", max_length=200, rule=8),

@@ -275,6 +275,13 @@ def expert_notice(
             if silence_ends_on
             else (),
         ),
+        NoticeKind.EXPERT_PROPOSED_FOR_YOUR_PRESENTATION: (
+            "Another State proposed a non-state expert for your presentation (rule 8); the "
+            "expert would attend it and read its documents.",
+            (f"Your State may object until {silence_ends_on.isoformat()}; silence means approval.",)
+            if silence_ends_on
+            else (),
+        ),
         NoticeKind.EXPERT_OBJECTION_RAISED: (
             "An objection was raised to the non-state expert you proposed (rule 8).",
             ("The objecting and proposing States consult to resolve it.",),

@@ -61,6 +61,11 @@ AgendaStatus = strawberry.enum(
 )
 TimelineItemKind = strawberry.enum(timeline.TimelineItemKind, description="A due item.")
 TimelineStatus = strawberry.enum(timeline.TimelineStatus, description="Where a due item stands.")
+ExpertPresenterPosition = strawberry.enum(
+    experts.PresenterPosition,
+    description="Rule 8: the presenting State's position on an expert proposed for its "
+    "presentation.",
+)
 ExpertProposalStatus = strawberry.enum(
     experts.ExpertProposalStatus, description="Rule 8: where a non-state expert proposal stands."
 )
@@ -550,6 +555,13 @@ class ExpertProposal:
     meeting_id: strawberry.ID
     presentation_id: strawberry.ID
     proposing_state_code: str
+    presenting_state_code: str | None = strawberry.field(
+        description="The State whose presentation the expert would attend (and read)."
+    )
+    presenter_position: ExpertPresenterPosition = strawberry.field(
+        description="Rule 8: where the presenting State stands on this proposal (its "
+        "objection in the silence procedure is its say)."
+    )
     expert_name: str
     purpose: str
     status: ExpertProposalStatus
@@ -572,6 +584,12 @@ class ExpertProposal:
             meeting_id=strawberry.ID(to_global_id("Meeting", d.meeting_id)),
             presentation_id=strawberry.ID(to_global_id("Presentation", d.presentation_id)),
             proposing_state_code=d.proposing_state,
+            presenting_state_code=d.presenting_state,
+            presenter_position=experts.presenter_position(
+                d.presenting_state or "",
+                d.proposing_state,
+                [(o.state, o.withdrawn_at is not None) for o in d.objections],
+            ),
             expert_name=d.expert_name,
             purpose=d.purpose,
             status=d.status,

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from services.common.ids import from_global_id
 from services.common.mongo import run_sync
 from services.common.notifications.kinds import NoticeKind
-from services.meetings import notices
+from services.meetings import experts, notices
 from services.meetings.documents import AgendaItem, ExpertProposal, Meeting, Presentation
 from services.meetings.experts import ExpertProposalStatus
 from services.meetings.notices_schema import notice_of
@@ -71,7 +71,8 @@ async def told_of_response(info: Any, payload: P, pres: Presentation) -> P:
 
 
 async def told_of_expert(info: Any, payload: P, proposal: ExpertProposal | None) -> P:
-    """Rule 8: a new proposal goes to every participant; an objection to the proposer."""
+    """Rule 8: a new proposal goes to every participant, and when another State proposed
+    it, to the presenting State specifically as well; an objection to the proposer."""
     if proposal is None:
         oid = from_global_id(payload.expert_proposal.id, "ExpertProposal")  # type: ignore[attr-defined]
         proposal = await run_sync(lambda: ExpertProposal.objects(pk=oid).first())
@@ -88,4 +89,18 @@ async def told_of_expert(info: Any, payload: P, proposal: ExpertProposal | None)
         link_base(info),
         proposal.silence_ends_on,
     )
-    return _shown(info, payload, await tell(info, notice, meeting, states))
+    shown = _shown(info, payload, await tell(info, notice, meeting, states))
+    presenting = proposal.presenting_state
+    if kind is NoticeKind.EXPERT_PROPOSAL_CIRCULATED and experts.tells_the_presenter(
+        presenting, proposal.proposing_state
+    ):
+        specific = notices.expert_notice(
+            meeting,
+            NoticeKind.EXPERT_PROPOSED_FOR_YOUR_PRESENTATION,
+            proposal.expert_name,
+            proposal.proposing_state,
+            link_base(info),
+            proposal.silence_ends_on,
+        )
+        await tell(info, specific, meeting, [presenting], secretariat=False)
+    return shown

@@ -20,6 +20,8 @@ class NoticeKind(StrEnum):
     INVOLVED_STATE_NOTIFIED = "INVOLVED_STATE_NOTIFIED"  # rule 12, with the response request
     RESPONSE_RECEIVED = "RESPONSE_RECEIVED"  # rule 12, to the presenting State
     EXPERT_PROPOSAL_CIRCULATED = "EXPERT_PROPOSAL_CIRCULATED"  # rule 8
+    # rule 8, to the presenting State when another State proposes for its presentation
+    EXPERT_PROPOSED_FOR_YOUR_PRESENTATION = "EXPERT_PROPOSED_FOR_YOUR_PRESENTATION"
     EXPERT_OBJECTION_RAISED = "EXPERT_OBJECTION_RAISED"  # rule 8
     EXPERT_SILENCE_ENDED = "EXPERT_SILENCE_ENDED"  # rule 8
     EXPERT_REFERRED = "EXPERT_REFERRED"  # rule 8
