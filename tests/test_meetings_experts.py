@@ -12,7 +12,7 @@ import httpx
 from services.common.mongo import run_sync
 from services.common.settings import Settings
 from tests.conftest import GraphQLClient
-from tests.events_support import eventually
+from tests.events_support import eventually, outbox_published
 from tests.meetings_support import (
     ATTACH,
     MEETING,
@@ -26,6 +26,7 @@ from tests.meetings_support import (
     ok,
     pdf,
     refusal,
+    register_caught_up,
 )
 
 pytest_plugins = ["tests.meetings_support"]
@@ -208,9 +209,10 @@ async def test_rule_8_approved_expert_sees_only_their_presentation_and_its_docum
     assert refusal(await mq(MEETING, {"id": mid}, who.expert))["rule"] == 8
 
 
-async def _a_state_of_its_own(who: Actors, code: str, party: bool) -> str:
+async def _a_state_of_its_own(who: Actors, code: str, party: bool, settings: Settings) -> str:
     """A State no other test uses becomes a State Party (or a signatory): its event reaches
-    the shared stream, where nobody else reads that State. The token of its delegate."""
+    the shared stream, where nobody else reads that State, and the meetings register has
+    learnt it. The token of its delegate."""
     from datetime import date
 
     from services.contacts import handlers as contacts
@@ -225,11 +227,13 @@ async def _a_state_of_its_own(who: Actors, code: str, party: bool) -> str:
         note="Ratified." if party else "Signed.",
     )
     await run_sync(contacts.change_state_status, SECRETARIAT, change)
+    await outbox_published("contacts")
+    await register_caught_up(settings)
     return who.token(sub=f"{code.lower()}1", state=code)
 
 
 async def test_participant_register_follows_the_contacts_status_events(
-    mq: GraphQLClient, who: Actors, contacts_app: Any
+    mq: GraphQLClient, who: Actors, contacts_app: Any, meetings_settings: Settings
 ) -> None:
     """Rules 1 and 6: a State that withdraws loses access here once the event arrives.
     San Marino, a State of this test's own: its events reach the shared stream, where a
@@ -240,7 +244,7 @@ async def test_participant_register_follows_the_contacts_status_events(
     from services.contacts.domain import AttStatus, StatusDates
     from tests.meetings_support import SECRETARIAT
 
-    smr = await _a_state_of_its_own(who, "SMR", party=False)
+    smr = await _a_state_of_its_own(who, "SMR", party=False, settings=meetings_settings)
     mid = await new_meeting(mq, who)
     assert ok(await mq(MEETING, {"id": mid}, smr))["meeting"]["id"] == mid
     change = contacts.StatusChangeInput(
@@ -288,9 +292,9 @@ async def test_rule_8_objection_withdrawn_after_consultation_resolves_the_propos
 
 
 async def test_rule_8_with_two_objecting_states_both_must_withdraw(
-    mq: GraphQLClient, who: Actors, clock: Clock, contacts_app: Any
+    mq: GraphQLClient, who: Actors, clock: Clock, meetings_settings: Settings
 ) -> None:
-    isl = await _a_state_of_its_own(who, "ISL", party=True)
+    isl = await _a_state_of_its_own(who, "ISL", party=True, settings=meetings_settings)
     made = await circulated(mq, who, clock)
     ok(await mq(OBJECT, {"id": made["id"]}, who.deu))
     ok(await mq(OBJECT, {"id": made["id"]}, isl))
@@ -301,10 +305,10 @@ async def test_rule_8_with_two_objecting_states_both_must_withdraw(
 
 
 async def test_rule_8_a_signatory_state_is_told_of_the_proposal_but_may_not_object(
-    mq: GraphQLClient, who: Actors, clock: Clock, contacts_app: Any
+    mq: GraphQLClient, who: Actors, clock: Clock, meetings_settings: Settings
 ) -> None:
     # Andorra, a signatory of its own here: ISR's participation is another test's to change
-    signatory = await _a_state_of_its_own(who, "AND", party=False)
+    signatory = await _a_state_of_its_own(who, "AND", party=False, settings=meetings_settings)
     made = await circulated(mq, who, clock)
     seen = ok(await mq(STATUS, {"id": made["id"]}, signatory))["expertProposal"]
     assert seen == {"status": "SILENCE", "approved": False}  # it takes part and sees it
