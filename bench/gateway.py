@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from services.dev.servers import free_port  # noqa: E402
 
-ONE_SUBGRAPH = "{ states(first: 5) { edges { node { code name status } } } }"
+ONE_SUBGRAPH = "{ states(first: 3) { edges { node { code name status } } } }"
 FEDERATED = "{ items(first: 100) { id name price { amount currency } stock { available } } }"
 LISTING_ONLY = "{ items(first: 100) { id name } }"
 
