@@ -117,8 +117,10 @@ async def test_a_slow_body_is_closed_a_fair_upload_is_not(parts: dict[str, Serve
         b"Content-Length: %d\r\n\r\n" % len(body)
     )
     response, sent = await _trickle(port, head, body)  # ~100 s at one byte per EVERY
-    assert response.startswith(b"HTTP/1.1 408 "), response
-    assert LATE in response
+    # the 408, or nothing when a byte crossed the server's close: the reset that the kernel
+    # then sends drops the answer before the client reads it; either way the body was cut
+    assert response == b"" or response.startswith(b"HTTP/1.1 408 "), response
+    assert response == b"" or LATE in response
     assert sent < len(body)
     # 24 kB in 2 kB pieces, longer in all than the body timeout (2 s) but at a fair rate
     fair = b'{"query": "{ __typename }"}' + b" " * (24 * 1024)
