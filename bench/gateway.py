@@ -434,7 +434,8 @@ async def run(requests: int) -> None:
     from bench.hive import HiveGateway
 
     home = Path(tempfile.mkdtemp(prefix="dief-bench-"))
-    names = ("mongo", "nats", "contacts", "meetings", "cases", "gateway", "gateway2", "items")
+    names = ("mongo", "nats", "contacts", "meetings", "cases", "gateway", "console", "gateway2")
+    names += ("items",)
     ports = {name: free_port() for name in names}
     extra = ("prices", "stock", "bare", "hive", "hive_off", "hive2", "hive2_off")
     ports |= {name: free_port() for name in extra}
@@ -448,6 +449,7 @@ async def run(requests: int) -> None:
         "DIEF_MEETINGS_PORT": str(ports["meetings"]),
         "DIEF_CASES_PORT": str(ports["cases"]),
         "DIEF_GATEWAY_PORT": str(ports["gateway"]),
+        "DIEF_CONSOLE_PORT": str(ports["console"]),
         # one bench client is one caller: the per-caller fairness limits would refuse it
         "DIEF_GATEWAY_MAX_CONCURRENT_PER_CALLER": "100000",
         "DIEF_GATEWAY_RATE_PER_CALLER": "1000000",
