@@ -85,3 +85,29 @@ async def test_the_gateways_anonymous_token_passes_the_door_and_is_no_principal(
     answer = await ask(contacts_url, "{ states(first: 1) { totalCount } }", anonymous)
     assert answer.status_code == 200
     assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_gateway_token_is_verified_once_per_request_and_names_its_caller(
+    contacts_app: Any, contacts_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The door's check hands its verified claims to the request's context: one signature
+    check per request, and the context still reads the caller from that token alone."""
+    verifier = contacts_app.state.runtime.verifier
+    checked: list[str] = []
+    real = verifier.claims_of
+
+    def counted(token: str) -> dict[str, object]:
+        checked.append(token)
+        return real(token)
+
+    monkeypatch.setattr(verifier, "claims_of", counted)
+    secretariat = Principal("sec-1", frozenset({Role.SECRETARIAT}))
+    token = signer(settings).sign(secretariat, "request-2")
+    answer = await ask(contacts_url, "{ states(first: 1) { totalCount } }", token)
+    assert answer.status_code == 200 and "errors" not in answer.json()
+    assert answer.json()["data"]["states"] == {"totalCount": 0}  # empty: a clean database
+    assert checked == [token]
+    anonymous = signer(settings).sign_anonymous("request-3")
+    refused = await ask(contacts_url, "{ states(first: 1) { totalCount } }", anonymous)
+    assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert checked == [token, anonymous]

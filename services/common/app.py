@@ -19,7 +19,12 @@ from strawberry.federation import Schema
 
 from services.common.answer_view import InsertsWithTheAnswer
 from services.common.body import BodyLimitMiddleware
-from services.common.context import RequestContext, bearer_token, build_context
+from services.common.context import (
+    RequestContext,
+    bearer_token,
+    build_context,
+    remember_verified,
+)
 from services.common.draining import Drain, DrainMiddleware
 from services.common.errors import Unauthenticated
 from services.common.idempotent_view import IdempotentMutations
@@ -90,7 +95,7 @@ class GatewayOnlyMiddleware:
             token = bearer_token(Request(scope))
             if token is None:
                 raise Unauthenticated("This service answers only requests from the gateway.")
-            self.runtime.verifier.claims_of(token)
+            remember_verified(scope, token, self.runtime.verifier.claims_of(token))
         except Unauthenticated as refusal:
             response = JSONResponse(
                 {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]},

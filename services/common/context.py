@@ -47,9 +47,23 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+# Where a request's scope keeps the token already verified on the way in (in prod, by the
+# gateway-only check), so that the context does not verify it a second time.
+VERIFIED_TOKEN = "dief.verified_token"
+
+
+def remember_verified(scope: dict[str, Any], token: str, claims: dict[str, object]) -> None:
+    scope.setdefault("state", {})[VERIFIED_TOKEN] = (token, claims)
+
+
 def authenticate(request: Request, verifier: PrincipalVerifier) -> Principal | None:
     token = bearer_token(request)
-    return verifier.verify_optional(token) if token else None
+    if not token:
+        return None
+    verified = request.scope.get("state", {}).get(VERIFIED_TOKEN)
+    if verified is not None and verified[0] == token:
+        return verifier.principal_of(verified[1])
+    return verifier.verify_optional(token)
 
 
 def build_context(request: Request, runtime: ServiceRuntime) -> RequestContext:

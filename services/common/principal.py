@@ -148,7 +148,11 @@ class PrincipalVerifier:
 
     def verify_optional(self, token: str) -> Principal | None:
         """The principal, or None for the gateway's token of an anonymous caller."""
-        claims = self.claims_of(token)
+        return self.principal_of(self.claims_of(token))
+
+    @staticmethod
+    def principal_of(claims: dict[str, object]) -> Principal | None:
+        """The principal of claims ``claims_of`` returned (None: an anonymous caller)."""
         if claims.get(ANONYMOUS_CLAIM) is True:
             return None
         return principal_from_claims(claims)
