@@ -123,7 +123,11 @@ def serve_subgraph(name: str, port: int) -> None:
 
     from bench.federation_subgraphs import counted
 
-    uvicorn.run(counted(name), host="127.0.0.1", port=port, log_level="warning")
+    # a keep-alive longer than any gateway's idle pool: no gateway reuses a connection that
+    # the subgraph is closing at that moment (a reset, not a measurement)
+    uvicorn.run(
+        counted(name), host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=75
+    )
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -173,10 +177,11 @@ async def measure(
     of the machine than the others. ``rps`` is requests per second of time spent on that
     target by ``concurrency`` workers."""
     latencies: list[list[float]] = [[] for _ in targets]
+    failed = [0 for _ in targets]
     connector = aiohttp.TCPConnector(limit=concurrency * len(targets))
     async with aiohttp.ClientSession(connector=connector) as http:
 
-        async def send(i: int, n: int) -> float:
+        async def send(i: int, n: int) -> float | None:
             url, query, headers = targets[i]
             started = time.perf_counter()
             if query is None:
@@ -189,9 +194,15 @@ async def measure(
             async with request as response:
                 raw = await response.read()
             took = time.perf_counter() - started
-            payload = json.loads(raw)
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = {"errors": [raw[:200]]}
             if response.status != 200 or payload.get("errors"):
-                raise SystemExit(f"{url}: {response.status} {str(payload)[:300]}")
+                if failed[i] == 0:  # the first failure of a target is shown, all are counted
+                    print(f"  ! {url}: {response.status} {str(payload)[:300]}", flush=True)
+                failed[i] += 1
+                return None
             return took
 
         for n in range(warm):  # warm up: connections, caches, the plan cache
@@ -203,17 +214,20 @@ async def measure(
             for n in queue:
                 for k in range(len(targets)):
                     i = (n + k) % len(targets)
-                    latencies[i].append(await send(i, n))
+                    took = await send(i, n)
+                    if took is not None:
+                        latencies[i].append(took)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     results = []
     for samples in latencies:
-        ordered = sorted(samples)
+        ordered = sorted(samples) or [float("nan")]  # nothing answered: no figures
         results.append(
             {
                 "rps": len(ordered) * concurrency / sum(ordered),
                 "p50": statistics.median(ordered) * 1000,
                 "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+                "failed": failed[len(results)],
             }
         )
     return results
@@ -326,7 +340,8 @@ def table(title: str, labels: list[str], by_level: dict[int, list[dict[str, floa
         cells = "".join(
             f"{by_level[c][i]['rps']:>12.0f}{by_level[c][i]['p50']:>9.2f}" for c in by_level
         )
-        print(f"  {label:<40}{cells}")
+        failures = sum(by_level[c][i]["failed"] for c in by_level)
+        print(f"  {label:<40}{cells}" + (f"  ({failures:.0f} failed answers)" if failures else ""))
     if len(labels) > 1 and "Hive" in labels[1]:
         ratios = " ".join(
             f"c={c}: {by_level[c][0]['rps'] / by_level[c][1]['rps']:.2f}x" for c in by_level
