@@ -222,6 +222,7 @@ class Gateway:
                 settings.gateway_subgraph_timeout_seconds,
                 self.signer.headers,
                 mutation_timeout_s=settings.gateway_subgraph_mutation_timeout_seconds,
+                idle_s=settings.gateway_subgraph_idle_seconds,
             )
             fetch = self.fetcher
         self.breakers = Breakers(

@@ -39,6 +39,11 @@ HeadersFactory = Callable[[str], Mapping[str, str] | Awaitable[Mapping[str, str]
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 
 
+# A connection that broke under a request: closed or reset by the subgraph (a refused
+# connection, ClientConnectorError, is one of them to aiohttp but is not retried).
+BROKEN_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+
+
 class SubgraphUnavailable(Exception):
     """A subgraph gave no GraphQL answer; the message names it, never its address."""
 
@@ -68,6 +73,7 @@ class HttpFetcher:
         client: httpx.AsyncClient | None = None,
         max_connections: int = 100,
         mutation_timeout_s: float | dict[str, float] | None = None,
+        idle_s: float = 4.0,
     ) -> None:
         self.subgraphs = dict(subgraphs)
         self.timeouts = _per_subgraph(timeout_s, subgraphs)
@@ -79,6 +85,7 @@ class HttpFetcher:
         self.headers_factory = headers_factory
         self.client = client
         self.max_connections = max_connections
+        self.idle_s = idle_s
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -86,7 +93,7 @@ class HttpFetcher:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             connector = aiohttp.TCPConnector(
-                limit=self.max_connections, limit_per_host=0, keepalive_timeout=30
+                limit=self.max_connections, limit_per_host=0, keepalive_timeout=self.idle_s
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, skip_auto_headers=("User-Agent",)
@@ -111,8 +118,8 @@ class HttpFetcher:
         if files:
             return await self._multipart(subgraph, url, query, variables, files, headers)
         payload = orjson.dumps({"query": query, "variables": variables})
-        timeouts = self.mutation_timeouts if _is_mutation(query) else self.timeouts
-        timeout = timeouts.get(subgraph, 10.0)
+        mutation = _is_mutation(query)
+        timeout = (self.mutation_timeouts if mutation else self.timeouts).get(subgraph, 10.0)
         try:
             if self.client is not None:
                 answer = await self.client.post(
@@ -120,16 +127,30 @@ class HttpFetcher:
                 )
                 status, raw = answer.status_code, answer.content
             else:
-                client_timeout = aiohttp.ClientTimeout(total=timeout)
-                async with self._session_here().post(
-                    url, data=payload, headers=headers, timeout=client_timeout
-                ) as response:
-                    status, raw = response.status, await response.read()
+                status, raw = await self._pooled_post(url, payload, headers, timeout, mutation)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise SubgraphTimeout(f"{subgraph} did not answer within {timeout:g} s") from exc
         except (aiohttp.ClientConnectionError, httpx.TransportError) as exc:
             raise SubgraphUnreachable(f"{subgraph}: {type(exc).__name__}") from exc
         return _graphql_body(subgraph, status, raw)
+
+    async def _pooled_post(
+        self, url: str, payload: bytes, headers: dict[str, str], timeout: float, mutation: bool
+    ) -> tuple[int, bytes]:
+        """POST over the pool. A query whose kept-alive connection the subgraph closed as it
+        was reused (the server's idle close crossing the request) is sent once more on a new
+        connection; a mutation never is (it may have been received)."""
+        client_timeout = aiohttp.ClientTimeout(total=timeout)
+        for attempt in (1, 2):
+            try:
+                async with self._session_here().post(
+                    url, data=payload, headers=headers, timeout=client_timeout
+                ) as response:
+                    return response.status, await response.read()
+            except BROKEN_CONNECTION as exc:
+                if mutation or attempt == 2 or isinstance(exc, aiohttp.ClientConnectorError):
+                    raise
+        raise AssertionError("unreachable")
 
     async def _multipart(
         self,

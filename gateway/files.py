@@ -100,7 +100,9 @@ class FileProxy:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+                connector=aiohttp.TCPConnector(
+                    limit=100, keepalive_timeout=self.gateway.settings.gateway_subgraph_idle_seconds
+                ),
                 skip_auto_headers=("User-Agent",),
                 auto_decompress=False,
             )

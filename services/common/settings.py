@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     # times in a row is answered for at once (SUBGRAPH_UNAVAILABLE) during the cool-down.
     gateway_subgraph_timeout_seconds: float = Field(default=5.0, gt=0)
     gateway_subgraph_mutation_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A pooled connection to a subgraph idle longer than this is not reused: keep it below
+    # the subgraphs' http_keep_alive_seconds, so the gateway never sends on one they close.
+    gateway_subgraph_idle_seconds: float = Field(default=4.0, gt=0)
     gateway_breaker_failures: int = Field(default=5, ge=1)
     gateway_breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
     gateway_plan_cache_size: int = Field(default=1000, ge=1)
