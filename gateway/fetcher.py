@@ -42,6 +42,8 @@ JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"
 # A connection that broke under a request: closed or reset by the subgraph (a refused
 # connection, ClientConnectorError, is one of them to aiohttp but is not retried).
 BROKEN_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+# An answer cut short: the subgraph went away while it was sending it (killed mid-body).
+UNFINISHED_ANSWER = aiohttp.ClientPayloadError
 
 
 class SubgraphUnavailable(Exception):
@@ -130,7 +132,7 @@ class HttpFetcher:
                 status, raw = await self._pooled_post(url, payload, headers, timeout, mutation)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise SubgraphTimeout(f"{subgraph} did not answer within {timeout:g} s") from exc
-        except (aiohttp.ClientConnectionError, httpx.TransportError) as exc:
+        except (aiohttp.ClientConnectionError, UNFINISHED_ANSWER, httpx.TransportError) as exc:
             raise SubgraphUnreachable(f"{subgraph}: {type(exc).__name__}") from exc
         return _graphql_body(subgraph, status, raw)
 
@@ -201,7 +203,7 @@ class HttpFetcher:
                     status, raw = response.status, await response.read()
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise SubgraphTimeout(f"{subgraph} did not answer within {timeout:g} s") from exc
-        except (aiohttp.ClientConnectionError, httpx.TransportError) as exc:
+        except (aiohttp.ClientConnectionError, UNFINISHED_ANSWER, httpx.TransportError) as exc:
             raise SubgraphUnreachable(f"{subgraph}: {type(exc).__name__}") from exc
         return _graphql_body(subgraph, status, raw)
 

@@ -99,3 +99,28 @@ async def test_a_connection_idle_longer_than_its_bound_is_not_reused(
     finally:
         await fetcher.aclose()
     assert len(server.received) == 2 and server.connections == 2
+
+
+async def test_an_answer_cut_short_is_the_subgraph_unreachable() -> None:
+    """A subgraph killed while it sends its answer: the body ends before its length."""
+
+    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        match = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+        await reader.readexactly(int(match.group(1)) if match else 0)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b'content-length: 400\r\n\r\n{"data":{"n":'
+        )
+        await writer.drain()
+        writer.close()
+
+    listening = await asyncio.start_server(cut, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    async with listening:
+        fetcher = HttpFetcher({"sg": f"http://127.0.0.1:{port}/graphql"}, timeout_s=5.0)
+        try:
+            with pytest.raises(SubgraphUnreachable, match="sg: ClientPayloadError"):
+                await fetcher("sg", "{ n }", {})
+        finally:
+            await fetcher.aclose()
