@@ -37,12 +37,12 @@ The response is shaped by `gateway.shaper.Shaper`, built once per plan; operatio
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
@@ -247,7 +247,7 @@ class Executor:
             return
         reps: list[dict] = []
         targets: list[list[tuple[list, dict]]] = []
-        index: dict[str, int] = {}
+        index: dict[bytes, int] = {}
         for item_path, item in _walk(run.data, step.path, []):
             spec = step.reps.get(item.get("__typename"))  # type: ignore[arg-type]
             if spec is None:
@@ -255,7 +255,7 @@ class Executor:
             rep = _representation(item, spec.typename, spec.key, spec.required)
             if rep is None:
                 continue
-            rep_key = json.dumps(rep, sort_keys=True, default=str)
+            rep_key = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS, default=str)
             i = index.get(rep_key)
             if i is None:
                 i = index[rep_key] = len(reps)

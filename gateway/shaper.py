@@ -12,6 +12,7 @@ plan; it is built once with the plan.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from graphql import (
@@ -36,7 +37,10 @@ class _Null(Exception):
     """A null reached a non-null position; its error is already recorded."""
 
 
+# Leaves already of their GraphQL type are passed as they are (anything else is serialised
+# by the scalar, which refuses what it cannot represent); Int is 32-bit, Float finite.
 _FAST_SCALARS = {"String": str, "ID": str, "Boolean": bool}
+_MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
 
 
 class Shaper:
@@ -188,6 +192,10 @@ class _Shaping:
     def _scalar(self, type_: GraphQLScalarType, value: Any, f: NField, path: list) -> Any:
         fast = _FAST_SCALARS.get(type_.name)
         if fast is not None and type(value) is fast:
+            return value
+        if type(value) is int and type_.name == "Int" and _MIN_INT <= value <= _MAX_INT:
+            return value
+        if type(value) is float and type_.name == "Float" and math.isfinite(value):
             return value
         try:
             return type_.serialize(value)

@@ -121,3 +121,30 @@ def test_leaves_are_serialised_by_the_api_schema(supergraph: Supergraph) -> None
     result, errors = shape(supergraph, "{ hello }", {"hello": {"not": "a string"}})
     assert result is None
     assert errors[0]["path"] == ["hello"]
+
+
+@pytest.mark.parametrize(
+    ("price", "answered"),
+    [
+        (7, 7),
+        (-(2**31), -(2**31)),
+        (2**31 - 1, 2**31 - 1),
+        (True, 1),  # graphql-core's Int serialises a boolean as 0 or 1
+        (7.0, 7),  # a whole float is an Int
+        (2**31, None),
+        (-(2**31) - 1, None),
+        (7.5, None),
+        ("7", 7),
+    ],
+)
+def test_an_int_leaf_is_answered_as_graphql_serialises_it(
+    supergraph: Supergraph, price: Any, answered: Any
+) -> None:
+    data = {"topProducts": [{"upc": "1", "price": price}]}
+    result, errors = shape(supergraph, "{ topProducts { upc price } }", data)
+    if answered is None:  # a non-null Int that cannot be represented: the item is nulled
+        assert errors and "Int cannot represent" in errors[0]["message"]
+        assert errors[0]["path"] == ["topProducts", 0, "price"] and result is None
+    else:
+        assert errors == [] and result == {"topProducts": [{"upc": "1", "price": answered}]}
+        assert type(result["topProducts"][0]["price"]) is int
