@@ -24,6 +24,7 @@ from services.common.errors import DiefError, ValidationFailed
 from services.common.ids import from_global_id, to_global_id
 from services.common.mongo import run_sync
 from services.common.notifications.kinds import Audience
+from services.common.notifications.schema import delivery_fields
 from services.common.pagination import Connection, connection, page_bounds
 from services.common.principal import require_authenticated
 from services.common.ranged_pages import paginate_ranged
@@ -170,13 +171,7 @@ class Delivery:
     @classmethod
     def from_doc(cls, d: docs.Delivery) -> Delivery:
         return cls(
-            state=d.state,
-            email=d.email,
-            role=d.role,
-            encrypted=bool(d.public_key),
-            status=d.status,
-            attempts=d.attempts,
-            last_error=d.last_error,
+            **delivery_fields(d),
             sent_at=d.sent_at,
             next_attempt_at=d.next_attempt_at,
         )

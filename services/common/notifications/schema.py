@@ -42,6 +42,19 @@ def feed_fields(e: NoticeEntry, subject: str, typename: str) -> dict[str, Any]:
     }
 
 
+def delivery_fields(d: DeliveryDocument) -> dict[str, Any]:
+    """What every service's delivery type shows of one email of a notice."""
+    return {
+        "state": d.state,
+        "email": d.email,
+        "role": d.role,
+        "encrypted": bool(d.public_key),
+        "status": d.status,
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+    }
+
+
 @strawberry.federation.type(shareable=True, description="One email of a notice, and how it went.")
 class NoticeDelivery:
     state: str
@@ -88,18 +101,7 @@ class Notice:
         found = await run_sync(
             feed.deliveries_of, self.delivery_document, info.context.principal, str(oid)
         )
-        return [
-            NoticeDelivery(
-                state=d.state,
-                email=d.email,
-                role=d.role,
-                encrypted=bool(d.public_key),
-                status=d.status,
-                attempts=d.attempts,
-                last_error=d.last_error,
-            )
-            for d in found
-        ]
+        return [NoticeDelivery(**delivery_fields(d)) for d in found]
 
 
 @strawberry.input(description="Notices of yours to mark read, or unread again.")
