@@ -41,6 +41,21 @@ def _stale_days(info: Ctx) -> int:
     return info.context.runtime.settings.stale_after_days
 
 
+async def _directory_page(
+    query: Any, first: int | None, after: str | None, days: int, *, hint: bool
+) -> Connection[Contact]:
+    """A page of ``query``'s contacts in the directory's order, on its index if ``hint``."""
+    return await run_sync(
+        paginate_ranged,
+        query,
+        handlers.DIRECTORY,
+        first,
+        after,
+        lambda c: Contact.from_doc(c, days),
+        hint=hint,
+    )
+
+
 @strawberry.type(description="One recorded change of a State's ATT status.")
 class StatusChange:
     status: AttStatus
@@ -504,16 +519,7 @@ class Query(LdapQuery, NoticeQuery):
         # the directory's common pages (all of it, or one State's) on the index of its
         # order; other filters left to the planner
         common = vars(flt) == vars(handlers.ContactFilter(state_code=flt.state_code))
-        return await run_sync(
-            lambda: paginate_ranged(
-                query,
-                handlers.DIRECTORY,
-                first,
-                after,
-                lambda c: Contact.from_doc(c, days),
-                hint=common,
-            )
-        )
+        return await _directory_page(query, first, after, days, hint=common)
 
     @strawberry.federation.field(description="One contact.", policy=READ_POLICY)
     async def contact(self, info: Ctx, id: strawberry.ID) -> Contact | None:
@@ -553,16 +559,8 @@ class Query(LdapQuery, NoticeQuery):
     ) -> Connection[Contact] | None:
         days = _stale_days(info)
         query = await run_sync(handlers.stale_contacts, info.context.principal, state_code, days)
-        return await run_sync(
-            lambda: paginate_ranged(
-                query,
-                handlers.DIRECTORY,
-                first,
-                after,
-                lambda c: Contact.from_doc(c, days),
-                hint=False,  # a filter of its own: left to the planner
-            )
-        )
+        # a filter of its own: left to the planner
+        return await _directory_page(query, first, after, days, hint=False)
 
 
 @strawberry.type
