@@ -121,6 +121,32 @@ async def test_the_registry_is_read_from_memory_and_a_status_change_shows_at_onc
     assert error_codes(await contacts(STATES, token=delegate)) == ["FORBIDDEN"]
 
 
+async def test_registry_reads_skip_the_thread_pool_while_the_registry_is_in_memory(
+    contacts: GraphQLClient, token: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of States read from memory runs on the event loop; once the copy is dropped
+    the read (which goes to the database) runs in the thread pool, and answers the same."""
+    import threading
+
+    delegate = token(state="FRA")
+    threads: list[int] = []
+    real = handlers.list_states
+
+    def noted(*args: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(handlers, "list_states", noted)
+    first = await contacts(STATES, token=delegate)  # loads the registry if it is not yet
+    assert registry.STATES.loaded
+    warm = await contacts(STATES, token=delegate)
+    registry.STATES.invalidate()
+    cold = await contacts(STATES, token=delegate)
+    assert first == warm == cold and "errors" not in warm
+    loop_thread = threading.get_ident()  # the test and the ASGI app share one event loop
+    assert threads[1] == loop_thread and threads[2] != loop_thread
+
+
 @pytest.fixture
 async def deaf_contacts(
     fast_settings: Settings, clean_databases: None

@@ -63,6 +63,11 @@ class HotData(Generic[T]):
         self.loads = 0  # how many times the data was read from the database
         _caches.setdefault(alias, []).append(self)
 
+    @property
+    def loaded(self) -> bool:
+        """Whether a copy is in memory now (``get`` would not read the database)."""
+        return self._value is not None
+
     def get(self) -> T:
         value = self._value
         if value is not None:
