@@ -28,9 +28,10 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def served(app: Any, *, lifespan: str = "off") -> AsyncIterator[str]:
-    """Serve ``app`` over real HTTP in this event loop; yields its base URL."""
-    port = free_port()
+async def served(app: Any, *, lifespan: str = "off", port: int | None = None) -> AsyncIterator[str]:
+    """Serve ``app`` over real HTTP in this event loop (on ``port``, else a free one); yields
+    its base URL."""
+    port = port or free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, lifespan=lifespan, log_config=None, access_log=False
     )

@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 import jwt
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -127,29 +126,20 @@ async def running(tmp_path: Path, wrong_nonce: bool = False) -> AsyncIterator[tu
             dev_sign_in=False,
         )
         app = build(settings, Settings(env="dev", home=tmp_path))
-        async with serve_on(app, port) as console_base:
+        # the console on the port its public URL names (the redirect URI must match)
+        async with served(app, lifespan="auto", port=port) as console_base:
             yield provider, console_base
-
-
-@contextlib.asynccontextmanager
-async def serve_on(app: Any, port: int) -> AsyncIterator[str]:
-    """The console on the port its public URL names (the redirect URI must match)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    task = asyncio.ensure_future(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 async def walk(http: httpx.AsyncClient, url: str, **params: Any) -> httpx.Response:
     return await http.get(url, params=params or None, follow_redirects=False)
+
+
+async def to_provider_and_back(browser: httpx.AsyncClient) -> httpx.Response:
+    """A sign-in started and taken to the provider: its redirect back to the console."""
+    await browser.get("/signin")
+    start = await walk(browser, "/signin/oidc")
+    return await walk(browser, start.headers["location"])
 
 
 def test_signing_in_with_the_provider_keeps_the_tokens_on_the_server(tmp_path: Path) -> None:
@@ -191,9 +181,7 @@ async def _test_an_answer_with_another_state_signs_nobody_in(tmp_path: Path) -> 
     async with running(tmp_path) as flow:
         _, console = flow
         async with httpx.AsyncClient(base_url=console, timeout=20) as browser:
-            await browser.get("/signin")
-            start = await walk(browser, "/signin/oidc")
-            back = await walk(browser, start.headers["location"])
+            back = await to_provider_and_back(browser)
             forged = urlparse(back.headers["location"])
             code = parse_qs(forged.query)["code"][0]
             answer = await walk(browser, "/signin/callback", code=code, state="forged")
@@ -212,8 +200,7 @@ async def _test_a_code_redeemed_with_another_verifier_is_refused(tmp_path: Path)
             httpx.AsyncClient(base_url=console, timeout=20) as victim,
             httpx.AsyncClient(base_url=console, timeout=20) as attacker,
         ):
-            await victim.get("/signin")
-            stolen = await walk(victim, (await walk(victim, "/signin/oidc")).headers["location"])
+            stolen = await to_provider_and_back(victim)
             # the attacker starts a flow of their own and injects the victim's code into it
             await attacker.get("/signin")
             own = parse_qs(
@@ -233,9 +220,7 @@ async def _test_an_id_token_for_another_sign_in_is_refused(tmp_path: Path) -> No
     async with running(tmp_path, wrong_nonce=True) as flow:
         _, console = flow
         async with httpx.AsyncClient(base_url=console, timeout=20) as browser:
-            await browser.get("/signin")
-            start = await walk(browser, "/signin/oidc")
-            back = await walk(browser, start.headers["location"])
+            back = await to_provider_and_back(browser)
             answer = await walk(browser, back.headers["location"])
             assert answer.status_code == 400 and "not issued for this sign-in" in answer.text
             assert (await walk(browser, "/cases")).status_code == 303
