@@ -15,8 +15,9 @@ from pymongo import MongoClient
 from services.common.keys import SigningKey, ensure_dev_key
 from services.common.principal import Principal, Role, sign_principal
 from services.common.settings import Settings
-from services.dev.servers import ServerProcess, mongodb_server, mongodb_uri, nats_server, nats_url
+from services.dev.servers import ServerProcess, mongodb_server, mongodb_uri, nats_url
 from services.dev.slapd import slapd_server
+from tests.private_nats import nats_running
 
 
 @pytest.fixture(scope="session")
@@ -29,10 +30,8 @@ def mongodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
 
 @pytest.fixture(scope="session")
 def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    root = tmp_path_factory.mktemp("nats")
-    server = nats_server(root / "store", log_path=root / "server.log").start()
-    yield server
-    server.stop()
+    with nats_running(tmp_path_factory.mktemp("nats")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,10 @@ from services.common.keys import SigningKey
 from services.common.mongo import run_sync
 from services.common.principal import Principal, Role, sign_principal
 from services.common.settings import Settings
-from services.dev.servers import ServerProcess, mongodb_uri, nats_server, nats_url
+from services.dev.servers import ServerProcess, mongodb_uri, nats_url
 from tests.gateway_stack import wait_until
 from tests.gateway_support import served
+from tests.private_nats import nats_running
 
 SUBGRAPHS = ("contacts", "meetings", "cases")
 
@@ -164,10 +165,8 @@ def door_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProces
 
     from tests.door_support import door_nats  # noqa: F401 - the fixture
     """
-    root = tmp_path_factory.mktemp("door-nats")
-    server = nats_server(root / "store", log_path=root / "server.log").start()
-    yield server
-    server.stop()
+    with nats_running(tmp_path_factory.mktemp("door-nats")) as server:
+        yield server
 
 
 def door_fixture(name: str, **more: Any) -> Any:
