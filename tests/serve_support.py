@@ -4,6 +4,7 @@ environment a test gives it, and the waits a test needs around it."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -12,7 +13,9 @@ from pathlib import Path
 import httpx
 
 from services.common.keys import ensure_dev_key
+from services.common.settings import Settings
 from services.dev.servers import LOOPBACK, ServerProcess, free_port, mongodb_uri, nats_url
+from services.dev.tokens import dev_token
 
 REPO = Path(__file__).resolve().parent.parent
 SUBGRAPHS = ("contacts", "meetings", "cases")
@@ -30,6 +33,31 @@ def base_env(home: Path, mongodb_port: int, nats_port: int, **more: str) -> dict
         "PYTHONUNBUFFERED": "1",
         **more,
     }
+
+
+def seed_sample_states(env: dict[str, str]) -> None:
+    """``dief seed-states --sample`` in ``env``'s database."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "seed-states", "--sample"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def delegate_token(home: Path) -> str:
+    """An hour's dev token of marie, a delegate of France, signed with ``home``'s dev key."""
+    return dev_token(
+        Settings(env="dev", home=home),
+        sub="marie",
+        state="FRA",
+        roles=["delegate"],
+        participant=True,
+        ttl_seconds=3600,
+    )
 
 
 def subgraph_urls(urls: dict[str, str]) -> str:

@@ -10,7 +10,6 @@ import asyncio
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,10 +19,16 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from services.common.settings import Settings
 from services.dev.servers import LOOPBACK, ServerProcess, mongodb_uri
-from services.dev.tokens import dev_token
-from tests.serve_support import REPO, base_env, log_tail, serve, subgraph_urls, url
+from tests.serve_support import (
+    base_env,
+    delegate_token,
+    log_tail,
+    seed_sample_states,
+    serve,
+    subgraph_urls,
+    url,
+)
 from tests.test_contacts_directory import AUTHORITY_CREATE
 
 DB = "shutdown_contacts"
@@ -50,15 +55,7 @@ def env(root: Path, mongodb: ServerProcess, nats: ServerProcess) -> dict[str, st
         DIEF_SHUTDOWN_DRAIN_SECONDS=str(DRAIN),
         DIEF_SHUTDOWN_GRACE_SECONDS=str(GRACE),
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "seed-states", "--sample"],
-        env=made,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    seed_sample_states(made)
     return made
 
 
@@ -78,14 +75,7 @@ def quick_contacts(root: Path, env: dict[str, str]) -> Iterator[ServerProcess]:
 
 @pytest.fixture
 def token(root: Path) -> str:
-    return dev_token(
-        Settings(env="dev", home=root / "home"),
-        sub="marie",
-        state="FRA",
-        roles=["delegate"],
-        participant=True,
-        ttl_seconds=3600,
-    )
+    return delegate_token(root / "home")
 
 
 def _mutation(name: str) -> bytes:

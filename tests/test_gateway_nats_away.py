@@ -6,8 +6,6 @@ gateway started while NATS is down loads the participant registry from contacts 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +13,17 @@ from typing import Any
 import httpx
 import pytest
 
-from services.common.settings import Settings
 from services.dev.servers import ServerProcess, nats_server
-from services.dev.tokens import dev_token
-from tests.serve_support import REPO, base_env, ready, serve, subgraph_urls, until, url
+from tests.serve_support import (
+    base_env,
+    delegate_token,
+    ready,
+    seed_sample_states,
+    serve,
+    subgraph_urls,
+    until,
+    url,
+)
 
 QUERY = "{ states(first: 50) { edges { node { code participant } } } }"
 
@@ -30,26 +35,11 @@ class Stack:
         self.env = base_env(
             root / "home", mongodb.port, self.nats.port, DIEF_CONTACTS_DB="nats_away_contacts"
         )
-        done = subprocess.run(
-            [sys.executable, "-m", "services.cli", "seed-states", "--sample"],
-            env=self.env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        seed_sample_states(self.env)
         self.contacts = serve("contacts", root, self.env)
         self.env["DIEF_GATEWAY_SUBGRAPH_URLS"] = subgraph_urls({"contacts": url(self.contacts)})
         self.gateway = serve("gateway", root, self.env)
-        self.delegate = dev_token(
-            Settings(env="dev", home=root / "home"),
-            sub="marie",
-            state="FRA",
-            roles=["delegate"],
-            participant=True,
-            ttl_seconds=3600,
-        )
+        self.delegate = delegate_token(root / "home")
 
     def restart_gateway(self) -> None:
         port = self.gateway.port
