@@ -130,6 +130,20 @@ def without_schema_names(body: Any, said: set[str]) -> None:
             )
 
 
+def _cost_key(text: str, operation: OperationDefinitionNode, values: Any) -> tuple | None:
+    """What a cost depends on, when every variable is a scalar (or null); None otherwise
+    (inputs and lists are walked each time)."""
+    if not isinstance(values, Mapping):
+        return None
+    scalars = []
+    for name, value in values.items():
+        if value is not None and type(value) not in (str, int, float, bool):
+            return None
+        scalars.append((name, type(value).__name__, value))
+    name = operation.name.value if operation.name else None
+    return (text, name, tuple(sorted(scalars)))
+
+
 class _Lru(OrderedDict[Any, Any]):
     def __init__(self, capacity: int) -> None:
         super().__init__()
@@ -174,6 +188,22 @@ class Pipeline:
             self.rules.append(NoSchemaIntrospectionCustomRule)
         self._documents = _Lru(cache_size)
         self._decisions = _Lru(cache_size)
+        self._costs = _Lru(cache_size)
+
+    def cost(
+        self, text: str, document: DocumentNode, operation: OperationDefinitionNode, coerced: Any
+    ) -> int:
+        """The operation's limits checked and its cost estimated (``LimitExceeded``
+        otherwise), once per document, operation and scalar variable values: the same
+        request shape is not walked again."""
+        values = getattr(coerced, "coerced", coerced)
+        key = _cost_key(text, operation, values)
+        cost = self._costs.lookup(key) if key is not None else None
+        if cost is None:
+            cost = check_operation(self.schema, document, operation, coerced, self.limits)
+            if key is not None:
+                self._costs.keep(key, cost)
+        return cost
 
     def parse(self, text: str) -> Parsed:
         """Parsed and validated once per distinct document text."""
@@ -316,7 +346,7 @@ class Pipeline:
             errors = [_graphql_error(e, field=input_field(e)) for e in coerced]
             return Outcome({"errors": errors}, kind, "invalid")
         try:
-            cost = check_operation(self.schema, document, operation, coerced, self.limits)
+            cost = self.cost(text, document, operation, coerced)
             charge(cost)  # the whole request's budget, batch included (gateway.fairness)
         except LimitExceeded as exc:
             return Outcome({"errors": [exc.to_error()]}, kind, "invalid")

@@ -200,3 +200,27 @@ def test_introspection_fields_nest_like_any_other() -> None:
     for query in ("{ __schema { types { name } } }", "{ me { best { name } } }"):
         assert cost(query, Limits(max_depth=3)) > 0
         assert refusal(query, Limits(max_depth=2)).actual == 3
+
+
+def test_a_request_shapes_cost_is_kept_per_document_and_scalar_variables() -> None:
+    """The pipeline walks a document once per distinct scalar variable values: a cached
+    cost never lets a larger ``first`` through."""
+    from gateway.persisted import PersistedQueries
+    from gateway.pipeline import Pipeline
+
+    limits = Limits(max_cost=100)
+    pipeline = Pipeline(SCHEMA, None, None, limits=limits, persisted=PersistedQueries("apq"))  # type: ignore[arg-type]
+    query = "query($n: Int) { people(first: $n) { totalCount edges { cursor } } }"
+    document = parse_within_limits(query, limits)
+    operation = select_operation(document, None)
+
+    def priced(variables: dict[str, Any]) -> int:
+        return pipeline.cost(query, document, operation, coerced(query, variables))
+
+    assert priced({"n": 5}) == 16 and priced({"n": 5}) == 16
+    assert priced({"n": 7}) == 22
+    with pytest.raises(LimitExceeded):
+        priced({"n": 50})  # its own walk: 151 is over 100, whatever was cached before
+    with pytest.raises(LimitExceeded):
+        priced({"n": 50})
+    assert len(pipeline._costs) == 2  # n=5 and n=7; refusals are not kept
