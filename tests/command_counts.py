@@ -5,6 +5,8 @@
     seen.of("test_contacts")      # the commands sent to one database, by name
     seen.docs_examined(client)    # what each find read, per the server's explain
 
+``walk_pages`` walks a connection page by page, with each page's one ``find``.
+
 One listener is registered with pymongo for the test session (clients made after that
 report to it). It records only the commands sent from inside ``commands()``: from its
 context, which the work it starts inherits (tasks, ``asyncio.to_thread``, in-process ASGI
@@ -14,7 +16,7 @@ schedulers, version checks), started before and running on their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -96,6 +98,34 @@ def commands() -> Iterator[Seen]:
         yield seen
     finally:
         _watching.reset(token)
+
+
+async def walk_pages(
+    ask: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+    variables: dict[str, Any],
+    field: str,
+    database: str,
+    collection: str,
+    most: int,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """A connection walked to its end in at most ``most`` pages, ``ask`` answering
+    ``variables`` and an ``after`` with the page at ``data[field]``: the nodes' ids in order,
+    and the one ``find`` on ``collection`` of ``database`` each page was read with."""
+    walked: list[str] = []
+    finds: list[dict[str, Any]] = []
+    after = None
+    for _ in range(most):
+        with commands() as seen:
+            answered = await ask({**variables, "after": after})
+        assert "errors" not in answered, answered
+        page = answered["data"][field]
+        [find] = [c for c in seen.commands_of(database) if c.get("find") == collection]
+        finds.append(find)
+        walked += [e["node"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    return walked, finds
 
 
 install()  # at import: before any test makes a client
