@@ -7,7 +7,6 @@ No servers are started: keys are made in ``tmp_path``.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from pathlib import Path
@@ -20,35 +19,20 @@ from services.common import eddsa
 from services.common.errors import Unauthenticated
 from services.common.keys import JWKS_FILE, SigningKey, ensure_dev_key
 from services.common.principal import REQUIRED_CLAIMS, PrincipalVerifier
+from tests.principal_claims import AUDIENCE, ISSUER, b64url, principal_claims
 
-ISSUER, AUDIENCE, LEEWAY = "dief-gateway", "dief-services", 30
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+LEEWAY = 30
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base: dict[str, Any] = {
-        "sub": "alice",
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "jti": "j1",
-        "roles": ["delegate"],
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not ...}
+    return principal_claims(**{"jti": "j1", **overrides})
 
 
 def signed(key: SigningKey, body: Any) -> str:
-    header = b64(json.dumps({"alg": "EdDSA", "typ": "JWT", "kid": key.kid}).encode())
-    payload = b64(json.dumps(body).encode())
+    header = b64url(json.dumps({"alg": "EdDSA", "typ": "JWT", "kid": key.kid}).encode())
+    payload = b64url(json.dumps(body).encode())
     signature = key.private_key.sign(f"{header}.{payload}".encode())
-    return f"{header}.{payload}.{b64(signature)}"
+    return f"{header}.{payload}.{b64url(signature)}"
 
 
 def by_pyjwt(token: str, key: SigningKey) -> dict[str, Any] | None:
@@ -135,7 +119,7 @@ def test_the_cases_include_both_verdicts(key: SigningKey) -> None:
 
 def _tamper(token: str, other: SigningKey) -> dict[str, str]:
     header, payload, signature = token.split(".")
-    forged = b64(json.dumps(claims(roles=["secretariat"])).encode())
+    forged = b64url(json.dumps(claims(roles=["secretariat"])).encode())
     _, others_payload, others_signature = signed(other, claims()).split(".")
     return {
         "payload swapped": f"{header}.{forged}.{signature}",
@@ -190,7 +174,7 @@ def test_the_verifier_reads_a_repeated_header_once_and_still_checks_each_token(
     good = signed(key, claims())
     assert verifier.claims_of(good)["sub"] == "alice"
     header, _, signature = good.split(".")
-    forged = b64(json.dumps(claims(sub="mallory")).encode())
+    forged = b64url(json.dumps(claims(sub="mallory")).encode())
     with pytest.raises(Unauthenticated):
         verifier.claims_of(f"{header}.{forged}.{signature}")
     with pytest.raises(Unauthenticated, match="expired"):

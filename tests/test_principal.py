@@ -6,7 +6,6 @@ No servers are started: only ``tmp_path`` is used from pytest.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -46,9 +45,8 @@ from services.common.principal import (
     require_role,
     sign_principal,
 )
+from tests.principal_claims import AUDIENCE, ISSUER, b64url, principal_claims
 
-ISSUER = "dief-gateway"
-AUDIENCE = "dief-services"
 ALGORITHMS = ["EdDSA", "ES256", "RS256"]
 
 DELEGATE = Principal(
@@ -77,30 +75,12 @@ def verifier(tmp_path: Path, key: SigningKey) -> PrincipalVerifier:
     )
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def b64json(obj: Any) -> str:
     return b64url(json.dumps(obj, separators=(",", ":")).encode())
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base: dict[str, Any] = {
-        "sub": "alice",
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "roles": ["delegate"],
-        "state": "FRA",
-        "participant": True,
-        "scope": "",
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not ...}
+    return principal_claims(**{"state": "FRA", "participant": True, "scope": "", **overrides})
 
 
 def signed(key: SigningKey, body: dict[str, Any], **headers: Any) -> str:
