@@ -232,6 +232,8 @@ async def test_one_trace_from_the_caller_through_the_gateway_to_mongodb_and_nats
     assert fetch.parent_id == gateway.span_id and fetch.name == "POST contacts"
     (contacts,) = [s for s in spans if s.service == "dief-contacts" and s.kind == SERVER]
     assert contacts.parent_id == fetch.span_id  # the fetcher sent its traceparent
+    for server in (gateway, contacts):
+        assert server.attributes["http.response.status_code"] == 200
     database = [s for s in spans if s.service == "dief-contacts" and s.kind == CLIENT]
     assert any(s.attributes.get("db.system") == "mongodb" for s in database)
     assert all(s.parent_id in by_id for s in database)  # within the request's spans
@@ -327,6 +329,9 @@ async def test_a_capability_secret_in_a_path_never_reaches_a_span(
     (proxied,) = [s for s in spans if s.service == "dief-gateway" and s.kind == CLIENT]
     (meetings,) = [s for s in spans if s.service == "dief-meetings" and s.kind == SERVER]
     assert meetings.parent_id == proxied.span_id  # the file route sent its traceparent too
+    (gateway,) = [s for s in spans if s.service == "dief-gateway" and s.kind == SERVER]
+    for server in (gateway, meetings):  # the answer's status, a refusal's too
+        assert server.attributes["http.response.status_code"] == answer.status_code
 
 
 async def test_a_console_page_and_the_gateway_calls_it_makes_are_one_trace(

@@ -12,9 +12,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.common import event_metrics, mongo
+from services.common.response_status import ResponseStatus
 from services.common.runtime import ServiceRuntime
 from services.common.unit_of_work import OUTBOX
 
@@ -86,15 +87,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        status = ResponseStatus(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, status.send)
         finally:
-            self.metrics.observe(scope["method"], status, time.perf_counter() - started)
+            self.metrics.observe(scope["method"], status.code, time.perf_counter() - started)

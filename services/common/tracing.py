@@ -32,8 +32,9 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.common.response_status import ResponseStatus
 from services.common.settings import Settings
 
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -214,14 +215,7 @@ class TracingMiddleware:
         }
         path = self.redact(scope["path"])
         method = scope["method"]
-        status = 500
-
-        async def send_traced(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        status = ResponseStatus(send)
         with _tracer.start_as_current_span(
             f"{method} {path}",
             context=_PROPAGATOR.extract(carrier),
@@ -229,8 +223,8 @@ class TracingMiddleware:
             attributes={"http.request.method": method, "url.path": path},
         ) as span:
             try:
-                await self.app(scope, receive, send_traced)
+                await self.app(scope, receive, status.send)
             finally:
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
+                span.set_attribute("http.response.status_code", status.code)
+                if status.code >= 500:
                     span.set_status(Status(StatusCode.ERROR))
