@@ -113,7 +113,8 @@ class Provider:
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path: Path, wrong_nonce: bool = False) -> AsyncIterator[tuple[Provider, str]]:
+async def running(tmp_path: Path, wrong_nonce: bool = False) -> AsyncIterator[str]:
+    """The console, signing in through a ``Provider``: yields the console's base URL."""
     provider = Provider(idp=IdentityProvider(tmp_path), wrong_nonce=wrong_nonce)
     async with served(provider.app()) as idp_base:
         provider.base = idp_base
@@ -128,7 +129,7 @@ async def running(tmp_path: Path, wrong_nonce: bool = False) -> AsyncIterator[tu
         app = build(settings, Settings(env="dev", home=tmp_path))
         # the console on the port its public URL names (the redirect URI must match)
         async with served(app, lifespan="auto", port=port) as console_base:
-            yield provider, console_base
+            yield console_base
 
 
 async def walk(http: httpx.AsyncClient, url: str, **params: Any) -> httpx.Response:
@@ -147,30 +148,27 @@ def test_signing_in_with_the_provider_keeps_the_tokens_on_the_server(tmp_path: P
 
 
 async def _test_signing_in_with_the_provider_keeps_the_tokens_on_the_server(tmp_path: Path) -> None:
-    async with running(tmp_path) as flow:
-        _, console = flow
-        async with httpx.AsyncClient(base_url=console, timeout=20) as browser:
-            signin = await browser.get("/signin")
-            assert (
-                "Sign in with your organisation" in signin.text and "User name" not in signin.text
-            )
-            start = await walk(browser, "/signin/oidc")
-            assert start.status_code == 303
-            authorize = urlparse(start.headers["location"])
-            query = parse_qs(authorize.query)
-            assert (
-                query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43
-            )
-            assert "code_verifier" not in start.headers["location"]  # the verifier stays here
-            back = await walk(browser, start.headers["location"])
-            assert back.status_code == 302
-            done = await walk(browser, back.headers["location"])
-            assert done.status_code == 303 and done.headers["location"] == "/"
-            page = await browser.get("/cases")
-            assert "marie.dupont" in page.text and "FRA" in page.text
-            for token in ("access_token", "id_token"):
-                assert token not in page.text
-            assert all("ey" not in v for v in browser.cookies.values())  # no JWT in a cookie
+    async with (
+        running(tmp_path) as console,
+        httpx.AsyncClient(base_url=console, timeout=20) as browser,
+    ):
+        signin = await browser.get("/signin")
+        assert "Sign in with your organisation" in signin.text and "User name" not in signin.text
+        start = await walk(browser, "/signin/oidc")
+        assert start.status_code == 303
+        authorize = urlparse(start.headers["location"])
+        query = parse_qs(authorize.query)
+        assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43
+        assert "code_verifier" not in start.headers["location"]  # the verifier stays here
+        back = await walk(browser, start.headers["location"])
+        assert back.status_code == 302
+        done = await walk(browser, back.headers["location"])
+        assert done.status_code == 303 and done.headers["location"] == "/"
+        page = await browser.get("/cases")
+        assert "marie.dupont" in page.text and "FRA" in page.text
+        for token in ("access_token", "id_token"):
+            assert token not in page.text
+        assert all("ey" not in v for v in browser.cookies.values())  # no JWT in a cookie
 
 
 def test_an_answer_with_another_state_signs_nobody_in(tmp_path: Path) -> None:
@@ -178,15 +176,16 @@ def test_an_answer_with_another_state_signs_nobody_in(tmp_path: Path) -> None:
 
 
 async def _test_an_answer_with_another_state_signs_nobody_in(tmp_path: Path) -> None:
-    async with running(tmp_path) as flow:
-        _, console = flow
-        async with httpx.AsyncClient(base_url=console, timeout=20) as browser:
-            back = await to_provider_and_back(browser)
-            forged = urlparse(back.headers["location"])
-            code = parse_qs(forged.query)["code"][0]
-            answer = await walk(browser, "/signin/callback", code=code, state="forged")
-            assert answer.status_code == 400 and "does not belong" in answer.text
-            assert (await walk(browser, "/cases")).status_code == 303  # still signed out
+    async with (
+        running(tmp_path) as console,
+        httpx.AsyncClient(base_url=console, timeout=20) as browser,
+    ):
+        back = await to_provider_and_back(browser)
+        forged = urlparse(back.headers["location"])
+        code = parse_qs(forged.query)["code"][0]
+        answer = await walk(browser, "/signin/callback", code=code, state="forged")
+        assert answer.status_code == 400 and "does not belong" in answer.text
+        assert (await walk(browser, "/cases")).status_code == 303  # still signed out
 
 
 def test_a_code_redeemed_with_another_verifier_is_refused(tmp_path: Path) -> None:
@@ -194,22 +193,19 @@ def test_a_code_redeemed_with_another_verifier_is_refused(tmp_path: Path) -> Non
 
 
 async def _test_a_code_redeemed_with_another_verifier_is_refused(tmp_path: Path) -> None:
-    async with running(tmp_path) as flow:
-        _, console = flow
-        async with (
-            httpx.AsyncClient(base_url=console, timeout=20) as victim,
-            httpx.AsyncClient(base_url=console, timeout=20) as attacker,
-        ):
-            stolen = await to_provider_and_back(victim)
-            # the attacker starts a flow of their own and injects the victim's code into it
-            await attacker.get("/signin")
-            own = parse_qs(
-                urlparse((await walk(attacker, "/signin/oidc")).headers["location"]).query
-            )
-            code = parse_qs(urlparse(stolen.headers["location"]).query)["code"][0]
-            answer = await walk(attacker, "/signin/callback", code=code, state=own["state"][0])
-            assert answer.status_code == 400 and "refused" in answer.text
-            assert (await walk(attacker, "/cases")).status_code == 303
+    async with (
+        running(tmp_path) as console,
+        httpx.AsyncClient(base_url=console, timeout=20) as victim,
+        httpx.AsyncClient(base_url=console, timeout=20) as attacker,
+    ):
+        stolen = await to_provider_and_back(victim)
+        # the attacker starts a flow of their own and injects the victim's code into it
+        await attacker.get("/signin")
+        own = parse_qs(urlparse((await walk(attacker, "/signin/oidc")).headers["location"]).query)
+        code = parse_qs(urlparse(stolen.headers["location"]).query)["code"][0]
+        answer = await walk(attacker, "/signin/callback", code=code, state=own["state"][0])
+        assert answer.status_code == 400 and "refused" in answer.text
+        assert (await walk(attacker, "/cases")).status_code == 303
 
 
 def test_an_id_token_for_another_sign_in_is_refused(tmp_path: Path) -> None:
@@ -217,10 +213,11 @@ def test_an_id_token_for_another_sign_in_is_refused(tmp_path: Path) -> None:
 
 
 async def _test_an_id_token_for_another_sign_in_is_refused(tmp_path: Path) -> None:
-    async with running(tmp_path, wrong_nonce=True) as flow:
-        _, console = flow
-        async with httpx.AsyncClient(base_url=console, timeout=20) as browser:
-            back = await to_provider_and_back(browser)
-            answer = await walk(browser, back.headers["location"])
-            assert answer.status_code == 400 and "not issued for this sign-in" in answer.text
-            assert (await walk(browser, "/cases")).status_code == 303
+    async with (
+        running(tmp_path, wrong_nonce=True) as console,
+        httpx.AsyncClient(base_url=console, timeout=20) as browser,
+    ):
+        back = await to_provider_and_back(browser)
+        answer = await walk(browser, back.headers["location"])
+        assert answer.status_code == 400 and "not issued for this sign-in" in answer.text
+        assert (await walk(browser, "/cases")).status_code == 303
