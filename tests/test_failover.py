@@ -263,15 +263,14 @@ async def _audit(stack: Stack) -> tuple[Any, Any]:
 
 
 async def _stream_events(sub: Any) -> list[dict[str, Any]]:
+    """Everything the durable has left to read, once nothing more is published (the outbox
+    is empty): read until the server says nothing is pending or unacknowledged."""
     out: list[dict[str, Any]] = []
-    idle = 0
-    while idle < 3:  # three empty fetches in a row: the end of the stream
+    while True:
         try:
             msgs = await sub.fetch(200, timeout=3)
         except (TimeoutError, nats.errors.TimeoutError):
-            idle += 1
-            continue
-        idle = 0
+            msgs = []
         for m in msgs:
             out.append(
                 {
@@ -279,8 +278,10 @@ async def _stream_events(sub: Any) -> list[dict[str, Any]]:
                     **json.loads(m.data),
                 }
             )
-            await m.ack()
-    return out
+            await m.ack_sync()  # acknowledged before the pending count below is asked
+        info = await sub.consumer_info()
+        if info.num_pending == 0 and info.num_ack_pending == 0:
+            return out  # the end of the stream
 
 
 async def _wait_for(check: Any, what: str, timeout: float = 180) -> None:

@@ -32,7 +32,8 @@ from tests.serve_support import (
 from tests.test_contacts_directory import AUTHORITY_CREATE
 
 DB = "shutdown_contacts"
-DRAIN, GRACE = 8, 20
+DRAIN, GRACE = 5, 20
+GATEWAY_DRAIN = 3
 IN_FLIGHT, DURING_DRAIN = 8, 4
 STOPPED = (0, -signal.SIGTERM)
 
@@ -191,7 +192,7 @@ def test_the_gateway_drains_unready_first_then_exits(
 ) -> None:
     gateway_env = {
         **env,
-        "DIEF_SHUTDOWN_DRAIN_SECONDS": "5",
+        "DIEF_SHUTDOWN_DRAIN_SECONDS": str(GATEWAY_DRAIN),
         "DIEF_GATEWAY_SUBGRAPH_URLS": subgraph_urls({"contacts": url(quick_contacts)}),
     }
     gateway = serve("gateway", root, gateway_env)
@@ -209,7 +210,7 @@ def test_the_gateway_drains_unready_first_then_exits(
             answer = httpx.get(f"{url(gateway)}/readyz", timeout=10)
         assert answer.status_code == 503
         assert answer.json()["ready"] is False and answer.json()["draining"] is True
-        assert _exited_within(gateway, 5 + GRACE + 30) in STOPPED
+        assert _exited_within(gateway, GATEWAY_DRAIN + GRACE + 30) in STOPPED
         assert "Application shutdown complete" in log_tail(gateway, 100)
     finally:
         gateway.stop()
