@@ -85,10 +85,12 @@ vendor-graphiql:
 		cp $$tmp/react-dom-18.3.1/package/LICENSE $(GRAPHIQL_DIR)/LICENSE.react-dom && \
 		rm -rf $$tmp && echo "vendored GraphiQL 3.8.3 and React 18.3.1 into $(GRAPHIQL_DIR)"
 
-## test: installs what the tests need, then runs them against real servers
+## test: installs what the tests need, then runs them against real servers, the test files
+## shared out between PYTEST_WORKERS processes (each file whole in one: its servers start once)
+PYTEST_WORKERS ?= 2
 test: install slapd gnupg chromium axe-core
 	$(BIN)/ruff check services gateway console tests examples
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## test-failover: only the test that kills a replica and the NATS stream leader under load (part of `make test`)
 test-failover: install
