@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import email
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import Message
@@ -81,6 +82,9 @@ class Inbox:
 
 @pytest.fixture(scope="module")
 def smtp_server() -> Iterator[tuple[Controller, Inbox]]:
+    # aiosmtpd's own INFO lines come from its thread, also after a test's output capture
+    # has closed ("Logging error"); the tests read the inbox, never those lines
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
