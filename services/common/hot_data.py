@@ -23,13 +23,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from pymongo.client_session import ClientSession
 
 from services.common import mongo
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 VERSIONS = "versions"
 
@@ -67,6 +69,14 @@ class HotData(Generic[T]):
     def loaded(self) -> bool:
         """Whether a copy is in memory now (``get`` would not read the database)."""
         return self._value is not None
+
+    async def call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """``fn`` (a handler that reads only this data) run at once while the copy is in
+        memory, with no thread hand-off; in the thread pool when ``get`` must read the
+        database first (after a change dropped the copy)."""
+        if self.loaded:
+            return fn(*args, **kwargs)
+        return await mongo.run_sync(fn, *args, **kwargs)
 
     def get(self) -> T:
         value = self._value

@@ -11,11 +11,7 @@ change them (a status change loads its State from the database).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
-
 from services.common.hot_data import HotData
-from services.common.mongo import run_sync
 from services.contacts import domain
 from services.contacts.documents import ALIAS, State
 
@@ -25,18 +21,6 @@ def _load() -> dict[str, State]:
 
 
 STATES: HotData[dict[str, State]] = HotData(ALIAS, "states", _load)
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-async def read(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """``fn`` (a handler that reads only the registry) run at once while the registry is in
-    memory, with no thread hand-off; in the thread pool when it must be read from the
-    database first (after a change dropped the copy)."""
-    if STATES.loaded:
-        return fn(*args, **kwargs)
-    return await run_sync(fn, *args, **kwargs)
 
 
 def all_states() -> dict[str, State]:

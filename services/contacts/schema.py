@@ -116,12 +116,14 @@ class State:
 
     @classmethod
     async def resolve_reference(cls, info: Ctx, code: str) -> State:
-        return cls.from_doc(await registry.read(handlers.get_state, info.context.principal, code))
+        return cls.from_doc(
+            await registry.STATES.call(handlers.get_state, info.context.principal, code)
+        )
 
     @classmethod
     async def resolve_references(cls, info: Ctx, keys: list[dict[str, Any]]) -> list[Any]:
         codes = [c if isinstance(c, str) else "" for c in key_values(keys, "code")]
-        found = await registry.read(handlers.get_states, info.context.principal, codes)
+        found = await registry.STATES.call(handlers.get_states, info.context.principal, codes)
         return [f if isinstance(f, Exception) else cls.from_doc(f) for f in found]
 
     @strawberry.field(description="The State's enforcement authorities (rule 20).")
@@ -477,7 +479,9 @@ class Query(LdapQuery, NoticeQuery):
     async def state(
         self, info: Ctx, code: Annotated[str, strawberry.argument(description="ISO alpha-3")]
     ) -> State | None:
-        return State.from_doc(await registry.read(handlers.get_state, info.context.principal, code))
+        return State.from_doc(
+            await registry.STATES.call(handlers.get_state, info.context.principal, code)
+        )
 
     @strawberry.federation.field(description="States of the registry, by code.", policy=READ_POLICY)
     async def states(
@@ -488,7 +492,7 @@ class Query(LdapQuery, NoticeQuery):
         after: str | None = None,
     ) -> Connection[State] | None:
         flt = filter or StateFilter()
-        found = await registry.read(
+        found = await registry.STATES.call(
             handlers.list_states, info.context.principal, flt.status, flt.participant
         )
         return paginate_list(found, first, after, State.from_doc)
